@@ -1,0 +1,87 @@
+// Package source defines what a fact source is, keeps the registry of them,
+// and runs the enabled ones: it owns their lifecycle, logs and metrics so
+// that no source measures itself.
+//
+// A source turns one part of the host (files, the package database, kernel
+// state) into facts. It first reports a complete snapshot of everything it
+// covers, then reports changes as they happen, until its context ends.
+package source
+
+import (
+	"context"
+	"log/slog"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// Source is the contract every fact source implements.
+type Source interface {
+	// Run reports facts to sink until ctx ends. It must begin with a complete
+	// snapshot (Begin, Upserts, End) of every scope it covers, and may send
+	// more snapshots later (after an inotify overflow, say). Between
+	// snapshots it reports single changes. It returns nil when ctx ends, or
+	// an error when it cannot go on; the runner logs it and restarts it.
+	Run(ctx context.Context, sink Sink) error
+}
+
+// Sink receives a source's facts. Calls may block while the agent's state
+// is busy (back-pressure); they never drop a fact. A Sink is safe for use
+// by one goroutine per source; sources that report from several goroutines
+// must serialize their calls themselves.
+type Sink interface {
+	// Upsert records the current value of a fact. Its digest must be set
+	// (fact.Seal).
+	Upsert(f *plumbv1.Fact)
+	// Delete records that a fact no longer exists.
+	Delete(k fact.Key)
+	// Begin starts a snapshot of scope: every fact in scope that is not
+	// upserted between Begin and End is deleted at End.
+	Begin(scope Scope)
+	// End closes the snapshot of scope.
+	End(scope Scope)
+	// Coverage reports a gap in what the source sees, or its end (state OK).
+	Coverage(c Condition)
+	// Lookup returns the value last recorded for k, if any. Sources use it to
+	// skip work, e.g. the file source's stat fast path skips re-hashing a
+	// file whose size, mtime, ctime and inode are unchanged.
+	Lookup(k fact.Key) (*plumbv1.Fact, bool)
+}
+
+// Scope is a set of facts a snapshot covers: all facts of Kind whose key
+// starts with Prefix. An empty Prefix covers the whole kind. The file
+// source uses one scope per watched root, with Prefix the root path; the
+// root itself and everything under root+"/" are in the scope.
+type Scope struct {
+	Kind   plumbv1.FactKind
+	Prefix string
+}
+
+// Contains reports whether k is in s.
+func (s Scope) Contains(k fact.Key) bool {
+	if k.Kind != s.Kind {
+		return false
+	}
+	if s.Prefix == "" || k.ID == s.Prefix {
+		return true
+	}
+	p := s.Prefix
+	if p[len(p)-1] != '/' {
+		p += "/"
+	}
+	return len(k.ID) > len(p) && k.ID[:len(p)] == p
+}
+
+// Condition is one gap in a source's coverage, or the end of one.
+type Condition struct {
+	// State is COVERAGE_STATE_OK when the gap named by Reason and Detail
+	// has closed.
+	State  plumbv1.CoverageState
+	Reason string // short, machine-readable: "unreadable", "queue_overflow"
+	Detail string // human detail: the path, the limit
+}
+
+// Factory builds a source from its options. Options are the source's own
+// section of the agent's configuration, decoded by the source (see Decode).
+type Factory func(logger *slog.Logger, opts Options) (Source, error)

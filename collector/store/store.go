@@ -1,0 +1,105 @@
+// Package store owns the collector's durable state: hosts, their current
+// facts, their baselines, drift items, the drift event log and the
+// delivery cursors of notifiers. The API is transactional and speaks in
+// domain terms, not buckets, so that a second backend on PostgreSQL can
+// implement it (one SQL transaction per Update; per-host ordering by
+// compare-and-set on Host.AppliedSeq).
+//
+// The bbolt backend (Open) keeps everything in one file; its bucket tree is
+// drawn in bolt.go.
+package store
+
+import (
+	"context"
+	"errors"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// ErrNotFound is returned for a host, fact or item that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the collector's database.
+type Store interface {
+	// Update runs fn in one read-write transaction and commits it durably
+	// (fsync) before returning nil. If fn returns an error nothing is
+	// written. Callers batch many deltas into one Update (group commit).
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction with a consistent snapshot.
+	View(ctx context.Context, fn func(ReadTx) error) error
+	Close() error
+}
+
+// Host is the collector's record of one agent's host.
+type Host struct {
+	ID          string
+	Info        *plumbv1.HostInfo
+	Labels      map[string]string
+	AppliedSeq  uint64 // every delta <= AppliedSeq has been applied
+	FactCount   uint64
+	Digest      fact.SetDigest // of the host's current facts
+	HasBaseline bool
+	OpenDrift   uint64
+	LastSeen    int64 // unix nano, collector clock
+	Coverage    []*plumbv1.CoverageCondition
+}
+
+// ReadTx reads a consistent snapshot. Values returned are owned by the
+// caller (copied out of the database).
+type ReadTx interface {
+	// Host returns ErrNotFound if the host never connected.
+	Host(id string) (*Host, error)
+	// Hosts calls fn for each host in id order; fn returning an error stops.
+	Hosts(fn func(*Host) error) error
+
+	// Fact returns the host's current value of k, or ErrNotFound.
+	Fact(host string, k fact.Key) (*plumbv1.Fact, error)
+	// Facts calls fn for the host's facts of kind (all kinds when kind is
+	// FACT_KIND_UNSPECIFIED) in key order.
+	Facts(host string, kind plumbv1.FactKind, fn func(*plumbv1.Fact) error) error
+
+	// Baseline returns the host's baseline value of k, or ErrNotFound.
+	Baseline(host string, k fact.Key) (*plumbv1.Fact, error)
+	// Baselines calls fn for each baseline fact of the host in key order.
+	Baselines(host string, fn func(*plumbv1.Fact) error) error
+
+	// Drift returns the host's drift item for k (open or closed), or
+	// ErrNotFound.
+	Drift(host string, k fact.Key) (*plumbv1.DriftItem, error)
+	// DriftItems calls fn for drift items of one host (all hosts when host
+	// is ""), open ones only unless includeClosed.
+	DriftItems(host string, includeClosed bool, fn func(*plumbv1.DriftItem) error) error
+
+	// EventsAfter returns up to limit events with Seq > after, in order.
+	EventsAfter(after uint64, limit int) ([]*plumbv1.DriftEvent, error)
+	// LastEventSeq is the Seq of the newest event, 0 if none.
+	LastEventSeq() (uint64, error)
+	// Cursor returns the last event Seq the named consumer has finished, 0
+	// if none.
+	Cursor(name string) (uint64, error)
+}
+
+// Tx is a read-write transaction.
+type Tx interface {
+	ReadTx
+
+	PutHost(h *Host) error
+
+	PutFact(host string, f *plumbv1.Fact) error
+	DeleteFact(host string, k fact.Key) error
+
+	PutBaseline(host string, f *plumbv1.Fact) error
+	DeleteBaseline(host string, k fact.Key) error
+
+	// PutDrift stores an item keyed by (host, kind, key).
+	PutDrift(item *plumbv1.DriftItem) error
+	DeleteDrift(host string, k fact.Key) error
+
+	// AppendEvent assigns ev.Seq (strictly increasing, collector-wide) and
+	// stores it in the event log, which notifiers read as their outbox.
+	AppendEvent(ev *plumbv1.DriftEvent) error
+
+	SetCursor(name string, seq uint64) error
+}

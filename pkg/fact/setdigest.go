@@ -1,0 +1,160 @@
+package fact
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+)
+
+// SetDigest is an order-independent digest of a set of facts: per bucket,
+// the sum mod 2^256 of SHA-256(kind ‖ key ‖ digest) over the bucket's facts.
+// Adding or removing one fact costs one hash and one 256-bit addition, so
+// both sides keep it current in O(1) per delta, and comparing bucket sums
+// tells which buckets to resync.
+//
+// The zero value is the digest of the empty set.
+type SetDigest struct {
+	buckets [BucketCount]sum256
+}
+
+// sum256 is a 256-bit unsigned integer as four big-endian 64-bit limbs.
+type sum256 [4]uint64
+
+func element(k Key, digest []byte) sum256 {
+	h := sha256.New()
+	var lb [binary.MaxVarintLen64 + 1]byte
+	lb[0] = byte(k.Kind)
+	n := binary.PutUvarint(lb[1:], uint64(len(k.ID)))
+	h.Write(lb[:1+n])
+	h.Write([]byte(k.ID))
+	h.Write(digest)
+	var b [sha256.Size]byte
+	h.Sum(b[:0])
+	return fromBytes(b[:])
+}
+
+func fromBytes(b []byte) sum256 {
+	var s sum256
+	for i := range s {
+		s[i] = binary.BigEndian.Uint64(b[i*8:])
+	}
+	return s
+}
+
+func (s sum256) bytes() []byte {
+	b := make([]byte, 32)
+	for i := range s {
+		binary.BigEndian.PutUint64(b[i*8:], s[i])
+	}
+	return b
+}
+
+func (s *sum256) add(o sum256) {
+	var carry uint64
+	for i := 3; i >= 0; i-- {
+		a := s[i]
+		r := a + o[i] + carry
+		// carry out if the sum wrapped
+		if r < a || (carry == 1 && r == a) {
+			carry = 1
+		} else {
+			carry = 0
+		}
+		s[i] = r
+	}
+}
+
+func (s *sum256) sub(o sum256) {
+	var borrow uint64
+	for i := 3; i >= 0; i-- {
+		a := s[i]
+		r := a - o[i] - borrow
+		if a < o[i] || (borrow == 1 && a == o[i]) {
+			borrow = 1
+		} else {
+			borrow = 0
+		}
+		s[i] = r
+	}
+}
+
+// Add accounts for a fact with key k and digest d.
+func (s *SetDigest) Add(k Key, d []byte) {
+	s.buckets[k.Bucket()].add(element(k, d))
+}
+
+// Remove undoes Add(k, d).
+func (s *SetDigest) Remove(k Key, d []byte) {
+	s.buckets[k.Bucket()].sub(element(k, d))
+}
+
+// Replace accounts for k changing from digest old to digest new. A nil old
+// means the fact is new; a nil new means it is gone.
+func (s *SetDigest) Replace(k Key, old, new []byte) {
+	if old != nil {
+		s.Remove(k, old)
+	}
+	if new != nil {
+		s.Add(k, new)
+	}
+}
+
+// Sum returns the digest of the whole set: the sum of the bucket sums.
+func (s *SetDigest) Sum() []byte {
+	var t sum256
+	for i := range s.buckets {
+		t.add(s.buckets[i])
+	}
+	return t.bytes()
+}
+
+// Bucket returns bucket i's sum.
+func (s *SetDigest) Bucket(i uint32) []byte {
+	return s.buckets[i].bytes()
+}
+
+// Buckets returns every bucket's sum, indexed by bucket number.
+func (s *SetDigest) Buckets() [][]byte {
+	out := make([][]byte, BucketCount)
+	for i := range s.buckets {
+		out[i] = s.buckets[i].bytes()
+	}
+	return out
+}
+
+// ResetBucket sets bucket i to the empty set.
+func (s *SetDigest) ResetBucket(i uint32) {
+	s.buckets[i] = sum256{}
+}
+
+// MarshalBinary returns the bucket sums, 32 bytes each, for storage.
+func (s *SetDigest) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, BucketCount*32)
+	for i := range s.buckets {
+		b = append(b, s.buckets[i].bytes()...)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary is the inverse of MarshalBinary.
+func (s *SetDigest) UnmarshalBinary(b []byte) error {
+	if len(b) != BucketCount*32 {
+		return fmt.Errorf("set digest: %d bytes, want %d", len(b), BucketCount*32)
+	}
+	for i := range s.buckets {
+		s.buckets[i] = fromBytes(b[i*32:])
+	}
+	return nil
+}
+
+// DiffBuckets returns the buckets whose sums differ between s and the
+// other side's bucket sums. A list of the wrong length differs everywhere.
+func (s *SetDigest) DiffBuckets(other [][]byte) []uint32 {
+	var out []uint32
+	for i := range s.buckets {
+		if len(other) != BucketCount || len(other[i]) != 32 || fromBytes(other[i]) != s.buckets[i] {
+			out = append(out, uint32(i))
+		}
+	}
+	return out
+}
