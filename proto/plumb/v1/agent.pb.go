@@ -448,18 +448,17 @@ type Hello struct {
 	HostId string                 `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
 	// Highest sequence number the collector has acknowledged to this agent.
 	LastAckedSeq uint64 `protobuf:"varint,2,opt,name=last_acked_seq,json=lastAckedSeq,proto3" json:"last_acked_seq,omitempty"`
-	// Highest sequence number the agent has assigned (may be > last_acked_seq
-	// when deltas wait in its spool).
+	// Highest sequence number the agent has assigned (greater than
+	// last_acked_seq while deltas wait in its spool).
 	LastSeq uint64 `protobuf:"varint,3,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
-	// Set digest of the agent's current state, excluding deltas still in its
-	// spool: the state the collector should hold after last_acked_seq.
-	AckedSetDigest []byte `protobuf:"bytes,4,opt,name=acked_set_digest,json=ackedSetDigest,proto3" json:"acked_set_digest,omitempty"`
-	// Per-bucket digests of that acked state, indexed by bucket number.
-	AckedBucketDigests [][]byte          `protobuf:"bytes,5,rep,name=acked_bucket_digests,json=ackedBucketDigests,proto3" json:"acked_bucket_digests,omitempty"`
-	Labels             map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Info               *HostInfo         `protobuf:"bytes,7,opt,name=info,proto3" json:"info,omitempty"`
-	// Number of distinct buckets the agent hashes facts into.
-	BucketCount   uint32 `protobuf:"varint,8,opt,name=bucket_count,json=bucketCount,proto3" json:"bucket_count,omitempty"`
+	// Set digest of the state the agent believes the collector holds: its
+	// own state minus the deltas still in its spool.
+	AckedSetDigest []byte            `protobuf:"bytes,4,opt,name=acked_set_digest,json=ackedSetDigest,proto3" json:"acked_set_digest,omitempty"`
+	Labels         map[string]string `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Info           *HostInfo         `protobuf:"bytes,6,opt,name=info,proto3" json:"info,omitempty"`
+	// Number of buckets the agent's set digest uses; must equal the
+	// collector's.
+	BucketCount   uint32 `protobuf:"varint,7,opt,name=bucket_count,json=bucketCount,proto3" json:"bucket_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -522,13 +521,6 @@ func (x *Hello) GetAckedSetDigest() []byte {
 	return nil
 }
 
-func (x *Hello) GetAckedBucketDigests() [][]byte {
-	if x != nil {
-		return x.AckedBucketDigests
-	}
-	return nil
-}
-
 func (x *Hello) GetLabels() map[string]string {
 	if x != nil {
 		return x.Labels
@@ -550,16 +542,20 @@ func (x *Hello) GetBucketCount() uint32 {
 	return 0
 }
 
-// Welcome answers a hello.
+// Welcome answers a hello. The agent first treats applied_seq as an ack,
+// then compares bucket_digests with its own acked buckets and sends a
+// BucketSnapshot for each bucket that differs, then resends its spool.
 type Welcome struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The collector has applied every delta up to and including this number.
-	// The agent resends anything after it.
+	// An agent whose own counter is lower (its state was lost) continues
+	// numbering above it.
 	AppliedSeq uint64 `protobuf:"varint,1,opt,name=applied_seq,json=appliedSeq,proto3" json:"applied_seq,omitempty"`
-	// Buckets whose contents disagree; the agent sends a BucketSnapshot for
-	// each before the collector will ack anything newer.
-	ResyncBuckets    []uint32 `protobuf:"varint,2,rep,packed,name=resync_buckets,json=resyncBuckets,proto3" json:"resync_buckets,omitempty"`
-	CollectorVersion string   `protobuf:"bytes,3,opt,name=collector_version,json=collectorVersion,proto3" json:"collector_version,omitempty"`
+	// The collector's per-bucket set digests for the host, indexed by bucket.
+	BucketDigests [][]byte `protobuf:"bytes,2,rep,name=bucket_digests,json=bucketDigests,proto3" json:"bucket_digests,omitempty"`
+	// The collector's whole-set digest for the host.
+	SetDigest        []byte `protobuf:"bytes,3,opt,name=set_digest,json=setDigest,proto3" json:"set_digest,omitempty"`
+	CollectorVersion string `protobuf:"bytes,4,opt,name=collector_version,json=collectorVersion,proto3" json:"collector_version,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -601,9 +597,16 @@ func (x *Welcome) GetAppliedSeq() uint64 {
 	return 0
 }
 
-func (x *Welcome) GetResyncBuckets() []uint32 {
+func (x *Welcome) GetBucketDigests() [][]byte {
 	if x != nil {
-		return x.ResyncBuckets
+		return x.BucketDigests
+	}
+	return nil
+}
+
+func (x *Welcome) GetSetDigest() []byte {
+	if x != nil {
+		return x.SetDigest
 	}
 	return nil
 }
@@ -751,15 +754,14 @@ func (x *DeltaBatch) GetDeltas() []*Delta {
 }
 
 // BucketSnapshot replaces the collector's contents of one bucket with the
-// agent's. Large buckets span several messages; the last has final set.
+// agent's current facts in it. A large bucket spans several messages; the
+// last has final set, and the collector applies the bucket then, in one
+// transaction, evaluating drift for every fact that changed.
 type BucketSnapshot struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Bucket uint32                 `protobuf:"varint,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
-	Facts  []*Fact                `protobuf:"bytes,2,rep,name=facts,proto3" json:"facts,omitempty"`
-	Final  bool                   `protobuf:"varint,3,opt,name=final,proto3" json:"final,omitempty"`
-	// The agent's sequence number at the time of the snapshot; applied_seq
-	// on the collector advances to it.
-	AsOfSeq       uint64 `protobuf:"varint,4,opt,name=as_of_seq,json=asOfSeq,proto3" json:"as_of_seq,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        uint32                 `protobuf:"varint,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Facts         []*Fact                `protobuf:"bytes,2,rep,name=facts,proto3" json:"facts,omitempty"`
+	Final         bool                   `protobuf:"varint,3,opt,name=final,proto3" json:"final,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -813,13 +815,6 @@ func (x *BucketSnapshot) GetFinal() bool {
 		return x.Final
 	}
 	return false
-}
-
-func (x *BucketSnapshot) GetAsOfSeq() uint64 {
-	if x != nil {
-		return x.AsOfSeq
-	}
-	return 0
 }
 
 // Ack tells the agent the collector durably applied every delta up to and
@@ -1070,24 +1065,25 @@ const file_plumb_v1_agent_proto_rawDesc = "" +
 	"\x10platform_version\x18\x04 \x01(\tR\x0fplatformVersion\x12%\n" +
 	"\x0ekernel_version\x18\x05 \x01(\tR\rkernelVersion\x12\x17\n" +
 	"\aboot_id\x18\x06 \x01(\tR\x06bootId\x12#\n" +
-	"\ragent_version\x18\a \x01(\tR\fagentVersion\"\xf8\x02\n" +
+	"\ragent_version\x18\a \x01(\tR\fagentVersion\"\xc6\x02\n" +
 	"\x05Hello\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12$\n" +
 	"\x0elast_acked_seq\x18\x02 \x01(\x04R\flastAckedSeq\x12\x19\n" +
 	"\blast_seq\x18\x03 \x01(\x04R\alastSeq\x12(\n" +
-	"\x10acked_set_digest\x18\x04 \x01(\fR\x0eackedSetDigest\x120\n" +
-	"\x14acked_bucket_digests\x18\x05 \x03(\fR\x12ackedBucketDigests\x123\n" +
-	"\x06labels\x18\x06 \x03(\v2\x1b.plumb.v1.Hello.LabelsEntryR\x06labels\x12&\n" +
-	"\x04info\x18\a \x01(\v2\x12.plumb.v1.HostInfoR\x04info\x12!\n" +
-	"\fbucket_count\x18\b \x01(\rR\vbucketCount\x1a9\n" +
+	"\x10acked_set_digest\x18\x04 \x01(\fR\x0eackedSetDigest\x123\n" +
+	"\x06labels\x18\x05 \x03(\v2\x1b.plumb.v1.Hello.LabelsEntryR\x06labels\x12&\n" +
+	"\x04info\x18\x06 \x01(\v2\x12.plumb.v1.HostInfoR\x04info\x12!\n" +
+	"\fbucket_count\x18\a \x01(\rR\vbucketCount\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"~\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9d\x01\n" +
 	"\aWelcome\x12\x1f\n" +
 	"\vapplied_seq\x18\x01 \x01(\x04R\n" +
 	"appliedSeq\x12%\n" +
-	"\x0eresync_buckets\x18\x02 \x03(\rR\rresyncBuckets\x12+\n" +
-	"\x11collector_version\x18\x03 \x01(\tR\x10collectorVersion\"\xcc\x01\n" +
+	"\x0ebucket_digests\x18\x02 \x03(\fR\rbucketDigests\x12\x1d\n" +
+	"\n" +
+	"set_digest\x18\x03 \x01(\fR\tsetDigest\x12+\n" +
+	"\x11collector_version\x18\x04 \x01(\tR\x10collectorVersion\"\xcc\x01\n" +
 	"\x05Delta\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12!\n" +
 	"\x02op\x18\x02 \x01(\x0e2\x11.plumb.v1.DeltaOpR\x02op\x12\"\n" +
@@ -1099,12 +1095,11 @@ const file_plumb_v1_agent_proto_rawDesc = "" +
 	"\x12observed_unix_nano\x18\x06 \x01(\x03R\x10observedUnixNano\"5\n" +
 	"\n" +
 	"DeltaBatch\x12'\n" +
-	"\x06deltas\x18\x01 \x03(\v2\x0f.plumb.v1.DeltaR\x06deltas\"\x80\x01\n" +
+	"\x06deltas\x18\x01 \x03(\v2\x0f.plumb.v1.DeltaR\x06deltas\"d\n" +
 	"\x0eBucketSnapshot\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\rR\x06bucket\x12$\n" +
 	"\x05facts\x18\x02 \x03(\v2\x0e.plumb.v1.FactR\x05facts\x12\x14\n" +
-	"\x05final\x18\x03 \x01(\bR\x05final\x12\x1a\n" +
-	"\tas_of_seq\x18\x04 \x01(\x04R\aasOfSeq\"6\n" +
+	"\x05final\x18\x03 \x01(\bR\x05final\"6\n" +
 	"\x03Ack\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1d\n" +
 	"\n" +
