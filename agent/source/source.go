@@ -19,7 +19,8 @@ import (
 // Source is the contract every fact source implements.
 type Source interface {
 	// Run reports facts to sink until ctx ends. It must begin with a complete
-	// snapshot (Begin, Upserts, End) of every scope it covers, and may send
+	// snapshot (Begin, Upserts, End) of every scope it covers, then call
+	// Ready, and may send
 	// more snapshots later (after an inotify overflow, say). Between
 	// snapshots it reports single changes. It returns nil when ctx ends, or
 	// an error when it cannot go on; the runner logs it and restarts it.
@@ -41,6 +42,11 @@ type Sink interface {
 	Begin(scope Scope)
 	// End closes the snapshot of scope.
 	End(scope Scope)
+	// Ready says the source's initial snapshot is complete. The agent sends
+	// a checkpoint once every enabled source is ready; the collector adopts
+	// a new host's first complete snapshot as its baseline there. Calls
+	// after the first are ignored.
+	Ready()
 	// Coverage reports a gap in what the source sees, or its end (state OK).
 	Coverage(c Condition)
 	// Lookup returns the value last recorded for k, if any. Sources use it to
