@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Go, on a fresh Debian 12 machine.
+# Safe to run again: apt skips what is already installed.
+set -euo pipefail
+
+pkgs=(
+  rpm        # real rpm tool and rpmdb for the rpm source tests
+  iproute2   # network namespaces for sysctl and network-cut tests
+  dpkg-dev   # dpkg-deb to build the tiny test .deb
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f '${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
