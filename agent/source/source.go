@@ -56,17 +56,24 @@ type Sink interface {
 }
 
 // Scope is a set of facts a snapshot covers: all facts of Kind whose key
-// starts with Prefix. An empty Prefix covers the whole kind. The file
-// source uses one scope per watched root, with Prefix the root path; the
-// root itself and everything under root+"/" are in the scope.
+// starts with Prefix and, if Manager is set, whose package manager
+// (PackageAttrs.manager or ConffileAttrs.manager) is Manager. An empty
+// Prefix covers the whole kind. The file source uses one scope per watched
+// root, with Prefix the root path: the root itself and everything under
+// root+"/". The dpkg and rpm sources share the package and conffile kinds
+// and tell their facts apart by Manager.
 type Scope struct {
-	Kind   plumbv1.FactKind
-	Prefix string
+	Kind    plumbv1.FactKind
+	Prefix  string
+	Manager string
 }
 
-// Contains reports whether k is in s.
-func (s Scope) Contains(k fact.Key) bool {
+// Contains reports whether f, the stored value of k, is in s.
+func (s Scope) Contains(k fact.Key, f *plumbv1.Fact) bool {
 	if k.Kind != s.Kind {
+		return false
+	}
+	if s.Manager != "" && managerOf(f) != s.Manager {
 		return false
 	}
 	if s.Prefix == "" || k.ID == s.Prefix {
@@ -91,3 +98,10 @@ type Condition struct {
 // Factory builds a source from its options. Options are the source's own
 // section of the agent's configuration, decoded by the source (see Decode).
 type Factory func(logger *slog.Logger, opts Options) (Source, error)
+
+func managerOf(f *plumbv1.Fact) string {
+	if m := f.GetPackage().GetManager(); m != "" {
+		return m
+	}
+	return f.GetConffile().GetManager()
+}

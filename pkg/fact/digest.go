@@ -45,6 +45,7 @@ func Digest(f *plumbv1.Fact) []byte {
 		e.bytes(32, a.Conffile.GetDigest())
 		e.bool(33, a.Conffile.GetPresent())
 		e.bool(34, a.Conffile.GetMatches())
+		e.bytes(35, []byte(a.Conffile.GetManager()))
 	case *plumbv1.Fact_Value:
 		e.bytes(40, []byte(a.Value.GetValue()))
 	case *plumbv1.Fact_Kmod:

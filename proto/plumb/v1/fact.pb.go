@@ -416,7 +416,9 @@ type ConffileAttrs struct {
 	// True when the file on disk was found and its digest compared.
 	Present bool `protobuf:"varint,4,opt,name=present,proto3" json:"present,omitempty"`
 	// True when the content on disk matches digest.
-	Matches       bool `protobuf:"varint,5,opt,name=matches,proto3" json:"matches,omitempty"`
+	Matches bool `protobuf:"varint,5,opt,name=matches,proto3" json:"matches,omitempty"`
+	// Which database recorded it: "dpkg" or "rpm".
+	Manager       string `protobuf:"bytes,6,opt,name=manager,proto3" json:"manager,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -484,6 +486,13 @@ func (x *ConffileAttrs) GetMatches() bool {
 		return x.Matches
 	}
 	return false
+}
+
+func (x *ConffileAttrs) GetManager() string {
+	if x != nil {
+		return x.Manager
+	}
+	return ""
 }
 
 // ValueAttrs hold a single text value: kernel release, cmdline, sysctl.
@@ -765,13 +774,14 @@ const file_plumb_v1_fact_proto_rawDesc = "" +
 	"\fPackageAttrs\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x12\n" +
 	"\x04arch\x18\x02 \x01(\tR\x04arch\x12\x18\n" +
-	"\amanager\x18\x03 \x01(\tR\amanager\"\x93\x01\n" +
+	"\amanager\x18\x03 \x01(\tR\amanager\"\xad\x01\n" +
 	"\rConffileAttrs\x12\x18\n" +
 	"\apackage\x18\x01 \x01(\tR\apackage\x12\x1c\n" +
 	"\talgorithm\x18\x02 \x01(\tR\talgorithm\x12\x16\n" +
 	"\x06digest\x18\x03 \x01(\fR\x06digest\x12\x18\n" +
 	"\apresent\x18\x04 \x01(\bR\apresent\x12\x18\n" +
-	"\amatches\x18\x05 \x01(\bR\amatches\"\"\n" +
+	"\amatches\x18\x05 \x01(\bR\amatches\x12\x18\n" +
+	"\amanager\x18\x06 \x01(\tR\amanager\"\"\n" +
 	"\n" +
 	"ValueAttrs\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\"\x1f\n" +
