@@ -1,0 +1,292 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// Recorder is where the runner records what sources report: the agent's
+// state database. Apply is called from one goroutine only.
+type Recorder interface {
+	// Apply records a batch: upserts, deletes and checkpoints, in order.
+	Apply(batch []Op) (int, error)
+	Lookup(k fact.Key) (*plumbv1.Fact, bool)
+	// Facts calls fn for each stored fact of kind whose key starts with
+	// prefix.
+	Facts(kind plumbv1.FactKind, prefix string, fn func(*plumbv1.Fact) error) error
+}
+
+// Op is one recorded observation: exactly one of Upsert, Delete or
+// Checkpoint is set.
+type Op struct {
+	Upsert     *plumbv1.Fact
+	Delete     *fact.Key
+	Checkpoint bool
+}
+
+// Runner runs the enabled sources and funnels what they report, through
+// one owner goroutine, into the Recorder in batches.
+type Runner struct {
+	rec     Recorder
+	logger  *slog.Logger
+	metrics *runnerMetrics
+	sources map[string]Source
+
+	ops      chan sinkOp
+	done     chan struct{} // closed when the recorder loop has stopped
+	ready    chan struct{} // closed when every source is ready
+	coverage *Coverage
+	// MaxBatch bounds the observations per Recorder.Apply.
+	MaxBatch int
+}
+
+// Build creates the sources named in enabled with their options.
+func Build(logger *slog.Logger, enabled map[string]Options) (map[string]Source, error) {
+	out := map[string]Source{}
+	var errs []error
+	for name, opts := range enabled {
+		r, err := lookup(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s, err := r.factory(logger.With("source", name), opts)
+		if err != nil {
+			errs = append(errs, errors.New("source "+name+": "+err.Error()))
+			continue
+		}
+		out[name] = s
+	}
+	return out, errors.Join(errs...)
+}
+
+// NewRunner returns a runner for sources; reg may be nil.
+func NewRunner(logger *slog.Logger, rec Recorder, sources map[string]Source, reg prometheus.Registerer) *Runner {
+	return &Runner{
+		rec:      rec,
+		logger:   logger,
+		metrics:  newRunnerMetrics(reg, sources),
+		sources:  sources,
+		ops:      make(chan sinkOp, 4096),
+		done:     make(chan struct{}),
+		ready:    make(chan struct{}),
+		coverage: NewCoverage(),
+		MaxBatch: 2000,
+	}
+}
+
+// Ready is closed once every source has completed its initial snapshot
+// and the checkpoint that marks it has been recorded.
+func (r *Runner) Ready() <-chan struct{} { return r.ready }
+
+// Coverage returns the runner's coverage conditions.
+func (r *Runner) Coverage() *Coverage { return r.coverage }
+
+type opKind int
+
+const (
+	opUpsert opKind = iota
+	opDelete
+	opBegin
+	opEnd
+	opReady
+)
+
+type sinkOp struct {
+	kind   opKind
+	source string
+	fact   *plumbv1.Fact
+	key    fact.Key
+	scope  Scope
+}
+
+// Run runs every source and the recorder loop until ctx ends. A source
+// that returns an error is logged, counted and restarted after a pause;
+// its snapshot on restart repairs anything it missed.
+func (r *Runner) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for name, s := range r.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runSource(ctx, name, s)
+		}()
+	}
+	err := r.loop(ctx)
+	close(r.done)
+	wg.Wait()
+	return err
+}
+
+func (r *Runner) runSource(ctx context.Context, name string, s Source) {
+	logger := r.logger.With("source", name)
+	sink := &sink{r: r, name: name}
+	pause := time.Second
+	for {
+		start := time.Now()
+		err := s.Run(ctx, sink)
+		if ctx.Err() != nil {
+			return
+		}
+		r.metrics.failures.WithLabelValues(name).Inc()
+		logger.Error("source stopped; restarting", "err", err, "after", pause, "ran", time.Since(start))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		if pause < time.Minute {
+			pause *= 2
+		}
+	}
+}
+
+// loop is the single owner of snapshot bookkeeping and of the Recorder.
+func (r *Runner) loop(ctx context.Context) error {
+	// open snapshots: scope -> keys upserted since Begin
+	open := map[Scope]map[fact.Key]struct{}{}
+	readySources := map[string]bool{}
+	readyDone := false
+	batch := make([]Op, 0, r.MaxBatch)
+	if len(r.sources) == 0 {
+		batch = append(batch, Op{Checkpoint: true})
+		readyDone = true
+		close(r.ready)
+	}
+
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		start := time.Now()
+		for {
+			n, err := r.rec.Apply(batch)
+			if err == nil {
+				r.metrics.batch.Observe(float64(len(batch)))
+				r.metrics.recorded.Add(float64(n))
+				r.metrics.applyLatency.Observe(time.Since(start).Seconds())
+				break
+			}
+			// A full disk or similar: keep the batch, back off, retry.
+			// Sources block meanwhile (back-pressure), nothing is dropped.
+			r.logger.Error("recording changes failed; retrying", "err", err, "batch", len(batch))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+		batch = batch[:0]
+	}
+
+	handle := func(op sinkOp) {
+		switch op.kind {
+		case opUpsert:
+			k := fact.KeyOf(op.fact)
+			for sc, seen := range open {
+				if sc.Contains(k, op.fact) {
+					seen[k] = struct{}{}
+				}
+			}
+			batch = append(batch, Op{Upsert: op.fact})
+		case opDelete:
+			k := op.key
+			batch = append(batch, Op{Delete: &k})
+		case opBegin:
+			open[op.scope] = map[fact.Key]struct{}{}
+		case opEnd:
+			seen, ok := open[op.scope]
+			if !ok {
+				r.logger.Warn("snapshot end without begin", "source", op.source, "kind", fact.KindName(op.scope.Kind), "prefix", op.scope.Prefix)
+				return
+			}
+			delete(open, op.scope)
+			// Upserts of this snapshot may still be in batch; record them
+			// first so the sweep sees the database as the source does.
+			flush()
+			var gone []fact.Key
+			err := r.rec.Facts(op.scope.Kind, op.scope.Prefix, func(f *plumbv1.Fact) error {
+				k := fact.KeyOf(f)
+				if _, ok := seen[k]; !ok && op.scope.Contains(k, f) {
+					gone = append(gone, k)
+				}
+				return nil
+			})
+			if err != nil {
+				r.logger.Error("snapshot sweep failed", "source", op.source, "err", err)
+				return
+			}
+			for i := range gone {
+				batch = append(batch, Op{Delete: &gone[i]})
+			}
+			r.metrics.snapshots.WithLabelValues(op.source).Inc()
+		case opReady:
+			if readySources[op.source] {
+				return
+			}
+			readySources[op.source] = true
+			r.logger.Info("source ready", "source", op.source)
+			if !readyDone && len(readySources) == len(r.sources) {
+				batch = append(batch, Op{Checkpoint: true})
+				flush()
+				readyDone = true
+				r.logger.Info("initial snapshot complete")
+				close(r.ready)
+			}
+		}
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			flush()
+			return nil
+		case op := <-r.ops:
+			handle(op)
+		}
+		// Drain what is already queued, up to a batch, then record it.
+	drain:
+		for len(batch) < r.MaxBatch {
+			select {
+			case op := <-r.ops:
+				handle(op)
+			default:
+				break drain
+			}
+		}
+		flush()
+	}
+}
+
+// sink is what one source sees.
+type sink struct {
+	r    *Runner
+	name string
+}
+
+func (s *sink) send(op sinkOp) {
+	op.source = s.name
+	select {
+	case s.r.ops <- op:
+	case <-s.r.done:
+	}
+}
+
+func (s *sink) Upsert(f *plumbv1.Fact) { s.send(sinkOp{kind: opUpsert, fact: f}) }
+func (s *sink) Delete(k fact.Key)      { s.send(sinkOp{kind: opDelete, key: k}) }
+func (s *sink) Begin(sc Scope)         { s.send(sinkOp{kind: opBegin, scope: sc}) }
+func (s *sink) End(sc Scope)           { s.send(sinkOp{kind: opEnd, scope: sc}) }
+func (s *sink) Ready()                 { s.send(sinkOp{kind: opReady}) }
+func (s *sink) Coverage(c Condition)   { s.r.coverage.Set(s.name, c) }
+func (s *sink) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
+	return s.r.rec.Lookup(k)
+}

@@ -1,0 +1,175 @@
+package state
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/source"
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// Apply records changes in one transaction: each fact whose digest differs
+// from the stored one is stored and gets a sequenced delta in the spool.
+// An upsert with an unchanged digest (a touch, a same-content rewrite)
+// refreshes the stored volatile attributes, for the stat fast path, and
+// sends nothing. Deleting an unknown fact is a no-op. It returns the number
+// of deltas spooled. On error (a full disk, say) nothing is recorded and
+// the caller retries.
+func (d *DB) Apply(changes []source.Op) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur := d.cur
+	seq, n, facts := d.seq, 0, d.facts
+	var added int64
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		fb, sb := tx.Bucket(bucketFacts), tx.Bucket(bucketSpool)
+		spool := func(base []byte, delta *plumbv1.Delta) error {
+			seq++
+			delta.Seq = seq
+			v, err := entry{base: base, delta: delta}.encode()
+			if err != nil {
+				return err
+			}
+			added += int64(len(v))
+			n++
+			return sb.Put(u64(seq), v)
+		}
+		for _, c := range changes {
+			switch {
+			case c.Upsert != nil:
+				f := c.Upsert
+				k := fact.KeyOf(f)
+				ek := k.Encode()
+				old, err := oldDigest(fb.Get(ek))
+				if err != nil {
+					return err
+				}
+				v, err := proto.Marshal(f)
+				if err != nil {
+					return err
+				}
+				if err := fb.Put(ek, v); err != nil {
+					return err
+				}
+				if old != nil && bytes.Equal(old, f.GetDigest()) {
+					continue
+				}
+				if old == nil {
+					facts++
+				}
+				cur.Replace(k, old, f.GetDigest())
+				if err := spool(old, &plumbv1.Delta{
+					Op:               plumbv1.DeltaOp_DELTA_OP_UPSERT,
+					Fact:             f,
+					ObservedUnixNano: f.GetObservedUnixNano(),
+				}); err != nil {
+					return err
+				}
+			case c.Delete != nil:
+				k := *c.Delete
+				ek := k.Encode()
+				old, err := oldDigest(fb.Get(ek))
+				if err != nil {
+					return err
+				}
+				if old == nil {
+					continue
+				}
+				if err := fb.Delete(ek); err != nil {
+					return err
+				}
+				facts--
+				cur.Remove(k, old)
+				if err := spool(old, &plumbv1.Delta{
+					Op:               plumbv1.DeltaOp_DELTA_OP_DELETE,
+					Fact:             &plumbv1.Fact{Kind: k.Kind, Key: []byte(k.ID)},
+					ObservedUnixNano: time.Now().UnixNano(),
+				}); err != nil {
+					return err
+				}
+			case c.Checkpoint:
+				if err := spool(nil, &plumbv1.Delta{
+					Op:               plumbv1.DeltaOp_DELTA_OP_CHECKPOINT,
+					SetDigest:        cur.Sum(),
+					FactCount:        facts,
+					ObservedUnixNano: time.Now().UnixNano(),
+				}); err != nil {
+					return err
+				}
+			}
+		}
+		if n == 0 {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(keySeq, u64(seq))
+	})
+	if err != nil {
+		d.metrics.ApplyErrors.Inc()
+		return 0, fmt.Errorf("record changes: %w", err)
+	}
+	d.cur, d.seq, d.facts = cur, seq, facts
+	d.spoolBytes += added
+	d.spoolLen += n
+	d.metrics.setSpool(d.spoolLen, d.spoolBytes)
+	if n > 0 {
+		d.metrics.Spooled.Add(float64(n))
+		if d.spoolBytes > d.limit {
+			d.shrinkLocked()
+		}
+		d.kick()
+	}
+	return n, nil
+}
+
+func oldDigest(v []byte) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	f := &plumbv1.Fact{}
+	if err := proto.Unmarshal(v, f); err != nil {
+		return nil, fmt.Errorf("stored fact: %w", err)
+	}
+	return f.GetDigest(), nil
+}
+
+// Lookup returns the stored value of k.
+func (d *DB) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
+	var f *plumbv1.Fact
+	_ = d.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketFacts).Get(k.Encode())
+		if v == nil {
+			return nil
+		}
+		g := &plumbv1.Fact{}
+		if proto.Unmarshal(v, g) == nil {
+			f = g
+		}
+		return nil
+	})
+	return f, f != nil
+}
+
+// Facts calls fn for each stored fact of kind whose key starts with
+// prefix, in key order. fn must not call back into d.
+func (d *DB) Facts(kind plumbv1.FactKind, prefix string, fn func(*plumbv1.Fact) error) error {
+	return d.db.View(func(tx *bolt.Tx) error {
+		p := fact.Key{Kind: kind, ID: prefix}.Encode()
+		c := tx.Bucket(bucketFacts).Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			f := &plumbv1.Fact{}
+			if err := proto.Unmarshal(v, f); err != nil {
+				return fmt.Errorf("stored fact %q: %w", k, err)
+			}
+			if err := fn(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

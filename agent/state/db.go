@@ -1,0 +1,230 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// FileName is the database's name inside the agent's state directory.
+const FileName = "agent.db"
+
+// DefaultSpoolLimit bounds the spool's bytes unless configured otherwise.
+const DefaultSpoolLimit = 256 << 20
+
+// Options tune Open.
+type Options struct {
+	// SpoolLimit bounds the bytes of unacknowledged deltas. Zero means
+	// DefaultSpoolLimit.
+	SpoolLimit int64
+	Logger     *slog.Logger
+	Metrics    *Metrics
+}
+
+// DB is the agent's state and spool.
+type DB struct {
+	db      *bolt.DB
+	path    string
+	logger  *slog.Logger
+	metrics *Metrics
+	limit   int64
+	notify  chan struct{}
+
+	mu sync.Mutex
+	// Guarded by mu:
+	cur        fact.SetDigest // of every fact in facts
+	acked      fact.SetDigest // of the collector's state after lastAcked
+	facts      uint64         // number of facts
+	seq        uint64         // last sequence number assigned
+	lastAcked  uint64
+	spoolBytes int64
+	spoolLen   int
+}
+
+// Open opens or creates the database in dir. A file that is not a
+// readable Plumb agent database (corrupt, truncated, foreign) is renamed
+// aside with a ".corrupt-<time>" suffix and a fresh one is created: the
+// agent then rescans and the collector resyncs, which is better than a
+// crash loop. The rename is logged at error level.
+func Open(dir string, opts Options) (*DB, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.SpoolLimit <= 0 {
+		opts.SpoolLimit = DefaultSpoolLimit
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	d, err := open(path, opts)
+	if err == nil {
+		return d, nil
+	}
+	var lerr *lockedError
+	if errors.As(err, &lerr) {
+		return nil, err
+	}
+	aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	opts.Logger.Error("agent database unreadable; setting it aside and starting fresh",
+		"path", path, "aside", aside, "err", err)
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, fmt.Errorf("open %s: %w (and could not set it aside: %v)", path, err, rerr)
+	}
+	opts.Metrics.Rebuilds.Inc()
+	return open(path, opts)
+}
+
+type lockedError struct{ err error }
+
+func (e *lockedError) Error() string { return e.err.Error() }
+func (e *lockedError) Unwrap() error { return e.err }
+
+func open(path string, opts Options) (d *DB, err error) {
+	// bbolt may panic on some kinds of corruption; turn that into an error
+	// so Open can set the file aside.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("open %s: database corrupt: %v", path, r)
+		}
+	}()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, &lockedError{fmt.Errorf("open %s: locked by another process (is another plumb-agent running with this state dir?)", path)}
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	d = &DB{
+		db:      db,
+		path:    path,
+		logger:  opts.Logger,
+		metrics: opts.Metrics,
+		limit:   opts.SpoolLimit,
+		notify:  make(chan struct{}, 1),
+	}
+	if err := d.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// init checks the schema and rebuilds the in-memory digests and counters.
+func (d *DB) init() error {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if m := meta.Get(keyMagic); m == nil {
+			if tx.Bucket(bucketFacts) != nil || countBuckets(tx) > 1 {
+				return errors.New("not a Plumb agent database")
+			}
+			if err := meta.Put(keyMagic, magicValue); err != nil {
+				return err
+			}
+			if err := meta.Put(keySchema, u64(schemaVersion)); err != nil {
+				return err
+			}
+		} else if string(m) != string(magicValue) {
+			return errors.New("not a Plumb agent database")
+		}
+		if v := getU64(meta.Get(keySchema)); v != schemaVersion {
+			return fmt.Errorf("schema version %d, this agent reads %d", v, schemaVersion)
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketFacts); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucketIfNotExists(bucketSpool)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return d.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		d.seq = getU64(meta.Get(keySeq))
+		d.lastAcked = getU64(meta.Get(keyAckedSeq))
+		err := tx.Bucket(bucketFacts).ForEach(func(k, v []byte) error {
+			f := &plumbv1.Fact{}
+			if err := proto.Unmarshal(v, f); err != nil {
+				return fmt.Errorf("fact %q: %w", k, err)
+			}
+			key, err := fact.DecodeKey(k)
+			if err != nil {
+				return err
+			}
+			d.cur.Add(key, f.GetDigest())
+			d.facts++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// acked = cur with every spooled delta undone, newest first.
+		d.acked = d.cur
+		c := tx.Bucket(bucketSpool).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			e, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("spool entry %d: %w", getU64(k), err)
+			}
+			e.undo(&d.acked)
+			d.spoolBytes += int64(len(v))
+			d.spoolLen++
+		}
+		d.metrics.setSpool(d.spoolLen, d.spoolBytes)
+		return nil
+	})
+}
+
+func countBuckets(tx *bolt.Tx) int {
+	n := 0
+	_ = tx.ForEach(func([]byte, *bolt.Bucket) error { n++; return nil })
+	return n
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Path returns the database file's path.
+func (d *DB) Path() string { return d.path }
+
+// Notify returns a channel that receives a value after the spool grows.
+func (d *DB) Notify() <-chan struct{} { return d.notify }
+
+func (d *DB) kick() {
+	select {
+	case d.notify <- struct{}{}:
+	default:
+	}
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func getU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}

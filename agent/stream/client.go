@@ -1,0 +1,301 @@
+// Package stream owns the agent's side of the gRPC Sync stream: the
+// handshake, the bucket resync it may call for, sending the spool in
+// order, applying acknowledgements, and reconnecting with backoff and
+// jitter when the collector or the network goes away.
+package stream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/source"
+	"github.com/plumb-dev/plumb/agent/state"
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// Spool is what the client needs of the agent's state: *state.DB.
+type Spool interface {
+	Pending(after uint64, max int) ([]*plumbv1.Delta, error)
+	Ack(seq uint64) error
+	Resume(applied uint64, theirs [][]byte) ([]uint32, error)
+	ResyncBucket(b uint32) ([]*plumbv1.Fact, error)
+	Status() state.Status
+	Notify() <-chan struct{}
+}
+
+// Config describes the client.
+type Config struct {
+	HostID string
+	Labels map[string]string
+	Info   *plumbv1.HostInfo
+	// MinBackoff and MaxBackoff bound the reconnect delay; each attempt
+	// waits a random time in [d/2, d] (jitter), d doubling from MinBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// BatchSize is the most deltas per message.
+	BatchSize int
+}
+
+// Client keeps one Sync stream open to the collector.
+type Client struct {
+	conn     grpc.ClientConnInterface
+	cfg      Config
+	spool    Spool
+	coverage *source.Coverage
+	logger   *slog.Logger
+	metrics  *Metrics
+}
+
+// New returns a client over conn; coverage may be nil.
+func New(conn grpc.ClientConnInterface, cfg Config, spool Spool, coverage *source.Coverage, logger *slog.Logger, m *Metrics) *Client {
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 200 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Client{conn: conn, cfg: cfg, spool: spool, coverage: coverage, logger: logger, metrics: m}
+}
+
+// Run keeps a session open until ctx ends, reconnecting after failures.
+func (c *Client) Run(ctx context.Context) error {
+	delay := c.cfg.MinBackoff
+	for {
+		start := time.Now()
+		err := c.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		// A session that ran a while resets the backoff.
+		if time.Since(start) > c.cfg.MaxBackoff {
+			delay = c.cfg.MinBackoff
+		}
+		wait := delay/2 + rand.N(delay/2+1)
+		c.metrics.Reconnects.Inc()
+		c.logger.Warn("collector stream ended; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		delay = min(delay*2, c.cfg.MaxBackoff)
+	}
+}
+
+// errResync ends a session so that the next handshake repairs a
+// disagreement between agent and collector.
+var errResync = errors.New("set digests disagree; reconnecting to resync")
+
+func (c *Client) session(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	client := plumbv1.NewAgentServiceClient(c.conn)
+	st, err := client.Sync(ctx, grpc.WaitForReady(false))
+	if err != nil {
+		return fmt.Errorf("open stream: %w", err)
+	}
+	s := &session{c: c, st: st}
+	status0 := c.spool.Status()
+	if err := s.send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Hello{Hello: &plumbv1.Hello{
+		HostId:         c.cfg.HostID,
+		LastAckedSeq:   status0.AckedSeq,
+		LastSeq:        status0.Seq,
+		AckedSetDigest: status0.AckedDigest,
+		Labels:         c.cfg.Labels,
+		Info:           c.cfg.Info,
+		BucketCount:    fact.BucketCount,
+	}}}); err != nil {
+		return fmt.Errorf("send hello: %w", err)
+	}
+	resp, err := st.Recv()
+	if err != nil {
+		return fmt.Errorf("await welcome: %w", err)
+	}
+	w := resp.GetWelcome()
+	if w == nil {
+		return fmt.Errorf("collector sent %T before a welcome", resp.GetMsg())
+	}
+	buckets, err := c.spool.Resume(w.GetAppliedSeq(), w.GetBucketDigests())
+	if err != nil {
+		return err
+	}
+	if len(buckets) > 0 {
+		n, err := s.resync(buckets)
+		if err != nil {
+			return err
+		}
+		c.logger.Info("resynced buckets that differed", "buckets", len(buckets), "facts", n, "bytes", s.resyncBytes)
+	}
+	c.logger.Info("connected to collector", "applied_seq", w.GetAppliedSeq(), "spooled", c.spool.Status().SpoolLen,
+		"collector_version", w.GetCollectorVersion())
+	c.metrics.Connected.Set(1)
+	defer c.metrics.Connected.Set(0)
+
+	errc := make(chan error, 3)
+	go func() { errc <- s.sendLoop(ctx, w.GetAppliedSeq()) }()
+	go func() { errc <- s.recvLoop(ctx) }()
+	go func() { errc <- s.coverageLoop(ctx) }()
+	err = <-errc
+	cancel(err)
+	return err
+}
+
+type session struct {
+	c  *Client
+	st grpc.BidiStreamingClient[plumbv1.SyncRequest, plumbv1.SyncResponse]
+
+	sendMu      sync.Mutex // serializes st.Send
+	resyncBytes int
+	inSync      bool // guarded by sendMu; logged once per session
+}
+
+func (s *session) send(m *plumbv1.SyncRequest) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.c.metrics.BytesSent.Add(float64(proto.Size(m)))
+	return s.st.Send(m)
+}
+
+// resync sends a snapshot of each bucket, in messages of at most
+// BatchSize facts.
+func (s *session) resync(buckets []uint32) (int, error) {
+	n := 0
+	for _, b := range buckets {
+		facts, err := s.c.spool.ResyncBucket(b)
+		if err != nil {
+			return n, err
+		}
+		for i := 0; ; i += s.c.cfg.BatchSize {
+			end := min(i+s.c.cfg.BatchSize, len(facts))
+			m := &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{
+				Bucket: b, Facts: facts[i:end], Final: end == len(facts),
+			}}}
+			s.resyncBytes += proto.Size(m)
+			if err := s.send(m); err != nil {
+				return n, fmt.Errorf("send bucket %d: %w", b, err)
+			}
+			if end == len(facts) {
+				break
+			}
+		}
+		n += len(facts)
+	}
+	s.c.metrics.Resyncs.Inc()
+	s.c.metrics.ResyncBuckets.Add(float64(len(buckets)))
+	return n, nil
+}
+
+// sendLoop sends spooled deltas after `after`, in order, as they appear.
+func (s *session) sendLoop(ctx context.Context, after uint64) error {
+	for {
+		batch, err := s.c.spool.Pending(after, s.c.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case <-s.c.spool.Notify():
+			}
+			continue
+		}
+		if err := s.send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Deltas{Deltas: &plumbv1.DeltaBatch{Deltas: batch}}}); err != nil {
+			return fmt.Errorf("send deltas: %w", err)
+		}
+		s.c.metrics.DeltasSent.Add(float64(len(batch)))
+		after = batch[len(batch)-1].GetSeq()
+	}
+}
+
+func (s *session) recvLoop(ctx context.Context) error {
+	for {
+		resp, err := s.st.Recv()
+		if err != nil {
+			if status.Code(err) == codes.FailedPrecondition {
+				return fmt.Errorf("%w: %v", errResync, err)
+			}
+			return fmt.Errorf("receive: %w", err)
+		}
+		switch m := resp.GetMsg().(type) {
+		case *plumbv1.SyncResponse_Ack:
+			if err := s.c.spool.Ack(m.Ack.GetSeq()); err != nil {
+				return err
+			}
+			if err := s.checkDigest(m.Ack); err != nil {
+				return err
+			}
+		case *plumbv1.SyncResponse_Resync:
+			if _, err := s.resync(m.Resync.GetBuckets()); err != nil {
+				return err
+			}
+		default:
+			s.c.logger.Warn("unexpected message from collector", "type", fmt.Sprintf("%T", m))
+		}
+	}
+}
+
+// checkDigest compares digests when nothing is in flight: then the
+// collector's state must equal the agent's. A mismatch ends the session so
+// the next handshake resyncs.
+func (s *session) checkDigest(a *plumbv1.Ack) error {
+	st := s.c.spool.Status()
+	if st.SpoolLen > 0 || st.AckedSeq != a.GetSeq() || len(a.GetSetDigest()) == 0 {
+		return nil
+	}
+	if !bytes.Equal(st.AckedDigest, a.GetSetDigest()) {
+		s.c.metrics.DigestMismatches.Inc()
+		s.c.logger.Error("collector's set digest differs from the agent's", "seq", a.GetSeq(),
+			"agent", fmt.Sprintf("%x", st.AckedDigest[:8]), "collector", fmt.Sprintf("%x", a.GetSetDigest()[:min(8, len(a.GetSetDigest()))]))
+		return errResync
+	}
+	s.sendMu.Lock()
+	first := !s.inSync
+	s.inSync = true
+	s.sendMu.Unlock()
+	if first {
+		s.c.logger.Info("in sync with collector", "seq", a.GetSeq(), "facts", st.Facts, "set_digest", fmt.Sprintf("%x", st.Digest[:8]))
+	}
+	return nil
+}
+
+// coverageLoop sends the coverage conditions at start and on each change.
+func (s *session) coverageLoop(ctx context.Context) error {
+	if s.c.coverage == nil {
+		<-ctx.Done()
+		return context.Cause(ctx)
+	}
+	var sent uint64 = ^uint64(0)
+	for {
+		conds, v := s.c.coverage.Snapshot()
+		if v != sent {
+			if err := s.send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Coverage{Coverage: &plumbv1.Coverage{Conditions: conds}}}); err != nil {
+				return fmt.Errorf("send coverage: %w", err)
+			}
+			sent = v
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-s.c.coverage.Changed():
+		}
+	}
+}

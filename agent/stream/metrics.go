@@ -1,0 +1,31 @@
+package stream
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics of the agent's stream to the collector.
+type Metrics struct {
+	Connected        prometheus.Gauge
+	Reconnects       prometheus.Counter
+	DeltasSent       prometheus.Counter
+	BytesSent        prometheus.Counter
+	Resyncs          prometheus.Counter
+	ResyncBuckets    prometheus.Counter
+	DigestMismatches prometheus.Counter
+}
+
+// NewMetrics registers the metrics with reg; nil keeps them unregistered.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Connected:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "plumb_agent_connected", Help: "1 while a stream to the collector is open."}),
+		Reconnects:       prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_agent_reconnects_total", Help: "Stream sessions that ended and were retried."}),
+		DeltasSent:       prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_agent_deltas_sent_total", Help: "Deltas sent (resends after a reconnect count again)."}),
+		BytesSent:        prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_agent_stream_bytes_sent_total", Help: "Protobuf bytes sent on the stream."}),
+		Resyncs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_agent_resyncs_total", Help: "Bucket resyncs performed."}),
+		ResyncBuckets:    prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_agent_resync_buckets_total", Help: "Buckets sent in resyncs."}),
+		DigestMismatches: prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_agent_digest_mismatches_total", Help: "Times the collector's set digest differed from the agent's when idle."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Connected, m.Reconnects, m.DeltasSent, m.BytesSent, m.Resyncs, m.ResyncBuckets, m.DigestMismatches)
+	}
+	return m
+}
