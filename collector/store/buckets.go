@@ -1,0 +1,36 @@
+package store
+
+// Every bucket and fixed key name of the bbolt backend, in one place. The
+// tree they form is drawn on the Bolt type in bolt.go.
+var (
+	// bucketMeta holds the database's identity and schema version.
+	bucketMeta = []byte("meta")
+	// keyMagic marks the file as a Plumb collector database.
+	keyMagic = []byte("magic")
+	// keySchema holds the schema version, 8 bytes big-endian.
+	keySchema = []byte("schema")
+
+	// bucketHosts holds one sub-bucket per host, named by host id.
+	bucketHosts = []byte("hosts")
+	// keyHostRecord is the host's record (hostRecord, JSON) in its bucket.
+	keyHostRecord = []byte("record")
+	// keyHostDigest is the host's set digest (fact.SetDigest binary form).
+	keyHostDigest = []byte("digest")
+	// bucketFacts, bucketBaselines and bucketDrift are sub-buckets of a
+	// host's bucket, keyed by fact.Key.Encode().
+	bucketFacts     = []byte("facts")
+	bucketBaselines = []byte("baselines")
+	bucketDrift     = []byte("drift")
+
+	// bucketEvents is the drift event log, keyed by 8-byte big-endian seq
+	// (the bucket's own sequence).
+	bucketEvents = []byte("events")
+	// bucketCursors maps a consumer name to the last seq it finished.
+	bucketCursors = []byte("cursors")
+)
+
+// magic is the value of keyMagic.
+const magic = "plumb-collector"
+
+// hostSubBuckets are created with every host bucket.
+var hostSubBuckets = [][]byte{bucketFacts, bucketBaselines, bucketDrift}

@@ -1,0 +1,277 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// boltTx implements Tx over one bbolt transaction. Everything it returns is
+// decoded into fresh values: bbolt's bytes die with the transaction.
+type boltTx struct {
+	tx *bolt.Tx
+	// hosts caches host buckets for the transaction's lifetime; a batch
+	// touches the same host many times.
+	hosts map[string]*bolt.Bucket
+}
+
+var _ Tx = (*boltTx)(nil)
+
+func newBoltTx(tx *bolt.Tx) *boltTx {
+	return &boltTx{tx: tx, hosts: make(map[string]*bolt.Bucket)}
+}
+
+// hostBucket returns the host's bucket, creating it (with its sub-buckets)
+// when create is set and the transaction is writable. It returns nil for a
+// missing host otherwise.
+func (t *boltTx) hostBucket(id string, create bool) (*bolt.Bucket, error) {
+	if b, ok := t.hosts[id]; ok {
+		return b, nil
+	}
+	hosts := t.tx.Bucket(bucketHosts)
+	b := hosts.Bucket([]byte(id))
+	if b == nil {
+		if !create {
+			return nil, nil
+		}
+		if id == "" {
+			return nil, errors.New("empty host id")
+		}
+		var err error
+		if b, err = hosts.CreateBucket([]byte(id)); err != nil {
+			return nil, fmt.Errorf("create host %q: %w", id, err)
+		}
+		for _, name := range hostSubBuckets {
+			if _, err := b.CreateBucket(name); err != nil {
+				return nil, fmt.Errorf("create host %q: %w", id, err)
+			}
+		}
+	}
+	t.hosts[id] = b
+	return b, nil
+}
+
+// sub returns one of the host's sub-buckets, or nil.
+func (t *boltTx) sub(host string, name []byte, create bool) (*bolt.Bucket, error) {
+	b, err := t.hostBucket(host, create)
+	if b == nil || err != nil {
+		return nil, err
+	}
+	return b.Bucket(name), nil
+}
+
+func (t *boltTx) Host(id string) (*Host, error) {
+	b, _ := t.hostBucket(id, false)
+	if b == nil || b.Get(keyHostRecord) == nil {
+		return nil, fmt.Errorf("host %q: %w", id, ErrNotFound)
+	}
+	return decodeHost(b.Get(keyHostRecord), b.Get(keyHostDigest))
+}
+
+func (t *boltTx) Hosts(fn func(*Host) error) error {
+	c := t.tx.Bucket(bucketHosts).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v != nil {
+			continue // not a bucket
+		}
+		b := c.Bucket().Bucket(k)
+		if b.Get(keyHostRecord) == nil {
+			continue // facts written before the host's first PutHost
+		}
+		h, err := decodeHost(b.Get(keyHostRecord), b.Get(keyHostDigest))
+		if err != nil {
+			return err
+		}
+		if err := fn(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *boltTx) PutHost(h *Host) error {
+	b, err := t.hostBucket(h.ID, true)
+	if err != nil {
+		return err
+	}
+	record, digest, err := encodeHost(h)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(keyHostRecord, record); err != nil {
+		return fmt.Errorf("put host %q: %w", h.ID, err)
+	}
+	if err := b.Put(keyHostDigest, digest); err != nil {
+		return fmt.Errorf("put host %q: %w", h.ID, err)
+	}
+	return nil
+}
+
+func (t *boltTx) Fact(host string, k fact.Key) (*plumbv1.Fact, error) {
+	f := &plumbv1.Fact{}
+	if err := t.get(host, bucketFacts, k, f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (t *boltTx) Facts(host string, kind plumbv1.FactKind, fn func(*plumbv1.Fact) error) error {
+	return t.scan(host, bucketFacts, kind, func(v []byte) error {
+		f := &plumbv1.Fact{}
+		if err := proto.Unmarshal(v, f); err != nil {
+			return fmt.Errorf("decode fact of host %q: %w", host, err)
+		}
+		return fn(f)
+	})
+}
+
+func (t *boltTx) PutFact(host string, f *plumbv1.Fact) error {
+	return t.put(host, bucketFacts, fact.KeyOf(f), f)
+}
+
+func (t *boltTx) DeleteFact(host string, k fact.Key) error {
+	return t.del(host, bucketFacts, k)
+}
+
+func (t *boltTx) Baseline(host string, k fact.Key) (*plumbv1.Fact, error) {
+	f := &plumbv1.Fact{}
+	if err := t.get(host, bucketBaselines, k, f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (t *boltTx) Baselines(host string, fn func(*plumbv1.Fact) error) error {
+	return t.scan(host, bucketBaselines, plumbv1.FactKind_FACT_KIND_UNSPECIFIED, func(v []byte) error {
+		f := &plumbv1.Fact{}
+		if err := proto.Unmarshal(v, f); err != nil {
+			return fmt.Errorf("decode baseline of host %q: %w", host, err)
+		}
+		return fn(f)
+	})
+}
+
+func (t *boltTx) PutBaseline(host string, f *plumbv1.Fact) error {
+	return t.put(host, bucketBaselines, fact.KeyOf(f), f)
+}
+
+func (t *boltTx) DeleteBaseline(host string, k fact.Key) error {
+	return t.del(host, bucketBaselines, k)
+}
+
+func (t *boltTx) Drift(host string, k fact.Key) (*plumbv1.DriftItem, error) {
+	item := &plumbv1.DriftItem{}
+	if err := t.get(host, bucketDrift, k, item); err != nil {
+		return nil, err
+	}
+	return item, nil
+}
+
+func (t *boltTx) DriftItems(host string, includeClosed bool, fn func(*plumbv1.DriftItem) error) error {
+	each := func(host string) error {
+		return t.scan(host, bucketDrift, plumbv1.FactKind_FACT_KIND_UNSPECIFIED, func(v []byte) error {
+			item := &plumbv1.DriftItem{}
+			if err := proto.Unmarshal(v, item); err != nil {
+				return fmt.Errorf("decode drift item of host %q: %w", host, err)
+			}
+			if !includeClosed && item.GetStatus() != plumbv1.DriftStatus_DRIFT_STATUS_OPEN {
+				return nil
+			}
+			return fn(item)
+		})
+	}
+	if host != "" {
+		return each(host)
+	}
+	return t.tx.Bucket(bucketHosts).ForEachBucket(func(id []byte) error {
+		return each(string(id))
+	})
+}
+
+func (t *boltTx) PutDrift(item *plumbv1.DriftItem) error {
+	k := fact.Key{Kind: item.GetKind(), ID: string(item.GetKey())}
+	return t.put(item.GetHostId(), bucketDrift, k, item)
+}
+
+func (t *boltTx) DeleteDrift(host string, k fact.Key) error {
+	return t.del(host, bucketDrift, k)
+}
+
+// get decodes the value of k in the host's sub-bucket into m.
+func (t *boltTx) get(host string, name []byte, k fact.Key, m proto.Message) error {
+	b, err := t.sub(host, name, false)
+	if err != nil {
+		return err
+	}
+	var v []byte
+	if b != nil {
+		v = b.Get(k.Encode())
+	}
+	if v == nil {
+		return fmt.Errorf("host %q %s %s: %w", host, name, k, ErrNotFound)
+	}
+	if err := proto.Unmarshal(v, m); err != nil {
+		return fmt.Errorf("decode host %q %s %s: %w", host, name, k, err)
+	}
+	return nil
+}
+
+// scan calls fn with each value in the host's sub-bucket, of one kind or
+// of all kinds, in key order. A missing host has no values.
+func (t *boltTx) scan(host string, name []byte, kind plumbv1.FactKind, fn func(v []byte) error) error {
+	b, err := t.sub(host, name, false)
+	if b == nil || err != nil {
+		return err
+	}
+	c := b.Cursor()
+	var k, v []byte
+	var prefix []byte
+	if kind == plumbv1.FactKind_FACT_KIND_UNSPECIFIED {
+		k, v = c.First()
+	} else {
+		prefix = []byte{byte(kind)}
+		k, v = c.Seek(prefix)
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *boltTx) put(host string, name []byte, k fact.Key, m proto.Message) error {
+	if k.Kind == plumbv1.FactKind_FACT_KIND_UNSPECIFIED {
+		return fmt.Errorf("put host %q %s: fact kind unspecified", host, name)
+	}
+	b, err := t.sub(host, name, true)
+	if err != nil {
+		return err
+	}
+	v, err := proto.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode host %q %s %s: %w", host, name, k, err)
+	}
+	if err := b.Put(k.Encode(), v); err != nil {
+		return fmt.Errorf("put host %q %s %s: %w", host, name, k, err)
+	}
+	return nil
+}
+
+func (t *boltTx) del(host string, name []byte, k fact.Key) error {
+	b, err := t.sub(host, name, false)
+	if b == nil || err != nil {
+		return err
+	}
+	if err := b.Delete(k.Encode()); err != nil {
+		return fmt.Errorf("delete host %q %s %s: %w", host, name, k, err)
+	}
+	return nil
+}
