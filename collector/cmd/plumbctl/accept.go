@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// acceptArgs are the flags of `plumbctl accept`.
+type acceptArgs struct {
+	host, kind, key, reason string
+}
+
+func (a *app) acceptCommand() *cobra.Command {
+	var args acceptArgs
+	cmd := &cobra.Command{
+		Use:   `accept --host HOST [--kind KIND] [--key KEY] --reason "why"`,
+		Short: "Make drift the new baseline: one fact, or all of a host's open drift",
+		Long: `Accept makes the current value of drifted facts the host's baseline and
+records who accepted it and why. With --key it accepts one fact; --key is
+the key as plumbctl prints it (escapes such as \xe9 for bytes that are not
+UTF-8 are understood) and --kind, which defaults to file, says what kind of
+fact it is. Without --key it accepts all of the host's open drift.
+The accepting user is $SUDO_USER, or else the current user.`,
+		Args: cobra.NoArgs,
+		RunE: action(func(ctx context.Context) error {
+			return a.accept(ctx, args)
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&args.host, "host", "", "host id (required)")
+	f.StringVar(&args.kind, "kind", "", "kind of the fact named by --key (default file)")
+	f.StringVar(&args.key, "key", "", "the fact's key as plumbctl prints it; omit to accept all open drift")
+	f.StringVar(&args.reason, "reason", "", "why the drift is accepted, for the audit log (required)")
+	return cmd
+}
+
+// request validates the flags and builds the AcceptDrift request.
+func (args acceptArgs) request(acceptedBy string) (*plumbv1.AcceptDriftRequest, error) {
+	if args.host == "" {
+		return nil, usagef("--host is required")
+	}
+	if strings.TrimSpace(args.reason) == "" {
+		return nil, usagef(`--reason is required: say why this drift is accepted (it is kept in the audit log)`)
+	}
+	req := &plumbv1.AcceptDriftRequest{
+		HostId:     args.host,
+		Reason:     args.reason,
+		AcceptedBy: acceptedBy,
+	}
+	if args.key == "" {
+		if args.kind != "" {
+			return nil, usagef("--kind needs --key; without --key, accept takes all of the host's open drift")
+		}
+		return req, nil
+	}
+	req.Kind = plumbv1.FactKind_FACT_KIND_FILE
+	if args.kind != "" {
+		k, err := fact.ParseKind(args.kind)
+		if err != nil {
+			return nil, usagef("--kind: %w", err)
+		}
+		req.Kind = k
+	}
+	key, err := fact.ParseDisplay(args.key)
+	if err != nil {
+		return nil, usagef("--key: %w", err)
+	}
+	req.Key = key
+	return req, nil
+}
+
+func (a *app) accept(ctx context.Context, args acceptArgs) error {
+	by, err := acceptingUser()
+	if err != nil {
+		return err
+	}
+	req, err := args.request(by)
+	if err != nil {
+		return err
+	}
+	client, closeConn, err := a.connect()
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	cctx, cancel := a.callContext(ctx)
+	defer cancel()
+	resp, err := client.AcceptDrift(cctx, req)
+	if err != nil {
+		return a.rpcError("accept drift", err)
+	}
+	accepted := resp.GetAccepted()
+	if err := a.writeDriftItems(accepted); err != nil {
+		return err
+	}
+	switch {
+	case len(accepted) > 0:
+		fmt.Fprintf(a.stderr, "accepted %d drift item(s) on %s as %s\n", len(accepted), req.GetHostId(), by)
+	case req.GetKey() != nil:
+		// The operator named one fact and it was not drifted: say so.
+		return fmt.Errorf("accept drift: no open drift for %s on %s",
+			fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, req.GetHostId())
+	default:
+		fmt.Fprintf(a.stderr, "no open drift on %s\n", req.GetHostId())
+	}
+	return nil
+}

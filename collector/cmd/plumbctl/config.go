@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+// options are plumbctl's global settings. Each comes from, in rising
+// precedence: its default, the --config file, the environment
+// (PLUMB_COLLECTOR only) and the command line.
+type options struct {
+	Collector string        `koanf:"collector"`
+	Insecure  bool          `koanf:"insecure"`
+	Output    string        `koanf:"output"`
+	Timeout   time.Duration `koanf:"timeout"`
+}
+
+// Output formats.
+const (
+	outputTable = "table"
+	outputJSON  = "json"
+)
+
+// envCollector overrides the config file's collector address.
+const envCollector = "PLUMB_COLLECTOR"
+
+// configKeys are the keys a config file may set: the global flags except
+// --config itself.
+var configKeys = []string{"collector", "insecure", "output", "timeout"}
+
+func addGlobalFlags(fs *pflag.FlagSet, configFile *string) {
+	fs.String("collector", "127.0.0.1:7700", "collector query address, host:port (env "+envCollector+")")
+	fs.Bool("insecure", false, "use plaintext gRPC (required until TLS is implemented)")
+	fs.StringP("output", "o", outputTable, "output format: table or json")
+	fs.Duration("timeout", 10*time.Second, "deadline for each call to the collector")
+	fs.StringVar(configFile, "config", "", "YAML file with collector, insecure, output and timeout")
+}
+
+func lookupEnv(name string) (string, bool) { return os.LookupEnv(name) }
+
+// loadOptions resolves the global options from flags (already parsed),
+// the config file, if any, and the environment.
+func loadOptions(flags *pflag.FlagSet, configFile string, getenv func(string) (string, bool)) (options, error) {
+	k := koanf.New(".")
+	if configFile != "" {
+		if err := loadConfigFile(k, configFile); err != nil {
+			return options{}, err
+		}
+	}
+	if v, ok := getenv(envCollector); ok && v != "" {
+		if err := k.Set("collector", v); err != nil {
+			return options{}, fmt.Errorf("%s: %w", envCollector, err)
+		}
+	}
+	// Flags left at their default do not override the file or the
+	// environment; --config is not an option.
+	fp := posflag.ProviderWithFlag(flags, ".", k, func(f *pflag.Flag) (string, any) {
+		if f.Name == "config" {
+			return "", nil
+		}
+		return f.Name, posflag.FlagVal(flags, f)
+	})
+	if err := k.Load(fp, nil); err != nil {
+		return options{}, fmt.Errorf("flags: %w", err)
+	}
+	var o options
+	err := k.UnmarshalWithConf("", &o, koanf.UnmarshalConf{
+		DecoderConfig: &mapstructure.DecoderConfig{
+			DecodeHook:  mapstructure.StringToTimeDurationHookFunc(),
+			ErrorUnused: true,
+		},
+	})
+	if err != nil {
+		return options{}, fmt.Errorf("config: %w", err)
+	}
+	return o, o.validate()
+}
+
+// loadConfigFile merges a YAML config file into k, rejecting keys plumbctl
+// does not know so that a typo is not silently ignored.
+func loadConfigFile(k *koanf.Koanf, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	m, err := yaml.Parser().Unmarshal(b)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	for key := range m {
+		if !slices.Contains(configKeys, key) {
+			return fmt.Errorf("config %s: unknown key %q (want %s)", path, key, strings.Join(configKeys, ", "))
+		}
+	}
+	if err := k.Load(rawConfig(b), yaml.Parser()); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// rawConfig is a koanf provider for config bytes already read.
+type rawConfig []byte
+
+func (r rawConfig) ReadBytes() ([]byte, error) { return r, nil }
+
+func (r rawConfig) Read() (map[string]any, error) {
+	return nil, errors.New("raw config: parse it with a parser")
+}
+
+func (o options) validate() error {
+	var errs []error
+	if strings.TrimSpace(o.Collector) == "" {
+		errs = append(errs, errors.New("collector address is empty"))
+	}
+	if o.Output != outputTable && o.Output != outputJSON {
+		errs = append(errs, fmt.Errorf("output %q: want %s or %s", o.Output, outputTable, outputJSON))
+	}
+	if o.Timeout < time.Millisecond {
+		// A bare number in YAML decodes as nanoseconds.
+		errs = append(errs, fmt.Errorf("timeout %v: too short (give units, for example 10s)", o.Timeout))
+	}
+	return errors.Join(errs...)
+}

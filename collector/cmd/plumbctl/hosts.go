@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/factjson"
+)
+
+func (a *app) hostsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "hosts",
+		Short: "List the hosts the collector knows, with their drift and coverage",
+		Args:  cobra.NoArgs,
+		RunE:  action(a.hosts),
+	}
+}
+
+func (a *app) hosts(ctx context.Context) error {
+	client, closeConn, err := a.connect()
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	cctx, cancel := a.callContext(ctx)
+	defer cancel()
+	resp, err := client.ListHosts(cctx, &plumbv1.ListHostsRequest{})
+	if err != nil {
+		return a.rpcError("list hosts", err)
+	}
+	if a.opts.Output == outputJSON {
+		out := make([]hostJSON, 0, len(resp.GetHosts()))
+		for _, h := range resp.GetHosts() {
+			out = append(out, toHostJSON(h))
+		}
+		return writeJSON(a.stdout, out)
+	}
+	t := newTable(a.stdout, "HOST", "CONNECTED", "FACTS", "DRIFT", "BASELINE", "LAST SEEN", "OS")
+	for _, h := range resp.GetHosts() {
+		t.row(
+			h.GetHostId(),
+			yesNo(h.GetConnected()),
+			strconv.FormatUint(h.GetFactCount(), 10),
+			strconv.FormatUint(h.GetOpenDrift(), 10),
+			yesNo(h.GetHasBaseline()),
+			timeCell(h.GetLastSeenUnixNano()),
+			orDash(osName(h.GetInfo())),
+		)
+	}
+	return t.flush()
+}
+
+// osName is the host's distribution and release ("debian 12.5"), or its
+// OS family when the agent did not report a platform.
+func osName(info *plumbv1.HostInfo) string {
+	if p := info.GetPlatform(); p != "" {
+		return strings.TrimSpace(p + " " + info.GetPlatformVersion())
+	}
+	return info.GetOs()
+}
+
+// hostJSON is the JSON view of a host.
+type hostJSON struct {
+	HostID      string            `json:"host_id"`
+	Connected   bool              `json:"connected"`
+	FactCount   uint64            `json:"fact_count"`
+	OpenDrift   uint64            `json:"open_drift"`
+	HasBaseline bool              `json:"has_baseline"`
+	LastSeen    string            `json:"last_seen"`
+	Info        hostInfoJSON      `json:"info"`
+	Labels      map[string]string `json:"labels"`
+	Coverage    []coverageJSON    `json:"coverage"`
+}
+
+type hostInfoJSON struct {
+	Hostname        string `json:"hostname"`
+	OS              string `json:"os"`
+	Platform        string `json:"platform"`
+	PlatformVersion string `json:"platform_version"`
+	KernelVersion   string `json:"kernel_version"`
+	BootID          string `json:"boot_id"`
+	AgentVersion    string `json:"agent_version"`
+}
+
+type coverageJSON struct {
+	Source string `json:"source"`
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
+	Since  string `json:"since"`
+}
+
+func toHostJSON(h *plumbv1.Host) hostJSON {
+	info := h.GetInfo()
+	out := hostJSON{
+		HostID:      h.GetHostId(),
+		Connected:   h.GetConnected(),
+		FactCount:   h.GetFactCount(),
+		OpenDrift:   h.GetOpenDrift(),
+		HasBaseline: h.GetHasBaseline(),
+		LastSeen:    factjson.Time(h.GetLastSeenUnixNano()),
+		Info: hostInfoJSON{
+			Hostname:        info.GetHostname(),
+			OS:              info.GetOs(),
+			Platform:        info.GetPlatform(),
+			PlatformVersion: info.GetPlatformVersion(),
+			KernelVersion:   info.GetKernelVersion(),
+			BootID:          info.GetBootId(),
+			AgentVersion:    info.GetAgentVersion(),
+		},
+		Labels:   h.GetLabels(),
+		Coverage: make([]coverageJSON, 0, len(h.GetCoverage())),
+	}
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	for _, c := range h.GetCoverage() {
+		out.Coverage = append(out.Coverage, coverageJSON{
+			Source: c.GetSource(),
+			State:  strings.ToLower(strings.TrimPrefix(c.GetState().String(), "COVERAGE_STATE_")),
+			Reason: c.GetReason(),
+			Detail: c.GetDetail(),
+			Since:  factjson.Time(c.GetSinceUnixNano()),
+		})
+	}
+	return out
+}
