@@ -1,0 +1,188 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// job is one unit of work for the committer, from one agent stream. The
+// stream waits for its result before it acknowledges anything, so a
+// delta is acknowledged only once its transaction is durable.
+type job struct {
+	host string
+	kind jobKind
+	// one of the following, by kind
+	hello    *plumbv1.Hello
+	deltas   []*plumbv1.Delta
+	bucket   *bucketJob
+	coverage []*plumbv1.CoverageCondition
+
+	done chan result
+}
+
+type jobKind int
+
+const (
+	jobDeltas jobKind = iota
+	jobHello
+	jobBucket
+	jobCoverage
+)
+
+type bucketJob struct {
+	bucket uint32
+	facts  []*plumbv1.Fact
+}
+
+type result struct {
+	appliedSeq uint64
+	digest     fact.SetDigest
+	mismatch   bool // a checkpoint's digest disagreed with the collector's
+	events     int
+	err        error
+}
+
+// committer is the single writer: it takes jobs from every stream and
+// commits as many as are waiting in one transaction (group commit), so
+// fsync cost is shared across agents.
+type committer struct {
+	st      store.Store
+	eng     *drift.Engine
+	logger  *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+
+	jobs chan *job
+	// MaxDeltas bounds the deltas per transaction.
+	maxDeltas int
+	// onCommit is called after a commit that appended drift events.
+	onCommit func(events int)
+}
+
+func (c *committer) submit(ctx context.Context, j *job) result {
+	j.done = make(chan result, 1)
+	select {
+	case c.jobs <- j:
+	case <-ctx.Done():
+		return result{err: context.Cause(ctx)}
+	}
+	select {
+	case r := <-j.done:
+		return r
+	case <-ctx.Done():
+		// The job may still commit; the agent will learn on reconnect.
+		return result{err: context.Cause(ctx)}
+	}
+}
+
+func (c *committer) run(ctx context.Context) {
+	for {
+		var first *job
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-c.jobs:
+		}
+		batch := []*job{first}
+		n := len(first.deltas)
+	drain:
+		for n < c.maxDeltas {
+			select {
+			case j := <-c.jobs:
+				batch = append(batch, j)
+				n += len(j.deltas)
+			default:
+				break drain
+			}
+		}
+		c.commit(ctx, batch, n)
+	}
+}
+
+func (c *committer) commit(ctx context.Context, batch []*job, deltas int) {
+	start := time.Now()
+	results := make([]result, len(batch))
+	err := c.st.Update(ctx, func(tx store.Tx) error {
+		for i, j := range batch {
+			r, err := c.apply(tx, j)
+			if err != nil {
+				return err
+			}
+			results[i] = r
+		}
+		return nil
+	})
+	if err != nil && len(batch) > 1 {
+		// One bad job must not fail the others: retry each alone.
+		c.logger.Warn("group commit failed; retrying jobs one by one", "jobs", len(batch), "err", err)
+		for _, j := range batch {
+			c.commit(ctx, []*job{j}, len(j.deltas))
+		}
+		return
+	}
+	c.metrics.CommitSeconds.Observe(time.Since(start).Seconds())
+	c.metrics.CommitDeltas.Observe(float64(deltas))
+	if err != nil {
+		c.metrics.CommitErrors.Inc()
+		batch[0].done <- result{err: err}
+		return
+	}
+	events := 0
+	for i, j := range batch {
+		events += results[i].events
+		c.metrics.DeltasApplied.Add(float64(len(j.deltas)))
+		j.done <- results[i]
+	}
+	if events > 0 && c.onCommit != nil {
+		c.onCommit(events)
+	}
+}
+
+// apply does one job inside the transaction.
+func (c *committer) apply(tx store.Tx, j *job) (result, error) {
+	h, err := tx.Host(j.host)
+	if errors.Is(err, store.ErrNotFound) {
+		h = &store.Host{ID: j.host}
+	} else if err != nil {
+		return result{}, err
+	}
+	h.LastSeen = c.now().UnixNano()
+	var r result
+	switch j.kind {
+	case jobHello:
+		h.Info = j.hello.GetInfo()
+		h.Labels = j.hello.GetLabels()
+	case jobBucket:
+		evs, err := c.eng.ReplaceBucket(tx, h, j.bucket.bucket, j.bucket.facts, h.AppliedSeq)
+		if err != nil {
+			return result{}, err
+		}
+		r.events += len(evs)
+	case jobCoverage:
+		h.Coverage = j.coverage
+	case jobDeltas:
+		for _, d := range j.deltas {
+			evs, err := c.eng.Apply(tx, h, d)
+			if errors.Is(err, drift.ErrDigestMismatch) {
+				r.mismatch = true
+			} else if err != nil {
+				return result{}, err
+			}
+			r.events += len(evs)
+		}
+	}
+	if err := tx.PutHost(h); err != nil {
+		return result{}, err
+	}
+	r.appliedSeq = h.AppliedSeq
+	r.digest = h.Digest
+	return r, nil
+}

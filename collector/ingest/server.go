@@ -1,0 +1,282 @@
+// Package ingest owns the collector's side of the agents' Sync streams: the
+// handshake, exactly-once application of sequenced deltas through one
+// group-committing writer, bucket resyncs, and acknowledgements sent only
+// after the transaction that applied them is durable. The drift engine
+// decides what a delta means; this package decides when it is safe to say
+// it was received.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/fact"
+	"github.com/plumb-dev/plumb/pkg/version"
+)
+
+// Server implements plumbv1.AgentServiceServer.
+type Server struct {
+	plumbv1.UnimplementedAgentServiceServer
+
+	st        store.Store
+	logger    *slog.Logger
+	metrics   *Metrics
+	committer *committer
+
+	mu sync.Mutex
+	// streams holds the live stream per host id; guarded by mu. A second
+	// stream for the same host replaces (cancels) the first.
+	streams map[string]*liveStream
+}
+
+type liveStream struct {
+	cancel context.CancelCauseFunc
+}
+
+// Options configure New.
+type Options struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// OnCommit is called after each commit that appended drift events,
+	// e.g. to wake the alert dispatcher and drift watchers.
+	OnCommit func(events int)
+	// MaxDeltasPerCommit bounds a group commit; default 20000.
+	MaxDeltasPerCommit int
+	Now                func() time.Time
+}
+
+// New returns a server; call Run to start its writer.
+func New(st store.Store, eng *drift.Engine, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxDeltasPerCommit <= 0 {
+		opts.MaxDeltasPerCommit = 20000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m := NewMetrics(opts.Registerer)
+	return &Server{
+		st:      st,
+		logger:  opts.Logger,
+		metrics: m,
+		streams: map[string]*liveStream{},
+		committer: &committer{
+			st: st, eng: eng, logger: opts.Logger, metrics: m, now: opts.Now,
+			jobs:      make(chan *job, 1024),
+			maxDeltas: opts.MaxDeltasPerCommit,
+			onCommit:  opts.OnCommit,
+		},
+	}
+}
+
+// Run runs the writer until ctx ends.
+func (s *Server) Run(ctx context.Context) { s.committer.run(ctx) }
+
+// Connected reports whether host has a live stream.
+func (s *Server) Connected(host string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.streams[host]
+	return ok
+}
+
+var errReplaced = errors.New("a newer stream for this host replaced this one")
+
+// Sync serves one agent.
+func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
+	ctx, cancel := context.WithCancelCause(st.Context())
+	defer cancel(nil)
+
+	first, err := st.Recv()
+	if err != nil {
+		return err
+	}
+	hello := first.GetHello()
+	if hello == nil {
+		return status.Error(codes.InvalidArgument, "the first message must be a hello")
+	}
+	host := hello.GetHostId()
+	if host == "" || len(host) > 253 {
+		return status.Error(codes.InvalidArgument, "hello: host_id must be 1 to 253 bytes")
+	}
+	if hello.GetBucketCount() != fact.BucketCount {
+		return status.Errorf(codes.FailedPrecondition, "hello: agent uses %d set-digest buckets, collector %d; upgrade one of them",
+			hello.GetBucketCount(), fact.BucketCount)
+	}
+	logger := s.logger.With("host", host)
+
+	me := &liveStream{cancel: cancel}
+	s.mu.Lock()
+	if old := s.streams[host]; old != nil {
+		old.cancel(errReplaced)
+		logger.Warn("host reconnected while its old stream was open; replacing it")
+	}
+	s.streams[host] = me
+	s.mu.Unlock()
+	s.metrics.Streams.Inc()
+	defer func() {
+		s.metrics.Streams.Dec()
+		s.mu.Lock()
+		if s.streams[host] == me {
+			delete(s.streams, host)
+		}
+		s.mu.Unlock()
+	}()
+
+	r := s.committer.submit(ctx, &job{host: host, kind: jobHello, hello: hello})
+	if r.err != nil {
+		return storeError(r.err)
+	}
+	if err := st.Send(&plumbv1.SyncResponse{Msg: &plumbv1.SyncResponse_Welcome{Welcome: &plumbv1.Welcome{
+		AppliedSeq:       r.appliedSeq,
+		BucketDigests:    r.digest.Buckets(),
+		SetDigest:        r.digest.Sum(),
+		CollectorVersion: version.Version,
+	}}}); err != nil {
+		return err
+	}
+	logger.Info("agent connected", "applied_seq", r.appliedSeq, "agent_last_seq", hello.GetLastSeq(),
+		"agent_acked_seq", hello.GetLastAckedSeq(), "agent_version", hello.GetInfo().GetAgentVersion())
+
+	// Bucket snapshots may span several messages; facts gather here
+	// until the final one.
+	pending := map[uint32][]*plumbv1.Fact{}
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if cause := context.Cause(ctx); errors.Is(cause, errReplaced) {
+				return status.Error(codes.Aborted, cause.Error())
+			}
+			return err
+		}
+		switch msg := m.GetMsg().(type) {
+		case *plumbv1.SyncRequest_Deltas:
+			ds := msg.Deltas.GetDeltas()
+			if err := validDeltas(ds); err != nil {
+				s.metrics.Rejected.Inc()
+				return status.Error(codes.InvalidArgument, err.Error())
+			}
+			r := s.committer.submit(ctx, &job{host: host, kind: jobDeltas, deltas: ds})
+			if r.err != nil {
+				return storeError(r.err)
+			}
+			if err := st.Send(&plumbv1.SyncResponse{Msg: &plumbv1.SyncResponse_Ack{Ack: &plumbv1.Ack{
+				Seq: r.appliedSeq, SetDigest: r.digest.Sum(),
+			}}}); err != nil {
+				return err
+			}
+			if r.mismatch {
+				s.metrics.DigestMismatches.Inc()
+				logger.Warn("checkpoint set digest differs from the collector's; asking the agent to resync")
+				return status.Error(codes.FailedPrecondition, "set digest mismatch at checkpoint: reconnect to resync")
+			}
+		case *plumbv1.SyncRequest_Bucket:
+			b := msg.Bucket
+			if b.GetBucket() >= fact.BucketCount {
+				return status.Errorf(codes.InvalidArgument, "bucket %d out of range", b.GetBucket())
+			}
+			for _, f := range b.GetFacts() {
+				if err := validFact(f); err != nil {
+					return status.Error(codes.InvalidArgument, err.Error())
+				}
+				if fact.KeyOf(f).Bucket() != b.GetBucket() {
+					return status.Errorf(codes.InvalidArgument, "fact %s is not in bucket %d", fact.KeyOf(f), b.GetBucket())
+				}
+			}
+			pending[b.GetBucket()] = append(pending[b.GetBucket()], b.GetFacts()...)
+			if !b.GetFinal() {
+				continue
+			}
+			facts := pending[b.GetBucket()]
+			delete(pending, b.GetBucket())
+			r := s.committer.submit(ctx, &job{host: host, kind: jobBucket, bucket: &bucketJob{bucket: b.GetBucket(), facts: facts}})
+			if r.err != nil {
+				return storeError(r.err)
+			}
+			s.metrics.ResyncBuckets.Inc()
+			logger.Info("bucket resynced", "bucket", b.GetBucket(), "facts", len(facts), "events", r.events)
+		case *plumbv1.SyncRequest_Coverage:
+			conds := msg.Coverage.GetConditions()
+			r := s.committer.submit(ctx, &job{host: host, kind: jobCoverage, coverage: conds})
+			if r.err != nil {
+				return storeError(r.err)
+			}
+			if len(conds) > 0 {
+				logger.Warn("agent reports coverage gaps", "conditions", len(conds))
+			}
+		case *plumbv1.SyncRequest_Hello:
+			return status.Error(codes.InvalidArgument, "hello sent twice")
+		default:
+			return status.Errorf(codes.InvalidArgument, "unknown message %T", msg)
+		}
+	}
+}
+
+func validDeltas(ds []*plumbv1.Delta) error {
+	var last uint64
+	for _, d := range ds {
+		if d.GetSeq() <= last {
+			return fmt.Errorf("delta seq %d after %d: sequence numbers must increase", d.GetSeq(), last)
+		}
+		last = d.GetSeq()
+		switch d.GetOp() {
+		case plumbv1.DeltaOp_DELTA_OP_UPSERT:
+			if err := validFact(d.GetFact()); err != nil {
+				return err
+			}
+		case plumbv1.DeltaOp_DELTA_OP_DELETE:
+			if d.GetFact().GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED || len(d.GetFact().GetKey()) == 0 {
+				return fmt.Errorf("delta %d: delete without kind and key", d.GetSeq())
+			}
+		case plumbv1.DeltaOp_DELTA_OP_CHECKPOINT:
+		default:
+			return fmt.Errorf("delta %d: unknown op %v", d.GetSeq(), d.GetOp())
+		}
+	}
+	return nil
+}
+
+// maxKeyLen bounds a fact key (PATH_MAX is 4096).
+const maxKeyLen = 8192
+
+func validFact(f *plumbv1.Fact) error {
+	switch {
+	case f == nil:
+		return errors.New("upsert without a fact")
+	case f.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED:
+		return errors.New("fact without a kind")
+	case len(f.GetKey()) == 0 || len(f.GetKey()) > maxKeyLen:
+		return fmt.Errorf("fact key of %d bytes (want 1 to %d)", len(f.GetKey()), maxKeyLen)
+	case len(f.GetDigest()) != 32:
+		return fmt.Errorf("fact %s: digest of %d bytes, want 32", fact.KeyOf(f), len(f.GetDigest()))
+	}
+	return nil
+}
+
+// storeError maps a failed commit to a status: the agent keeps its spool
+// and retries later. A full disk lands here, and stops acks, not the
+// process.
+func storeError(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, errReplaced) {
+		return status.Error(codes.Aborted, err.Error())
+	}
+	return status.Errorf(codes.Unavailable, "collector could not commit: %v", err)
+}
