@@ -1,0 +1,296 @@
+package dpkg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/source"
+)
+
+var (
+	packageScope  = source.Scope{Kind: plumbv1.FactKind_FACT_KIND_PACKAGE, Manager: manager}
+	conffileScope = source.Scope{Kind: plumbv1.FactKind_FACT_KIND_CONFFILE, Manager: manager}
+)
+
+// Source reports the dpkg database. It watches the directory holding the
+// status file, because dpkg replaces the file by rename, and the journal
+// directory beside it.
+type Source struct {
+	log        *slog.Logger
+	cfg        Config
+	root       string
+	statusPath string
+	updatesDir string
+	// debounce is the quiet time after the last database event before it
+	// is read again; maxDelay bounds the wait during a long dpkg run.
+	debounce, maxDelay time.Duration
+	// missingPoll is how often the source looks for a database it cannot
+	// watch (missing directory, watch refused).
+	missingPoll time.Duration
+}
+
+// run is the state of one Run call; only Run's goroutine touches it.
+type run struct {
+	*Source
+	sink     source.Sink
+	w        *fsnotify.Watcher
+	watching map[string]bool // directories with a watch
+	pkgs     []Package       // last database read
+	found    bool            // the status file existed at the last read
+	stamp    string          // database fingerprint at the last read
+	packages facts
+	conffs   facts
+	gaps     map[gap]bool // open coverage conditions
+}
+
+type gap struct{ reason, detail string }
+
+// Run reports a snapshot of the database, then its changes until ctx ends.
+func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("dpkg: start watcher: %w", err)
+	}
+	defer w.Close()
+	r := &run{Source: s, sink: sink, w: w, watching: map[string]bool{}, gaps: map[gap]bool{}}
+
+	// Watch before the first read, so that no change slips in between.
+	r.addWatches()
+	start := time.Now()
+	if err := r.read(); err != nil {
+		return err
+	}
+	if !r.found {
+		s.log.Info("dpkg status file not found; watching for it", "path", s.statusPath)
+	}
+	now := time.Now().UnixNano()
+	r.packages = packageFacts(r.pkgs, now)
+	snapshot(sink, packageScope, r.packages)
+	if s.cfg.CheckConffiles {
+		r.conffs = conffileFacts(s.log, s.root, r.pkgs, now)
+		snapshot(sink, conffileScope, r.conffs)
+	}
+	sink.Ready()
+	s.log.Debug("dpkg snapshot done", "packages", len(r.packages), "conffiles", len(r.conffs), "duration", time.Since(start))
+	return r.loop(ctx)
+}
+
+func (r *run) loop(ctx context.Context) error {
+	var (
+		timer   = time.NewTimer(time.Hour)
+		due     <-chan time.Time
+		first   time.Time
+		conffC  <-chan time.Time
+		pollC   <-chan time.Time
+		poll    = time.NewTicker(r.missingPoll)
+		rehashT *time.Ticker
+	)
+	timer.Stop()
+	defer timer.Stop()
+	defer poll.Stop()
+	if r.cfg.CheckConffiles {
+		rehashT = time.NewTicker(r.cfg.ConffileInterval)
+		defer rehashT.Stop()
+		conffC = rehashT.C
+	}
+	schedule := func() {
+		now := time.Now()
+		if first.IsZero() {
+			first = now
+		}
+		at := now.Add(r.debounce)
+		if limit := first.Add(r.maxDelay); at.After(limit) {
+			at = limit
+		}
+		timer.Reset(time.Until(at))
+		due = timer.C
+	}
+	for {
+		if r.fullyWatched() {
+			pollC = nil
+		} else {
+			pollC = poll.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-r.w.Events:
+			if !ok {
+				return errors.New("dpkg: watcher closed")
+			}
+			if r.relevant(ev) {
+				schedule()
+			}
+		case err, ok := <-r.w.Errors:
+			if !ok {
+				return errors.New("dpkg: watcher closed")
+			}
+			// An overflow may have hidden a change: read again.
+			r.log.Warn("dpkg watch error; rereading database", "err", err)
+			schedule()
+		case <-due:
+			due, first = nil, time.Time{}
+			r.refresh(true)
+		case <-pollC:
+			r.addWatches()
+			r.refresh(false)
+		case <-conffC:
+			r.rehash()
+		}
+	}
+}
+
+// relevant reports whether ev may change the database, and keeps the
+// watches in step with directories that appear and vanish.
+func (r *run) relevant(ev fsnotify.Event) bool {
+	dir := filepath.Dir(r.statusPath)
+	switch {
+	case ev.Name == r.statusPath:
+		return true
+	case ev.Name == r.updatesDir:
+		if ev.Has(fsnotify.Create) {
+			r.addWatches()
+		} else if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+			delete(r.watching, r.updatesDir)
+		}
+		return true
+	case filepath.Dir(ev.Name) == r.updatesDir:
+		return isJournalName(filepath.Base(ev.Name))
+	case ev.Name == dir && (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)):
+		delete(r.watching, dir)
+		delete(r.watching, r.updatesDir)
+		return true
+	}
+	return false
+}
+
+// addWatches watches the status file's directory and the journal
+// directory where they exist and are not yet watched.
+func (r *run) addWatches() {
+	for _, d := range []string{filepath.Dir(r.statusPath), r.updatesDir} {
+		if r.watching[d] {
+			continue
+		}
+		err := r.w.Add(d)
+		switch {
+		case err == nil:
+			r.watching[d] = true
+			r.closeGap("watch_failed", d)
+		case errors.Is(err, fs.ErrNotExist):
+			// Polled for until it appears (status dir) or picked up by the
+			// Create event in the status dir (journal dir).
+		default:
+			r.log.Warn("dpkg watch failed; polling", "path", d, "err", err)
+			r.openGap(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "watch_failed", d)
+		}
+	}
+}
+
+// fullyWatched reports whether events cover every change: the status
+// directory is watched (the journal dir is found through its Create event).
+func (r *run) fullyWatched() bool {
+	return r.watching[filepath.Dir(r.statusPath)]
+}
+
+// read reads the database into r.pkgs. A missing status file reads as an
+// empty database. Other errors are returned and leave r unchanged.
+func (r *run) read() error {
+	stamp := r.fingerprint()
+	pkgs, err := readDatabase(r.statusPath, r.updatesDir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		r.pkgs, r.found, r.stamp = nil, false, stamp
+		return nil
+	case err != nil:
+		return fmt.Errorf("dpkg: read database: %w", err)
+	}
+	r.pkgs, r.found, r.stamp = pkgs, true, stamp
+	return nil
+}
+
+// refresh reads the database again and reports what changed. Unless
+// forced (an event said it changed), it skips the read when the
+// fingerprint is unchanged.
+func (r *run) refresh(force bool) {
+	if !force && r.fingerprint() == r.stamp {
+		return
+	}
+	wasFound := r.found
+	if err := r.read(); err != nil {
+		// Keep the last good state: reporting it gone would be false drift.
+		r.log.Warn("dpkg database unreadable; keeping last state", "path", r.statusPath, "err", err)
+		r.openGap(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "unreadable", r.statusPath)
+		return
+	}
+	r.closeGap("unreadable", r.statusPath)
+	if wasFound && !r.found {
+		r.log.Warn("dpkg status file vanished", "path", r.statusPath)
+	} else if !wasFound && r.found {
+		r.log.Info("dpkg status file appeared", "path", r.statusPath)
+	}
+	now := time.Now().UnixNano()
+	cur := packageFacts(r.pkgs, now)
+	n := report(r.sink, r.packages, cur)
+	r.packages = cur
+	if r.cfg.CheckConffiles {
+		cf := conffileFacts(r.log, r.root, r.pkgs, now)
+		n += report(r.sink, r.conffs, cf)
+		r.conffs = cf
+	}
+	r.log.Debug("dpkg database reread", "changes", n)
+}
+
+// rehash hashes every conffile again, to catch hand edits made while the
+// database stayed the same.
+func (r *run) rehash() {
+	cf := conffileFacts(r.log, r.root, r.pkgs, time.Now().UnixNano())
+	n := report(r.sink, r.conffs, cf)
+	r.conffs = cf
+	r.log.Debug("dpkg conffiles rehashed", "changes", n)
+}
+
+// fingerprint summarises the database files' identity (size, mtime,
+// inode) so polling can skip an unchanged database.
+func (r *run) fingerprint() string {
+	s := stamp(r.statusPath)
+	names, _ := journalFiles(r.updatesDir)
+	for _, n := range names {
+		s += "|" + n + stamp(filepath.Join(r.updatesDir, n))
+	}
+	return s
+}
+
+func stamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d/%v", fi.Size(), fi.ModTime().UnixNano(), inode(fi))
+}
+
+// openGap reports a coverage gap once; closeGap reports its end.
+func (r *run) openGap(state plumbv1.CoverageState, reason, detail string) {
+	if r.gaps[gap{reason, detail}] {
+		return
+	}
+	r.gaps[gap{reason, detail}] = true
+	r.sink.Coverage(source.Condition{State: state, Reason: reason, Detail: detail})
+}
+
+func (r *run) closeGap(reason, detail string) {
+	if !r.gaps[gap{reason, detail}] {
+		return
+	}
+	delete(r.gaps, gap{reason, detail})
+	r.sink.Coverage(source.Condition{State: plumbv1.CoverageState_COVERAGE_STATE_OK, Reason: reason, Detail: detail})
+}
