@@ -41,6 +41,7 @@ type DB struct {
 	metrics *Metrics
 	limit   int64
 	notify  chan struct{}
+	resync  chan struct{}
 
 	mu sync.Mutex
 	// Guarded by mu:
@@ -117,6 +118,7 @@ func open(path string, opts Options) (d *DB, err error) {
 		metrics: opts.Metrics,
 		limit:   opts.SpoolLimit,
 		notify:  make(chan struct{}, 1),
+		resync:  make(chan struct{}, 1),
 	}
 	if err := d.init(); err != nil {
 		db.Close()
@@ -208,6 +210,10 @@ func (d *DB) Path() string { return d.path }
 
 // Notify returns a channel that receives a value after the spool grows.
 func (d *DB) Notify() <-chan struct{} { return d.notify }
+
+// ResyncNeeded receives a value when the spool was dropped: the stream
+// should reconnect so the handshake resyncs.
+func (d *DB) ResyncNeeded() <-chan struct{} { return d.resync }
 
 func (d *DB) kick() {
 	select {

@@ -19,6 +19,7 @@
 // The spool is bounded. Past its limit it compacts: only the newest delta
 // per fact is kept (with the oldest base), so it is bounded by the number
 // of facts, not by the length of an outage. If even that does not fit, the
-// spool is dropped, loudly: acked is left as it was, so the next handshake
-// finds the differing buckets and resyncs them. Nothing is lost silently.
+// spool is dropped, loudly, and acked set to the current state, so the next
+// handshake finds the buckets where the collector differs and resyncs them.
+// Nothing is lost silently.
 package state

@@ -186,8 +186,9 @@ func (d *DB) ResyncBucket(b uint32) ([]*plumbv1.Fact, error) {
 // (only the newest delta per fact survives, with the oldest base; only the
 // newest checkpoint survives, with its digest cleared since intermediate
 // states are gone), then, if that is not enough, by dropping the spool.
-// Dropping loses nothing: the facts stay in the state and acked keeps the
-// collector's view, so the next handshake resyncs the differing buckets.
+// Dropping loses nothing: the facts stay in the state, and the next
+// handshake compares them with the collector's buckets and resyncs what
+// differs.
 func (d *DB) shrinkLocked() {
 	before := d.spoolBytes
 	type kept struct {
@@ -292,8 +293,15 @@ func (d *DB) shrinkLocked() {
 		return
 	}
 	d.metrics.Drops.Inc()
-	d.logger.Error("spool still over its limit after compaction; dropped it, the next connection resyncs the difference",
+	d.logger.Error("spool still over its limit after compaction; dropped it, the next handshake resyncs the difference",
 		"limit", d.limit, "bytes", d.spoolBytes)
 	d.spoolBytes, d.spoolLen = 0, 0
 	d.metrics.setSpool(0, 0)
+	// Pretend everything was acknowledged: the handshake then compares the
+	// collector's buckets with the current state and resyncs what differs.
+	d.acked = d.cur
+	select {
+	case d.resync <- struct{}{}:
+	default:
+	}
 }

@@ -34,6 +34,7 @@ type Spool interface {
 	ResyncBucket(b uint32) ([]*plumbv1.Fact, error)
 	Status() state.Status
 	Notify() <-chan struct{}
+	ResyncNeeded() <-chan struct{}
 }
 
 // Config describes the client.
@@ -215,6 +216,8 @@ func (s *session) sendLoop(ctx context.Context, after uint64) error {
 			case <-ctx.Done():
 				return context.Cause(ctx)
 			case <-s.c.spool.Notify():
+			case <-s.c.spool.ResyncNeeded():
+				return errResync
 			}
 			continue
 		}

@@ -1,0 +1,290 @@
+package state
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/source"
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+func fileFact(path, content string) *plumbv1.Fact {
+	return fact.Seal(&plumbv1.Fact{
+		Kind: plumbv1.FactKind_FACT_KIND_FILE,
+		Key:  []byte(path),
+		Attrs: &plumbv1.Fact_File{File: &plumbv1.FileAttrs{
+			Type: plumbv1.FileType_FILE_TYPE_REGULAR, Mode: 0o644, Size: int64(len(content)),
+			Sha256: []byte(fmt.Sprintf("%032s", content)),
+		}},
+	})
+}
+
+func up(f *plumbv1.Fact) source.Op { return source.Op{Upsert: f} }
+func del(path string) source.Op {
+	k := fact.Key{Kind: plumbv1.FactKind_FACT_KIND_FILE, ID: path}
+	return source.Op{Delete: &k}
+}
+
+func openDB(t *testing.T, dir string, opts Options) *DB {
+	t.Helper()
+	d, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func mustApply(t *testing.T, d *DB, want int, ops ...source.Op) {
+	t.Helper()
+	n, err := d.Apply(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != want {
+		t.Fatalf("Apply spooled %d deltas, want %d", n, want)
+	}
+}
+
+func TestApplySpoolsOnlyRealChanges(t *testing.T) {
+	d := openDB(t, t.TempDir(), Options{})
+	mustApply(t, d, 2, up(fileFact("/etc/a", "1")), up(fileFact("/etc/b", "1")))
+	// A touch: same digest, new volatile attributes. Stored, not spooled.
+	touched := fileFact("/etc/a", "1")
+	touched.GetFile().MtimeUnixNano = 42
+	mustApply(t, d, 0, up(touched))
+	if f, ok := d.Lookup(fact.KeyOf(touched)); !ok || f.GetFile().GetMtimeUnixNano() != 42 {
+		t.Fatalf("touch did not refresh the stored fact: %v", f)
+	}
+	mustApply(t, d, 1, up(fileFact("/etc/a", "2")))
+	mustApply(t, d, 1, del("/etc/b"))
+	mustApply(t, d, 0, del("/etc/never-seen"))
+	mustApply(t, d, 1, source.Op{Checkpoint: true})
+
+	got, err := d.Pending(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for i, dl := range got {
+		if dl.GetSeq() != uint64(i+1) {
+			t.Errorf("delta %d has seq %d", i, dl.GetSeq())
+		}
+		ops = append(ops, dl.GetOp().String()+" "+string(dl.GetFact().GetKey()))
+	}
+	want := "DELTA_OP_UPSERT /etc/a|DELTA_OP_UPSERT /etc/b|DELTA_OP_UPSERT /etc/a|DELTA_OP_DELETE /etc/b|DELTA_OP_CHECKPOINT "
+	if s := strings.Join(ops, "|"); s != want {
+		t.Fatalf("spool:\n got %s\nwant %s", s, want)
+	}
+	cp := got[len(got)-1]
+	if st := d.Status(); !bytes.Equal(cp.GetSetDigest(), st.Digest) || cp.GetFactCount() != 1 {
+		t.Fatalf("checkpoint digest/count %x/%d, state %x/%d", cp.GetSetDigest(), cp.GetFactCount(), st.Digest, st.Facts)
+	}
+}
+
+func TestAckMovesAckedDigestToCurrent(t *testing.T) {
+	d := openDB(t, t.TempDir(), Options{})
+	var empty fact.SetDigest
+	mustApply(t, d, 3, up(fileFact("/a", "1")), up(fileFact("/b", "1")), up(fileFact("/a", "2")))
+	st := d.Status()
+	if !bytes.Equal(st.AckedDigest, empty.Sum()) {
+		t.Fatal("acked digest moved before any ack")
+	}
+	if err := d.Ack(2); err != nil {
+		t.Fatal(err)
+	}
+	var want fact.SetDigest
+	want.Add(fact.KeyOf(fileFact("/a", "1")), fileFact("/a", "1").GetDigest())
+	want.Add(fact.KeyOf(fileFact("/b", "1")), fileFact("/b", "1").GetDigest())
+	if st := d.Status(); !bytes.Equal(st.AckedDigest, want.Sum()) || st.SpoolLen != 1 || st.AckedSeq != 2 {
+		t.Fatalf("after ack 2: %+v", st)
+	}
+	if err := d.Ack(3); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Status(); !bytes.Equal(st.AckedDigest, st.Digest) || st.SpoolLen != 0 {
+		t.Fatalf("after ack 3 acked %x != current %x", st.AckedDigest, st.Digest)
+	}
+}
+
+func TestReopenRebuildsDigestsAndCounters(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, d, 3, up(fileFact("/a", "1")), up(fileFact("/b", "1")), up(fileFact("/c", "1")))
+	if err := d.Ack(1); err != nil {
+		t.Fatal(err)
+	}
+	before := d.Status()
+	d.Close()
+	d = openDB(t, dir, Options{})
+	after := d.Status()
+	if !bytes.Equal(before.Digest, after.Digest) || !bytes.Equal(before.AckedDigest, after.AckedDigest) ||
+		before.Seq != after.Seq || before.AckedSeq != after.AckedSeq || before.SpoolLen != after.SpoolLen || before.Facts != after.Facts {
+		t.Fatalf("reopen changed status:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+func TestResumeWhenCollectorIsAhead(t *testing.T) {
+	d := openDB(t, t.TempDir(), Options{})
+	mustApply(t, d, 2, up(fileFact("/a", "1")), up(fileFact("/b", "1")))
+	var collector fact.SetDigest // knows nothing of this state
+	buckets, err := d.Resume(100, collector.Buckets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Status(); st.Seq != 100 || st.SpoolLen != 0 {
+		t.Fatalf("status after resume: %+v", st)
+	}
+	// Both facts' buckets must be resynced, nothing else.
+	want := map[uint32]bool{
+		fact.KeyOf(fileFact("/a", "1")).Bucket(): true,
+		fact.KeyOf(fileFact("/b", "1")).Bucket(): true,
+	}
+	if len(buckets) != len(want) {
+		t.Fatalf("buckets %v, want %v", buckets, want)
+	}
+	for _, b := range buckets {
+		if !want[b] {
+			t.Fatalf("unexpected bucket %d", b)
+		}
+	}
+	mustApply(t, d, 1, up(fileFact("/a", "2")))
+	p, _ := d.Pending(100, 10)
+	if len(p) != 1 || p[0].GetSeq() != 101 {
+		t.Fatalf("numbering did not continue above the collector: %v", p)
+	}
+}
+
+func TestResyncBucketDropsItsSpoolAndAgreesOnBucket(t *testing.T) {
+	d := openDB(t, t.TempDir(), Options{})
+	var ops []source.Op
+	for i := range 50 {
+		ops = append(ops, up(fileFact(fmt.Sprintf("/f%d", i), "x")))
+	}
+	mustApply(t, d, 50, ops...)
+	b := fact.KeyOf(fileFact("/f7", "x")).Bucket()
+	facts, err := d.ResyncBucket(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inBucket := 0
+	for i := range 50 {
+		if fact.KeyOf(fileFact(fmt.Sprintf("/f%d", i), "x")).Bucket() == b {
+			inBucket++
+		}
+	}
+	if len(facts) != inBucket {
+		t.Fatalf("bucket snapshot has %d facts, want %d", len(facts), inBucket)
+	}
+	st := d.Status()
+	if st.SpoolLen != 50-inBucket {
+		t.Fatalf("spool has %d entries, want %d", st.SpoolLen, 50-inBucket)
+	}
+	if err := d.Ack(st.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Status(); !bytes.Equal(st.AckedDigest, st.Digest) {
+		t.Fatal("acked digest differs from current after resync and full ack")
+	}
+}
+
+func TestSpoolCompactsPastItsLimit(t *testing.T) {
+	d := openDB(t, t.TempDir(), Options{SpoolLimit: 8 << 10})
+	// 3 facts rewritten many times: compaction keeps 3 entries.
+	for round := range 100 {
+		c := fmt.Sprint(round)
+		mustApply(t, d, 3, up(fileFact("/a", c)), up(fileFact("/b", c)), up(fileFact("/c", c)))
+	}
+	st := d.Status()
+	if st.SpoolBytes > 8<<10 {
+		t.Fatalf("spool %d bytes over its 8 KiB limit", st.SpoolBytes)
+	}
+	p, err := d.Pending(0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := map[string]string{}
+	for _, dl := range p {
+		latest[string(dl.GetFact().GetKey())] = fmt.Sprintf("%x", dl.GetFact().GetDigest())
+	}
+	for _, k := range []string{"/a", "/b", "/c"} {
+		if latest[k] != fmt.Sprintf("%x", fileFact(k, "99").GetDigest()) {
+			t.Fatalf("%s: newest delta lost in compaction", k)
+		}
+	}
+	if err := d.Ack(st.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Status(); !bytes.Equal(st.AckedDigest, st.Digest) {
+		t.Fatal("acked digest wrong after acking a compacted spool")
+	}
+}
+
+func TestSpoolDroppedWhenCompactionIsNotEnough(t *testing.T) {
+	d := openDB(t, t.TempDir(), Options{SpoolLimit: 2 << 10})
+	var ops []source.Op
+	for i := range 200 {
+		ops = append(ops, up(fileFact(fmt.Sprintf("/many/%d", i), "x")))
+	}
+	if _, err := d.Apply(ops); err != nil {
+		t.Fatal(err)
+	}
+	st := d.Status()
+	if st.SpoolLen != 0 || st.Facts != 200 {
+		t.Fatalf("status %+v: want empty spool, 200 facts kept", st)
+	}
+	select {
+	case <-d.ResyncNeeded():
+	default:
+		t.Fatal("dropping the spool did not ask for a resync")
+	}
+	// The facts are not lost: the handshake finds the buckets that differ.
+	var collector fact.SetDigest
+	buckets, err := d.Resume(0, collector.Buckets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(buckets) == 0 {
+		t.Fatal("dropped spool did not lead to a resync")
+	}
+}
+
+func TestCorruptDatabaseIsSetAside(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), bytes.Repeat([]byte("not bolt "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := openDB(t, dir, Options{})
+	mustApply(t, d, 1, up(fileFact("/a", "1")))
+	aside, _ := filepath.Glob(filepath.Join(dir, FileName+".corrupt-*"))
+	if len(aside) != 1 {
+		t.Fatalf("corrupt file not set aside: %v", aside)
+	}
+}
+
+func TestForeignBoltDatabaseIsSetAside(t *testing.T) {
+	dir := t.TempDir()
+	d := openDB(t, dir, Options{})
+	d.Close()
+	// Make it look like someone else's bbolt file: wrong magic.
+	if err := rewriteMagic(filepath.Join(dir, FileName)); err != nil {
+		t.Fatal(err)
+	}
+	d2 := openDB(t, dir, Options{})
+	if st := d2.Status(); st.Facts != 0 {
+		t.Fatalf("fresh db has %d facts", st.Facts)
+	}
+	aside, _ := filepath.Glob(filepath.Join(dir, FileName+".corrupt-*"))
+	if len(aside) != 1 {
+		t.Fatalf("foreign file not set aside: %v", aside)
+	}
+}
