@@ -47,7 +47,9 @@ type Host struct {
 }
 
 // ReadTx reads a consistent snapshot. Values returned are owned by the
-// caller (copied out of the database).
+// caller (copied out of the database). Callbacks of the iterating methods
+// must not write in the same transaction (a SQL backend streams rows on the
+// transaction's connection): collect first, then write.
 type ReadTx interface {
 	// Host returns ErrNotFound if the host never connected.
 	Host(id string) (*Host, error)

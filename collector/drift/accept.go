@@ -1,0 +1,83 @@
+package drift
+
+import (
+	"fmt"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// Accept makes the current value of the host's open drift the baseline:
+// one item when k != nil, else all of the host's open items. Each gets
+// status ACCEPTED with by and reason, and an ACCEPTED event appended to
+// the event log. It stores the host's new OpenDrift count itself. An
+// unknown host is store.ErrNotFound; a k without open drift is
+// ErrNoOpenDrift (also store.ErrNotFound).
+func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, by, reason string) ([]*plumbv1.DriftItem, []*plumbv1.DriftEvent, error) {
+	h, err := tx.Host(hostID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var items []*plumbv1.DriftItem
+	if k != nil {
+		item, err := lookup(tx.Drift(hostID, *k))
+		if err != nil {
+			return nil, nil, err
+		}
+		if item == nil || item.GetStatus() != plumbv1.DriftStatus_DRIFT_STATUS_OPEN {
+			return nil, nil, fmt.Errorf("%w for %s on host %q: %w", ErrNoOpenDrift, k, hostID, store.ErrNotFound)
+		}
+		items = append(items, item)
+	} else {
+		// Collected first: the store's callbacks must not write.
+		err := tx.DriftItems(hostID, false, func(item *plumbv1.DriftItem) error {
+			items = append(items, item)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+
+	// Accepting is not caused by a delta; an item is accepted at most
+	// once, so seq 0 keeps the event id unique and stable.
+	a := e.applier(tx, h, 0, 0)
+	now := e.now().UnixNano()
+	for _, item := range items {
+		ik := fact.Key{Kind: item.GetKind(), ID: string(item.GetKey())}
+		// The stored fact may carry fresher volatile attributes than the
+		// item's copy; its digest is the same.
+		cur, err := lookup(tx.Fact(hostID, ik))
+		if err != nil {
+			return nil, nil, err
+		}
+		if cur != nil {
+			err = tx.PutBaseline(hostID, cur)
+		} else {
+			err = tx.DeleteBaseline(hostID, ik)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		item.Current = cur
+		item.Status = plumbv1.DriftStatus_DRIFT_STATUS_ACCEPTED
+		item.AcceptedBy = by
+		item.Reason = reason
+		item.UpdatedUnixNano = now
+		if h.OpenDrift > 0 {
+			h.OpenDrift--
+		}
+		if err := a.record(item, plumbv1.DriftEventType_DRIFT_EVENT_TYPE_ACCEPTED, now); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(items) > 0 {
+		if err := tx.PutHost(h); err != nil {
+			return nil, nil, err
+		}
+	}
+	e.logger().Info("drift accepted", "host", hostID, "items", len(items), "by", by, "reason", reason)
+	return items, a.events, nil
+}

@@ -1,0 +1,260 @@
+package drift
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// Apply applies one delta to the host inside tx and returns the drift
+// events it causes, already appended to the event log. h is updated in
+// memory (AppliedSeq, FactCount, Digest, HasBaseline, OpenDrift); the
+// caller PutHosts once per batch. Deltas with Seq <= h.AppliedSeq are
+// skipped, so each is applied exactly once.
+//
+// A checkpoint adopts the host's current facts as its baseline when it has
+// none, then compares its set digest with the host's; on a mismatch Apply
+// returns the events and an error wrapping ErrDigestMismatch, having
+// applied the delta. Any other error means nothing should be committed and
+// h must be reloaded.
+func (e *Engine) Apply(tx store.Tx, h *store.Host, d *plumbv1.Delta) ([]*plumbv1.DriftEvent, error) {
+	if d.GetSeq() <= h.AppliedSeq {
+		return nil, nil
+	}
+	a := e.applier(tx, h, d.GetSeq(), d.GetObservedUnixNano())
+	var mismatch error
+	switch d.GetOp() {
+	case plumbv1.DeltaOp_DELTA_OP_UPSERT:
+		if err := a.upsert(d.GetFact(), nil); err != nil {
+			return nil, err
+		}
+	case plumbv1.DeltaOp_DELTA_OP_DELETE:
+		f := d.GetFact()
+		if f.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED {
+			return nil, fmt.Errorf("%w: host %q seq %d: delete without a fact kind", ErrInvalidDelta, h.ID, d.GetSeq())
+		}
+		if err := a.delete(fact.KeyOf(f), nil); err != nil {
+			return nil, err
+		}
+	case plumbv1.DeltaOp_DELTA_OP_CHECKPOINT:
+		var err error
+		if mismatch, err = a.checkpoint(d); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: host %q seq %d: op %v", ErrInvalidDelta, h.ID, d.GetSeq(), d.GetOp())
+	}
+	h.AppliedSeq = d.GetSeq()
+	return a.events, mismatch
+}
+
+// ReplaceBucket makes the host's facts in set-digest bucket b equal to
+// facts (a resync): it deletes the host's facts in b that are not in
+// facts and upserts the rest, evaluating drift for each change exactly as
+// Apply does. seq only derives stable ids; pass a fresh number per resync.
+// It scans the host's facts to find the bucket's members (resync is rare)
+// and does not touch AppliedSeq.
+func (e *Engine) ReplaceBucket(tx store.Tx, h *store.Host, b uint32, facts []*plumbv1.Fact, seq uint64) ([]*plumbv1.DriftEvent, error) {
+	if b >= fact.BucketCount {
+		return nil, fmt.Errorf("%w: host %q: bucket %d out of range", ErrInvalidDelta, h.ID, b)
+	}
+	want := make(map[fact.Key]*plumbv1.Fact, len(facts))
+	for _, f := range facts {
+		if err := checkFact(f); err != nil {
+			return nil, fmt.Errorf("%w: host %q bucket %d: %w", ErrInvalidDelta, h.ID, b, err)
+		}
+		k := fact.KeyOf(f)
+		if k.Bucket() != b {
+			return nil, fmt.Errorf("%w: host %q: %s belongs in bucket %d, not %d", ErrInvalidDelta, h.ID, k, k.Bucket(), b)
+		}
+		want[k] = f
+	}
+	have := map[fact.Key]*plumbv1.Fact{}
+	err := tx.Facts(h.ID, plumbv1.FactKind_FACT_KIND_UNSPECIFIED, func(f *plumbv1.Fact) error {
+		if k := fact.KeyOf(f); k.Bucket() == b {
+			have[k] = f
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resync host %q bucket %d: %w", h.ID, b, err)
+	}
+
+	a := e.applier(tx, h, seq, 0)
+	for _, k := range sortedKeys(have) {
+		if _, keep := want[k]; !keep {
+			if err := a.delete(k, have[k]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, k := range sortedKeys(want) {
+		old := have[k]
+		if old == nil {
+			old = absent
+		}
+		if err := a.upsert(want[k], old); err != nil {
+			return nil, err
+		}
+	}
+	return a.events, nil
+}
+
+// absent stands for "known not to exist" where nil means "not looked up".
+var absent = &plumbv1.Fact{}
+
+// applier carries one Apply or ReplaceBucket call's inputs and output.
+type applier struct {
+	e        *Engine
+	tx       store.Tx
+	h        *store.Host
+	seq      uint64
+	observed int64 // agent clock of the delta, 0 if unknown
+	events   []*plumbv1.DriftEvent
+}
+
+func (e *Engine) applier(tx store.Tx, h *store.Host, seq uint64, observed int64) *applier {
+	return &applier{e: e, tx: tx, h: h, seq: seq, observed: observed}
+}
+
+// upsert stores f. old is the stored value if the caller knows it (absent
+// for none), nil to look it up.
+func (a *applier) upsert(f *plumbv1.Fact, old *plumbv1.Fact) error {
+	if err := checkFact(f); err != nil {
+		return fmt.Errorf("%w: host %q seq %d: %w", ErrInvalidDelta, a.h.ID, a.seq, err)
+	}
+	k := fact.KeyOf(f)
+	if old == nil {
+		var err error
+		if old, err = lookup(a.tx.Fact(a.h.ID, k)); err != nil {
+			return err
+		}
+	} else if old == absent {
+		old = nil
+	}
+	if err := a.tx.PutFact(a.h.ID, f); err != nil {
+		return err
+	}
+	if old == nil {
+		a.h.FactCount++
+	} else if bytes.Equal(old.GetDigest(), f.GetDigest()) {
+		// A touch or same-content rewrite: fresh volatile attributes, no
+		// change to digests or drift.
+		return nil
+	}
+	a.h.Digest.Replace(k, digestOrNil(old), f.GetDigest())
+	return a.evaluate(k, f)
+}
+
+// delete removes k. old is its stored value if the caller knows it, nil to
+// look it up.
+func (a *applier) delete(k fact.Key, old *plumbv1.Fact) error {
+	if old == nil {
+		var err error
+		if old, err = lookup(a.tx.Fact(a.h.ID, k)); err != nil {
+			return err
+		}
+		if old == nil {
+			return nil // already gone
+		}
+	}
+	if err := a.tx.DeleteFact(a.h.ID, k); err != nil {
+		return err
+	}
+	a.h.Digest.Replace(k, old.GetDigest(), nil)
+	if a.h.FactCount > 0 {
+		a.h.FactCount--
+	}
+	return a.evaluate(k, nil)
+}
+
+// checkpoint adopts the baseline if the host has none and compares set
+// digests. mismatch wraps ErrDigestMismatch.
+func (a *applier) checkpoint(d *plumbv1.Delta) (mismatch, err error) {
+	log := a.e.logger()
+	if !a.h.HasBaseline {
+		n, err := adoptBaseline(a.tx, a.h.ID)
+		if err != nil {
+			return nil, err
+		}
+		a.h.HasBaseline = true
+		log.Info("baseline adopted", "host", a.h.ID, "seq", d.GetSeq(), "facts", n)
+	}
+	want := d.GetSetDigest()
+	if len(want) == 0 {
+		return nil, nil
+	}
+	got := a.h.Digest.Sum()
+	if !bytes.Equal(want, got) {
+		log.Warn("set digest mismatch", "host", a.h.ID, "seq", d.GetSeq(),
+			"agent_digest", fmt.Sprintf("%x", want), "collector_digest", fmt.Sprintf("%x", got),
+			"agent_facts", d.GetFactCount(), "collector_facts", a.h.FactCount)
+		return fmt.Errorf("%w: host %q at seq %d: agent %x, collector %x", ErrDigestMismatch, a.h.ID, d.GetSeq(), want, got), nil
+	}
+	log.Debug("set digest match", "host", a.h.ID, "seq", d.GetSeq(), "facts", a.h.FactCount)
+	return nil, nil
+}
+
+// adoptBaseline makes the host's baseline equal to its current facts.
+func adoptBaseline(tx store.Tx, host string) (int, error) {
+	var stale []fact.Key
+	err := tx.Baselines(host, func(f *plumbv1.Fact) error {
+		stale = append(stale, fact.KeyOf(f))
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("adopt baseline of %q: %w", host, err)
+	}
+	for _, k := range stale {
+		if err := tx.DeleteBaseline(host, k); err != nil {
+			return 0, err
+		}
+	}
+	var current []*plumbv1.Fact
+	err = tx.Facts(host, plumbv1.FactKind_FACT_KIND_UNSPECIFIED, func(f *plumbv1.Fact) error {
+		current = append(current, f)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("adopt baseline of %q: %w", host, err)
+	}
+	for _, f := range current {
+		if err := tx.PutBaseline(host, f); err != nil {
+			return 0, err
+		}
+	}
+	return len(current), nil
+}
+
+func checkFact(f *plumbv1.Fact) error {
+	switch {
+	case f == nil:
+		return errors.New("no fact")
+	case f.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED:
+		return fmt.Errorf("fact %q has no kind", fact.Display(f.GetKey()))
+	case len(f.GetDigest()) != sha256.Size:
+		return fmt.Errorf("fact %s has a %d-byte digest, want %d", fact.KeyOf(f), len(f.GetDigest()), sha256.Size)
+	}
+	return nil
+}
+
+// lookup turns store.ErrNotFound into a nil value.
+func lookup[T any](v *T, err error) (*T, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}
+
+func digestOrNil(f *plumbv1.Fact) []byte {
+	if f == nil {
+		return nil
+	}
+	return f.GetDigest()
+}
