@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Plumb's main job on this host: a collector with its embedded bbolt, an
+# agent watching /etc (plus this host's packages and kernel state), and a
+# live view of drift as it happens. Ctrl-C stops all three.
+#
+# State lives in ./demo-data; delete it to start over with a new baseline.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ADDR=${PLUMB_DEMO_ADDR:-127.0.0.1:7700}
+WATCH=${PLUMB_DEMO_WATCH:-/etc}
+DATA=${PLUMB_DEMO_DATA:-$PWD/demo-data}
+mkdir -p "$DATA"
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+./bin/plumb-collector --insecure --listen "$ADDR" --data "$DATA/collector" \
+  --log-level warn 2>>"$DATA/collector.log" &
+pids+=($!)
+
+for _ in $(seq 50); do
+  ./bin/plumbctl --insecure --collector "$ADDR" hosts >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+./bin/plumb-agent --insecure --collector "$ADDR" --state "$DATA/agent" \
+  --watch "$WATCH" --log-level warn 2>>"$DATA/agent.log" &
+pids+=($!)
+
+echo "Plumb demo: collector on $ADDR, agent watching $WATCH (logs in $DATA)."
+echo "Waiting for the first snapshot to become the baseline..."
+for _ in $(seq 600); do
+  if ./bin/plumbctl --insecure --collector "$ADDR" -o json hosts 2>/dev/null | grep -q '"has_baseline": *true'; then
+    break
+  fi
+  sleep 0.1
+done
+./bin/plumbctl --insecure --collector "$ADDR" hosts 2>/dev/null || true
+cat <<MSG
+
+Baseline recorded. Drift appears below as it happens. Try, in another shell:
+  sudo sh -c 'echo "# plumb demo" >> $WATCH/hosts'     # modified
+  sudo touch $WATCH/plumb-demo                           # added
+  sudo rm $WATCH/plumb-demo                              # resolved
+Query it:  ./bin/plumbctl --insecure --collector $ADDR drift
+Accept it: ./bin/plumbctl --insecure --collector $ADDR accept --host HOST --reason "why"
+Ctrl-C stops the demo.
+
+MSG
+./bin/plumbctl --insecure --collector "$ADDR" 2>/dev/null drift --watch &
+pids+=($!)
+wait "${pids[0]}"
