@@ -1,0 +1,84 @@
+package file
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// errChanged says the path no longer names the entry that was stat'ed: it
+// was replaced, or is not a regular file any more. The caller stats again.
+var errChanged = errors.New("entry changed while being read")
+
+// openFlags never follow a symlink, never block on a FIFO or device, and
+// never leak the descriptor into a child process.
+const openFlags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
+
+// openRegular opens path for hashing; a hook so tests can fail it.
+func openRegular(path string) (int, error) {
+	for {
+		fd, err := unix.Open(path, openFlags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, 128<<10)
+	return &b
+}}
+
+// hashRegular streams the content of the regular file at path, which lstat
+// found to be want, into SHA-256. It opens without following symlinks and
+// without blocking, and reads only if the opened descriptor is still a
+// regular file with want's device and inode, so a FIFO, socket or device
+// swapped in meanwhile is never read. It returns the fstat of what it read.
+func hashRegular(open func(string) (int, error), path string, want *unix.Stat_t) ([]byte, unix.Stat_t, error) {
+	var got unix.Stat_t
+	fd, err := open(path)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENXIO) || errors.Is(err, unix.EISDIR) {
+			// A symlink, socket or directory now stands at path.
+			return nil, got, errChanged
+		}
+		return nil, got, fmt.Errorf("open %q: %w", path, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fstat(fd, &got); err != nil {
+		return nil, got, fmt.Errorf("fstat %q: %w", path, err)
+	}
+	if got.Mode&unix.S_IFMT != unix.S_IFREG || got.Dev != want.Dev || got.Ino != want.Ino {
+		return nil, got, errChanged
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, fdReader(fd), *bp); err != nil {
+		return nil, got, fmt.Errorf("read %q: %w", path, err)
+	}
+	return h.Sum(nil), got, nil
+}
+
+// fdReader reads a raw descriptor, sparing the os.File and poller set-up
+// per file.
+type fdReader int
+
+func (r fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(r), p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}

@@ -1,0 +1,192 @@
+package file
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/plumb-dev/plumb/agent/source"
+)
+
+// Config is the file source's section of the agent configuration
+// (sources.file).
+type Config struct {
+	// Paths are the roots to watch, as the host sees them (absolute).
+	Paths []string `koanf:"paths"`
+	// Exclude holds doublestar globs ("**" crosses directories) matched
+	// against the full host path; a match is neither watched nor reported.
+	Exclude []string `koanf:"exclude"`
+	// Debounce is the window in which further events for a path are
+	// coalesced into one trailing re-check. The first event is handled at
+	// once.
+	Debounce time.Duration `koanf:"debounce"`
+	// Workers is how many files are hashed at once during a scan.
+	Workers int `koanf:"workers"`
+	// PollInterval is how often subtrees that could not be watched are
+	// rescanned.
+	PollInterval time.Duration `koanf:"poll_interval"`
+}
+
+// Defaults.
+const (
+	defaultDebounce     = 10 * time.Millisecond
+	defaultPollInterval = 60 * time.Second
+)
+
+var defaultPaths = []string{"/etc"}
+
+// settings is a validated Config, resolved against the host root.
+type settings struct {
+	hostRoot     string // "" when the host root is "/"
+	roots        []string
+	exclude      []string
+	debounce     time.Duration
+	workers      int
+	pollInterval time.Duration
+}
+
+// decodeConfig reads opts into a Config with defaults applied.
+func decodeConfig(opts source.Options) (Config, error) {
+	cfg := Config{
+		Debounce:     defaultDebounce,
+		Workers:      runtime.GOMAXPROCS(0),
+		PollInterval: defaultPollInterval,
+	}
+	if err := opts.Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("file source options: %w", err)
+	}
+	if cfg.Paths == nil {
+		cfg.Paths = append([]string(nil), defaultPaths...)
+	}
+	return cfg, nil
+}
+
+// resolve validates cfg and joins its paths under hostRoot.
+func (cfg Config) resolve(hostRoot string) (settings, error) {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
+	}
+
+	s := settings{
+		debounce:     cfg.Debounce,
+		workers:      cfg.Workers,
+		pollInterval: cfg.PollInterval,
+	}
+	switch {
+	case hostRoot == "" || hostRoot == "/":
+	case !filepath.IsAbs(hostRoot):
+		bad("host root %q: must be an absolute path", hostRoot)
+	default:
+		s.hostRoot = filepath.Clean(hostRoot)
+	}
+
+	if len(cfg.Paths) == 0 {
+		bad("paths: empty; list at least one directory or file to watch")
+	}
+	var keys []string
+	for _, p := range cfg.Paths {
+		switch {
+		case p == "":
+			bad("paths: empty path")
+			continue
+		case strings.IndexByte(p, 0) >= 0:
+			bad("paths: %q contains a NUL byte", p)
+			continue
+		case !filepath.IsAbs(p):
+			bad("paths: %q is not absolute", p)
+			continue
+		}
+		keys = append(keys, filepath.Clean(p))
+	}
+	for i, a := range keys {
+		for _, b := range keys[:i] {
+			switch {
+			case a == b:
+				bad("paths: %q is listed twice", a)
+			case within(a, b):
+				bad("paths: %q is inside %q; list only the outer one", a, b)
+			case within(b, a):
+				bad("paths: %q is inside %q; list only the outer one", b, a)
+			}
+		}
+	}
+	for _, k := range keys {
+		s.roots = append(s.roots, s.fsPath(k))
+	}
+
+	for _, g := range cfg.Exclude {
+		if !doublestar.ValidatePattern(g) {
+			bad("exclude: %q is not a valid glob", g)
+			continue
+		}
+		s.exclude = append(s.exclude, g)
+	}
+	if cfg.Debounce < 0 {
+		bad("debounce: %v is negative", cfg.Debounce)
+	}
+	if cfg.Workers < 1 {
+		bad("workers: %d, want at least 1", cfg.Workers)
+	}
+	if cfg.PollInterval <= 0 {
+		bad("poll_interval: %v, want a positive duration", cfg.PollInterval)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return settings{}, fmt.Errorf("file source options: %w", err)
+	}
+	return s, nil
+}
+
+// fsPath returns where the host path key is on this machine's filesystem.
+func (s *settings) fsPath(key string) string {
+	if s.hostRoot == "" {
+		return key
+	}
+	return filepath.Join(s.hostRoot, key)
+}
+
+// key returns the host path of p, a path on this machine under the host
+// root: the fact key.
+func (s *settings) key(p string) string {
+	if s.hostRoot == "" {
+		return p
+	}
+	rest := strings.TrimPrefix(p, s.hostRoot)
+	if rest == "" {
+		return "/"
+	}
+	return rest
+}
+
+// excluded reports whether the path p (on this machine) matches an
+// exclude glob.
+func (s *settings) excluded(p string) bool {
+	if len(s.exclude) == 0 {
+		return false
+	}
+	k := s.key(p)
+	for _, g := range s.exclude {
+		if ok, _ := doublestar.Match(g, k); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether p is strictly inside dir.
+func within(p, dir string) bool {
+	if dir == "/" {
+		return p != "/" && strings.HasPrefix(p, "/")
+	}
+	return len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
+}
+
+// withinOrSame reports whether p is dir or inside it.
+func withinOrSame(p, dir string) bool {
+	return p == dir || within(p, dir)
+}

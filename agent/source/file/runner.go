@@ -1,0 +1,377 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
+
+	"github.com/plumb-dev/plumb/agent/source"
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+)
+
+// runner is the state of one Run. Its methods run on the Run goroutine,
+// which alone calls the sink; only the scan's walker and hash workers run
+// beside it, and they reach the sink through it.
+type runner struct {
+	set    *settings
+	logger *slog.Logger
+	stats  *stats
+	sink   source.Sink
+
+	obs      *observer
+	ws       *watchSet
+	addWatch func(string) error // also for anchors
+	rmWatch  func(string) error
+	openDir  func(string) (int, error)
+
+	events   <-chan fsnotify.Event
+	errs     <-chan error
+	injected <-chan error
+	closed   bool // the watcher's channels closed under us
+
+	roots   []*root
+	anchors map[string]int // watched ancestors of roots → roots using them
+
+	deb      *debouncer
+	timer    *time.Timer
+	deferred []string            // paths whose events arrived during a scan
+	deferSet map[string]struct{} // the same, for dedup
+
+	gen        uint64                // bumped per scan; marks conditions a scan confirmed
+	polled     map[string]*pollEntry // directories that could not be watched
+	unreadable map[string]uint64     // path → gen that last found it unreadable
+	poller     *time.Ticker          // runs while something needs polling
+	pollC      <-chan time.Time      // poller.C, or nil
+	overflow   bool                  // an overflow is waiting for its rescan
+}
+
+// root is one configured path.
+type root struct {
+	path         string // on this machine
+	anchor       string // the watched nearest existing ancestor, or ""
+	anchorFailed bool   // the ancestor could not be watched; retried on poll
+	missing      bool   // reported BLIND "missing"
+}
+
+type pollEntry struct {
+	reason string
+	gen    uint64
+}
+
+func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
+	r := &runner{
+		set:        &s.set,
+		logger:     s.logger,
+		stats:      &s.stats,
+		sink:       sink,
+		rmWatch:    w.Remove,
+		openDir:    openDirectory,
+		events:     w.Events,
+		errs:       w.Errors,
+		injected:   s.hooks.errs,
+		anchors:    map[string]int{},
+		deb:        newDebouncer(s.set.debounce),
+		timer:      time.NewTimer(time.Hour),
+		deferSet:   map[string]struct{}{},
+		polled:     map[string]*pollEntry{},
+		unreadable: map[string]uint64{},
+	}
+	r.timer.Stop()
+	r.addWatch = w.Add
+	if h := s.hooks.addWatch; h != nil {
+		r.addWatch = func(p string) error { return h(w, p) }
+	}
+	if s.hooks.openDir != nil {
+		r.openDir = s.hooks.openDir
+	}
+	r.obs = &observer{open: openRegular, opens: func() { s.stats.opens.Add(1) }}
+	if s.hooks.openFile != nil {
+		r.obs.open = s.hooks.openFile
+	}
+	r.ws = newWatchSet(r.addWatch, r.rmWatch)
+	for _, p := range s.set.roots {
+		r.roots = append(r.roots, &root{path: p})
+	}
+	return r
+}
+
+func (r *runner) stop() {
+	r.timer.Stop()
+	if r.poller != nil {
+		r.poller.Stop()
+	}
+}
+
+// start takes the initial snapshot of every root.
+func (r *runner) start(ctx context.Context) error {
+	for _, rt := range r.roots {
+		if err := r.snapshotRoot(ctx, rt); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// loop handles events until ctx ends.
+func (r *runner) loop(ctx context.Context) error {
+	for {
+		if r.overflow {
+			r.rescanAll(ctx)
+		}
+		r.drainDeferred(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if r.closed {
+			return errors.New("file source: inotify watcher closed")
+		}
+		r.armTimer()
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-r.events:
+			if !ok {
+				r.closed = true
+				continue
+			}
+			r.onEvent(ctx, ev)
+		case err, ok := <-r.errs:
+			if !ok {
+				r.closed = true
+				continue
+			}
+			r.onError(err)
+		case err := <-r.injected:
+			r.onError(err)
+		case <-r.timer.C:
+			for _, p := range r.deb.due(time.Now()) {
+				r.handle(ctx, p)
+			}
+		case <-r.pollC:
+			r.poll(ctx)
+		}
+	}
+}
+
+// onEvent handles the first event for a path at once and folds later ones
+// into the path's debounce window.
+func (r *runner) onEvent(ctx context.Context, ev fsnotify.Event) {
+	p := filepath.Clean(ev.Name)
+	if r.deb.event(p, time.Now()) {
+		r.handle(ctx, p)
+	}
+}
+
+// onError handles an error from the watcher. An overflow means events were
+// lost: every root is rescanned (by the loop, once the current work is
+// done).
+func (r *runner) onError(err error) {
+	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		r.overflow = true
+		return
+	}
+	r.logger.Warn("inotify watcher error", "err", err)
+}
+
+// deferEvent keeps an event that arrived while a scan held the loop; the
+// loop handles it as soon as the scan is done.
+func (r *runner) deferEvent(name string) {
+	p := filepath.Clean(name)
+	if _, ok := r.deferSet[p]; ok {
+		return
+	}
+	r.deferSet[p] = struct{}{}
+	r.deferred = append(r.deferred, p)
+}
+
+func (r *runner) drainDeferred(ctx context.Context) {
+	for len(r.deferred) > 0 && ctx.Err() == nil {
+		p := r.deferred[0]
+		r.deferred[0] = ""
+		r.deferred = r.deferred[1:]
+		delete(r.deferSet, p)
+		if r.deb.event(p, time.Now()) {
+			r.handle(ctx, p)
+		}
+	}
+	if len(r.deferred) == 0 {
+		r.deferred = nil
+	}
+}
+
+func (r *runner) armTimer() {
+	if d, ok := r.deb.next(); ok {
+		r.timer.Reset(time.Until(d))
+		return
+	}
+	r.timer.Stop()
+}
+
+// rescanAll answers an inotify queue overflow: events were lost, so every
+// root is snapshotted again, loudly.
+func (r *runner) rescanAll(ctx context.Context) {
+	r.logger.Warn("inotify queue overflowed; rescanning every root", "roots", len(r.roots))
+	r.sink.Coverage(source.Condition{State: degraded, Reason: reasonOverflow})
+	for r.overflow && ctx.Err() == nil {
+		r.overflow = false
+		r.stats.overflows.Add(1)
+		for _, rt := range r.roots {
+			if err := r.snapshotRoot(ctx, rt); err != nil {
+				return
+			}
+		}
+	}
+	if ctx.Err() == nil {
+		r.sink.Coverage(source.Condition{State: ok, Reason: reasonOverflow})
+	}
+}
+
+// handle re-checks path p after an event for it.
+func (r *runner) handle(ctx context.Context, p string) {
+	for _, rt := range r.roots {
+		switch {
+		case p == rt.path:
+			r.syncRoot(ctx, rt)
+			return
+		case within(p, rt.path):
+			// Only paths in directories the source watches: an event
+			// queued before a directory's watch was dropped is stale.
+			if _, ok := r.ws.watched(filepath.Dir(p)); ok {
+				r.syncPath(ctx, p)
+			}
+			return
+		}
+	}
+	// An event on a watched ancestor of a root: the root, or a directory
+	// on the way to it, may have appeared or gone.
+	for _, rt := range r.roots {
+		if within(rt.path, p) {
+			r.syncRoot(ctx, rt)
+		}
+	}
+}
+
+// syncPath brings the facts for p, a path inside a root, up to date.
+func (r *runner) syncPath(ctx context.Context, p string) (exists bool) {
+	if r.set.excluded(p) {
+		return false
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		switch {
+		case isGone(err):
+			r.removePath(p)
+			return false
+		case isDenied(err):
+			r.markUnreadable(p, err)
+		default:
+			r.logger.Warn("cannot stat path", "path", r.display(p), "err", err)
+		}
+		return true
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		id := devIno{st.Dev, st.Ino}
+		cur, watched := r.ws.watched(p)
+		_, unreadable := r.unreadable[p]
+		_, polled := r.polled[p]
+		if (watched && cur == id && !unreadable) || (polled && !watched) {
+			// Known directory: only its own attributes changed. A polled
+			// one's contents are the poller's.
+			r.upsertOne(p, &st)
+			return true
+		}
+		// New, replaced or once unreadable: watch it, then scan it.
+		_ = r.scanScope(ctx, p)
+		return true
+	}
+	if r.wasDir(p) {
+		// A directory was replaced by a file: its subtree goes.
+		scope := r.scope(p)
+		r.forget(p)
+		r.sink.Begin(scope)
+		r.upsertOne(p, &st)
+		r.sink.End(scope)
+		return true
+	}
+	r.upsertOne(p, &st)
+	return true
+}
+
+// removePath reports that p no longer exists, with everything under it if
+// it was a directory.
+func (r *runner) removePath(p string) {
+	prev, had := r.lookup(p)
+	if r.wasDirFact(p, prev) {
+		scope := r.scope(p)
+		r.forget(p)
+		r.sink.Begin(scope)
+		r.sink.End(scope)
+		return
+	}
+	r.forget(p)
+	if had {
+		r.sink.Delete(r.keyOf(p))
+	}
+}
+
+// upsertOne observes the existing path p (st is its lstat) and reports it.
+func (r *runner) upsertOne(p string, st *unix.Stat_t) {
+	prev, _ := r.lookup(p)
+	observed := time.Now()
+	a, err := r.obs.observe(p, st, prev)
+	var ue *unreadableError
+	switch {
+	case err == nil:
+		r.sink.Upsert(r.newFact(p, a, observed))
+		if a.GetType() != dirType {
+			r.clearUnreadable(p)
+		}
+	case errors.As(err, &ue):
+		if a != nil {
+			r.sink.Upsert(r.newFact(p, a, observed))
+		}
+		r.markUnreadable(p, ue.err)
+	case errors.Is(err, errGone):
+		r.removePath(p)
+	case errors.Is(err, errUnstable):
+		r.logger.Debug("path keeps changing; waiting for its next event", "path", r.display(p))
+	default:
+		r.logger.Warn("cannot observe path", "path", r.display(p), "err", err)
+	}
+}
+
+// wasDir reports whether p was last known as a directory.
+func (r *runner) wasDir(p string) bool {
+	prev, _ := r.lookup(p)
+	return r.wasDirFact(p, prev)
+}
+
+func (r *runner) wasDirFact(p string, prev *plumbv1.Fact) bool {
+	if _, ok := r.ws.watched(p); ok {
+		return true
+	}
+	if _, ok := r.polled[p]; ok {
+		return true
+	}
+	return prev != nil && prev.GetFile().GetType() == dirType
+}
+
+// forget drops the watches and open conditions at and under p.
+func (r *runner) forget(p string) {
+	r.ws.drop(p)
+	for q := range r.polled {
+		if withinOrSame(q, p) {
+			r.clearPolled(q)
+		}
+	}
+	for q := range r.unreadable {
+		if withinOrSame(q, p) {
+			r.clearUnreadable(q)
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+)
+
+// A scan reports the subtree at a directory as one snapshot: Begin of its
+// scope, an Upsert per entry, End. Three kinds of goroutine share the work:
+//
+//   - one walker lists directories, watching each before listing it, and
+//     lstats every entry;
+//   - `workers` hashers open and hash the regular files;
+//   - the Run goroutine, which owns the sink, consults it for the stat fast
+//     path, hands files that need hashing to the hashers, and reports
+//     every result.
+//
+// While it scans, the Run goroutine keeps draining inotify (events are
+// handled when the scan is done), so a long scan does not overflow the
+// kernel queue.
+
+// maxQueued bounds the files waiting for a hasher; past it the walker
+// waits, so memory stays bounded on any tree.
+const maxQueued = 4096
+
+type itemKind uint8
+
+const (
+	itemEntry      itemKind = iota // an entry to report
+	itemUnreadable                 // err: its content or listing cannot be read
+	itemUnwatched                  // err: a directory that could not be watched
+)
+
+// walkItem is what the walker found at one path.
+type walkItem struct {
+	kind     itemKind
+	path     string
+	st       unix.Stat_t
+	link     []byte // symlink target
+	observed time.Time
+	err      error
+}
+
+type hashJob struct {
+	path     string
+	st       unix.Stat_t
+	observed time.Time
+}
+
+type hashResult struct {
+	path     string
+	attrs    *plumbv1.FileAttrs
+	observed time.Time
+	err      error
+}
+
+// scanScope watches and snapshots the subtree at top. It returns an error
+// only when ctx ends; the snapshot is then left open, never ended, so that
+// nothing is deleted for want of being seen.
+func (r *runner) scanScope(ctx context.Context, top string) error {
+	scope := r.scope(top)
+	r.gen++
+	gen := r.gen
+	r.sink.Begin(scope)
+	seen, err := r.scan(ctx, top)
+	if err != nil {
+		return err
+	}
+	r.sink.End(scope)
+	r.ws.sweep(top, seen)
+	r.clearStale(top, gen)
+	return nil
+}
+
+// scan runs the walker and hashers over top and reports what they find. It
+// returns the directories it found.
+func (r *runner) scan(ctx context.Context, top string) (map[string]struct{}, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	items := make(chan walkItem, 256)
+	jobs := make(chan hashJob, r.set.workers)
+	results := make(chan hashResult, 2*r.set.workers)
+
+	g.Go(func() error {
+		defer close(items)
+		return r.walk(gctx, top, items)
+	})
+	for range r.set.workers {
+		g.Go(func() error {
+			for j := range jobs {
+				res := hashResult{path: j.path, observed: j.observed}
+				res.attrs, res.err = r.obs.observe(j.path, &j.st, nil)
+				select {
+				case results <- res:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+
+	seen := map[string]struct{}{}
+	var queue []hashJob
+	inflight := 0
+	in := items
+loop:
+	for in != nil || len(queue) > 0 || inflight > 0 {
+		var out chan<- hashJob
+		var next hashJob
+		if len(queue) > 0 {
+			out, next = jobs, queue[0]
+		}
+		recv := in
+		if len(queue) >= maxQueued {
+			recv = nil
+		}
+		select {
+		case it, ok := <-recv:
+			if !ok {
+				in = nil
+				continue
+			}
+			if job, hash := r.onItem(it, seen); hash {
+				queue = append(queue, job)
+			}
+		case out <- next:
+			queue[0] = hashJob{}
+			queue = queue[1:]
+			inflight++
+		case res := <-results:
+			inflight--
+			r.onResult(res)
+		case ev, ok := <-r.events:
+			if !ok {
+				r.events, r.closed = nil, true
+				continue
+			}
+			r.deferEvent(ev.Name)
+		case err, ok := <-r.errs:
+			if !ok {
+				r.errs, r.closed = nil, true
+				continue
+			}
+			r.onError(err)
+		case err := <-r.injected:
+			r.onError(err)
+		case <-gctx.Done():
+			break loop
+		}
+	}
+	close(jobs)
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return seen, err
+}
+
+// onItem reports what the walker found, or returns the hash job it needs.
+func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
+	switch it.kind {
+	case itemUnwatched:
+		r.markUnwatched(it.path, it.err)
+		return hashJob{}, false
+	case itemUnreadable:
+		r.markUnreadable(it.path, it.err)
+		return hashJob{}, false
+	}
+	a := attrsOf(&it.st)
+	switch a.Type {
+	case dirType:
+		seen[it.path] = struct{}{}
+	case plumbv1.FileType_FILE_TYPE_REGULAR:
+		prev, _ := r.lookup(it.path)
+		sum := reusableHash(prev, &it.st)
+		if sum == nil {
+			return hashJob{path: it.path, st: it.st, observed: it.observed}, true
+		}
+		a.Sha256 = sum
+	case plumbv1.FileType_FILE_TYPE_SYMLINK:
+		a.LinkTarget = it.link
+	}
+	r.sink.Upsert(r.newFact(it.path, a, it.observed))
+	return hashJob{}, false
+}
+
+// onResult reports a hashed file. A file that vanished is not reported, so
+// the snapshot's End deletes it.
+func (r *runner) onResult(res hashResult) {
+	var ue *unreadableError
+	switch {
+	case res.err == nil:
+		r.sink.Upsert(r.newFact(res.path, res.attrs, res.observed))
+	case errors.As(res.err, &ue):
+		if res.attrs != nil {
+			r.sink.Upsert(r.newFact(res.path, res.attrs, res.observed))
+		}
+		r.markUnreadable(res.path, ue.err)
+	case errors.Is(res.err, errGone), errors.Is(res.err, errUnstable):
+	default:
+		r.logger.Warn("cannot observe path", "path", r.display(res.path), "err", res.err)
+	}
+}
