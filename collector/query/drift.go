@@ -1,0 +1,72 @@
+package query
+
+import (
+	"context"
+	"errors"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// ListDrift lists drift items of one host or of all, open ones unless
+// include_closed.
+func (s *Server) ListDrift(ctx context.Context, req *plumbv1.ListDriftRequest) (*plumbv1.ListDriftResponse, error) {
+	resp := &plumbv1.ListDriftResponse{}
+	err := s.view(ctx, func(tx store.ReadTx) error {
+		if req.GetHostId() != "" {
+			if err := hostExists(tx, req.GetHostId()); err != nil {
+				return err
+			}
+		}
+		return tx.DriftItems(req.GetHostId(), req.GetIncludeClosed(), func(it *plumbv1.DriftItem) error {
+			resp.Items = append(resp.Items, it)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// AcceptDrift makes the current value of one fact's open drift, or of all
+// the host's open drift, the baseline.
+func (s *Server) AcceptDrift(ctx context.Context, req *plumbv1.AcceptDriftRequest) (*plumbv1.AcceptDriftResponse, error) {
+	switch {
+	case req.GetHostId() == "":
+		return nil, invalid("host_id is required")
+	case req.GetReason() == "":
+		return nil, invalid("reason is required: say why this drift is accepted")
+	case req.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED && len(req.GetKey()) > 0:
+		return nil, invalid("key given without kind")
+	}
+	var k *fact.Key
+	if req.GetKind() != plumbv1.FactKind_FACT_KIND_UNSPECIFIED {
+		k = &fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}
+	}
+	by := req.GetAcceptedBy()
+	if by == "" {
+		by = "unknown"
+	}
+	var items []*plumbv1.DriftItem
+	var events []*plumbv1.DriftEvent
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		if err := hostExists(tx, req.GetHostId()); err != nil {
+			return err
+		}
+		var err error
+		items, events, err = s.eng.Accept(tx, req.GetHostId(), k, by, req.GetReason())
+		return err
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if n, ok := s.events.(notifier); ok && len(events) > 0 {
+		n.Notify()
+	}
+	return &plumbv1.AcceptDriftResponse{Accepted: items}, nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

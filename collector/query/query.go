@@ -1,0 +1,80 @@
+// Package query owns the collector's QueryService: operators and tools
+// list hosts, facts and drift, accept drift, and watch drift events as
+// they commit. It reads through store.Store and accepts through the drift
+// engine; domain errors become gRPC codes here, once, at the edge.
+package query
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/store"
+)
+
+// Subscriber tells watchers that events were committed. The channel is
+// signalled without blocking (buffered 1, so signals coalesce) after each
+// commit that appended events; cancel releases it.
+type Subscriber interface {
+	Subscribe() (ch <-chan struct{}, cancel func())
+}
+
+// notifier is what a Subscriber may also be: AcceptDrift signals its own
+// commits through it.
+type notifier interface {
+	Notify()
+}
+
+// defaultPoll is how often a watch re-reads the event log without a
+// signal, so that a writer that forgets to notify delays events rather
+// than losing them.
+const defaultPoll = 2 * time.Second
+
+// watchBatch bounds how many events a watch reads per transaction.
+const watchBatch = 256
+
+// Server implements plumbv1.QueryServiceServer.
+type Server struct {
+	plumbv1.UnimplementedQueryServiceServer
+
+	st        store.Store
+	eng       *drift.Engine
+	events    Subscriber
+	connected func(hostID string) bool
+	logger    *slog.Logger
+	poll      time.Duration
+
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close: watches end
+}
+
+// New returns a server over st. eng accepts drift; events wakes watches
+// (nil disables WatchDrift); connected reports whether a host's agent is
+// connected now (nil: never); logger may be nil.
+func New(st store.Store, eng *drift.Engine, events Subscriber, connected func(hostID string) bool, logger *slog.Logger) *Server {
+	if connected == nil {
+		connected = func(string) bool { return false }
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{
+		st: st, eng: eng, events: events, connected: connected, logger: logger,
+		poll: defaultPoll, done: make(chan struct{}),
+	}
+}
+
+// Close ends every WatchDrift stream, so that grpc.Server.GracefulStop
+// does not wait for watchers that never leave. Unary calls are unaffected.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) })
+}
+
+// view runs fn in a read transaction, mapping its error to a gRPC status.
+func (s *Server) view(ctx context.Context, fn func(store.ReadTx) error) error {
+	return toStatus(s.st.View(ctx, fn))
+}

@@ -1,0 +1,277 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+var t0 = time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+
+// rig is a real bbolt store seeded through the drift engine, served by a
+// real gRPC server on a loopback port.
+type rig struct {
+	t      *testing.T
+	st     *store.Bolt
+	eng    *drift.Engine
+	bc     *Broadcaster
+	srv    *Server
+	client plumbv1.QueryServiceClient
+	seq    map[string]uint64
+}
+
+func newRig(t *testing.T, tune ...func(*Server)) *rig {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "plumb.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	r := &rig{t: t, st: st, eng: &drift.Engine{Now: func() time.Time { return t0 }}, bc: &Broadcaster{}, seq: map[string]uint64{}}
+	r.srv = New(st, r.eng, r.bc, func(id string) bool { return id == "web-1" }, nil)
+	for _, f := range tune {
+		f(r.srv)
+	}
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	plumbv1.RegisterQueryServiceServer(gs, r.srv)
+	go func() { _ = gs.Serve(lis) }()
+	t.Cleanup(func() {
+		r.srv.Close()
+		gs.GracefulStop()
+	})
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	r.client = plumbv1.NewQueryServiceClient(conn)
+	return r
+}
+
+func sysctl(name, value string) *plumbv1.Fact {
+	return fact.Seal(&plumbv1.Fact{
+		Kind:  plumbv1.FactKind_FACT_KIND_SYSCTL,
+		Key:   []byte(name),
+		Attrs: &plumbv1.Fact_Value{Value: &plumbv1.ValueAttrs{Value: value}},
+	})
+}
+
+func kmod(name string, size int64) *plumbv1.Fact {
+	return fact.Seal(&plumbv1.Fact{
+		Kind:  plumbv1.FactKind_FACT_KIND_KMOD,
+		Key:   []byte(name),
+		Attrs: &plumbv1.Fact_Kmod{Kmod: &plumbv1.KmodAttrs{Size: size}},
+	})
+}
+
+func upsert(f *plumbv1.Fact) *plumbv1.Delta {
+	return &plumbv1.Delta{Op: plumbv1.DeltaOp_DELTA_OP_UPSERT, Fact: f}
+}
+
+func checkpoint() *plumbv1.Delta { return &plumbv1.Delta{Op: plumbv1.DeltaOp_DELTA_OP_CHECKPOINT} }
+
+// apply commits deltas for host the way ingest does, then notifies.
+func (r *rig) apply(host string, ds ...*plumbv1.Delta) {
+	r.t.Helper()
+	err := r.st.Update(context.Background(), func(tx store.Tx) error {
+		h, err := tx.Host(host)
+		if errors.Is(err, store.ErrNotFound) {
+			h, err = &store.Host{ID: host, Labels: map[string]string{"role": host[:2]}}, nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			r.seq[host]++
+			d.Seq = r.seq[host]
+			if _, err := r.eng.Apply(tx, h, d); err != nil {
+				return err
+			}
+		}
+		return tx.PutHost(h)
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.bc.Notify()
+}
+
+// seed: web-1 with drift on a (modified) and b (added), c resolved;
+// db-1 clean.
+func (r *rig) seed() {
+	r.apply("web-1", upsert(sysctl("a", "1")), upsert(sysctl("c", "1")), upsert(kmod("ext4", 100)), checkpoint())
+	r.apply("web-1", upsert(sysctl("a", "2")), upsert(sysctl("b", "1")), upsert(sysctl("c", "2")), upsert(sysctl("c", "1")))
+	r.apply("db-1", upsert(sysctl("x", "1")), checkpoint())
+}
+
+func wantCode(t *testing.T, err error, code codes.Code, contains string) {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != code || !strings.Contains(st.Message(), contains) {
+		t.Errorf("error = %v, want code %s containing %q", err, code, contains)
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestListHosts(t *testing.T) {
+	r := newRig(t)
+	r.seed()
+	resp, err := r.client.ListHosts(ctxT(t), &plumbv1.ListHostsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range resp.GetHosts() {
+		got = append(got, fmt.Sprintf("%s facts=%d open=%d baseline=%v connected=%v seq=%d role=%s digest=%d",
+			h.GetHostId(), h.GetFactCount(), h.GetOpenDrift(), h.GetHasBaseline(), h.GetConnected(),
+			h.GetAppliedSeq(), h.GetLabels()["role"], len(h.GetSetDigest())))
+	}
+	want := []string{
+		"db-1 facts=1 open=0 baseline=true connected=false seq=2 role=db digest=32",
+		"web-1 facts=4 open=2 baseline=true connected=true seq=8 role=we digest=32",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("hosts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestListFacts(t *testing.T) {
+	r := newRig(t)
+	r.seed()
+	ctx := ctxT(t)
+	keys := func(req *plumbv1.ListFactsRequest) string {
+		resp, err := r.client.ListFacts(ctx, req)
+		if err != nil {
+			t.Fatalf("ListFacts(%v): %v", req, err)
+		}
+		var out []string
+		for _, f := range resp.GetFacts() {
+			out = append(out, string(f.GetKey()))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := keys(&plumbv1.ListFactsRequest{HostId: "web-1"}); got != "ext4,a,b,c" {
+		t.Errorf("all facts = %s", got)
+	}
+	if got := keys(&plumbv1.ListFactsRequest{HostId: "web-1", Kind: plumbv1.FactKind_FACT_KIND_SYSCTL}); got != "a,b,c" {
+		t.Errorf("sysctl facts = %s", got)
+	}
+	_, err := r.client.ListFacts(ctx, &plumbv1.ListFactsRequest{HostId: "ghost"})
+	wantCode(t, err, codes.NotFound, `host "ghost" not found`)
+	_, err = r.client.ListFacts(ctx, &plumbv1.ListFactsRequest{})
+	wantCode(t, err, codes.InvalidArgument, "host_id")
+}
+
+func TestListDrift(t *testing.T) {
+	r := newRig(t)
+	r.seed()
+	ctx := ctxT(t)
+	items := func(req *plumbv1.ListDriftRequest) string {
+		resp, err := r.client.ListDrift(ctx, req)
+		if err != nil {
+			t.Fatalf("ListDrift(%v): %v", req, err)
+		}
+		var out []string
+		for _, it := range resp.GetItems() {
+			out = append(out, fmt.Sprintf("%s/%s:%s", it.GetHostId(), it.GetKey(), it.GetStatus().String()[len("DRIFT_STATUS_"):]))
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		req  *plumbv1.ListDriftRequest
+		want string
+	}{
+		{&plumbv1.ListDriftRequest{}, "web-1/a:OPEN web-1/b:OPEN"},
+		{&plumbv1.ListDriftRequest{IncludeClosed: true}, "web-1/a:OPEN web-1/b:OPEN web-1/c:RESOLVED"},
+		{&plumbv1.ListDriftRequest{HostId: "db-1", IncludeClosed: true}, ""},
+		{&plumbv1.ListDriftRequest{HostId: "web-1"}, "web-1/a:OPEN web-1/b:OPEN"},
+	} {
+		if got := items(tc.req); got != tc.want {
+			t.Errorf("ListDrift(%v) = %q, want %q", tc.req, got, tc.want)
+		}
+	}
+	_, err := r.client.ListDrift(ctx, &plumbv1.ListDriftRequest{HostId: "ghost"})
+	wantCode(t, err, codes.NotFound, "ghost")
+}
+
+func TestAcceptDrift(t *testing.T) {
+	r := newRig(t)
+	r.seed()
+	ctx := ctxT(t)
+	for _, tc := range []struct {
+		req      *plumbv1.AcceptDriftRequest
+		code     codes.Code
+		contains string
+	}{
+		{&plumbv1.AcceptDriftRequest{HostId: "web-1"}, codes.InvalidArgument, "reason"},
+		{&plumbv1.AcceptDriftRequest{Reason: "x"}, codes.InvalidArgument, "host_id"},
+		{&plumbv1.AcceptDriftRequest{HostId: "web-1", Reason: "x", Key: []byte("a")}, codes.InvalidArgument, "kind"},
+		{&plumbv1.AcceptDriftRequest{HostId: "ghost", Reason: "x"}, codes.NotFound, `host "ghost" not found`},
+		{&plumbv1.AcceptDriftRequest{HostId: "web-1", Reason: "x", Kind: plumbv1.FactKind_FACT_KIND_SYSCTL, Key: []byte("c")}, codes.NotFound, "no open drift for sysctl:c"},
+	} {
+		_, err := r.client.AcceptDrift(ctx, tc.req)
+		wantCode(t, err, tc.code, tc.contains)
+	}
+
+	resp, err := r.client.AcceptDrift(ctx, &plumbv1.AcceptDriftRequest{
+		HostId: "web-1", Kind: plumbv1.FactKind_FACT_KIND_SYSCTL, Key: []byte("a"),
+		Reason: "tuning ticket 7", AcceptedBy: "alice",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetAccepted()) != 1 || resp.GetAccepted()[0].GetAcceptedBy() != "alice" ||
+		resp.GetAccepted()[0].GetStatus() != plumbv1.DriftStatus_DRIFT_STATUS_ACCEPTED {
+		t.Errorf("accepted = %v", resp.GetAccepted())
+	}
+	open, err := r.client.ListDrift(ctx, &plumbv1.ListDriftRequest{HostId: "web-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open.GetItems()) != 1 || string(open.GetItems()[0].GetKey()) != "b" {
+		t.Errorf("open after accepting a: %v", open.GetItems())
+	}
+
+	resp, err = r.client.AcceptDrift(ctx, &plumbv1.AcceptDriftRequest{HostId: "web-1", Reason: "all fine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetAccepted()) != 1 || resp.GetAccepted()[0].GetAcceptedBy() != "unknown" {
+		t.Errorf("accept all = %v", resp.GetAccepted())
+	}
+	hosts, err := r.client.ListHosts(ctx, &plumbv1.ListHostsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts.GetHosts() {
+		if h.GetOpenDrift() != 0 {
+			t.Errorf("host %s open drift %d after accept all", h.GetHostId(), h.GetOpenDrift())
+		}
+	}
+}
