@@ -81,7 +81,7 @@ func loadOptions(flags *pflag.FlagSet, configFile string, getenv func(string) (s
 		},
 	})
 	if err != nil {
-		return options{}, fmt.Errorf("config: %w", err)
+		return options{}, fmt.Errorf("config: %s", oneLine(err))
 	}
 	return o, o.validate()
 }
@@ -130,4 +130,17 @@ func (o options) validate() error {
 		errs = append(errs, fmt.Errorf("timeout %v: too short (give units, for example 10s)", o.Timeout))
 	}
 	return errors.Join(errs...)
+}
+
+// oneLine flattens the decoder's multi-line report into one line.
+func oneLine(err error) string {
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasSuffix(l, "error(s):") {
+			continue
+		}
+		parts = append(parts, l)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -25,7 +25,7 @@ func (a *app) rpcError(op string, err error) error {
 	case codes.DeadlineExceeded:
 		msg += fmt.Sprintf(" (no answer within --timeout %v)", a.opts.Timeout)
 	case codes.Unimplemented:
-		msg += " (the collector is older than this plumbctl)"
+		msg += fmt.Sprintf(" (is %s a Plumb collector as new as this plumbctl?)", a.opts.Collector)
 	}
 	return errors.New(msg)
 }
