@@ -1,0 +1,101 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/plumb-dev/plumb/collector/store"
+)
+
+// Config is the collector's whole configuration: defaults from NewConfig,
+// overlaid by the YAML file, overlaid by flags.
+type Config struct {
+	Listen         string           `koanf:"listen"`
+	Insecure       bool             `koanf:"insecure"`
+	DataDir        string           `koanf:"data_dir"`
+	MetricsListen  string           `koanf:"metrics_listen"`
+	LogLevel       string           `koanf:"log_level"`
+	LogFormat      string           `koanf:"log_format"`
+	EventRetention time.Duration    `koanf:"event_retention"`
+	Webhooks       []map[string]any `koanf:"webhooks"`
+
+	// Flag-only conveniences folded into Webhooks by Validate.
+	webhookURLs   []string
+	webhookSecret string
+}
+
+// NewConfig returns the defaults.
+func NewConfig() *Config {
+	return &Config{
+		Listen:         "127.0.0.1:7700",
+		DataDir:        "/var/lib/plumb/collector",
+		LogLevel:       "info",
+		LogFormat:      "text",
+		EventRetention: store.DefaultEventRetention,
+	}
+}
+
+var flagKeys = map[string]string{
+	"listen":          "listen",
+	"insecure":        "insecure",
+	"data":            "data_dir",
+	"metrics-listen":  "metrics_listen",
+	"log-level":       "log_level",
+	"log-format":      "log_format",
+	"event-retention": "event_retention",
+}
+
+// AddFlags binds the flags to c.
+func (c *Config) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "gRPC address for agents and the query API, host:port")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "serve plaintext gRPC (required until TLS is implemented)")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "directory for the collector's database (plumb.db)")
+	fs.StringArrayVar(&c.webhookURLs, "webhook-url", nil, "send drift events as JSON to this URL (repeatable; adds to webhooks in the config file)")
+	fs.StringVar(&c.webhookSecret, "webhook-secret", "", "Standard Webhooks signing secret (whsec_...) for --webhook-url")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (empty: off)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "keep delivered drift events this long")
+}
+
+// Validate checks c and folds the flag conveniences into it.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: %w", c.Listen, err))
+	}
+	if !c.Insecure {
+		errs = append(errs, errors.New("TLS is not implemented yet: pass --insecure (or insecure: true) to serve plaintext gRPC"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: required"))
+	}
+	if c.EventRetention <= 0 {
+		errs = append(errs, fmt.Errorf("event_retention %v: must be positive", c.EventRetention))
+	}
+	for _, u := range c.webhookURLs {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("--webhook-url %q: want an http or https URL", u))
+			continue
+		}
+		// Named after the URL, so its delivery cursor follows the URL
+		// rather than the flag's position.
+		sum := sha256.Sum256([]byte(u))
+		w := map[string]any{"type": "webhook", "name": "webhook-" + hex.EncodeToString(sum[:4]), "url": u}
+		if c.webhookSecret != "" {
+			w["secret"] = c.webhookSecret
+		}
+		c.Webhooks = append(c.Webhooks, w)
+	}
+	if c.webhookSecret != "" && len(c.webhookURLs) == 0 {
+		errs = append(errs, errors.New("--webhook-secret needs --webhook-url"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,188 @@
+// Command plumb-collector receives agents' fact streams, keeps every host's
+// state and baseline, flags drift as it happens, sends webhooks, and
+// answers the query API.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/alert"
+	_ "github.com/plumb-dev/plumb/collector/alert/webhook"
+	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/ingest"
+	"github.com/plumb-dev/plumb/collector/query"
+	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/cli"
+	"github.com/plumb-dev/plumb/pkg/config"
+	"github.com/plumb-dev/plumb/pkg/metricsserver"
+	"github.com/plumb-dev/plumb/pkg/version"
+)
+
+// DBFile is the database's name inside the data directory.
+const DBFile = "plumb.db"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cfg := NewConfig()
+	var cfgFile string
+	cmd := &cobra.Command{
+		Use:     "plumb-collector",
+		Short:   "Receive agents' fact streams, keep baselines, flag drift, send webhooks, serve the query API",
+		Version: version.Version,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := config.Load(cfg, cfgFile, cmd.Flags(), flagKeys); err != nil {
+				return cli.Usage(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				return cli.Usage(err)
+			}
+			return serve(cmd.Context(), cfg)
+		},
+	}
+	cli.Prepare(cmd)
+	cmd.Flags().StringVar(&cfgFile, "config", "", "YAML config file (flags override it)")
+	cfg.AddFlags(cmd.Flags())
+	cmd.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return cli.Exit(os.Stderr, "plumb-collector", cmd.ExecuteContext(ctx))
+}
+
+func serve(ctx context.Context, cfg *Config) error {
+	logger, err := config.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	notifiers, err := alert.Build(cfg.Webhooks, logger)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, DBFile), store.Options{
+		EventRetention: cfg.EventRetention,
+		Logger:         logger.With("component", "store"),
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	eng := &drift.Engine{Logger: logger.With("component", "drift")}
+	dispatcher, err := alert.NewDispatcher(st, notifiers, alert.Options{
+		Logger: logger.With("component", "alert"), Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	watchers := &query.Broadcaster{}
+	ing := ingest.New(st, eng, ingest.Options{
+		Logger:     logger.With("component", "ingest"),
+		Registerer: reg,
+		OnCommit: func(int) {
+			dispatcher.Kick()
+			watchers.Notify()
+		},
+	})
+	qs := query.New(st, eng, watchers, ing.Connected, logger.With("component", "query"))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := grpc.NewServer(
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxRecvMsgSize(16<<20),
+	)
+	plumbv1.RegisterAgentServiceServer(srv, ing)
+	plumbv1.RegisterQueryServiceServer(srv, qs)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+
+	logger.Warn("serving plaintext gRPC (--insecure): agents and API clients are not authenticated", "listen", ln.Addr().String())
+	logger.Info("plumb-collector starting", "version", version.Version, "data", cfg.DataDir, "notifiers", len(notifiers))
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { ing.Run(ctx); return nil })
+	g.Go(func() error { return dispatcher.Run(ctx) })
+	g.Go(func() error { return prune(ctx, st, logger) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		hs.Shutdown()
+		stopped := make(chan struct{})
+		go func() { srv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			srv.Stop()
+		}
+		return nil
+	})
+	if cfg.MetricsListen != "" {
+		g.Go(func() error { return metricsserver.Serve(ctx, cfg.MetricsListen, reg, logger) })
+	}
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		logger.Debug("sd_notify failed", "err", err)
+	}
+	logger.Info("serving", "listen", ln.Addr().String())
+	err = g.Wait()
+	logger.Info("plumb-collector stopped")
+	return err
+}
+
+// prune bounds the event log, hourly.
+func prune(ctx context.Context, st *store.Bolt, logger *slog.Logger) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			n, err := st.Prune(ctx, now)
+			if err != nil {
+				logger.Warn("pruning the event log failed", "err", err)
+			} else if n > 0 {
+				logger.Info("pruned the event log", "events", n)
+			}
+		}
+	}
+}
