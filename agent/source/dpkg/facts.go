@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -65,7 +64,7 @@ func conffileFacts(log *slog.Logger, root string, pkgs []Package, now int64) fac
 				continue
 			}
 			want, _ := hex.DecodeString(c.MD5)
-			present, matches := checkMD5(log, filepath.Join(root, c.Path), want)
+			present, matches := checkMD5(log, root, c.Path, want)
 			out[k] = fact.Seal(&plumbv1.Fact{
 				Kind: plumbv1.FactKind_FACT_KIND_CONFFILE,
 				Key:  []byte(c.Path),
@@ -84,10 +83,14 @@ func conffileFacts(log *slog.Logger, root string, pkgs []Package, now int64) fac
 	return out
 }
 
-// checkMD5 hashes the file at path. present is false when it cannot be
-// read (missing, or unreadable: logged at debug), as dpkg --verify would
-// report it.
-func checkMD5(log *slog.Logger, path string, want []byte) (present, matches bool) {
+// checkMD5 hashes the host file p. present is false when it cannot be
+// read (missing, or unreadable: logged at debug).
+func checkMD5(log *slog.Logger, root, p string, want []byte) (present, matches bool) {
+	path, err := hostPath(root, p)
+	if err != nil {
+		log.Debug("conffile unreadable", "path", p, "err", err)
+		return false, false
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		if !os.IsNotExist(err) {

@@ -64,7 +64,11 @@ func fixtureRoot(t *testing.T) string {
 	writeFile(t, filepath.Join(root, "var/lib/dpkg/status"), readTestdata(t, "status"))
 	writeFile(t, filepath.Join(root, "etc/alpha/alpha.conf"), "alpha=1\n")
 	writeFile(t, filepath.Join(root, "etc/alpha/with space.conf"), "edited by hand\n")
-	writeFile(t, filepath.Join(root, "etc/shared.conf"), "shared=1\n")
+	// An absolute symlink: resolved inside the root, as the host sees it.
+	writeFile(t, filepath.Join(root, "usr/share/libshared/shared.conf"), "shared=1\n")
+	if err := os.Symlink("/usr/share/libshared/shared.conf", filepath.Join(root, "etc/shared.conf")); err != nil {
+		t.Fatal(err)
+	}
 	return root
 }
 

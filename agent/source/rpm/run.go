@@ -1,0 +1,315 @@
+package rpm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/source"
+)
+
+var (
+	packageScope  = source.Scope{Kind: plumbv1.FactKind_FACT_KIND_PACKAGE, Manager: manager}
+	conffileScope = source.Scope{Kind: plumbv1.FactKind_FACT_KIND_CONFFILE, Manager: manager}
+)
+
+// readAttempts is how often a failing read is tried, retryDelay apart,
+// before the source gives up until the next change: rpm may hold the
+// database mid-transaction.
+const readAttempts = 3
+
+// Source reports the rpm database. It watches the database directory and
+// reads the database again after rpm writes it.
+type Source struct {
+	log  *slog.Logger
+	cfg  Config
+	root string
+	// debounce is the quiet time after the last database event before it
+	// is read again; maxDelay bounds the wait during a long transaction.
+	debounce, maxDelay time.Duration
+	// missingPoll is how often the source looks for a database directory
+	// it cannot watch (missing, or watch refused).
+	missingPoll time.Duration
+	retryDelay  time.Duration
+}
+
+// run is the state of one Run call; only Run's goroutine touches it.
+type run struct {
+	*Source
+	sink     source.Sink
+	w        *fsnotify.Watcher
+	dir      string // watched database directory, "" when none
+	pkgs     []Package
+	found    bool   // a database existed at the last read
+	stamp    string // database fingerprint taken before the last read
+	failures int    // consecutive failed reads
+	packages facts
+	conffs   facts
+	gaps     map[gap]bool // open coverage conditions
+}
+
+type gap struct{ reason, detail string }
+
+// Run reports a snapshot of the database, then its changes until ctx ends.
+func (s *Source) Run(ctx context.Context, sink source.Sink) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("rpm: start watcher: %w", err)
+	}
+	defer w.Close()
+	r := &run{Source: s, sink: sink, w: w, gaps: map[gap]bool{}}
+
+	// Watch before the first read, so that no change slips in between.
+	r.watch()
+	start := time.Now()
+	for {
+		err = r.read()
+		if err == nil {
+			break
+		}
+		if r.failures >= readAttempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(s.retryDelay):
+		}
+	}
+	if !r.found {
+		s.log.Info("rpm database not found; watching for it", "dbpath", filepath.Join(s.root, s.cfg.DBPath))
+	}
+	now := time.Now().UnixNano()
+	r.packages = packageFacts(r.pkgs, now)
+	snapshot(sink, packageScope, r.packages)
+	if s.cfg.CheckConffiles {
+		r.conffs = conffileFacts(s.log, s.root, r.pkgs, now)
+		snapshot(sink, conffileScope, r.conffs)
+	}
+	sink.Ready()
+	s.log.Debug("rpm snapshot done", "packages", len(r.packages), "conffiles", len(r.conffs), "duration", time.Since(start))
+	return r.loop(ctx)
+}
+
+func (r *run) loop(ctx context.Context) error {
+	var (
+		timer  = time.NewTimer(time.Hour)
+		due    <-chan time.Time
+		first  time.Time
+		conffC <-chan time.Time
+		pollC  <-chan time.Time
+		poll   = time.NewTicker(r.missingPoll)
+	)
+	timer.Stop()
+	defer timer.Stop()
+	defer poll.Stop()
+	if r.cfg.CheckConffiles {
+		t := time.NewTicker(r.cfg.ConffileInterval)
+		defer t.Stop()
+		conffC = t.C
+	}
+	schedule := func(delay time.Duration) {
+		now := time.Now()
+		if first.IsZero() {
+			first = now
+		}
+		at := now.Add(delay)
+		if limit := first.Add(r.maxDelay); at.After(limit) && delay == r.debounce {
+			at = limit
+		}
+		timer.Reset(time.Until(at))
+		due = timer.C
+	}
+	for {
+		pollC = nil
+		if r.dir == "" {
+			pollC = poll.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-r.w.Events:
+			if !ok {
+				return errors.New("rpm: watcher closed")
+			}
+			if r.relevant(ev) {
+				schedule(r.debounce)
+			}
+		case err, ok := <-r.w.Errors:
+			if !ok {
+				return errors.New("rpm: watcher closed")
+			}
+			r.log.Warn("rpm watch error; rereading database", "err", err)
+			schedule(r.debounce)
+		case <-due:
+			due, first = nil, time.Time{}
+			if !r.refresh(true) && r.failures < readAttempts {
+				schedule(r.retryDelay)
+			}
+		case <-pollC:
+			r.watch()
+			r.refresh(false)
+		case <-conffC:
+			r.rehash()
+		}
+	}
+}
+
+// relevant reports whether ev may change the database, and notices the
+// database directory going away.
+func (r *run) relevant(ev fsnotify.Event) bool {
+	if r.dir == "" {
+		return false
+	}
+	if ev.Name == r.dir {
+		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+			_ = r.w.Remove(r.dir)
+			r.dir = ""
+			return true
+		}
+		return false
+	}
+	if filepath.Dir(ev.Name) != r.dir {
+		return false
+	}
+	base := filepath.Base(ev.Name)
+	// The sqlite shared-memory index and lock files change on every read,
+	// ours included; they carry no data.
+	return !strings.HasSuffix(base, "-shm") && !strings.HasSuffix(base, ".lock")
+}
+
+// watch watches the database directory if it exists and is not watched.
+func (r *run) watch() {
+	if r.dir != "" {
+		return
+	}
+	dir, err := hostPath(r.root, r.cfg.DBPath)
+	if err == nil {
+		err = r.w.Add(dir)
+	}
+	switch {
+	case err == nil:
+		r.dir = dir
+		r.closeGap("watch_failed", r.cfg.DBPath)
+	case errors.Is(err, fs.ErrNotExist):
+		// Polled for until it appears.
+	default:
+		r.log.Warn("rpm watch failed; polling", "dbpath", r.cfg.DBPath, "err", err)
+		r.openGap(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "watch_failed", r.cfg.DBPath)
+	}
+}
+
+// read reads the database into r.pkgs. A missing database reads as an
+// empty one. Other errors are returned and leave the last state in place.
+func (r *run) read() error {
+	dir, err := hostPath(r.root, r.cfg.DBPath)
+	if err != nil {
+		r.failures++
+		return fmt.Errorf("rpm: resolve dbpath: %w", err)
+	}
+	stamp := fingerprint(dir)
+	file, err := findDatabase(dir)
+	if errors.Is(err, errNoDatabase) {
+		r.pkgs, r.found, r.stamp, r.failures = nil, false, stamp, 0
+		return nil
+	}
+	if err == nil {
+		var pkgs []Package
+		if pkgs, err = readDatabase(file); err == nil {
+			r.pkgs, r.found, r.stamp, r.failures = pkgs, true, stamp, 0
+			return nil
+		}
+	}
+	r.failures++
+	return fmt.Errorf("rpm: %w", err)
+}
+
+// refresh reads the database again and reports what changed; it returns
+// false when the read failed. Unless forced (an event said it changed), it
+// skips the read when the fingerprint is unchanged.
+func (r *run) refresh(force bool) bool {
+	if !force {
+		if dir, err := hostPath(r.root, r.cfg.DBPath); err == nil && fingerprint(dir) == r.stamp {
+			return true
+		}
+	}
+	wasFound := r.found
+	if err := r.read(); err != nil {
+		if r.failures >= readAttempts {
+			// Keep the last good state: reporting it gone would be false drift.
+			r.log.Warn("rpm database unreadable; keeping last state", "dbpath", r.cfg.DBPath, "err", err)
+			r.openGap(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "unreadable", r.cfg.DBPath)
+		}
+		return false
+	}
+	r.closeGap("unreadable", r.cfg.DBPath)
+	if wasFound && !r.found {
+		r.log.Warn("rpm database vanished", "dbpath", r.cfg.DBPath)
+	} else if !wasFound && r.found {
+		r.log.Info("rpm database appeared", "dbpath", r.cfg.DBPath)
+	}
+	now := time.Now().UnixNano()
+	cur := packageFacts(r.pkgs, now)
+	n := report(r.sink, r.packages, cur)
+	r.packages = cur
+	if r.cfg.CheckConffiles {
+		cf := conffileFacts(r.log, r.root, r.pkgs, now)
+		n += report(r.sink, r.conffs, cf)
+		r.conffs = cf
+	}
+	r.log.Debug("rpm database reread", "changes", n)
+	return true
+}
+
+// rehash hashes every conffile again, to catch hand edits made while the
+// database stayed the same.
+func (r *run) rehash() {
+	cf := conffileFacts(r.log, r.root, r.pkgs, time.Now().UnixNano())
+	n := report(r.sink, r.conffs, cf)
+	r.conffs = cf
+	r.log.Debug("rpm conffiles rehashed", "changes", n)
+}
+
+// fingerprint summarises the database files' identity (size, mtime,
+// inode), the sqlite write-ahead log included, so that a read can be
+// skipped when nothing changed: opening an sqlite database creates and
+// removes files beside it, and those events must not start a read loop.
+func fingerprint(dir string) string {
+	var sb strings.Builder
+	for _, n := range append(dbFiles, "rpmdb.sqlite-wal") {
+		fi, err := os.Stat(filepath.Join(dir, n))
+		if err != nil {
+			sb.WriteString("-|")
+			continue
+		}
+		fmt.Fprintf(&sb, "%d/%d/%d|", fi.Size(), fi.ModTime().UnixNano(), inode(fi))
+	}
+	return sb.String()
+}
+
+// openGap reports a coverage gap once; closeGap reports its end.
+func (r *run) openGap(state plumbv1.CoverageState, reason, detail string) {
+	if r.gaps[gap{reason, detail}] {
+		return
+	}
+	r.gaps[gap{reason, detail}] = true
+	r.sink.Coverage(source.Condition{State: state, Reason: reason, Detail: detail})
+}
+
+func (r *run) closeGap(reason, detail string) {
+	if !r.gaps[gap{reason, detail}] {
+		return
+	}
+	delete(r.gaps, gap{reason, detail})
+	r.sink.Coverage(source.Condition{State: plumbv1.CoverageState_COVERAGE_STATE_OK, Reason: reason, Detail: detail})
+}
