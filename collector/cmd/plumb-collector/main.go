@@ -108,10 +108,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	ing := ingest.New(st, eng, ingest.Options{
 		Logger:     logger.With("component", "ingest"),
 		Registerer: reg,
-		OnCommit: func(int) {
-			dispatcher.Kick()
-			watchers.Notify()
-		},
+		OnCommit:   func(int) { watchers.Notify() },
 	})
 	qs := query.New(st, eng, watchers, ing.Connected, logger.With("component", "query"))
 
@@ -134,6 +131,20 @@ func serve(ctx context.Context, cfg *Config) error {
 	logger.Info("plumb-collector starting", "version", version.Version, "data", cfg.DataDir, "notifiers", len(notifiers))
 
 	g, ctx := errgroup.WithContext(ctx)
+	// Every commit that appends drift events (ingest, accept) notifies
+	// watchers; the dispatcher is one of them.
+	kicks, unsubscribe := watchers.Subscribe()
+	defer unsubscribe()
+	g.Go(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-kicks:
+				dispatcher.Kick()
+			}
+		}
+	})
 	g.Go(func() error { ing.Run(ctx); return nil })
 	g.Go(func() error { return dispatcher.Run(ctx) })
 	g.Go(func() error { return prune(ctx, st, logger) })
