@@ -1,0 +1,341 @@
+// Package e2e runs Plumb's real binaries as separate processes on
+// loopback: a collector with its bbolt file, one or more agents watching
+// temporary trees with real inotify, plumbctl, and a real HTTP webhook
+// receiver, and checks what an operator and on-call would see.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var bin struct{ agent, collector, ctl string }
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "plumb-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "go env GOMOD:", err)
+		return 1
+	}
+	modDir := filepath.Dir(strings.TrimSpace(string(root)))
+	for _, b := range []struct {
+		out *string
+		pkg string
+	}{
+		{&bin.agent, "./agent/cmd/plumb-agent"},
+		{&bin.collector, "./collector/cmd/plumb-collector"},
+		{&bin.ctl, "./collector/cmd/plumbctl"},
+	} {
+		*b.out = filepath.Join(dir, filepath.Base(b.pkg))
+		cmd := exec.Command("go", "build", "-o", *b.out, b.pkg)
+		cmd.Dir = modDir
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", b.pkg, err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// proc is a running binary whose output is kept for failure reports.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, name, path string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: exec.Command(path, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("--- %s output ---\n%s", name, p.out.String())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits, then SIGKILL.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *proc) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type collector struct {
+	*proc
+	addr string
+	data string
+}
+
+func startCollector(t *testing.T, data string, hookURL string, extra ...string) *collector {
+	t.Helper()
+	addr := freeAddr(t)
+	args := []string{"--insecure", "--listen", addr, "--data", data, "--log-level", "debug"}
+	if hookURL != "" {
+		args = append(args, "--webhook-url", hookURL)
+	}
+	c := &collector{proc: start(t, "collector", bin.collector, append(args, extra...)...), addr: addr, data: data}
+	waitFor(t, 10*time.Second, "collector to serve", func() bool {
+		conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	return c
+}
+
+func startAgent(t *testing.T, collectorAddr, state, hostID string, watch ...string) *proc {
+	t.Helper()
+	args := []string{"--insecure", "--collector", collectorAddr, "--state", state, "--host-id", hostID,
+		"--sources", "file", "--log-level", "debug"}
+	for _, w := range watch {
+		args = append(args, "--watch", w)
+	}
+	return start(t, "agent "+hostID, bin.agent, args...)
+}
+
+// ctl runs plumbctl against addr and returns its stdout; it fails the test
+// on a non-zero exit.
+func ctl(t *testing.T, addr string, args ...string) string {
+	t.Helper()
+	out, errOut, err := ctlResult(addr, args...)
+	if err != nil {
+		t.Fatalf("plumbctl %v: %v\nstdout: %s\nstderr: %s", args, err, out, errOut)
+	}
+	return out
+}
+
+func ctlResult(addr string, args ...string) (string, string, error) {
+	cmd := exec.Command(bin.ctl, append([]string{"--insecure", "--collector", addr}, args...)...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	return so.String(), se.String(), err
+}
+
+func ctlJSON(t *testing.T, addr string, v any, args ...string) {
+	t.Helper()
+	out := ctl(t, addr, append([]string{"-o", "json"}, args...)...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("plumbctl %v: bad JSON: %v\n%s", args, err, out)
+	}
+}
+
+type hostJSON struct {
+	HostID      string `json:"host_id"`
+	HasBaseline bool   `json:"has_baseline"`
+	FactCount   uint64 `json:"fact_count"`
+	OpenDrift   uint64 `json:"open_drift"`
+	Connected   bool   `json:"connected"`
+}
+
+// waitBaseline waits until the collector holds a baseline for host.
+func waitBaseline(t *testing.T, addr, host string) hostJSON {
+	t.Helper()
+	var got hostJSON
+	waitFor(t, 30*time.Second, "baseline for "+host, func() bool {
+		var hosts []hostJSON
+		out, _, err := ctlResult(addr, "-o", "json", "hosts")
+		if err != nil || json.Unmarshal([]byte(out), &hosts) != nil {
+			return false
+		}
+		for _, h := range hosts {
+			if h.HostID == host && h.HasBaseline {
+				got = h
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// event is a webhook body as received.
+type event struct {
+	ID         string         `json:"id"`
+	Type       string         `json:"type"`
+	Host       string         `json:"host"`
+	Kind       string         `json:"kind"`
+	Key        string         `json:"key"`
+	Change     string         `json:"change"`
+	ItemID     string         `json:"item_id"`
+	Baseline   map[string]any `json:"baseline"`
+	Current    map[string]any `json:"current"`
+	ObservedAt string         `json:"observed_at"`
+	DetectedAt string         `json:"detected_at"`
+
+	received time.Time
+	headers  http.Header
+}
+
+// hook is a real HTTP webhook receiver.
+type hook struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	evs []event // guarded by mu
+	// fail, when > 0, answers that many requests with 503 first.
+	fail int
+	new  chan struct{}
+}
+
+func newHook(t *testing.T) *hook {
+	h := &hook{new: make(chan struct{}, 1)}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		now := time.Now()
+		h.mu.Lock()
+		if h.fail > 0 {
+			h.fail--
+			h.mu.Unlock()
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		var ev event
+		if err := json.Unmarshal(body, &ev); err != nil {
+			h.mu.Unlock()
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ev.received, ev.headers = now, r.Header.Clone()
+		h.evs = append(h.evs, ev)
+		h.mu.Unlock()
+		select {
+		case h.new <- struct{}{}:
+		default:
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hook) events() []event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]event(nil), h.evs...)
+}
+
+// await waits for an event matching pred among those received from index
+// `from` on, and returns it with its index.
+func (h *hook) await(t *testing.T, d time.Duration, what string, pred func(event) bool) event {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		for _, ev := range h.events() {
+			if pred(ev) {
+				return ev
+			}
+		}
+		if time.Now().After(deadline) {
+			var seen []string
+			for _, ev := range h.events() {
+				seen = append(seen, ev.Type+" "+ev.Host+" "+ev.Change+" "+ev.Key)
+			}
+			t.Fatalf("no webhook for %s within %v; received:\n%s", what, d, strings.Join(seen, "\n"))
+		}
+		select {
+		case <-h.new:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func is(typ, host, change, key string) func(event) bool {
+	return func(ev event) bool {
+		return ev.Type == typ && ev.Host == host && ev.Key == key && (change == "" || ev.Change == change)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var _ = context.Background
