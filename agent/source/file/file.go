@@ -46,6 +46,7 @@ type stats struct {
 	unreadable atomic.Int64 // entries that could not be read
 	overflows  atomic.Int64 // inotify queue overflows
 	unwatched  atomic.Int64 // directories that could not be watched
+	watches    atomic.Int64 // directories watched now
 }
 
 // New builds the file source from its options (sources.file).

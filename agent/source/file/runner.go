@@ -93,7 +93,7 @@ func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
 	if s.hooks.openFile != nil {
 		r.obs.open = s.hooks.openFile
 	}
-	r.ws = newWatchSet(r.addWatch, r.rmWatch)
+	r.ws = newWatchSet(r.addWatch, r.rmWatch, &s.stats.watches)
 	for _, p := range s.set.roots {
 		r.roots = append(r.roots, &root{path: p})
 	}
@@ -101,6 +101,7 @@ func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
 }
 
 func (r *runner) stop() {
+	r.ws.forgetAll()
 	r.timer.Stop()
 	if r.poller != nil {
 		r.poller.Stop()

@@ -3,6 +3,7 @@ package file
 import (
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
 // devIno names a directory independently of its path.
@@ -23,6 +24,7 @@ type devIno struct{ dev, ino uint64 }
 type watchSet struct {
 	add    func(string) error
 	remove func(string) error
+	count  *atomic.Int64 // mirrors len(byPath) for observers
 
 	mu       sync.Mutex
 	byPath   map[string]devIno              // guarded by mu
@@ -30,10 +32,11 @@ type watchSet struct {
 	children map[string]map[string]struct{} // parent path → watched child dirs; guarded by mu
 }
 
-func newWatchSet(add, remove func(string) error) *watchSet {
+func newWatchSet(add, remove func(string) error, count *atomic.Int64) *watchSet {
 	return &watchSet{
 		add:      add,
 		remove:   remove,
+		count:    count,
 		byPath:   map[string]devIno{},
 		byInode:  map[devIno]string{},
 		children: map[string]map[string]struct{}{},
@@ -60,6 +63,7 @@ func (w *watchSet) watch(path string, id devIno) error {
 	}
 	w.byPath[path] = id
 	w.byInode[id] = path
+	w.count.Add(1)
 	parent := filepath.Dir(path)
 	if w.children[parent] == nil {
 		w.children[parent] = map[string]struct{}{}
@@ -99,11 +103,15 @@ func (w *watchSet) sweep(top string, keep map[string]struct{}) {
 	}
 }
 
-// len returns the number of watched directories.
-func (w *watchSet) len() int {
+// forgetAll clears the record without removing the watches, for when the
+// watcher itself is closing.
+func (w *watchSet) forgetAll() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.byPath)
+	w.count.Add(-int64(len(w.byPath)))
+	clear(w.byPath)
+	clear(w.byInode)
+	clear(w.children)
 }
 
 func (w *watchSet) dropLocked(path string) {
@@ -118,6 +126,7 @@ func (w *watchSet) dropLocked(path string) {
 		// deleted); fsnotify then says so, and that is fine.
 		_ = w.remove(p)
 		delete(w.byPath, p)
+		w.count.Add(-1)
 		if w.byInode[id] == p {
 			delete(w.byInode, id)
 		}

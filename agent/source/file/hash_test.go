@@ -1,0 +1,169 @@
+package file
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plumb-dev/plumb/agent/source"
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+)
+
+func lstat(t testing.TB, p string) *unix.Stat_t {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return &st
+}
+
+func TestHashRegularRefusesWhatIsNotTheStatedFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	writeFile(t, p, "content")
+	st := lstat(t, p)
+
+	sum, got, err := hashRegular(openRegular, p, st)
+	want := sha256.Sum256([]byte("content"))
+	if err != nil || !bytes.Equal(sum, want[:]) || got.Ino != st.Ino {
+		t.Fatalf("hashRegular = %x, %v", sum, err)
+	}
+
+	cases := map[string]func(){
+		"fifo": func() {
+			if err := unix.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"other regular file": func() { writeFile(t, p, "content") },
+		"symlink":            func() { _ = os.Symlink("/dev/zero", p) },
+		"directory":          func() { mkdirAll(t, p) },
+	}
+	for name, replace := range cases {
+		t.Run(name, func(t *testing.T) {
+			// Keep what was there alive, so its inode is not reused.
+			if err := os.Rename(p, p+"."+name); err != nil {
+				t.Fatal(err)
+			}
+			replace()
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := hashRegular(openRegular, p, st)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, errChanged) {
+					t.Errorf("err = %v, want errChanged", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("hashRegular blocked")
+			}
+		})
+	}
+}
+
+func TestObserveSpecialFilesAreNotOpened(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	opens := 0
+	o := &observer{open: openRegular, opens: func() { opens++ }}
+	for _, p := range []string{fifo, "/dev/null", dir} {
+		a, err := o.observe(p, nil, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if a.GetSha256() != nil || a.GetSize() != 0 {
+			t.Errorf("%s: sha %x size %d", p, a.GetSha256(), a.GetSize())
+		}
+	}
+	if opens != 0 {
+		t.Errorf("opened %d special files", opens)
+	}
+	if _, err := o.observe(filepath.Join(dir, "none"), nil, nil); !errors.Is(err, errGone) {
+		t.Errorf("missing path: %v, want errGone", err)
+	}
+}
+
+// A rescan with nothing changed reuses recorded hashes (stat fast path),
+// except for files hashed too soon after their last change.
+func TestStatFastPath(t *testing.T) {
+	root := t.TempDir()
+	const n = 20
+	for i := range n {
+		writeFile(t, filepath.Join(root, "f"+strconv.Itoa(i)), "content "+strconv.Itoa(i))
+	}
+	src, err := newSource(testLogger(t), source.Options{Raw: map[string]any{"paths": []string{root}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newFakeSink(t)
+	scan := func() {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		sink.onReady = cancel
+		if err := src.Run(ctx, sink); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// age pretends every recorded fact was observed long after its change.
+	age := func() {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for k, f := range sink.facts {
+			g := proto.Clone(f).(*plumbv1.Fact)
+			g.ObservedUnixNano = g.GetFile().GetCtimeUnixNano() + int64(time.Hour)
+			sink.facts[k] = g
+		}
+	}
+
+	scan()
+	if got := src.stats.opens.Load(); got != n {
+		t.Fatalf("first scan opened %d files, want %d", got, n)
+	}
+	first := sink.keysUnder(root)
+
+	// Just hashed: too close to the files' ctime to trust; hashed again.
+	scan()
+	if got := src.stats.opens.Load(); got != 2*n {
+		t.Fatalf("racy rescan opened %d files in total, want %d", got, 2*n)
+	}
+
+	age()
+	scan()
+	if got := src.stats.opens.Load(); got != 2*n {
+		t.Errorf("unchanged rescan opened %d files, want none", got-2*n)
+	}
+	for k, f := range sink.keysUnder(root) {
+		if !bytes.Equal(f.GetDigest(), first[k].GetDigest()) {
+			t.Errorf("%s: digest changed on a fast-path rescan", k)
+		}
+	}
+
+	// Same size, new content: ctime moves, so it is hashed again.
+	changed := filepath.Join(root, "f3")
+	writeFile(t, changed, "CONTENT 3")
+	age()
+	scan()
+	if got := src.stats.opens.Load(); got != 2*n+1 {
+		t.Errorf("rescan after one change opened %d files, want 1", got-2*n)
+	}
+	if !hasContent(sink, changed, []byte("CONTENT 3")) {
+		t.Errorf("changed file not rehashed")
+	}
+}
+
