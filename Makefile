@@ -60,5 +60,23 @@ demo: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
 
+# .deb and .rpm of plumb-agent and plumb-collector (with plumbctl) for
+# amd64 and arm64 into dist/; see packaging/README.md. nfpm is a tool, not a
+# module dependency: it is installed into .tools/bin, outside go.mod.
+NFPM         := $(TOOLS)/nfpm
+NFPM_VERSION ?= v2.45.2
+
+$(NFPM):
+	GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+
+packages: $(NFPM)
+	NFPM=$(NFPM) GO=$(GO) ./scripts/packages.sh
+
+# lintian, rpmlint, rpm/dpkg install and purge, systemd-analyze verify and
+# security on the packages. Needs root and scripts/ci-deps.sh's packages.
+.PHONY: check-packages
+check-packages: packages
+	./scripts/check-packages.sh
+
 clean:
 	rm -rf bin dist
