@@ -7,6 +7,10 @@ pkgs=(
   rpm        # real rpm tool and rpmdb for the rpm source tests
   iproute2   # network namespaces for sysctl and network-cut tests
   dpkg-dev   # dpkg-deb to build the tiny test .deb
+  lintian    # make check-packages: lints the .debs
+  rpmlint    # make check-packages: lints the .rpms
+  systemd    # make check-packages: systemd-analyze verify / security on the units
+  man-db     # make check-packages: systemd-analyze verify checks Documentation=man:
 )
 
 missing=()
