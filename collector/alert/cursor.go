@@ -1,0 +1,87 @@
+package alert
+
+import (
+	"context"
+	"fmt"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/store"
+)
+
+// Each notifier keeps two cursors in the store:
+//
+//	notifier/<name>        Seq of the last event it has finished
+//	notifier/<name>/from   Seq of the first event it is responsible for
+//
+// The second exists because Cursor returns 0 both for "never seen" and for
+// "seen, nothing finished yet": it marks a notifier as known, so that only
+// a notifier that is really new starts at the head of the log. Names hold
+// no '/', so the two never collide between notifiers.
+func cursorName(notifier string) string { return "notifier/" + notifier }
+
+func fromName(notifier string) string { return "notifier/" + notifier + "/from" }
+
+// startCursor returns where the notifier resumes. A notifier seen before
+// resumes at its stored cursor, however far behind the log it is: those
+// events were committed while it was configured and on-call must get them.
+// A notifier never seen before starts at the newest event: adding a
+// webhook must not replay the collector's whole history into it. Both
+// cursors are written in the same transaction as the check, so a restart
+// right after cannot skip the events appended in between.
+func startCursor(ctx context.Context, st store.Store, notifier string) (cursor uint64, added bool, err error) {
+	err = st.Update(ctx, func(tx store.Tx) error {
+		from, err := tx.Cursor(fromName(notifier))
+		if err != nil {
+			return fmt.Errorf("read cursor %s: %w", fromName(notifier), err)
+		}
+		if from != 0 {
+			cursor, err = tx.Cursor(cursorName(notifier))
+			if err != nil {
+				return fmt.Errorf("read cursor %s: %w", cursorName(notifier), err)
+			}
+			added = false
+			return nil
+		}
+		last, err := tx.LastEventSeq()
+		if err != nil {
+			return fmt.Errorf("read last event seq: %w", err)
+		}
+		if err := tx.SetCursor(cursorName(notifier), last); err != nil {
+			return fmt.Errorf("set cursor %s: %w", cursorName(notifier), err)
+		}
+		if err := tx.SetCursor(fromName(notifier), last+1); err != nil {
+			return fmt.Errorf("set cursor %s: %w", fromName(notifier), err)
+		}
+		cursor, added = last, true
+		return nil
+	})
+	return cursor, added, err
+}
+
+// readEvents returns up to limit events after cursor, and the newest seq.
+func readEvents(ctx context.Context, st store.Store, cursor uint64, limit int) (events []*plumbv1.DriftEvent, last uint64, err error) {
+	err = st.View(ctx, func(tx store.ReadTx) error {
+		if last, err = tx.LastEventSeq(); err != nil {
+			return fmt.Errorf("read last event seq: %w", err)
+		}
+		if last <= cursor {
+			return nil
+		}
+		if events, err = tx.EventsAfter(cursor, limit); err != nil {
+			return fmt.Errorf("read events after %d: %w", cursor, err)
+		}
+		return nil
+	})
+	return events, last, err
+}
+
+// saveCursor records that the notifier has finished every event <= seq.
+func saveCursor(ctx context.Context, st store.Store, notifier string, seq uint64) error {
+	return st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.SetCursor(cursorName(notifier), seq); err != nil {
+			return fmt.Errorf("set cursor %s: %w", cursorName(notifier), err)
+		}
+		return nil
+	})
+}

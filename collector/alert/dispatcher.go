@@ -1,0 +1,126 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/plumb-dev/plumb/collector/store"
+)
+
+// Options tune a Dispatcher. Zero values take the defaults.
+type Options struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil: metrics are kept but not exported
+	// BatchSize is the most events handed to one Notify call (default 100).
+	BatchSize int
+	// PollInterval is how often an idle notifier looks at the log without
+	// being kicked (default 5s): a safety net for a missed Kick.
+	PollInterval time.Duration
+	// InitialBackoff and MaxBackoff bound the jittered, doubling delay
+	// between retries of a failing batch (defaults 200ms and 30s).
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 100
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 5 * time.Second
+	}
+	if o.InitialBackoff <= 0 {
+		o.InitialBackoff = 200 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	o.MaxBackoff = max(o.MaxBackoff, o.InitialBackoff)
+}
+
+// Dispatcher delivers the store's event log to notifiers: one goroutine
+// per notifier, each reading from its own durable cursor, so a slow or
+// broken receiver delays only itself.
+//
+// Delivery is at least once and in log order. A batch that fails with a
+// retryable error is retried, forever, with jittered exponential backoff:
+// an event stays pending until its receiver is back. A batch that fails
+// with an error that is not retryable (a 4xx: the receiver rejects the
+// request and always will) is logged at error level with its event ids,
+// counted as dropped, and skipped: a stuck event must not block every
+// later alert to on-call forever, and the drift stays visible in the API.
+type Dispatcher struct {
+	store   store.Store
+	opts    Options
+	metrics *metrics
+	workers []*worker
+	running atomic.Bool
+}
+
+// NewDispatcher returns a Dispatcher for notifiers, whose names must be
+// unique. It registers its metrics with opts.Registerer.
+func NewDispatcher(st store.Store, notifiers []Notifier, opts Options) (*Dispatcher, error) {
+	if st == nil {
+		return nil, errors.New("alert: nil store")
+	}
+	opts.setDefaults()
+	names := make([]string, 0, len(notifiers))
+	seen := map[string]bool{}
+	for _, n := range notifiers {
+		name := n.Name()
+		if err := validName(name); err != nil {
+			return nil, fmt.Errorf("notifier %q: %w", name, err)
+		}
+		if name == "" || seen[name] {
+			return nil, fmt.Errorf("notifier name %q is empty or used twice", name)
+		}
+		seen[name] = true
+		names = append(names, name)
+	}
+	m, err := newMetrics(opts.Registerer, names)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{store: st, opts: opts, metrics: m}
+	for _, n := range notifiers {
+		d.workers = append(d.workers, newWorker(d, n))
+	}
+	return d, nil
+}
+
+// Kick tells every notifier that new events may be in the log. It never
+// blocks; the ingest path calls it after each commit that appended events.
+func (d *Dispatcher) Kick() {
+	for _, w := range d.workers {
+		select {
+		case w.kick <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
+
+// Run delivers until ctx ends, then waits for every notifier's goroutine
+// to finish (an in-flight Notify sees ctx canceled) and returns nil. Store
+// and delivery errors are logged and retried, never returned. Run may be
+// called once.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return errors.New("alert: dispatcher already ran")
+	}
+	var wg sync.WaitGroup
+	for _, w := range d.workers {
+		wg.Go(func() { w.run(ctx) })
+	}
+	wg.Wait()
+	return nil
+}

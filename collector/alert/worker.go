@@ -1,0 +1,206 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+)
+
+// shutdownSave bounds the final cursor commit after ctx has ended.
+const shutdownSave = 5 * time.Second
+
+// worker delivers the log to one notifier. All its fields after
+// construction are owned by its run goroutine.
+type worker struct {
+	d    *Dispatcher
+	n    Notifier
+	name string
+	log  *slog.Logger
+	kick chan struct{}
+	bo   backoff
+
+	cursor uint64 // every event <= cursor is finished (in memory)
+	saved  uint64 // the cursor as last committed to the store
+	last   uint64 // newest event seq, as last read
+}
+
+func newWorker(d *Dispatcher, n Notifier) *worker {
+	return &worker{
+		d:    d,
+		n:    n,
+		name: n.Name(),
+		log:  d.opts.Logger.With("notifier", n.Name()),
+		kick: make(chan struct{}, 1),
+		bo:   backoff{initial: d.opts.InitialBackoff, max: d.opts.MaxBackoff},
+	}
+}
+
+func (w *worker) run(ctx context.Context) {
+	if !w.start(ctx) {
+		return
+	}
+	defer w.saveOnExit(ctx)
+	idle := time.NewTimer(w.d.opts.PollInterval)
+	defer idle.Stop()
+	for ctx.Err() == nil {
+		w.save(ctx)
+		events, last, err := readEvents(ctx, w.d.store, w.cursor, w.d.opts.BatchSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.log.Warn("alert read events failed", "cursor", w.cursor, "err", err)
+			if !sleep(ctx, w.bo.Next()) {
+				return
+			}
+			continue
+		}
+		w.last = last
+		w.setPending()
+		if len(events) == 0 {
+			idle.Reset(w.d.opts.PollInterval)
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.kick:
+			case <-idle.C:
+			}
+			continue
+		}
+		w.deliver(ctx, events)
+	}
+}
+
+// start loads the cursor, retrying store errors until ctx ends.
+func (w *worker) start(ctx context.Context) bool {
+	for {
+		cursor, added, err := startCursor(ctx, w.d.store, w.name)
+		if err == nil {
+			w.cursor, w.saved = cursor, cursor
+			w.bo.Reset()
+			if added {
+				w.log.Info("alert notifier added, starting at newest event", "cursor", cursor)
+			} else {
+				w.log.Info("alert notifier resuming", "cursor", cursor)
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		w.log.Warn("alert cursor load failed", "err", err)
+		if !sleep(ctx, w.bo.Next()) {
+			return false
+		}
+	}
+}
+
+// deliver makes one Notify call for events and moves the cursor past what
+// is finished: delivered, or dropped because it can never succeed.
+func (w *worker) deliver(ctx context.Context, events []*plumbv1.DriftEvent) {
+	start := time.Now()
+	retryable, err := w.n.Notify(ctx, events)
+	w.d.metrics.seconds.WithLabelValues(w.name).Observe(time.Since(start).Seconds())
+	if err == nil {
+		w.count(resultOK, len(events))
+		w.advance(events[len(events)-1].GetSeq())
+		w.bo.Reset()
+		return
+	}
+
+	delivered := 0
+	failed := events
+	var pe *PartialError
+	if errors.As(err, &pe) {
+		delivered = min(max(pe.Delivered, 0), len(events))
+		failed = events[delivered:min(delivered+1, len(events))]
+	}
+	if delivered > 0 {
+		w.count(resultOK, delivered)
+		w.advance(events[delivered-1].GetSeq())
+		w.bo.Reset()
+	}
+	if ctx.Err() != nil || len(failed) == 0 {
+		// Shutting down (the failure is ours, not the receiver's), or a
+		// notifier that reported every event delivered: nothing to judge.
+		return
+	}
+	ids, seqs := eventIDs(failed)
+	if !retryable {
+		w.count(resultDropped, len(failed))
+		w.log.Error("alert events dropped, receiver rejected them for good",
+			"event_ids", ids, "seqs", seqs, "err", err)
+		w.advance(failed[len(failed)-1].GetSeq())
+		return
+	}
+	w.count(resultRetry, len(failed))
+	delay := w.bo.Next()
+	w.log.Warn("alert delivery failed, will retry",
+		"event_ids", ids, "seqs", seqs, "retry_in", delay, "err", err)
+	w.save(ctx) // keep what was delivered even if we are stopped while waiting
+	sleep(ctx, delay)
+}
+
+func (w *worker) count(result string, n int) {
+	w.d.metrics.deliveries.WithLabelValues(w.name, result).Add(float64(n))
+}
+
+func (w *worker) advance(seq uint64) {
+	w.cursor = max(w.cursor, seq)
+	w.setPending()
+}
+
+func (w *worker) setPending() {
+	var p uint64
+	if w.last > w.cursor {
+		p = w.last - w.cursor
+	}
+	w.d.metrics.pending.WithLabelValues(w.name).Set(float64(p))
+}
+
+// save commits the cursor if it moved. A failed commit is only logged: the
+// in-memory cursor keeps delivery going, the commit is retried on the next
+// round, and a restart in between re-delivers (at least once).
+func (w *worker) save(ctx context.Context) {
+	if w.cursor == w.saved {
+		return
+	}
+	if err := saveCursor(ctx, w.d.store, w.name, w.cursor); err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("alert cursor commit failed", "cursor", w.cursor, "err", err)
+		}
+		return
+	}
+	w.saved = w.cursor
+}
+
+// saveOnExit commits the final cursor after ctx ended, with a context of
+// its own so that a clean stop re-delivers nothing.
+func (w *worker) saveOnExit(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownSave)
+	defer cancel()
+	w.save(ctx)
+}
+
+func eventIDs(events []*plumbv1.DriftEvent) (ids []string, seqs []uint64) {
+	for _, ev := range events {
+		ids = append(ids, ev.GetId())
+		seqs = append(seqs, ev.GetSeq())
+	}
+	return ids, seqs
+}
+
+// sleep waits for d or until ctx ends, reporting whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
