@@ -11,6 +11,7 @@ pkgs=(
   rpmlint    # make check-packages: lints the .rpms
   systemd    # make check-packages: systemd-analyze verify / security on the units
   man-db     # make check-packages: systemd-analyze verify checks Documentation=man:
+  procps     # sysctl(8): the kernel source's real-/proc test compares with sysctl -a
 )
 
 missing=()
