@@ -166,4 +166,3 @@ func TestStatFastPath(t *testing.T) {
 		t.Errorf("changed file not rehashed")
 	}
 }
-
