@@ -22,6 +22,8 @@ var (
 	conffileScope = source.Scope{Kind: plumbv1.FactKind_FACT_KIND_CONFFILE, Manager: manager}
 )
 
+var _ source.Source = (*Source)(nil)
+
 // Source reports the dpkg database. It watches the directory holding the
 // status file, because dpkg replaces the file by rename, and the journal
 // directory beside it.

@@ -11,6 +11,8 @@ import (
 	"github.com/plumb-dev/plumb/agent/source"
 )
 
+var _ source.Source = (*Source)(nil)
+
 // Source polls kernel state under a host root.
 type Source struct {
 	log    *slog.Logger

@@ -28,6 +28,8 @@ var (
 // database mid-transaction.
 const readAttempts = 3
 
+var _ source.Source = (*Source)(nil)
+
 // Source reports the rpm database. It watches the database directory and
 // reads the database again after rpm writes it.
 type Source struct {
