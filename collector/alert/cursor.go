@@ -9,33 +9,37 @@ import (
 	"github.com/plumb-dev/plumb/collector/store"
 )
 
-// Each notifier keeps two cursors in the store:
+// Each notifier keeps two entries among the store's cursors:
 //
-//	notifier/<name>        Seq of the last event it has finished
-//	notifier/<name>/from   Seq of the first event it is responsible for
+//	notifier/<name>             Seq of the last event it has finished
+//	notifier/<name>/registered  a flag: the notifier has been seen before
 //
-// The second exists because Cursor returns 0 both for "never seen" and for
-// "seen, nothing finished yet": it marks a notifier as known, so that only
-// a notifier that is really new starts at the head of the log. Names hold
-// no '/', so the two never collide between notifiers.
+// The flag exists because Cursor returns 0 both for "never seen" and for
+// "seen while the log was empty, nothing finished yet"; only a notifier
+// that is really new may start at the head of the log. Its value is the
+// largest seq so that it never holds back pruning, which keeps every event
+// above the lowest cursor. Names hold no '/', so entries of different
+// notifiers never collide.
 func cursorName(notifier string) string { return "notifier/" + notifier }
 
-func fromName(notifier string) string { return "notifier/" + notifier + "/from" }
+func registeredName(notifier string) string { return "notifier/" + notifier + "/registered" }
+
+const registeredFlag = ^uint64(0)
 
 // startCursor returns where the notifier resumes. A notifier seen before
 // resumes at its stored cursor, however far behind the log it is: those
 // events were committed while it was configured and on-call must get them.
 // A notifier never seen before starts at the newest event: adding a
-// webhook must not replay the collector's whole history into it. Both
-// cursors are written in the same transaction as the check, so a restart
-// right after cannot skip the events appended in between.
+// webhook must not replay the collector's whole history into it. The
+// cursor and the flag are written in the same transaction as the check,
+// so a restart right after cannot skip the events appended in between.
 func startCursor(ctx context.Context, st store.Store, notifier string) (cursor uint64, added bool, err error) {
 	err = st.Update(ctx, func(tx store.Tx) error {
-		from, err := tx.Cursor(fromName(notifier))
+		flag, err := tx.Cursor(registeredName(notifier))
 		if err != nil {
-			return fmt.Errorf("read cursor %s: %w", fromName(notifier), err)
+			return fmt.Errorf("read cursor %s: %w", registeredName(notifier), err)
 		}
-		if from != 0 {
+		if flag != 0 {
 			cursor, err = tx.Cursor(cursorName(notifier))
 			if err != nil {
 				return fmt.Errorf("read cursor %s: %w", cursorName(notifier), err)
@@ -50,8 +54,8 @@ func startCursor(ctx context.Context, st store.Store, notifier string) (cursor u
 		if err := tx.SetCursor(cursorName(notifier), last); err != nil {
 			return fmt.Errorf("set cursor %s: %w", cursorName(notifier), err)
 		}
-		if err := tx.SetCursor(fromName(notifier), last+1); err != nil {
-			return fmt.Errorf("set cursor %s: %w", fromName(notifier), err)
+		if err := tx.SetCursor(registeredName(notifier), registeredFlag); err != nil {
+			return fmt.Errorf("set cursor %s: %w", registeredName(notifier), err)
 		}
 		cursor, added = last, true
 		return nil

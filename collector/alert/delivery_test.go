@@ -28,11 +28,6 @@ func newWebhook(t *testing.T, name, url string) alert.Notifier {
 	return n
 }
 
-func registered(t *testing.T, data *memData, name string) {
-	t.Helper()
-	waitFor(t, name+" registered", func() bool { return data.cursor("notifier/"+name+"/from") != 0 })
-}
-
 func TestWebhookRetriesServerErrorThenDelivers(t *testing.T) {
 	data := newMemData()
 	st := data.open()

@@ -58,7 +58,7 @@ func TestNewNotifierStartsAtNewestEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, d)
-	waitFor(t, "cursor recorded at the head of the log", func() bool { return data.cursor("notifier/fresh/from") == 4 })
+	registered(t, data, "fresh")
 	if got := data.cursor("notifier/fresh"); got != 3 {
 		t.Fatalf("cursor of a new notifier = %d, want 3 (the newest event)", got)
 	}
@@ -83,7 +83,7 @@ func TestKnownNotifierWithZeroCursorResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := run(t, d)
-	waitFor(t, "notifier registered", func() bool { return data.cursor("notifier/n/from") == 1 })
+	registered(t, data, "n")
 	appendEvents(t, data.open(), "owed-1", "owed-2")
 	d.Kick()
 	waitFor(t, "failed attempts", func() bool { return len(fail.callLog()) >= 2 })
@@ -115,7 +115,7 @@ func TestBatchesAreBoundedAndOrdered(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, d)
-	waitFor(t, "notifier registered", func() bool { return data.cursor("notifier/b/from") == 1 })
+	registered(t, data, "b")
 	want := ids("e", 10)
 	appendEvents(t, st, want...)
 	d.Kick()
@@ -152,7 +152,7 @@ func TestRetryableFailureRetriesSameBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, d)
-	waitFor(t, "notifier registered", func() bool { return data.cursor("notifier/r/from") == 1 })
+	registered(t, data, "r")
 	appendEvents(t, st, "a", "b")
 	d.Kick()
 	waitFor(t, "delivered", func() bool { return data.cursor("notifier/r") == 2 })
@@ -193,7 +193,7 @@ func TestPartialPermanentFailureDropsOneEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, d)
-	waitFor(t, "notifier registered", func() bool { return data.cursor("notifier/p/from") == 1 })
+	registered(t, data, "p")
 	appendEvents(t, st, "a", "bad", "c", "d")
 	d.Kick()
 	waitFor(t, "all finished", func() bool { return data.cursor("notifier/p") == 4 })
@@ -224,7 +224,7 @@ func TestPermanentFailureDropsWholeBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, d)
-	waitFor(t, "notifier registered", func() bool { return data.cursor("notifier/w/from") == 1 })
+	registered(t, data, "w")
 	appendEvents(t, st, "x", "y")
 	d.Kick()
 	waitFor(t, "dropped", func() bool { return data.cursor("notifier/w") == 2 })
@@ -268,7 +268,7 @@ func TestMetricsPrecreatedAndPending(t *testing.T) {
 	}
 
 	run(t, d)
-	waitFor(t, "notifier registered", func() bool { return data.cursor("notifier/m/from") == 1 })
+	registered(t, data, "m")
 	appendEvents(t, st, "a", "b", "c")
 	d.Kick()
 	waitFor(t, "pending = 3", func() bool {
@@ -302,7 +302,7 @@ func TestStopDuringNotifyKeepsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := run(t, d)
-	waitFor(t, "notifier registered", func() bool { return data.cursor("notifier/s/from") == 1 })
+	registered(t, data, "s")
 	appendEvents(t, st, "a")
 	d.Kick()
 	select {
@@ -332,7 +332,7 @@ func TestCursorCommitFailureIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, d)
-	waitFor(t, "notifier registered", func() bool { return data.cursor("notifier/c/from") == 1 })
+	registered(t, data, "c")
 	appendEvents(t, st, "a")
 	data.failUpdates.Store(true)
 	d.Kick()

@@ -234,3 +234,9 @@ func (r *receiver) attemptCount() int {
 	defer r.mu.Unlock()
 	return r.attempts
 }
+
+// registered waits until the notifier has loaded or created its cursor.
+func registered(t *testing.T, data *memData, name string) {
+	t.Helper()
+	waitFor(t, name+" registered", func() bool { return data.cursor("notifier/"+name+"/registered") != 0 })
+}

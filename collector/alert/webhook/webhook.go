@@ -3,7 +3,22 @@
 // Webhooks scheme (webhook-id, webhook-timestamp, webhook-signature) so a
 // receiver can check it came from this collector and de-duplicate by id.
 //
-// It registers itself with package alert as type "webhook".
+// It registers itself with package alert as type "webhook", configured by
+// an entry of the collector's `webhooks:` list:
+//
+//	webhooks:
+//	  - name: on-call                  # default: webhook<index>
+//	    type: webhook                  # the default type
+//	    url: https://hooks.example.com/plumb
+//	    secret: whsec_...              # empty: requests are unsigned
+//	    timeout: 5s                    # per request
+//	    headers:
+//	      Authorization: Bearer ...
+//
+// A 2xx response is success; a transport error, a timeout, 408, 429 and
+// any 5xx are retried by the Dispatcher; any other status never will
+// succeed and is dropped. Errors show the URL as scheme://host/path only,
+// since webhook URLs often carry a token in their query or userinfo.
 package webhook
 
 import (

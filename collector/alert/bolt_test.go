@@ -1,0 +1,81 @@
+package alert_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/plumb-dev/plumb/collector/alert"
+	"github.com/plumb-dev/plumb/collector/store"
+)
+
+func boltCursor(t *testing.T, st store.Store, name string) uint64 {
+	t.Helper()
+	var c uint64
+	err := st.View(context.Background(), func(tx store.ReadTx) error {
+		var err error
+		c, err = tx.Cursor(name)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read cursor %s: %v", name, err)
+	}
+	return c
+}
+
+// The Dispatcher against the real bbolt store: delivery in order, resume
+// from the persisted cursor after the database is closed and reopened, and
+// the registered flag does not hold back pruning of delivered events.
+func TestDispatcherWithBoltStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "collector.db")
+	recv := newReceiver(t, nil)
+
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := alert.NewDispatcher(st, []alert.Notifier{newWebhook(t, "hook", recv.URL)}, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	waitFor(t, "registered", func() bool { return boltCursor(t, st, "notifier/hook/registered") != 0 })
+	first := ids("first", 12)
+	appendEvents(t, st, first[:6]...)
+	d.Kick()
+	appendEvents(t, st, first[6:]...)
+	d.Kick()
+	waitFor(t, "first batch delivered", func() bool { return boltCursor(t, st, "notifier/hook") == 12 })
+	stop()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err = store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	second := ids("second", 5)
+	appendEvents(t, st, second...) // committed while no dispatcher runs
+	d, err = alert.NewDispatcher(st, []alert.Notifier{newWebhook(t, "hook", recv.URL)}, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop = run(t, d)
+	waitFor(t, "second batch delivered", func() bool { return boltCursor(t, st, "notifier/hook") == 17 })
+	stop()
+	if got, want := recv.received(), append(first, second...); !slices.Equal(got, want) {
+		t.Fatalf("received %v,\nwant %v", got, want)
+	}
+
+	pruned, err := st.Prune(context.Background(), time.Now().Add(365*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pruned != 17 {
+		t.Fatalf("Prune deleted %d events, want all 17 delivered ones", pruned)
+	}
+}
