@@ -1,0 +1,163 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+)
+
+// Every event names a path; the source re-checks that path against the
+// filesystem and reports what it finds, rather than trusting the event's
+// kind. A path that is gone is deleted (with its subtree if it was a
+// directory), a new or replaced directory is watched and scanned, anything
+// else is observed and upserted.
+
+// handle re-checks path p after an event for it.
+func (r *runner) handle(ctx context.Context, p string) {
+	for _, rt := range r.roots {
+		switch {
+		case p == rt.path:
+			r.syncRoot(ctx, rt)
+			return
+		case within(p, rt.path):
+			// Only paths in directories the source watches: an event
+			// queued before a directory's watch was dropped is stale.
+			if _, ok := r.ws.watched(filepath.Dir(p)); ok {
+				r.syncPath(ctx, p)
+			}
+			return
+		}
+	}
+	// An event on a watched ancestor of a root: the root, or a directory
+	// on the way to it, may have appeared or gone.
+	for _, rt := range r.roots {
+		if within(rt.path, p) {
+			r.syncRoot(ctx, rt)
+		}
+	}
+}
+
+// syncPath brings the facts for p, a path inside a root, up to date.
+func (r *runner) syncPath(ctx context.Context, p string) (exists bool) {
+	if r.set.excluded(p) {
+		return false
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		switch {
+		case isGone(err):
+			r.removePath(p)
+			return false
+		case isDenied(err):
+			r.markUnreadable(p, err)
+		default:
+			r.logger.Warn("cannot stat path", "path", r.display(p), "err", err)
+		}
+		return true
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		id := devIno{st.Dev, st.Ino}
+		cur, watched := r.ws.watched(p)
+		_, unreadable := r.unreadable[p]
+		_, polled := r.polled[p]
+		if (watched && cur == id && !unreadable) || (polled && !watched) {
+			// Known directory: only its own attributes changed. A polled
+			// one's contents are the poller's.
+			r.upsertOne(p, &st)
+			return true
+		}
+		// New, replaced or once unreadable: watch it, then scan it.
+		_ = r.scanScope(ctx, p)
+		return true
+	}
+	if r.wasDir(p) {
+		// A directory was replaced by a file: its subtree goes.
+		scope := r.scope(p)
+		r.forget(p)
+		r.sink.Begin(scope)
+		r.upsertOne(p, &st)
+		r.sink.End(scope)
+		return true
+	}
+	r.upsertOne(p, &st)
+	return true
+}
+
+// removePath reports that p no longer exists, with everything under it if
+// it was a directory.
+func (r *runner) removePath(p string) {
+	prev, had := r.lookup(p)
+	if r.wasDirFact(p, prev) {
+		scope := r.scope(p)
+		r.forget(p)
+		r.sink.Begin(scope)
+		r.sink.End(scope)
+		return
+	}
+	r.forget(p)
+	if had {
+		r.sink.Delete(r.keyOf(p))
+	}
+}
+
+// upsertOne observes the existing path p (st is its lstat) and reports it.
+func (r *runner) upsertOne(p string, st *unix.Stat_t) {
+	prev, _ := r.lookup(p)
+	observed := time.Now()
+	a, err := r.obs.observe(p, st, prev)
+	var ue *unreadableError
+	switch {
+	case err == nil:
+		r.sink.Upsert(r.newFact(p, a, observed))
+		if a.GetType() != dirType {
+			r.clearUnreadable(p)
+		}
+	case errors.As(err, &ue):
+		if a != nil {
+			r.sink.Upsert(r.newFact(p, a, observed))
+		}
+		r.markUnreadable(p, ue.err)
+	case errors.Is(err, errGone):
+		r.removePath(p)
+	case errors.Is(err, errUnstable):
+		r.logger.Debug("path keeps changing; waiting for its next event", "path", r.display(p))
+	default:
+		r.logger.Warn("cannot observe path", "path", r.display(p), "err", err)
+	}
+}
+
+// wasDir reports whether p was last known as a directory.
+func (r *runner) wasDir(p string) bool {
+	prev, _ := r.lookup(p)
+	return r.wasDirFact(p, prev)
+}
+
+func (r *runner) wasDirFact(p string, prev *plumbv1.Fact) bool {
+	if _, ok := r.ws.watched(p); ok {
+		return true
+	}
+	if _, ok := r.polled[p]; ok {
+		return true
+	}
+	return prev != nil && prev.GetFile().GetType() == dirType
+}
+
+// forget drops the watches and open conditions at and under p.
+func (r *runner) forget(p string) {
+	r.ws.drop(p)
+	for q := range r.polled {
+		if withinOrSame(q, p) {
+			r.clearPolled(q)
+		}
+	}
+	for q := range r.unreadable {
+		if withinOrSame(q, p) {
+			r.clearUnreadable(q)
+		}
+	}
+}
