@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/plumb-dev/plumb/agent/source"
+	"github.com/plumb-dev/plumb/agent/state"
+)
+
+// Config is the agent's whole configuration: defaults from NewConfig,
+// overlaid by the YAML file, overlaid by flags.
+type Config struct {
+	Collector     string            `koanf:"collector"`
+	Insecure      bool              `koanf:"insecure"`
+	StateDir      string            `koanf:"state_dir"`
+	HostID        string            `koanf:"host_id"`
+	HostRoot      string            `koanf:"host_root"`
+	Labels        map[string]string `koanf:"labels"`
+	MetricsListen string            `koanf:"metrics_listen"`
+	LogLevel      string            `koanf:"log_level"`
+	LogFormat     string            `koanf:"log_format"`
+	SpoolLimitMiB int64             `koanf:"spool_limit_mib"`
+	// Sources holds each source's section; `enabled` is read here, the
+	// rest is the source's own options.
+	Sources map[string]map[string]any `koanf:"sources"`
+
+	// Flag-only conveniences folded into Sources by Validate.
+	watch   []string
+	only    []string
+	labelKV []string
+}
+
+// NewConfig returns the defaults.
+func NewConfig() *Config {
+	return &Config{
+		Collector:     "127.0.0.1:7700",
+		StateDir:      "/var/lib/plumb/agent",
+		HostRoot:      "/",
+		LogLevel:      "info",
+		LogFormat:     "text",
+		SpoolLimitMiB: state.DefaultSpoolLimit >> 20,
+		Sources:       map[string]map[string]any{},
+	}
+}
+
+// flagKeys maps flags to config keys (see config.Load).
+var flagKeys = map[string]string{
+	"collector":       "collector",
+	"insecure":        "insecure",
+	"state":           "state_dir",
+	"host-id":         "host_id",
+	"host-root":       "host_root",
+	"metrics-listen":  "metrics_listen",
+	"log-level":       "log_level",
+	"log-format":      "log_format",
+	"spool-limit-mib": "spool_limit_mib",
+}
+
+// AddFlags binds the flags to c.
+func (c *Config) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Collector, "collector", c.Collector, "collector address, host:port")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "use plaintext gRPC (required until TLS is implemented)")
+	fs.StringVar(&c.StateDir, "state", c.StateDir, "directory for the agent's state database and spool")
+	fs.StringVar(&c.HostID, "host-id", c.HostID, "this host's id (default: /etc/machine-id, else the hostname)")
+	fs.StringVar(&c.HostRoot, "host-root", c.HostRoot, "where the host's filesystem is mounted (for containers)")
+	fs.StringArrayVar(&c.watch, "watch", nil, "path to watch recursively (repeatable; default /etc; overrides sources.file.paths)")
+	fs.StringSliceVar(&c.only, "sources", nil, "run only these sources (comma-separated: "+strings.Join(source.Names(), ", ")+")")
+	fs.StringArrayVar(&c.labelKV, "label", nil, "host label key=value (repeatable)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (empty: off)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	fs.Int64Var(&c.SpoolLimitMiB, "spool-limit-mib", c.SpoolLimitMiB, "bound on unacknowledged deltas kept on disk, MiB")
+}
+
+// Validate checks c and folds the flag conveniences into it. It returns
+// the enabled sources with their options.
+func (c *Config) Validate() (map[string]source.Options, error) {
+	var errs []error
+	if c.Collector == "" {
+		errs = append(errs, errors.New("collector: address required"))
+	}
+	if !c.Insecure {
+		errs = append(errs, errors.New("TLS is not implemented yet: pass --insecure (or insecure: true) to use plaintext gRPC"))
+	}
+	if c.StateDir == "" {
+		errs = append(errs, errors.New("state_dir: required"))
+	}
+	if c.HostRoot == "" {
+		c.HostRoot = "/"
+	}
+	if !filepath.IsAbs(c.HostRoot) {
+		errs = append(errs, fmt.Errorf("host_root %q: must be absolute", c.HostRoot))
+	}
+	if c.SpoolLimitMiB <= 0 {
+		errs = append(errs, fmt.Errorf("spool_limit_mib %d: must be positive", c.SpoolLimitMiB))
+	}
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	for _, kv := range c.labelKV {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			errs = append(errs, fmt.Errorf("--label %q: want key=value", kv))
+			continue
+		}
+		c.Labels[k] = v
+	}
+	if len(c.watch) > 0 {
+		sec := c.section("file")
+		sec["paths"] = c.watch
+	}
+	known := map[string]bool{}
+	for _, n := range source.Names() {
+		known[n] = true
+	}
+	for n := range c.Sources {
+		if !known[n] {
+			errs = append(errs, fmt.Errorf("sources.%s: unknown source (have %s)", n, strings.Join(source.Names(), ", ")))
+		}
+	}
+	for _, n := range c.only {
+		if !known[n] {
+			errs = append(errs, fmt.Errorf("--sources %s: unknown source (have %s)", n, strings.Join(source.Names(), ", ")))
+		}
+	}
+	enabled := map[string]source.Options{}
+	for _, n := range source.Names() {
+		raw := map[string]any{}
+		on := source.DefaultEnabled(n)
+		for k, v := range c.Sources[n] {
+			if k == "enabled" {
+				b, ok := v.(bool)
+				if !ok {
+					errs = append(errs, fmt.Errorf("sources.%s.enabled: want true or false, got %v", n, v))
+				}
+				on = b
+				continue
+			}
+			raw[k] = v
+		}
+		if len(c.only) > 0 {
+			on = slices.Contains(c.only, n)
+		}
+		if on {
+			enabled[n] = source.Options{HostRoot: c.HostRoot, Raw: raw}
+		}
+	}
+	return enabled, errors.Join(errs...)
+}
+
+func (c *Config) section(name string) map[string]any {
+	if c.Sources[name] == nil {
+		c.Sources[name] = map[string]any{}
+	}
+	return c.Sources[name]
+}

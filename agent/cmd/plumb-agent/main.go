@@ -1,0 +1,136 @@
+// Command plumb-agent watches this host's files, packages and kernel state
+// and streams every change to a Plumb collector.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/plumb-dev/plumb/agent/hostinfo"
+	"github.com/plumb-dev/plumb/agent/source"
+	_ "github.com/plumb-dev/plumb/agent/source/builtin"
+	"github.com/plumb-dev/plumb/agent/state"
+	"github.com/plumb-dev/plumb/agent/stream"
+	"github.com/plumb-dev/plumb/pkg/cli"
+	"github.com/plumb-dev/plumb/pkg/config"
+	"github.com/plumb-dev/plumb/pkg/metricsserver"
+	"github.com/plumb-dev/plumb/pkg/version"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cfg := NewConfig()
+	var cfgFile string
+	cmd := &cobra.Command{
+		Use:     "plumb-agent",
+		Short:   "Watch this host's files, packages and kernel state and stream changes to a Plumb collector",
+		Version: version.Version,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := config.Load(cfg, cfgFile, cmd.Flags(), flagKeys); err != nil {
+				return cli.Usage(err)
+			}
+			sources, err := cfg.Validate()
+			if err != nil {
+				return cli.Usage(err)
+			}
+			return serve(cmd.Context(), cfg, sources)
+		},
+	}
+	cli.Prepare(cmd)
+	cmd.Flags().StringVar(&cfgFile, "config", "", "YAML config file (flags override it)")
+	cfg.AddFlags(cmd.Flags())
+	cmd.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return cli.Exit(os.Stderr, "plumb-agent", cmd.ExecuteContext(ctx))
+}
+
+func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) error {
+	logger, err := config.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	logger.Warn("using plaintext gRPC to the collector (--insecure)", "collector", cfg.Collector)
+	hostID := cfg.HostID
+	if hostID == "" {
+		hostID = hostinfo.DefaultHostID(cfg.HostRoot)
+	}
+	if hostID == "" {
+		return cli.Usage(errors.New("host id: none configured and none found in /etc/machine-id or the hostname; pass --host-id"))
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	db, err := state.Open(cfg.StateDir, state.Options{
+		SpoolLimit: cfg.SpoolLimitMiB << 20,
+		Logger:     logger.With("component", "state"),
+		Metrics:    state.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st := db.Status()
+	logger.Info("state opened", "path", db.Path(), "facts", st.Facts, "seq", st.Seq, "spooled", st.SpoolLen)
+
+	sources, err := source.Build(logger, enabled)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	names := make([]string, 0, len(sources))
+	for n := range sources {
+		names = append(names, n)
+	}
+	runner := source.NewRunner(logger, db, sources, reg)
+
+	conn, err := grpc.NewClient(cfg.Collector, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("collector address %q: %w", cfg.Collector, err)
+	}
+	defer conn.Close()
+	info := hostinfo.Collect(ctx)
+	client := stream.New(conn, stream.Config{HostID: hostID, Labels: cfg.Labels, Info: info},
+		db, runner.Coverage(), logger.With("component", "stream"), stream.NewMetrics(reg))
+
+	logger.Info("plumb-agent starting", "version", version.Version, "host_id", hostID, "sources", names, "collector", cfg.Collector)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runner.Run(ctx) })
+	g.Go(func() error { return client.Run(ctx) })
+	g.Go(func() error {
+		start := time.Now()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-runner.Ready():
+		}
+		st := db.Status()
+		logger.Info("initial scan recorded", "facts", st.Facts, "took", time.Since(start).Round(time.Millisecond))
+		if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+			logger.Debug("sd_notify failed", "err", err)
+		}
+		return nil
+	})
+	if cfg.MetricsListen != "" {
+		g.Go(func() error { return metricsserver.Serve(ctx, cfg.MetricsListen, reg, logger) })
+	}
+	err = g.Wait()
+	logger.Info("plumb-agent stopped")
+	return err
+}
