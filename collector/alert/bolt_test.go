@@ -11,7 +11,7 @@ import (
 	"github.com/plumb-dev/plumb/collector/store"
 )
 
-func boltCursor(t *testing.T, st store.Store, name string) uint64 {
+func boltCursor(t testing.TB, st store.Store, name string) uint64 {
 	t.Helper()
 	var c uint64
 	err := st.View(context.Background(), func(tx store.ReadTx) error {

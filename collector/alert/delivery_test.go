@@ -19,7 +19,7 @@ import (
 // These tests run the Dispatcher with the real webhook notifier against
 // real HTTP servers on loopback.
 
-func newWebhook(t *testing.T, name, url string) alert.Notifier {
+func newWebhook(t testing.TB, name, url string) alert.Notifier {
 	t.Helper()
 	n, err := webhook.New(name, webhook.Config{URL: url, Timeout: 2 * time.Second}, nil)
 	if err != nil {

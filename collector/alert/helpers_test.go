@@ -66,7 +66,7 @@ func event(id string) *plumbv1.DriftEvent {
 
 // appendEvents commits events with the given ids in one transaction, as
 // the apply path does, and returns their seqs.
-func appendEvents(t *testing.T, st store.Store, ids ...string) []uint64 {
+func appendEvents(t testing.TB, st store.Store, ids ...string) []uint64 {
 	t.Helper()
 	var seqs []uint64
 	err := st.Update(context.Background(), func(tx store.Tx) error {
@@ -119,7 +119,7 @@ func run(t *testing.T, d *alert.Dispatcher) (stop func()) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -187,12 +187,12 @@ type receiver struct {
 	status   func(attempt int) int
 }
 
-func newReceiver(t *testing.T, status func(attempt int) int) *receiver {
+func newReceiver(t testing.TB, status func(attempt int) int) *receiver {
 	return newReceiverOn(t, nil, status)
 }
 
 // newReceiverOn serves on ln, or on a fresh loopback port when ln is nil.
-func newReceiverOn(t *testing.T, ln net.Listener, status func(attempt int) int) *receiver {
+func newReceiverOn(t testing.TB, ln net.Listener, status func(attempt int) int) *receiver {
 	r := &receiver{status: status}
 	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var body struct {
@@ -236,7 +236,7 @@ func (r *receiver) attemptCount() int {
 }
 
 // registered waits until the notifier has loaded or created its cursor.
-func registered(t *testing.T, data *memData, name string) {
+func registered(t testing.TB, data *memData, name string) {
 	t.Helper()
 	waitFor(t, name+" registered", func() bool { return data.cursor("notifier/"+name+"/registered") != 0 })
 }
