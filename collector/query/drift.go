@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"errors"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
@@ -68,5 +67,3 @@ func (s *Server) AcceptDrift(ctx context.Context, req *plumbv1.AcceptDriftReques
 	}
 	return &plumbv1.AcceptDriftResponse{Accepted: items}, nil
 }
-
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

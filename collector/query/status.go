@@ -35,3 +35,5 @@ func toStatus(err error) error {
 }
 
 func invalid(msg string) error { return status.Error(codes.InvalidArgument, msg) }
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

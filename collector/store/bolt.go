@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -131,6 +132,11 @@ func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
 		errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrInvalidMapping):
 		return nil, fmt.Errorf("%w: %w", ErrNotDatabase, err)
 	default:
+		// Open names the path itself; drop os.OpenFile's copy of it.
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == path {
+			return nil, pe.Err
+		}
 		return nil, err
 	}
 }

@@ -260,3 +260,16 @@ func TestCanceledContext(t *testing.T) {
 		t.Error("fn ran with a canceled context")
 	}
 }
+
+func TestOpenErrorsNameThePathOnce(t *testing.T) {
+	dir := t.TempDir()
+	for _, path := range []string{dir, filepath.Join(dir, "missing", "plumb.db")} {
+		_, err := Open(path, Options{})
+		if err == nil {
+			t.Fatalf("Open(%s) succeeded", path)
+		}
+		if n := strings.Count(err.Error(), path); n != 1 {
+			t.Errorf("error %q names the path %d times", err, n)
+		}
+	}
+}

@@ -215,7 +215,7 @@ func (t *boltTx) get(host string, name []byte, k fact.Key, m proto.Message) erro
 		v = b.Get(k.Encode())
 	}
 	if v == nil {
-		return fmt.Errorf("host %q %s %s: %w", host, name, k, ErrNotFound)
+		return &notFoundError{host: host, what: name, key: k}
 	}
 	if err := proto.Unmarshal(v, m); err != nil {
 		return fmt.Errorf("decode host %q %s %s: %w", host, name, k, err)
@@ -275,3 +275,18 @@ func (t *boltTx) del(host string, name []byte, k fact.Key) error {
 	}
 	return nil
 }
+
+// notFoundError is ErrNotFound for one fact-keyed value. The apply path
+// misses often (new facts, no drift yet), so the message is built only if
+// someone reads it.
+type notFoundError struct {
+	host string
+	what []byte
+	key  fact.Key
+}
+
+func (e *notFoundError) Error() string {
+	return fmt.Sprintf("host %q %s %s: %s", e.host, e.what, e.key, ErrNotFound)
+}
+
+func (e *notFoundError) Unwrap() error { return ErrNotFound }
