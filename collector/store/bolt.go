@@ -38,7 +38,7 @@ type Options struct {
 	// LockTimeout is how long Open waits for the file lock held by another
 	// process. Default DefaultLockTimeout.
 	LockTimeout time.Duration
-	// Logger receives migration and pruning logs. Default: discard.
+	// Logger receives migration logs. Default: discard.
 	Logger *slog.Logger
 }
 

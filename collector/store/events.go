@@ -77,8 +77,8 @@ func (t *boltTx) SetCursor(name string, seq uint64) error {
 
 // Prune bounds the event log: it deletes events that are older than
 // Options.EventRetention at now and at or below every cursor (with no
-// cursor, age alone decides). The collector calls it hourly. It returns
-// how many events it deleted.
+// cursor, age alone decides). The collector calls it hourly and logs the
+// count it returns.
 func (s *Bolt) Prune(ctx context.Context, now time.Time) (int, error) {
 	cutoff := now.Add(-s.opts.EventRetention).UnixNano()
 	total := 0
@@ -99,9 +99,6 @@ func (s *Bolt) Prune(ctx context.Context, now time.Time) (int, error) {
 		if !more {
 			break
 		}
-	}
-	if total > 0 {
-		s.logger.Info("events pruned", "count", total, "retention", s.opts.EventRetention)
 	}
 	return total, nil
 }
