@@ -147,9 +147,10 @@ func TestFileDriftLifecycle(t *testing.T) {
 		// hosts would have arrived too.
 		writeFile(t, p("barrier"), "b")
 		f.hook.await(t, hookWait, "barrier", is("drift.opened", f.host, "added", p("barrier")))
-		for _, ev := range f.hook.events()[before:] {
-			if ev.Key == p("hosts") {
-				t.Fatalf("touch / same-content rewrite produced %s", ev.Type)
+		for i, ev := range f.hook.events() {
+			if ev.Key == p("hosts") && i >= before {
+				t.Fatalf("touch / same-content rewrite produced %s %s (event %d, %d before the touch): current %v",
+					ev.Type, ev.Change, i, before, ev.Current)
 			}
 		}
 	})

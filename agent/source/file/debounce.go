@@ -3,9 +3,11 @@ package file
 import "time"
 
 // debouncer coalesces bursts of events per path. The first event for a
-// path opens a window and is handled at once (low latency); further events
-// in the window only mark the path pending, and a pending path is handled
-// once more when its window closes, which opens a new window. A path that
+// path opens a window and is handled at once (low latency) unless it is a
+// settling event (create, write), which is handled when the window closes;
+// further events in the window only mark the path pending, and a pending
+// path is handled once more when its window closes, which opens a new
+// window. A path that
 // keeps changing is thus handled at most about once per window, and its
 // last change is never lost.
 //
@@ -31,14 +33,17 @@ func newDebouncer(d time.Duration) *debouncer {
 }
 
 // event records an event for path at now and reports whether the caller
-// should handle path now.
-func (d *debouncer) event(path string, now time.Time) bool {
+// should handle path now. A settling event (a write in progress) opens
+// its window already pending: the path is handled when the window closes,
+// not at once, so a file being written is read after the writer paused.
+func (d *debouncer) event(path string, now time.Time, settle bool) bool {
 	if w, ok := d.open[path]; ok {
 		w.pending = true
 		return false
 	}
 	if d.window > 0 {
-		d.push(path, now, false)
+		d.push(path, now, settle)
+		return !settle
 	}
 	return true
 }

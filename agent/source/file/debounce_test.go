@@ -11,13 +11,13 @@ func TestDebouncer(t *testing.T) {
 	d := newDebouncer(10 * time.Millisecond)
 
 	// First event: handle now; the rest of the window only marks it.
-	if !d.event("/a", at(0)) {
+	if !d.event("/a", at(0), false) {
 		t.Fatal("first event not handled at once")
 	}
-	if d.event("/a", at(3)) || d.event("/a", at(9)) {
+	if d.event("/a", at(3), false) || d.event("/a", at(9), false) {
 		t.Fatal("event inside the window handled at once")
 	}
-	if !d.event("/b", at(5)) {
+	if !d.event("/b", at(5), false) {
 		t.Fatal("first event of another path not handled at once")
 	}
 	if next, ok := d.next(); !ok || !next.Equal(at(10)) {
@@ -31,14 +31,14 @@ func TestDebouncer(t *testing.T) {
 	if got := d.due(at(10)); !equalStrings(got, []string{"/a"}) {
 		t.Fatalf("due(10) = %v, want [/a]", got)
 	}
-	if d.event("/a", at(12)) {
+	if d.event("/a", at(12), false) {
 		t.Fatal("event in the trailing window handled at once")
 	}
 	// /b had no further event: its window closes silently.
 	if got := d.due(at(15)); len(got) != 0 {
 		t.Fatalf("due(15) = %v, want none", got)
 	}
-	if !d.event("/b", at(16)) {
+	if !d.event("/b", at(16), false) {
 		t.Fatal("event after /b's window closed not handled at once")
 	}
 	if got := d.due(at(20)); !equalStrings(got, []string{"/a"}) {
@@ -60,7 +60,7 @@ func TestDebouncerZeroWindow(t *testing.T) {
 	d := newDebouncer(0)
 	now := time.Unix(1, 0)
 	for range 3 {
-		if !d.event("/a", now) {
+		if !d.event("/a", now, false) {
 			t.Fatal("zero window: event not handled at once")
 		}
 	}
@@ -74,8 +74,8 @@ func TestDebouncerManyPaths(t *testing.T) {
 	now := time.Unix(1, 0)
 	for i := range 10000 {
 		p := "/p" + string(rune('a'+i%26)) + string(rune(i))
-		d.event(p, now)
-		d.event(p, now)
+		d.event(p, now, false)
+		d.event(p, now, false)
 	}
 	got := d.due(now.Add(time.Millisecond))
 	if len(got) != d.len() || len(got) == 0 {
@@ -84,5 +84,27 @@ func TestDebouncerManyPaths(t *testing.T) {
 	d.due(now.Add(time.Hour))
 	if d.len() != 0 || len(d.queue) != 0 {
 		t.Fatalf("after all windows closed: open %d, queue %d", d.len(), len(d.queue))
+	}
+}
+
+func TestDebouncerSettlingEventWaitsForTheWindow(t *testing.T) {
+	d := newDebouncer(10 * time.Millisecond)
+	t0 := time.Unix(1000, 0)
+	if d.event("/f", t0, true) {
+		t.Fatal("a write was handled at once; want it handled when the window closes")
+	}
+	if d.event("/f", t0.Add(2*time.Millisecond), true) {
+		t.Fatal("second write handled at once")
+	}
+	if got := d.due(t0.Add(5 * time.Millisecond)); len(got) != 0 {
+		t.Fatalf("handled before the window closed: %v", got)
+	}
+	if got := d.due(t0.Add(10 * time.Millisecond)); len(got) != 1 || got[0] != "/f" {
+		t.Fatalf("due at window end = %v, want [/f]", got)
+	}
+	// A chmod after the write's window is handled at once.
+	d.due(t0.Add(30 * time.Millisecond))
+	if !d.event("/f", t0.Add(40*time.Millisecond), false) {
+		t.Fatal("a chmod was not handled at once")
 	}
 }

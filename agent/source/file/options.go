@@ -21,9 +21,11 @@ type Config struct {
 	// Exclude holds doublestar globs ("**" crosses directories) matched
 	// against the full host path; a match is neither watched nor reported.
 	Exclude []string `koanf:"exclude"`
-	// Debounce is the window in which further events for a path are
-	// coalesced into one trailing re-check. The first event is handled at
-	// once.
+	// Debounce is the window in which events for a path are coalesced.
+	// A path is read once its events pause for this long, so a file is not
+	// read half-written (truncate, then write); removals and renames away
+	// are handled at once, with one trailing re-check if more events
+	// arrive in the window.
 	Debounce time.Duration `koanf:"debounce"`
 	// Workers is how many files are hashed at once during a scan.
 	Workers int `koanf:"workers"`
@@ -34,7 +36,7 @@ type Config struct {
 
 // Defaults.
 const (
-	defaultDebounce     = 10 * time.Millisecond
+	defaultDebounce     = 4 * time.Millisecond
 	defaultPollInterval = 60 * time.Second
 )
 

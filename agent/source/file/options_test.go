@@ -26,7 +26,7 @@ func TestOptionsDefaults(t *testing.T) {
 	}
 	want := settings{
 		roots:        []string{"/etc"},
-		debounce:     10 * time.Millisecond,
+		debounce:     4 * time.Millisecond,
 		workers:      runtime.GOMAXPROCS(0),
 		pollInterval: 60 * time.Second,
 	}

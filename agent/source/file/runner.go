@@ -161,9 +161,20 @@ func (r *runner) loop(ctx context.Context) error {
 // into the path's debounce window.
 func (r *runner) onEvent(ctx context.Context, ev fsnotify.Event) {
 	p := filepath.Clean(ev.Name)
-	if r.deb.event(p, time.Now()) {
+	if r.deb.event(p, time.Now(), settles(ev.Op)) {
 		r.handle(ctx, p)
 	}
+}
+
+// settles reports whether a path must settle before it is read: every
+// event but a removal or rename away. The path is read once events for it
+// pause for a debounce window, so a rewrite (O_TRUNC, then write) is never
+// seen empty and an editor's temp file is gone before it is looked at.
+// Even a chmod settles: by the time it is handled the file may be
+// mid-write. inotify's IN_CLOSE_WRITE would say exactly when a writer is
+// done, but fsnotify does not expose it.
+func settles(op fsnotify.Op) bool {
+	return !op.Has(fsnotify.Remove) && !op.Has(fsnotify.Rename)
 }
 
 // onError handles an error from the watcher. An overflow means events were
@@ -194,7 +205,7 @@ func (r *runner) drainDeferred(ctx context.Context) {
 		r.deferred[0] = ""
 		r.deferred = r.deferred[1:]
 		delete(r.deferSet, p)
-		if r.deb.event(p, time.Now()) {
+		if r.deb.event(p, time.Now(), false) {
 			r.handle(ctx, p)
 		}
 	}

@@ -157,6 +157,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	g.Go(func() error {
 		<-ctx.Done()
 		hs.Shutdown()
+		qs.Close() // ends watch streams, which would hold up GracefulStop
 		stopped := make(chan struct{})
 		go func() { srv.GracefulStop(); close(stopped) }()
 		select {
