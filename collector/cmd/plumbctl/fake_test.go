@@ -150,6 +150,7 @@ func newFake() *fakeCollector {
 				},
 				Labels:    map[string]string{"role": "web", "env": "prod"},
 				FactCount: 10, AppliedSeq: 42, Connected: true, HasBaseline: true, OpenDrift: 2,
+				SetDigest:        bytes.Repeat([]byte{0xab}, 32),
 				LastSeenUnixNano: at(5 * time.Minute),
 				Coverage: []*plumbv1.CoverageCondition{{
 					Source: "file", State: plumbv1.CoverageState_COVERAGE_STATE_DEGRADED,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"strconv"
 	"strings"
 
@@ -64,13 +65,16 @@ func osName(info *plumbv1.HostInfo) string {
 	return info.GetOs()
 }
 
-// hostJSON is the JSON view of a host.
+// hostJSON is the JSON view of a host. SetDigest is the host's set digest
+// in hex: equal to the agent's when both hold the same facts.
 type hostJSON struct {
 	HostID      string            `json:"host_id"`
 	Connected   bool              `json:"connected"`
 	FactCount   uint64            `json:"fact_count"`
 	OpenDrift   uint64            `json:"open_drift"`
 	HasBaseline bool              `json:"has_baseline"`
+	AppliedSeq  uint64            `json:"applied_seq"`
+	SetDigest   string            `json:"set_digest"`
 	LastSeen    string            `json:"last_seen"`
 	Info        hostInfoJSON      `json:"info"`
 	Labels      map[string]string `json:"labels"`
@@ -103,6 +107,8 @@ func toHostJSON(h *plumbv1.Host) hostJSON {
 		FactCount:   h.GetFactCount(),
 		OpenDrift:   h.GetOpenDrift(),
 		HasBaseline: h.GetHasBaseline(),
+		AppliedSeq:  h.GetAppliedSeq(),
+		SetDigest:   hex.EncodeToString(h.GetSetDigest()),
 		LastSeen:    factjson.Time(h.GetLastSeenUnixNano()),
 		Info: hostInfoJSON{
 			Hostname:        info.GetHostname(),
