@@ -1,0 +1,199 @@
+package fact
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"testing"
+	"unicode/utf8"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+)
+
+func file(key string, sha byte, mode uint32, mtime int64) *plumbv1.Fact {
+	return &plumbv1.Fact{
+		Kind: plumbv1.FactKind_FACT_KIND_FILE,
+		Key:  []byte(key),
+		Attrs: &plumbv1.Fact_File{File: &plumbv1.FileAttrs{
+			Type: plumbv1.FileType_FILE_TYPE_REGULAR, Mode: mode, Size: 10,
+			Sha256: bytes.Repeat([]byte{sha}, 32), MtimeUnixNano: mtime, Inode: uint64(mtime),
+		}},
+		ObservedUnixNano: mtime,
+	}
+}
+
+func TestDigestIgnoresVolatileAttributes(t *testing.T) {
+	a, b := Digest(file("/etc/x", 1, 0o644, 1)), Digest(file("/etc/x", 1, 0o644, 99))
+	if !bytes.Equal(a, b) {
+		t.Fatal("mtime/inode/observed time changed the digest")
+	}
+	for name, other := range map[string]*plumbv1.Fact{
+		"content": file("/etc/x", 2, 0o644, 1),
+		"mode":    file("/etc/x", 1, 0o600, 1),
+		"key":     file("/etc/y", 1, 0o644, 1),
+	} {
+		if bytes.Equal(a, Digest(other)) {
+			t.Errorf("a different %s gave the same digest", name)
+		}
+	}
+}
+
+func TestDigestSeparatesFields(t *testing.T) {
+	// Length prefixes keep ("ab","c") apart from ("a","bc").
+	p := func(v, arch string) []byte {
+		return Digest(&plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_PACKAGE, Key: []byte("k"),
+			Attrs: &plumbv1.Fact_Package{Package: &plumbv1.PackageAttrs{Version: v, Arch: arch}}})
+	}
+	if bytes.Equal(p("ab", "c"), p("a", "bc")) {
+		t.Fatal("field boundaries are ambiguous")
+	}
+}
+
+// The canonical encoding is a contract between agents and collectors of
+// different versions: this digest must never change.
+func TestDigestIsStable(t *testing.T) {
+	got := fmt.Sprintf("%x", Digest(file("/etc/hosts", 7, 0o644, 5)))
+	if got != goldenDigest {
+		t.Fatalf("canonical digest changed:\n got %s\nwant %s\n(bump digestVersion with a migration if intended)", got, goldenDigest)
+	}
+}
+
+func TestSetDigestIsOrderIndependentAndReversible(t *testing.T) {
+	var a, b SetDigest
+	keys := []Key{}
+	for i := range 300 {
+		keys = append(keys, Key{Kind: plumbv1.FactKind_FACT_KIND_FILE, ID: fmt.Sprintf("/f/%d", i)})
+	}
+	d := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 32) }
+	for i, k := range keys {
+		a.Add(k, d(i))
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		b.Add(keys[i], d(i))
+	}
+	if !bytes.Equal(a.Sum(), b.Sum()) {
+		t.Fatal("order changed the set digest")
+	}
+	var empty SetDigest
+	before := a.Sum()
+	a.Replace(keys[3], d(3), d(200))
+	if bytes.Equal(before, a.Sum()) {
+		t.Fatal("replacing a value did not change the digest")
+	}
+	if diff := a.DiffBuckets(b.Buckets()); len(diff) != 1 || diff[0] != keys[3].Bucket() {
+		t.Fatalf("DiffBuckets = %v, want [%d]", diff, keys[3].Bucket())
+	}
+	a.Replace(keys[3], d(200), d(3))
+	if !bytes.Equal(before, a.Sum()) {
+		t.Fatal("Replace is not reversible")
+	}
+	for i, k := range keys {
+		a.Remove(k, d(i))
+	}
+	if !bytes.Equal(a.Sum(), empty.Sum()) {
+		t.Fatal("removing everything does not give the empty digest")
+	}
+	raw, _ := b.MarshalBinary()
+	var c SetDigest
+	if err := c.UnmarshalBinary(raw); err != nil || !bytes.Equal(c.Sum(), b.Sum()) {
+		t.Fatalf("binary round trip: %v", err)
+	}
+	if err := c.UnmarshalBinary(raw[:10]); err == nil {
+		t.Fatal("short input accepted")
+	}
+}
+
+// The limb arithmetic must agree with big.Int mod 2^256.
+func TestSum256AgainstBigInt(t *testing.T) {
+	mod := new(big.Int).Lsh(big.NewInt(1), 256)
+	for range 2000 {
+		x, y := randBytes(t), randBytes(t)
+		if x[0]%4 == 0 {
+			for j := range x { // exercise carries: all ones
+				x[j] = 0xff
+			}
+		}
+		bx, by := new(big.Int).SetBytes(x), new(big.Int).SetBytes(y)
+		s := fromBytes(x)
+		s.add(fromBytes(y))
+		want := new(big.Int).Mod(new(big.Int).Add(bx, by), mod)
+		if got := new(big.Int).SetBytes(s.bytes()); got.Cmp(want) != 0 {
+			t.Fatalf("add(%x, %x) = %x, want %x", x, y, got, want)
+		}
+		s = fromBytes(x)
+		s.sub(fromBytes(y))
+		want = new(big.Int).Mod(new(big.Int).Sub(bx, by), mod)
+		if got := new(big.Int).SetBytes(s.bytes()); got.Cmp(want) != 0 {
+			t.Fatalf("sub(%x, %x) = %x, want %x", x, y, got, want)
+		}
+	}
+}
+
+func randBytes(t *testing.T) []byte {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDisplayRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ raw, shown string }{
+		{"/etc/hosts", "/etc/hosts"},
+		{"/etc/caf\xe9", `/etc/caf\xe9`},
+		{"/a\\b", `/a\\b`},
+		{"/tab\there", `/tab\x09here`},
+		{"/ünïcode", "/ünïcode"},
+		{"/lit\\xff", `/lit\\xff`},
+	} {
+		if got := Display([]byte(tc.raw)); got != tc.shown {
+			t.Errorf("Display(%q) = %q, want %q", tc.raw, got, tc.shown)
+		}
+		back, err := ParseDisplay(tc.shown)
+		if err != nil || string(back) != tc.raw {
+			t.Errorf("ParseDisplay(%q) = %q, %v; want %q", tc.shown, back, err, tc.raw)
+		}
+	}
+	for _, bad := range []string{`\`, `\q`, `\x`, `\xZZ`, `/a\x1`} {
+		if _, err := ParseDisplay(bad); err == nil {
+			t.Errorf("ParseDisplay(%q) accepted a bad escape", bad)
+		}
+	}
+}
+
+func FuzzDisplayRoundTrip(f *testing.F) {
+	for _, s := range []string{"/etc/x", "\xff\xfe", `\\x41`, "a\x00b"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		shown := Display(raw)
+		if !utf8.ValidString(shown) {
+			t.Fatalf("Display(%q) = %q is not UTF-8", raw, shown)
+		}
+		back, err := ParseDisplay(shown)
+		if err != nil || !bytes.Equal(back, raw) {
+			t.Fatalf("round trip %q -> %q -> %q, %v", raw, shown, back, err)
+		}
+	})
+}
+
+func TestKeyEncodingAndKinds(t *testing.T) {
+	k := Key{Kind: plumbv1.FactKind_FACT_KIND_SYSCTL, ID: "net.ipv4.ip_forward"}
+	got, err := DecodeKey(k.Encode())
+	if err != nil || got != k {
+		t.Fatalf("DecodeKey(Encode(%v)) = %v, %v", k, got, err)
+	}
+	if _, err := DecodeKey(nil); err == nil {
+		t.Fatal("empty key decoded")
+	}
+	for kind := plumbv1.FactKind_FACT_KIND_FILE; kind <= plumbv1.FactKind_FACT_KIND_SYSCTL; kind++ {
+		back, err := ParseKind(KindName(kind))
+		if err != nil || back != kind {
+			t.Errorf("ParseKind(KindName(%v)) = %v, %v", kind, back, err)
+		}
+	}
+	if _, err := ParseKind("bogus"); err == nil {
+		t.Fatal("unknown kind accepted")
+	}
+}
