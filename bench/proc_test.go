@@ -1,0 +1,169 @@
+package bench
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// proc is a running binary. Its combined output is read line by line and
+// each line is stamped with the time it arrived, so a benchmark can time
+// a log line without polling.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	started time.Time
+	done    chan struct{}
+
+	mu     sync.Mutex
+	lines  []logLine     // guarded by mu
+	notify chan struct{} // closed and replaced on each new line; guarded by mu
+}
+
+type logLine struct {
+	at   time.Time
+	text string
+}
+
+// start runs path with args; b's cleanup stops it and, when b failed,
+// prints its output.
+func start(b *testing.B, name, path string, args ...string) *proc {
+	b.Helper()
+	p := &proc{name: name, cmd: exec.Command(path, args...), done: make(chan struct{}), notify: make(chan struct{})}
+	pr, pw := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	p.started = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		b.Fatalf("start %s: %v", name, err)
+	}
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			now := time.Now()
+			p.mu.Lock()
+			p.lines = append(p.lines, logLine{at: now, text: sc.Text()})
+			close(p.notify)
+			p.notify = make(chan struct{})
+			p.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	go func() {
+		_ = p.cmd.Wait()
+		pw.Close()
+		<-read
+		close(p.done)
+	}()
+	b.Cleanup(func() {
+		p.stop()
+		if b.Failed() {
+			b.Logf("--- %s output ---\n%s", name, p.output())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits, then SIGKILL.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var sb strings.Builder
+	for _, l := range p.lines {
+		sb.WriteString(l.text)
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+// awaitLine waits up to d for an output line containing every one of
+// parts and returns it with its arrival time.
+func (p *proc) awaitLine(b *testing.B, d time.Duration, parts ...string) logLine {
+	b.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	seen := 0
+	for {
+		p.mu.Lock()
+		lines, notify := p.lines[seen:], p.notify
+		seen = len(p.lines)
+		p.mu.Unlock()
+		for _, l := range lines {
+			if containsAll(l.text, parts) {
+				return l
+			}
+		}
+		select {
+		case <-notify:
+		case <-p.done:
+			b.Fatalf("%s exited while waiting for a line with %q", p.name, parts)
+		case <-deadline.C:
+			b.Fatalf("%s: no line with %q within %v", p.name, parts, d)
+		}
+	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// logAttr returns the value of key=value in a text-format slog line.
+func logAttr(line, key string) string {
+	i := strings.Index(line, " "+key+"=")
+	if i < 0 {
+		return ""
+	}
+	v := line[i+len(key)+2:]
+	if j := strings.IndexByte(v, ' '); j >= 0 {
+		v = v[:j]
+	}
+	return strings.Trim(v, `"`)
+}
+
+// peakRSS returns the process's peak resident set size (VmHWM) in bytes.
+func (p *proc) peakRSS(b *testing.B) int64 {
+	b.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/status")
+	if err != nil {
+		b.Fatalf("%s: read status: %v", p.name, err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				b.Fatalf("%s: VmHWM %q: %v", p.name, l, err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatalf("%s: no VmHWM in /proc status", p.name)
+	return 0
+}

@@ -1,0 +1,152 @@
+package bench
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+)
+
+// collector is a running plumb-collector with a query client.
+type collector struct {
+	*proc
+	addr, metrics, data string
+	query               plumbv1.QueryServiceClient
+}
+
+// startCollector runs a collector on data; hookURL may be empty.
+func startCollector(b *testing.B, data, hookURL string) *collector {
+	b.Helper()
+	c := &collector{addr: freeAddr(b), metrics: freeAddr(b), data: data}
+	args := []string{"--insecure", "--listen", c.addr, "--data", data, "--metrics-listen", c.metrics, "--log-level", "info"}
+	if hookURL != "" {
+		args = append(args, "--webhook-url", hookURL)
+	}
+	c.proc = start(b, "collector", bin.collector, args...)
+	waitFor(b, 20*time.Second, "collector to serve", func() bool {
+		conn, err := net.DialTimeout("tcp", c.addr, 100*time.Millisecond)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	conn, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	c.query = plumbv1.NewQueryServiceClient(conn)
+	return c
+}
+
+// host returns the collector's record of id, or nil.
+func (c *collector) host(id string) *plumbv1.Host {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := c.query.ListHosts(ctx, &plumbv1.ListHostsRequest{})
+	if err != nil {
+		return nil
+	}
+	for _, h := range resp.GetHosts() {
+		if h.GetHostId() == id {
+			return h
+		}
+	}
+	return nil
+}
+
+// awaitFacts polls until the collector holds want facts for host, and
+// returns when it first saw them.
+func (c *collector) awaitFacts(b *testing.B, d time.Duration, host string, want uint64) time.Time {
+	b.Helper()
+	var last uint64
+	deadline := time.Now().Add(d)
+	for {
+		h := c.host(host)
+		now := time.Now()
+		if h != nil {
+			last = h.GetFactCount()
+			if last == want {
+				return now
+			}
+		}
+		if now.After(deadline) {
+			b.Fatalf("collector holds %d facts for %s after %v, want %d", last, host, d, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// agent is a running plumb-agent watching one tree with the file source
+// only, so its facts are exactly the tree's files and directories.
+type agent struct {
+	*proc
+	metrics string
+}
+
+func startAgent(b *testing.B, collectorAddr, state, hostID, tree string) *agent {
+	b.Helper()
+	a := &agent{metrics: freeAddr(b)}
+	a.proc = start(b, "agent "+hostID, bin.agent, "--insecure", "--collector", collectorAddr,
+		"--state", state, "--host-id", hostID, "--sources", "file", "--watch", tree,
+		"--metrics-listen", a.metrics, "--log-level", "info")
+	return a
+}
+
+// awaitMetric polls addr's /metrics until name satisfies ok, and returns
+// its value.
+func awaitMetric(b *testing.B, d time.Duration, addr, name string, ok func(float64) bool) float64 {
+	b.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		v, err := scrape(addr, name)
+		if err == nil && ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("metric %s at %s: last %v (err %v) after %v", name, addr, v, err, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func freeAddr(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitFor(b *testing.B, d time.Duration, what string, cond func() bool) {
+	b.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// scratch returns a fresh directory under the run's work dir.
+func scratch(b *testing.B, name string) string {
+	b.Helper()
+	dir, err := os.MkdirTemp(workDir, name+"-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func sub(dir, name string) string { return filepath.Join(dir, name) }
