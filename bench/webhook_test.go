@@ -1,0 +1,196 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// hookEvent is the part of a generic webhook body the benchmark reads,
+// with the time it arrived.
+type hookEvent struct {
+	Type       string `json:"type"`
+	Key        string `json:"key"`
+	At         string `json:"at"`
+	ObservedAt string `json:"observed_at"`
+	Current    struct {
+		ObservedAt string `json:"observed_at"`
+	} `json:"current"`
+
+	received time.Time
+}
+
+// hookReceiver is a real HTTP webhook endpoint that hands each event to
+// the benchmark as it arrives.
+type hookReceiver struct {
+	srv    *httptest.Server
+	events chan hookEvent
+}
+
+func newHookReceiver(b *testing.B) *hookReceiver {
+	h := &hookReceiver{events: make(chan hookEvent, 4096)}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		now := time.Now()
+		var ev hookEvent
+		if err == nil {
+			err = json.Unmarshal(body, &ev)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ev.received = now
+		h.events <- ev
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	b.Cleanup(h.srv.Close)
+	return h
+}
+
+// await returns the first event of type typ for key, counting any other
+// event received meanwhile in stray.
+func (h *hookReceiver) await(b *testing.B, d time.Duration, typ, key string, stray *int) hookEvent {
+	b.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		select {
+		case ev := <-h.events:
+			if ev.Type == typ && ev.Key == key {
+				return ev
+			}
+			*stray++
+		case <-deadline.C:
+			b.Fatalf("no %s webhook for %s within %v", typ, key, d)
+		}
+	}
+}
+
+// BenchmarkWriteToWebhook times single file changes from the moment
+// os.WriteFile returns until the collector's webhook for that change
+// arrives at a real HTTP receiver, one change at a time.
+func BenchmarkWriteToWebhook(b *testing.B) {
+	const files = 500
+	changes := envInt(b, "PLUMB_BENCH_CHANGES", 1000)
+	for range b.N {
+		dir := scratch(b, "webhook")
+		root := sub(dir, "tree")
+		paths, original := smallTree(b, root, files)
+		hook := newHookReceiver(b)
+		c := startCollector(b, sub(dir, "collector"), hook.srv.URL)
+		startAgent(b, c.addr, sub(dir, "agent"), "hook", root)
+		want := uint64(files + files/filesPerDir + 1)
+		waitFor(b, time.Minute, "baseline", func() bool {
+			h := c.host("hook")
+			return h != nil && h.GetHasBaseline() && h.GetFactCount() == want
+		})
+
+		var total, toObserved, toCommitted, toReceived []time.Duration
+		stray := 0
+		var lastWrite time.Time
+		for i := range changes {
+			// Pass 0 changes every file (drift opens), pass 1 restores
+			// them (drift resolves), and so on: one webhook per write.
+			p, pass := paths[i%files], i/files
+			content, typ := []byte(fmt.Sprintf("# changed in pass %d\nvalue = %d\n", pass, i)), "drift.opened"
+			if pass%2 == 1 {
+				content, typ = original[i%files], "drift.resolved"
+			}
+			if wait := 5*time.Millisecond - time.Since(lastWrite); wait > 0 {
+				time.Sleep(wait)
+			}
+			if err := os.WriteFile(p, content, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			written := time.Now()
+			lastWrite = written
+			ev := hook.await(b, 30*time.Second, typ, p, &stray)
+			total = append(total, ev.received.Sub(written))
+			observed := ev.Current.ObservedAt
+			if observed == "" {
+				observed = ev.ObservedAt
+			}
+			obs, err1 := time.Parse(time.RFC3339Nano, observed)
+			at, err2 := time.Parse(time.RFC3339Nano, ev.At)
+			if err1 == nil && err2 == nil {
+				toObserved = append(toObserved, obs.Sub(written))
+				toCommitted = append(toCommitted, at.Sub(obs))
+				toReceived = append(toReceived, ev.received.Sub(at))
+			}
+		}
+
+		tab := newTable(fmt.Sprintf("BenchmarkWriteToWebhook: %d sequential changes over %d files, ≥5 ms apart, loopback", changes, files),
+			"stage", "p50", "p90", "p99", "max", "mean", "p50 share")
+		p50 := pct(total, 0.50)
+		for _, s := range []struct {
+			name string
+			ds   []time.Duration
+		}{
+			{"write returned → webhook received", total},
+			{"  write returned → agent observed (observed_at)", toObserved},
+			{"  agent observed → collector committed (at)", toCommitted},
+			{"  collector committed → webhook received", toReceived},
+		} {
+			if len(s.ds) == 0 {
+				continue
+			}
+			tab.row(s.name, millis(pct(s.ds, 0.50)), millis(pct(s.ds, 0.90)), millis(pct(s.ds, 0.99)),
+				millis(pct(s.ds, 1)), millis(mean(s.ds)), ratio(pct(s.ds, 0.50).Seconds(), p50.Seconds()))
+		}
+		tab.note("stage figures come from the webhook's observed_at (agent clock) and at (collector clock), same host")
+		if stray > 0 {
+			tab.note("%d webhooks other than the awaited one arrived", stray)
+		}
+		tab.print()
+
+		b.ReportMetric(float64(p50)/1e6, "p50-ms")
+		b.ReportMetric(float64(pct(total, 0.99))/1e6, "p99-ms")
+		b.ReportMetric(float64(pct(total, 1))/1e6, "max-ms")
+	}
+}
+
+// smallTree writes n small files under root, 100 to a directory, and
+// returns their paths and contents.
+func smallTree(b *testing.B, root string, n int) ([]string, [][]byte) {
+	b.Helper()
+	paths := make([]string, n)
+	contents := make([][]byte, n)
+	for i := range n {
+		d := filepath.Join(root, fmt.Sprintf("d%02d", i/filesPerDir))
+		if i%filesPerDir == 0 {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		paths[i] = filepath.Join(d, fmt.Sprintf("f%03d.conf", i))
+		contents[i] = []byte(fmt.Sprintf("# original %d\nvalue = %d\n", i, i*7))
+		if err := os.WriteFile(paths[i], contents[i], 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return paths, contents
+}
+
+// pct returns the p-quantile (nearest rank) of ds.
+func pct(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(float64(len(s))*p+0.999999) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func mean(ds []time.Duration) time.Duration {
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
+}
