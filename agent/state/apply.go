@@ -173,3 +173,10 @@ func (d *DB) Facts(kind plumbv1.FactKind, prefix string, fn func(*plumbv1.Fact) 
 		return nil
 	})
 }
+
+// Checkpoint spools a checkpoint: the collector compares its set digest
+// with the one recorded here once it has applied everything before it.
+func (d *DB) Checkpoint() error {
+	_, err := d.Apply([]source.Op{{Checkpoint: true}})
+	return err
+}

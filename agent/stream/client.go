@@ -35,6 +35,7 @@ type Spool interface {
 	Status() state.Status
 	Notify() <-chan struct{}
 	ResyncNeeded() <-chan struct{}
+	Checkpoint() error
 }
 
 // Config describes the client.
@@ -47,6 +48,11 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// BatchSize is the most deltas per message.
 	BatchSize int
+	// Ready is closed once the agent's initial snapshot is recorded. After
+	// a resync the client then spools a checkpoint, so the collector
+	// checks the digest (and adopts a baseline if it has none, as after
+	// losing its database).
+	Ready <-chan struct{}
 }
 
 // Client keeps one Sync stream open to the collector.
@@ -144,6 +150,11 @@ func (c *Client) session(ctx context.Context) error {
 			return err
 		}
 		c.logger.Info("resynced buckets that differed", "buckets", len(buckets), "facts", n, "bytes", s.resyncBytes)
+		if c.isReady() {
+			if err := c.spool.Checkpoint(); err != nil {
+				return fmt.Errorf("checkpoint after resync: %w", err)
+			}
+		}
 	}
 	c.logger.Info("connected to collector", "applied_seq", w.GetAppliedSeq(), "spooled", c.spool.Status().SpoolLen,
 		"collector_version", w.GetCollectorVersion())
@@ -157,6 +168,18 @@ func (c *Client) session(ctx context.Context) error {
 	err = <-errc
 	cancel(err)
 	return err
+}
+
+func (c *Client) isReady() bool {
+	if c.cfg.Ready == nil {
+		return false
+	}
+	select {
+	case <-c.cfg.Ready:
+		return true
+	default:
+		return false
+	}
 }
 
 type session struct {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -26,6 +27,9 @@ type Config struct {
 	LogLevel      string            `koanf:"log_level"`
 	LogFormat     string            `koanf:"log_format"`
 	SpoolLimitMiB int64             `koanf:"spool_limit_mib"`
+	// ReconnectMax caps the delay between attempts to reach the
+	// collector (jittered exponential backoff from 200ms).
+	ReconnectMax time.Duration `koanf:"reconnect_max"`
 	// Sources holds each source's section; `enabled` is read here, the
 	// rest is the source's own options.
 	Sources map[string]map[string]any `koanf:"sources"`
@@ -45,6 +49,7 @@ func NewConfig() *Config {
 		LogLevel:      "info",
 		LogFormat:     "text",
 		SpoolLimitMiB: state.DefaultSpoolLimit >> 20,
+		ReconnectMax:  30 * time.Second,
 		Sources:       map[string]map[string]any{},
 	}
 }
@@ -60,6 +65,7 @@ var flagKeys = map[string]string{
 	"log-level":       "log_level",
 	"log-format":      "log_format",
 	"spool-limit-mib": "spool_limit_mib",
+	"reconnect-max":   "reconnect_max",
 }
 
 // AddFlags binds the flags to c.
@@ -76,6 +82,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Int64Var(&c.SpoolLimitMiB, "spool-limit-mib", c.SpoolLimitMiB, "bound on unacknowledged deltas kept on disk, MiB")
+	fs.DurationVar(&c.ReconnectMax, "reconnect-max", c.ReconnectMax, "longest wait between attempts to reach the collector")
 }
 
 // Validate checks c and folds the flag conveniences into it. It returns
@@ -99,6 +106,9 @@ func (c *Config) Validate() (map[string]source.Options, error) {
 	}
 	if c.SpoolLimitMiB <= 0 {
 		errs = append(errs, fmt.Errorf("spool_limit_mib %d: must be positive", c.SpoolLimitMiB))
+	}
+	if c.ReconnectMax < 200*time.Millisecond {
+		errs = append(errs, fmt.Errorf("reconnect_max %v: must be at least 200ms", c.ReconnectMax))
 	}
 	if c.Labels == nil {
 		c.Labels = map[string]string{}

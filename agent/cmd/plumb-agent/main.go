@@ -106,7 +106,7 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 	}
 	defer conn.Close()
 	info := hostinfo.Collect(ctx)
-	client := stream.New(conn, stream.Config{HostID: hostID, Labels: cfg.Labels, Info: info},
+	client := stream.New(conn, stream.Config{HostID: hostID, Labels: cfg.Labels, Info: info, MaxBackoff: cfg.ReconnectMax, Ready: runner.Ready()},
 		db, runner.Coverage(), logger.With("component", "stream"), stream.NewMetrics(reg))
 
 	logger.Info("plumb-agent starting", "version", version.Version, "host_id", hostID, "sources", names, "collector", cfg.Collector)
