@@ -156,6 +156,7 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 	// Bucket snapshots may span several messages; facts gather here
 	// until the final one.
 	pending := map[uint32][]*plumbv1.Fact{}
+	pendingFacts := 0
 	for {
 		m, err := st.Recv()
 		if err != nil {
@@ -202,11 +203,16 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 				}
 			}
 			pending[b.GetBucket()] = append(pending[b.GetBucket()], b.GetFacts()...)
+			if pendingFacts += len(b.GetFacts()); pendingFacts > maxPendingFacts {
+				s.metrics.Rejected.Inc()
+				return status.Errorf(codes.ResourceExhausted, "bucket snapshots hold more than %d facts before their final message", maxPendingFacts)
+			}
 			if !b.GetFinal() {
 				continue
 			}
 			facts := pending[b.GetBucket()]
 			delete(pending, b.GetBucket())
+			pendingFacts -= len(facts)
 			r := s.committer.submit(ctx, &job{host: host, kind: jobBucket, bucket: &bucketJob{bucket: b.GetBucket(), facts: facts}})
 			if r.err != nil {
 				return storeError(r.err)
@@ -253,6 +259,11 @@ func validDeltas(ds []*plumbv1.Delta) error {
 	}
 	return nil
 }
+
+// maxPendingFacts bounds the facts of unfinished bucket snapshots one
+// stream may hold in memory: far above a real bucket (a million-fact host
+// has about 4,000 per bucket), far below what hurts the collector.
+const maxPendingFacts = 1 << 20
 
 // maxKeyLen bounds a fact key (PATH_MAX is 4096).
 const maxKeyLen = 8192
