@@ -79,9 +79,9 @@ func buildDeb(t *testing.T) string {
 	return deb
 }
 
-// dpkg runs dpkg with args, waiting out another dpkg run that holds the
+// runDpkg runs dpkg with args, waiting out another dpkg run that holds the
 // database lock.
-func dpkg(t *testing.T, args ...string) {
+func runDpkg(t *testing.T, args ...string) {
 	t.Helper()
 	if err := dpkgResult(args...); err != nil {
 		t.Fatal(err)

@@ -56,7 +56,7 @@ func TestDpkgPackageDrift(t *testing.T) {
 	})
 
 	installed := time.Now()
-	dpkg(t, "-i", deb)
+	runDpkg(t, "-i", deb)
 	opened := h.await(t, hookWait, "package added", is("drift.opened", host, "added", debKey))
 	t.Logf("dpkg -i to drift.opened webhook: %v", time.Since(installed))
 	if opened.Kind != "package" || eventAttr(opened, false, "version") != debVersion ||
@@ -81,7 +81,7 @@ func TestDpkgPackageDrift(t *testing.T) {
 	})
 
 	removed := time.Now()
-	dpkg(t, "-r", debName)
+	runDpkg(t, "-r", debName)
 	res := h.await(t, hookWait, "package removed", is("drift.resolved", host, "", debKey))
 	t.Logf("dpkg -r to drift.resolved webhook: %v", time.Since(removed))
 	if res.ItemID != opened.ItemID {

@@ -11,11 +11,11 @@ import (
 // --host-root or --config.
 func startSourcesAgent(t *testing.T, collectorAddr, state, hostID, sources string, extra ...string) *proc {
 	t.Helper()
-	return start(t, "agent "+hostID, bin.agent, agentArgs(collectorAddr, state, hostID, sources, extra...)...)
+	return start(t, "agent "+hostID, bin.agent, sourcesAgentArgs(collectorAddr, state, hostID, sources, extra...)...)
 }
 
-// agentArgs are the flags of an agent that runs only sources.
-func agentArgs(collectorAddr, state, hostID, sources string, extra ...string) []string {
+// sourcesAgentArgs are the flags of an agent that runs only sources.
+func sourcesAgentArgs(collectorAddr, state, hostID, sources string, extra ...string) []string {
 	args := []string{"--insecure", "--collector", collectorAddr, "--state", state, "--host-id", hostID,
 		"--sources", sources, "--log-level", "debug"}
 	return append(args, extra...)
