@@ -1,0 +1,241 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+type rig struct {
+	st     *store.Bolt
+	client plumbv1.AgentServiceClient
+	events chan int
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "plumb.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r := &rig{st: st, events: make(chan int, 100)}
+	srv := New(st, &drift.Engine{}, Options{OnCommit: func(n int) { r.events <- n }})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go srv.Run(ctx)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	plumbv1.RegisterAgentServiceServer(gs, srv)
+	go gs.Serve(ln)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	r.client = plumbv1.NewAgentServiceClient(conn)
+	return r
+}
+
+func hello(host string) *plumbv1.SyncRequest {
+	return &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Hello{Hello: &plumbv1.Hello{HostId: host, BucketCount: fact.BucketCount}}}
+}
+
+func upsert(seq uint64, key, content string) *plumbv1.Delta {
+	return &plumbv1.Delta{Seq: seq, Op: plumbv1.DeltaOp_DELTA_OP_UPSERT, Fact: fact.Seal(&plumbv1.Fact{
+		Kind: plumbv1.FactKind_FACT_KIND_FILE, Key: []byte(key),
+		Attrs: &plumbv1.Fact_File{File: &plumbv1.FileAttrs{Type: plumbv1.FileType_FILE_TYPE_REGULAR, Sha256: []byte(content)}},
+	})}
+}
+
+func checkpoint(seq uint64, d *fact.SetDigest) *plumbv1.Delta {
+	return &plumbv1.Delta{Seq: seq, Op: plumbv1.DeltaOp_DELTA_OP_CHECKPOINT, SetDigest: d.Sum()}
+}
+
+func batch(ds ...*plumbv1.Delta) *plumbv1.SyncRequest {
+	return &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Deltas{Deltas: &plumbv1.DeltaBatch{Deltas: ds}}}
+}
+
+func (r *rig) open(t *testing.T, host string) (plumbv1.AgentService_SyncClient, *plumbv1.Welcome) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	st, err := r.client.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(hello(host)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.GetWelcome() == nil {
+		t.Fatalf("first reply %T, want welcome", m.GetMsg())
+	}
+	return st, m.GetWelcome()
+}
+
+func send(t *testing.T, st plumbv1.AgentService_SyncClient, m *plumbv1.SyncRequest) *plumbv1.Ack {
+	t.Helper()
+	if err := st.Send(m); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetAck() == nil {
+		t.Fatalf("reply %T, want ack", resp.GetMsg())
+	}
+	return resp.GetAck()
+}
+
+func TestDeltasApplyOnceAndAckAfterCommit(t *testing.T) {
+	r := newRig(t)
+	st, w := r.open(t, "h1")
+	if w.GetAppliedSeq() != 0 || len(w.GetBucketDigests()) != fact.BucketCount {
+		t.Fatalf("welcome for a new host: %+v", w)
+	}
+	var want fact.SetDigest
+	a, b := upsert(1, "/a", "1"), upsert(2, "/b", "1")
+	want.Add(fact.KeyOf(a.GetFact()), a.GetFact().GetDigest())
+	want.Add(fact.KeyOf(b.GetFact()), b.GetFact().GetDigest())
+	ack := send(t, st, batch(a, b, checkpoint(3, &want)))
+	if ack.GetSeq() != 3 || !bytes.Equal(ack.GetSetDigest(), want.Sum()) {
+		t.Fatalf("ack %d %x, want 3 %x", ack.GetSeq(), ack.GetSetDigest(), want.Sum())
+	}
+	// The acked state is durable: it is in the store now.
+	err := r.st.View(context.Background(), func(tx store.ReadTx) error {
+		h, err := tx.Host("h1")
+		if err != nil {
+			return err
+		}
+		if h.AppliedSeq != 3 || h.FactCount != 2 || !h.HasBaseline {
+			return fmt.Errorf("host after ack: %+v", h)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A resend after a lost ack changes nothing and opens no drift.
+	changed := upsert(2, "/b", "resent-but-different")
+	if ack := send(t, st, batch(changed)); ack.GetSeq() != 3 || !bytes.Equal(ack.GetSetDigest(), want.Sum()) {
+		t.Fatalf("duplicate seq was applied: ack %d", ack.GetSeq())
+	}
+	// A real change opens drift and wakes the notifier.
+	for len(r.events) > 0 {
+		<-r.events
+	}
+	send(t, st, batch(upsert(4, "/b", "2")))
+	select {
+	case n := <-r.events:
+		if n != 1 {
+			t.Fatalf("%d events, want 1", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no commit notification for a drifting delta")
+	}
+	// Reconnecting resumes at the applied sequence with the same digest.
+	st.CloseSend()
+	_, w = r.open(t, "h1")
+	if w.GetAppliedSeq() != 4 {
+		t.Fatalf("resume at %d, want 4", w.GetAppliedSeq())
+	}
+}
+
+func TestBucketSnapshotReplacesABucket(t *testing.T) {
+	r := newRig(t)
+	st, _ := r.open(t, "h2")
+	a := upsert(1, "/a", "1")
+	var d fact.SetDigest
+	d.Add(fact.KeyOf(a.GetFact()), a.GetFact().GetDigest())
+	send(t, st, batch(a, checkpoint(2, &d)))
+	// Replace /a's bucket with a new value of /a: the collector's digest
+	// must follow.
+	a2 := upsert(0, "/a", "2").GetFact()
+	bk := fact.KeyOf(a2).Bucket()
+	if err := st.Send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{Bucket: bk, Facts: []*plumbv1.Fact{a2}, Final: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	var want fact.SetDigest
+	want.Add(fact.KeyOf(a2), a2.GetDigest())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var got []byte
+		r.st.View(context.Background(), func(tx store.ReadTx) error {
+			h, err := tx.Host("h2")
+			if err == nil {
+				got = h.Digest.Sum()
+			}
+			return err
+		})
+		if bytes.Equal(got, want.Sum()) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bucket snapshot not applied")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestHostileMessagesAreRejected(t *testing.T) {
+	r := newRig(t)
+	for _, tc := range []struct {
+		name  string
+		first *plumbv1.SyncRequest
+		then  *plumbv1.SyncRequest
+		code  codes.Code
+	}{
+		{"no hello", batch(upsert(1, "/a", "1")), nil, codes.InvalidArgument},
+		{"empty host id", hello(""), nil, codes.InvalidArgument},
+		{"bucket count mismatch", &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Hello{Hello: &plumbv1.Hello{HostId: "x", BucketCount: 7}}}, nil, codes.FailedPrecondition},
+		{"decreasing seq", hello("x1"), batch(upsert(5, "/a", "1"), upsert(4, "/b", "1")), codes.InvalidArgument},
+		{"fact without digest", hello("x2"), batch(&plumbv1.Delta{Seq: 1, Op: plumbv1.DeltaOp_DELTA_OP_UPSERT, Fact: &plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_FILE, Key: []byte("/a")}}), codes.InvalidArgument},
+		{"unknown op", hello("x3"), batch(&plumbv1.Delta{Seq: 1, Op: 99}), codes.InvalidArgument},
+		{"bucket out of range", hello("x4"), &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{Bucket: 9999, Final: true}}}, codes.InvalidArgument},
+		{"second hello", hello("x5"), hello("x5"), codes.InvalidArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			st, err := r.client.Sync(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Send(tc.first)
+			if tc.then != nil {
+				if m, err := st.Recv(); err != nil || m.GetWelcome() == nil {
+					t.Fatalf("no welcome: %v", err)
+				}
+				st.Send(tc.then)
+			}
+			_, err = st.Recv()
+			if status.Code(err) != tc.code {
+				t.Fatalf("got %v, want %v", err, tc.code)
+			}
+		})
+	}
+}
