@@ -10,7 +10,7 @@ type runnerMetrics struct {
 	failures     *prometheus.CounterVec
 }
 
-func newRunnerMetrics(reg prometheus.Registerer, sources map[string]Source) *runnerMetrics {
+func newRunnerMetrics(reg prometheus.Registerer, sources map[string]Source, cov *Coverage) *runnerMetrics {
 	m := &runnerMetrics{
 		recorded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "plumb_agent_changes_recorded_total", Help: "Fact changes recorded as deltas."}),
@@ -31,6 +31,14 @@ func newRunnerMetrics(reg prometheus.Registerer, sources map[string]Source) *run
 	}
 	if reg != nil {
 		reg.MustRegister(m.recorded, m.batch, m.applyLatency, m.snapshots, m.failures)
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "plumb_agent_coverage_gaps", Help: "Open coverage gaps: parts of the host the agent cannot watch, or sees late."},
+			func() float64 { g, _ := cov.Snapshot(); return float64(len(g)) }))
+		for _, s := range sources {
+			if ms, ok := s.(MetricsSource); ok {
+				reg.MustRegister(ms.Collectors()...)
+			}
+		}
 	}
 	return m
 }

@@ -71,15 +71,16 @@ func Build(logger *slog.Logger, enabled map[string]Options) (map[string]Source, 
 
 // NewRunner returns a runner for sources; reg may be nil.
 func NewRunner(logger *slog.Logger, rec Recorder, sources map[string]Source, reg prometheus.Registerer) *Runner {
+	cov := NewCoverage()
 	return &Runner{
 		rec:      rec,
 		logger:   logger,
-		metrics:  newRunnerMetrics(reg, sources),
+		metrics:  newRunnerMetrics(reg, sources, cov),
 		sources:  sources,
 		ops:      make(chan sinkOp, 4096),
 		done:     make(chan struct{}),
 		ready:    make(chan struct{}),
-		coverage: NewCoverage(),
+		coverage: cov,
 		MaxBatch: 2000,
 	}
 }

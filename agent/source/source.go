@@ -11,6 +11,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/pkg/fact"
@@ -25,6 +27,13 @@ type Source interface {
 	// snapshots it reports single changes. It returns nil when ctx ends, or
 	// an error when it cannot go on; the runner logs it and restarts it.
 	Run(ctx context.Context, sink Sink) error
+}
+
+// MetricsSource is an optional interface: a source that counts things of
+// its own (files opened, queue overflows) returns them here and the
+// runner registers them.
+type MetricsSource interface {
+	Collectors() []prometheus.Collector
 }
 
 // Sink receives a source's facts. Calls may block while the agent's state
