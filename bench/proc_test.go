@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -166,4 +167,40 @@ func (p *proc) peakRSS(b *testing.B) int64 {
 	}
 	b.Fatalf("%s: no VmHWM in /proc status", p.name)
 	return 0
+}
+
+// cpuTime returns the user+system CPU time the process has used so far.
+func (p *proc) cpuTime(b *testing.B) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		b.Fatalf("%s: read stat: %v", p.name, err)
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14, stime 15 (clock ticks).
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		b.Fatalf("%s: short stat %q", p.name, s)
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			b.Fatalf("%s: stat %q: %v", p.name, s, err)
+		}
+		ticks += n
+	}
+	// USER_HZ is 100 on every Linux ABI Plumb ships for.
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// selfCPU returns the CPU time this process has used so far.
+func selfCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
