@@ -52,7 +52,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 2
 fi
 
-version=$(scripts/package-version.sh)
+# The version packages.sh used (HEAD may have moved since).
+version=$(cat dist/VERSION 2>/dev/null) || {
+  echo "check-packages: dist/VERSION is missing; run make packages" >&2
+  exit 2
+}
 deb_agent=dist/plumb-agent_${version}-1_amd64.deb
 deb_collector=dist/plumb-collector_${version}-1_amd64.deb
 rpm_agent=dist/plumb-agent-${version}-1.x86_64.rpm

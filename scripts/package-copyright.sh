@@ -4,8 +4,8 @@
 # library statically linked into the given binaries, each with its copyright
 # lines and license, as found in the module's own license file. BSD, MIT and
 # other notice-style licenses are copied in full (they require it); the
-# Apache-2.0 text is referenced from /usr/share/common-licenses, with any
-# NOTICE file quoted.
+# Apache-2.0 text is referenced from /usr/share/common-licenses. NOTICE files
+# and further license files (LICENSE-*, for code a module embeds) are quoted.
 #
 # Usage: package-copyright.sh BINARY...
 set -euo pipefail
@@ -58,11 +58,13 @@ paragraph() {
   printf 'Files: %s\n' "$files"
   printf 'Copyright: %s\n' "$(printf '%s\n' "$copyright" | sed '2,$s/^/ /')"
   printf 'Comment: %s, statically linked.\n' "$what"
-  notice=$(find "$dir" -maxdepth 1 -type f -iname 'notice*' | sort | head -1)
-  if [ -n "$notice" ]; then
-    printf ' .\n Its NOTICE file reads:\n .\n'
-    indent <"$notice"
-  fi
+  # A NOTICE file and further license files (third-party code the module
+  # embeds, e.g. LICENSE-3RD-PARTY.md) are quoted in full.
+  find "$dir" -maxdepth 1 -type f \( -iname 'notice*' -o -iregex '.*/\(licen[cs]e\|copying\)[-_].*' \) |
+    sort | while read -r extra; do
+      printf ' .\n Its file %s reads:\n .\n' "$(basename "$extra")"
+      indent <"$extra"
+    done
   if [ "$name" = Apache-2.0 ]; then
     printf 'License: Apache-2.0\n'
   else

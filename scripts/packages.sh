@@ -30,6 +30,8 @@ mains=(./agent/cmd/plumb-agent ./collector/cmd/plumb-collector ./collector/cmd/p
 rm -rf dist/build
 rm -f dist/plumb-*.deb dist/plumb-*.rpm
 mkdir -p dist/build
+# check-packages.sh finds the packages by this version.
+printf '%s\n' "$PLUMB_VERSION" >dist/VERSION
 
 # A one-entry changelog (nfpm's chglog format) for this build: nfpm turns it
 # into the deb's changelog.Debian.gz and the rpm's %changelog. The "-1" is
@@ -45,6 +47,8 @@ cat >dist/build/changelog.yaml <<CHANGELOG
     - note: "Built from git commit $(git rev-parse HEAD)."
 CHANGELOG
 
+# Position-independent executables (ASLR, full RELRO with -bindnow): with
+# CGO off they need no shared library, only the dynamic loader.
 for arch in $ARCHES; do
   build=dist/build/$arch
   mkdir -p "$build/bin" "$build/man" "$build/doc/plumb-agent" "$build/doc/plumb-collector"
