@@ -158,11 +158,6 @@ func (r *Runner) loop(ctx context.Context) error {
 	readySources := map[string]bool{}
 	readyDone := false
 	batch := make([]Op, 0, r.MaxBatch)
-	if len(r.sources) == 0 {
-		batch = append(batch, Op{Checkpoint: true})
-		readyDone = true
-		close(r.ready)
-	}
 
 	flush := func() {
 		if len(batch) == 0 {
@@ -246,6 +241,12 @@ func (r *Runner) loop(ctx context.Context) error {
 		}
 	}
 
+	if len(r.sources) == 0 {
+		batch = append(batch, Op{Checkpoint: true})
+		flush()
+		readyDone = true
+		close(r.ready)
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,173 @@
+package source
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// memRecorder is an in-memory Recorder.
+type memRecorder struct {
+	mu          sync.Mutex
+	facts       map[fact.Key]*plumbv1.Fact
+	checkpoints int
+}
+
+func (m *memRecorder) Apply(batch []Op) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, op := range batch {
+		switch {
+		case op.Upsert != nil:
+			m.facts[fact.KeyOf(op.Upsert)] = op.Upsert
+		case op.Delete != nil:
+			delete(m.facts, *op.Delete)
+		case op.Checkpoint:
+			m.checkpoints++
+		}
+	}
+	return len(batch), nil
+}
+
+func (m *memRecorder) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.facts[k]
+	return f, ok
+}
+
+func (m *memRecorder) Facts(kind plumbv1.FactKind, prefix string, fn func(*plumbv1.Fact) error) error {
+	m.mu.Lock()
+	var out []*plumbv1.Fact
+	for k, f := range m.facts {
+		if k.Kind == kind && strings.HasPrefix(k.ID, prefix) {
+			out = append(out, f)
+		}
+	}
+	m.mu.Unlock()
+	for _, f := range out {
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memRecorder) keys() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for k := range m.facts {
+		out = append(out, k.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// scripted is a source that runs a function once, then waits.
+type scripted func(Sink)
+
+func (s scripted) Run(ctx context.Context, sink Sink) error {
+	s(sink)
+	<-ctx.Done()
+	return nil
+}
+
+func pkgFact(name, manager string) *plumbv1.Fact {
+	return fact.Seal(&plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_PACKAGE, Key: []byte(name),
+		Attrs: &plumbv1.Fact_Package{Package: &plumbv1.PackageAttrs{Version: "1", Manager: manager}}})
+}
+
+func fileFact(path string) *plumbv1.Fact {
+	return fact.Seal(&plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_FILE, Key: []byte(path),
+		Attrs: &plumbv1.Fact_File{File: &plumbv1.FileAttrs{Type: plumbv1.FileType_FILE_TYPE_REGULAR}}})
+}
+
+func TestSnapshotSweepsOnlyItsScope(t *testing.T) {
+	rec := &memRecorder{facts: map[fact.Key]*plumbv1.Fact{}}
+	// Left over from an earlier run: some still exist, some are gone.
+	for _, f := range []*plumbv1.Fact{
+		fileFact("/etc/kept"), fileFact("/etc/gone"), fileFact("/etcetera/other-root"),
+		pkgFact("old:amd64", "dpkg"), pkgFact("rpm-pkg.x86_64", "rpm"),
+	} {
+		rec.facts[fact.KeyOf(f)] = f
+	}
+	sources := map[string]Source{
+		"files": scripted(func(s Sink) {
+			sc := Scope{Kind: plumbv1.FactKind_FACT_KIND_FILE, Prefix: "/etc"}
+			s.Begin(sc)
+			s.Upsert(fileFact("/etc"))
+			s.Upsert(fileFact("/etc/kept"))
+			s.Upsert(fileFact("/etc/new"))
+			s.End(sc)
+			s.Ready()
+		}),
+		"dpkg": scripted(func(s Sink) {
+			sc := Scope{Kind: plumbv1.FactKind_FACT_KIND_PACKAGE, Manager: "dpkg"}
+			s.Begin(sc)
+			s.Upsert(pkgFact("bash:amd64", "dpkg"))
+			s.End(sc)
+			s.Ready()
+		}),
+	}
+	r := NewRunner(slog.New(slog.DiscardHandler), rec, sources, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-r.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("runner never became ready")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"file:/etc", "file:/etc/kept", "file:/etc/new",
+		"file:/etcetera/other-root", // not under /etc/: another scope
+		"package:bash:amd64",
+		"package:rpm-pkg.x86_64", // rpm's, not dpkg's to delete
+	}
+	if got := rec.keys(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("facts after snapshots:\n got %v\nwant %v", got, want)
+	}
+	if rec.checkpoints != 1 {
+		t.Fatalf("%d checkpoints, want 1 once every source is ready", rec.checkpoints)
+	}
+}
+
+func TestNoSourcesIsReadyAtOnce(t *testing.T) {
+	rec := &memRecorder{facts: map[fact.Key]*plumbv1.Fact{}}
+	r := NewRunner(slog.New(slog.DiscardHandler), rec, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	select {
+	case <-r.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not ready")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.checkpoints != 1 {
+		t.Fatalf("%d checkpoints", rec.checkpoints)
+	}
+}
+
+func TestScopeContains(t *testing.T) {
+	sc := Scope{Kind: plumbv1.FactKind_FACT_KIND_FILE, Prefix: "/etc"}
+	for path, want := range map[string]bool{"/etc": true, "/etc/x": true, "/etcx": false, "/": false} {
+		if got := sc.Contains(fact.Key{Kind: sc.Kind, ID: path}, fileFact(path)); got != want {
+			t.Errorf("Contains(%q) = %v", path, got)
+		}
+	}
+}
