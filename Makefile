@@ -58,7 +58,7 @@ demo: build
 	./scripts/demo.sh
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
+	PLUMB_BENCH_BIN=$(CURDIR)/bin $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
 
 # .deb and .rpm of plumb-agent and plumb-collector (with plumbctl) for
 # amd64 and arm64 into dist/; see packaging/README.md. nfpm is a tool, not a

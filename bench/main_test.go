@@ -35,6 +35,13 @@ func buildAndRun(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	workDir = dir
+	if prebuilt := os.Getenv("PLUMB_BENCH_BIN"); prebuilt != "" {
+		// `make bench` has just built bin/; use those.
+		bin.agent = filepath.Join(prebuilt, "plumb-agent")
+		bin.collector = filepath.Join(prebuilt, "plumb-collector")
+		bin.ctl = filepath.Join(prebuilt, "plumbctl")
+		return m.Run()
+	}
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "go env GOMOD:", err)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // tree is a generated directory tree.
@@ -89,39 +91,60 @@ func generate(dir string, kind treeKind, files int) (*tree, error) {
 	for i := range block {
 		block[i] = byte(rng.Uint32())
 	}
+	// Plan every file in order (the random stream fixes sizes and
+	// contents), then write them with two workers.
+	type file struct {
+		path      string
+		header    string
+		off, size int
+	}
+	plan := make([]file, files)
 	var cur string
 	for i := range files {
 		if i%filesPerDir == 0 {
-			leaf := filepath.Join(dir, fmt.Sprintf("t%03d", i/(filesPerDir*dirsPerTop)), fmt.Sprintf("d%02d", i/filesPerDir%dirsPerTop))
+			cur = filepath.Join(dir, fmt.Sprintf("t%03d", i/(filesPerDir*dirsPerTop)), fmt.Sprintf("d%02d", i/filesPerDir%dirsPerTop))
 			if i%(filesPerDir*dirsPerTop) == 0 {
 				t.dirs++
 			}
 			t.dirs++
-			if err := os.MkdirAll(leaf, 0o755); err != nil {
+			if err := os.MkdirAll(cur, 0o755); err != nil {
 				return nil, fmt.Errorf("generate tree: %w", err)
 			}
-			cur = leaf
 		}
-		header := fmt.Sprintf("# generated file %d\n", i)
-		var size int
+		f := file{path: filepath.Join(cur, fmt.Sprintf("f%06d.conf", i)), header: fmt.Sprintf("# generated file %d\n", i)}
 		switch {
 		case kind == tinyFiles:
-			size = len(header)
+			f.size = len(f.header)
 		case i%largeEvery == largeEvery/2:
-			size = 64<<10 + rng.IntN(1<<20-64<<10+1)
+			f.size = 64<<10 + rng.IntN(1<<20-64<<10+1)
 		default:
-			size = 100 + rng.IntN(8<<10-100+1)
+			f.size = 100 + rng.IntN(8<<10-100+1)
 		}
-		buf := make([]byte, 0, size)
-		buf = append(buf, header...)
-		if n := size - len(buf); n > 0 {
-			off := rng.IntN(len(block) - n + 1)
-			buf = append(buf, block[off:off+n]...)
+		if n := f.size - len(f.header); n > 0 {
+			f.off = rng.IntN(len(block) - n + 1)
 		}
-		if err := os.WriteFile(filepath.Join(cur, fmt.Sprintf("f%06d.conf", i)), buf, 0o644); err != nil {
-			return nil, fmt.Errorf("generate tree: %w", err)
-		}
-		t.bytes += int64(len(buf))
+		plan[i] = f
+		t.bytes += int64(max(f.size, len(f.header)))
+	}
+	var g errgroup.Group
+	for w := range 2 {
+		g.Go(func() error {
+			buf := make([]byte, 0, len(block))
+			for i := w; i < len(plan); i += 2 {
+				f := plan[i]
+				buf = append(buf[:0], f.header...)
+				if n := f.size - len(buf); n > 0 {
+					buf = append(buf, block[f.off:f.off+n]...)
+				}
+				if err := os.WriteFile(f.path, buf, 0o644); err != nil {
+					return fmt.Errorf("generate tree: %w", err)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	t.made = time.Now()
 	return t, nil

@@ -12,6 +12,7 @@ pkgs=(
   systemd    # make check-packages: systemd-analyze verify / security on the units
   man-db     # make check-packages: systemd-analyze verify checks Documentation=man:
   procps     # sysctl(8): the kernel source's real-/proc test compares with sysctl -a
+  aide       # make bench: AIDE is the named peer of the scan benchmarks (skipped when absent)
 )
 
 missing=()
