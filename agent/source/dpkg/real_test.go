@@ -52,9 +52,9 @@ func TestRealDatabase(t *testing.T) {
 
 	began := time.Now()
 	sink := start(t, "/", nil, nil, nil)
-	t.Logf("initial snapshot (packages and conffiles hashed) took %v", sink.readyAt.Sub(began))
+	t.Logf("initial snapshot (packages and conffiles hashed) took %v", sink.ReadyAt().Sub(began))
 
-	got := sink.byKind(pkgKind)
+	got := sink.ByKind(pkgKind)
 	t.Logf("compared %d package facts with %d dpkg-query installed lines (%d of them ii)", len(got), len(want), ii)
 	for k, v := range want {
 		f, ok := got[k]
@@ -97,7 +97,7 @@ func TestRealDatabase(t *testing.T) {
 			wantConf[c.Path] = true
 		}
 	}
-	gotConf := sink.byKind(confKind)
+	gotConf := sink.ByKind(confKind)
 	mismatched := 0
 	for k, f := range gotConf {
 		if !wantConf[k] {

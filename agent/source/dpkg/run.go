@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -15,11 +14,9 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/agent/source"
-)
-
-var (
-	packageScope  = source.Scope{Kind: plumbv1.FactKind_FACT_KIND_PACKAGE, Manager: manager}
-	conffileScope = source.Scope{Kind: plumbv1.FactKind_FACT_KIND_CONFFILE, Manager: manager}
+	"github.com/plumb-dev/plumb/agent/source/filestamp"
+	"github.com/plumb-dev/plumb/agent/source/gapset"
+	"github.com/plumb-dev/plumb/agent/source/snapshot"
 )
 
 var _ source.Source = (*Source)(nil)
@@ -50,12 +47,10 @@ type run struct {
 	pkgs     []Package       // last database read
 	found    bool            // the status file existed at the last read
 	stamp    string          // database fingerprint at the last read
-	packages facts
-	conffs   facts
-	gaps     map[gap]bool // open coverage conditions
+	packages snapshot.Facts
+	conffs   snapshot.Facts
+	gaps     *gapset.Set
 }
-
-type gap struct{ reason, detail string }
 
 // Run reports a snapshot of the database, then its changes until ctx ends.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
@@ -64,7 +59,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		return fmt.Errorf("dpkg: start watcher: %w", err)
 	}
 	defer w.Close()
-	r := &run{Source: s, sink: sink, w: w, watching: map[string]bool{}, gaps: map[gap]bool{}}
+	r := &run{Source: s, sink: sink, w: w, watching: map[string]bool{}, gaps: gapset.New(sink)}
 
 	// Watch before the first read, so that no change slips in between.
 	r.addWatches()
@@ -77,10 +72,10 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	}
 	now := time.Now().UnixNano()
 	r.packages = packageFacts(r.pkgs, now)
-	snapshot(sink, packageScope, r.packages)
+	snapshot.Send(sink, packageScope, r.packages)
 	if s.cfg.CheckConffiles {
 		r.conffs = conffileFacts(s.log, s.root, r.pkgs, now)
-		snapshot(sink, conffileScope, r.conffs)
+		snapshot.Send(sink, conffileScope, r.conffs)
 	}
 	sink.Ready()
 	s.log.Debug("dpkg snapshot done", "packages", len(r.packages), "conffiles", len(r.conffs), "duration", time.Since(start))
@@ -187,13 +182,13 @@ func (r *run) addWatches() {
 		switch {
 		case err == nil:
 			r.watching[d] = true
-			r.closeGap("watch_failed", d)
+			r.gaps.Close("watch_failed", d)
 		case errors.Is(err, fs.ErrNotExist):
 			// Polled for until it appears (status dir) or picked up by the
 			// Create event in the status dir (journal dir).
 		default:
 			r.log.Warn("dpkg watch failed; polling", "path", d, "err", err)
-			r.openGap(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "watch_failed", d)
+			r.gaps.Open(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "watch_failed", d)
 		}
 	}
 }
@@ -231,10 +226,10 @@ func (r *run) refresh(force bool) {
 	if err := r.read(); err != nil {
 		// Keep the last good state: reporting it gone would be false drift.
 		r.log.Warn("dpkg database unreadable; keeping last state", "path", r.statusPath, "err", err)
-		r.openGap(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "unreadable", r.statusPath)
+		r.gaps.Open(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "unreadable", r.statusPath)
 		return
 	}
-	r.closeGap("unreadable", r.statusPath)
+	r.gaps.Close("unreadable", r.statusPath)
 	if wasFound && !r.found {
 		r.log.Warn("dpkg status file vanished", "path", r.statusPath)
 	} else if !wasFound && r.found {
@@ -242,11 +237,11 @@ func (r *run) refresh(force bool) {
 	}
 	now := time.Now().UnixNano()
 	cur := packageFacts(r.pkgs, now)
-	n := report(r.sink, r.packages, cur)
+	n := snapshot.Report(r.sink, r.packages, cur)
 	r.packages = cur
 	if r.cfg.CheckConffiles {
 		cf := conffileFacts(r.log, r.root, r.pkgs, now)
-		n += report(r.sink, r.conffs, cf)
+		n += snapshot.Report(r.sink, r.conffs, cf)
 		r.conffs = cf
 	}
 	r.log.Debug("dpkg database reread", "changes", n)
@@ -256,7 +251,7 @@ func (r *run) refresh(force bool) {
 // database stayed the same.
 func (r *run) rehash() {
 	cf := conffileFacts(r.log, r.root, r.pkgs, time.Now().UnixNano())
-	n := report(r.sink, r.conffs, cf)
+	n := snapshot.Report(r.sink, r.conffs, cf)
 	r.conffs = cf
 	r.log.Debug("dpkg conffiles rehashed", "changes", n)
 }
@@ -264,35 +259,10 @@ func (r *run) rehash() {
 // fingerprint summarises the database files' identity (size, mtime,
 // inode) so polling can skip an unchanged database.
 func (r *run) fingerprint() string {
-	s := stamp(r.statusPath)
+	s := filestamp.Of(r.statusPath)
 	names, _ := journalFiles(r.updatesDir)
 	for _, n := range names {
-		s += "|" + n + stamp(filepath.Join(r.updatesDir, n))
+		s += "|" + n + filestamp.Of(filepath.Join(r.updatesDir, n))
 	}
 	return s
-}
-
-func stamp(path string) string {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "-"
-	}
-	return fmt.Sprintf("%d/%d/%v", fi.Size(), fi.ModTime().UnixNano(), inode(fi))
-}
-
-// openGap reports a coverage gap once; closeGap reports its end.
-func (r *run) openGap(state plumbv1.CoverageState, reason, detail string) {
-	if r.gaps[gap{reason, detail}] {
-		return
-	}
-	r.gaps[gap{reason, detail}] = true
-	r.sink.Coverage(source.Condition{State: state, Reason: reason, Detail: detail})
-}
-
-func (r *run) closeGap(reason, detail string) {
-	if !r.gaps[gap{reason, detail}] {
-		return
-	}
-	delete(r.gaps, gap{reason, detail})
-	r.sink.Coverage(source.Condition{State: plumbv1.CoverageState_COVERAGE_STATE_OK, Reason: reason, Detail: detail})
 }

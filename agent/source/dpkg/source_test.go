@@ -1,9 +1,6 @@
 package dpkg
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +10,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/agent/source"
+	"github.com/plumb-dev/plumb/agent/source/sourcetest"
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
@@ -20,13 +18,6 @@ const (
 	pkgKind  = plumbv1.FactKind_FACT_KIND_PACKAGE
 	confKind = plumbv1.FactKind_FACT_KIND_CONFFILE
 )
-
-func testLogger(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
 
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
@@ -74,59 +65,33 @@ func fixtureRoot(t *testing.T) string {
 
 // start runs a dpkg source on root until the test ends, and waits for its
 // initial snapshot.
-func start(t *testing.T, root string, raw map[string]any, tune func(*Source), sink *recSink) *recSink {
+func start(t *testing.T, root string, raw map[string]any, tune func(*Source), sink *sourcetest.Sink) *sourcetest.Sink {
 	t.Helper()
-	src, err := New(testLogger(t), source.Options{HostRoot: root, Raw: raw})
+	src, err := New(sourcetest.Logger(t), source.Options{HostRoot: root, Raw: raw})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tune != nil {
 		tune(src.(*Source))
 	}
-	if sink == nil {
-		sink = newRecSink()
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after cancel, want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	waitFor(t, 10*time.Second, "initial snapshot", func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("Run returned early: %v", err)
-		default:
-		}
-		return sink.isReady()
-	})
-	return sink
+	return sourcetest.Run(t, src, sink)
 }
 
 func version(f *plumbv1.Fact) string { return f.GetPackage().GetVersion() }
 
 func TestSnapshot(t *testing.T) {
 	root := fixtureRoot(t)
-	sink := newRecSink()
+	sink := sourcetest.NewSink()
 	// Facts left from an earlier run: a dpkg package that is gone now must
 	// be deleted by the snapshot, an rpm one must be left alone.
 	stale := fact.Seal(&plumbv1.Fact{Kind: pkgKind, Key: []byte("stale:amd64"),
 		Attrs: &plumbv1.Fact_Package{Package: &plumbv1.PackageAttrs{Version: "1", Manager: "dpkg"}}})
 	other := fact.Seal(&plumbv1.Fact{Kind: pkgKind, Key: []byte("bash.x86_64"),
 		Attrs: &plumbv1.Fact_Package{Package: &plumbv1.PackageAttrs{Version: "5", Manager: "rpm"}}})
-	sink.facts[fact.KeyOf(stale)] = stale
-	sink.facts[fact.KeyOf(other)] = other
+	sink.Seed(stale, other)
 	start(t, root, nil, nil, sink)
 
-	pkgs := sink.byKind(pkgKind)
+	pkgs := sink.ByKind(pkgKind)
 	wantPkgs := map[string]string{
 		"alpha:amd64":     "1.0-1",
 		"beta:all":        "2:2.5~rc1-3",
@@ -157,7 +122,7 @@ func TestSnapshot(t *testing.T) {
 		"/etc/alpha/missing.conf":    {"alpha:amd64", false, false},
 		"/etc/shared.conf":           {"libshared:amd64", true, true},
 	}
-	confs := sink.byKind(confKind)
+	confs := sink.ByKind(confKind)
 	if len(confs) != len(wantConf) {
 		t.Errorf("got conffiles %v, want %d", keys(confs), len(wantConf))
 	}
@@ -172,7 +137,7 @@ func TestSnapshot(t *testing.T) {
 		}
 	}
 
-	log := strings.Join(sink.logSince(0), "\n")
+	log := strings.Join(sink.LogSince(0), "\n")
 	for _, want := range []string{"begin package/dpkg", "end package/dpkg", "begin conffile/dpkg", "end conffile/dpkg", "ready"} {
 		i := strings.Index(log, want)
 		if i < 0 {
@@ -196,22 +161,22 @@ func TestChangesAreReported(t *testing.T) {
 	sink := start(t, root, map[string]any{"conffile_interval": "150ms"}, nil, nil)
 
 	// An upgrade, a removal and an install, written as dpkg writes.
-	mark := sink.logLen()
+	mark := sink.LogLen()
 	s := readTestdata(t, "status")
 	s = strings.Replace(s, "Version: 1.0-1", "Version: 1.1-1", 1)
 	s = strings.Replace(s, "Package: libshared\nStatus: install ok installed\nArchitecture: i386", "Package: libshared\nStatus: purge ok not-installed\nArchitecture: i386", 1)
 	s += "\nPackage: newpkg\nStatus: install ok installed\nArchitecture: arm64\nVersion: 7\n"
 	replaceFile(t, status, s)
-	took := waitFor(t, 2*time.Second, "status change", func() bool {
-		return version(sink.get(pkgKind, "alpha:amd64")) == "1.1-1" &&
-			sink.get(pkgKind, "libshared:i386") == nil &&
-			version(sink.get(pkgKind, "newpkg:arm64")) == "7"
+	took := sourcetest.WaitFor(t, 2*time.Second, "status change", func() bool {
+		return version(sink.Get(pkgKind, "alpha:amd64")) == "1.1-1" &&
+			sink.Get(pkgKind, "libshared:i386") == nil &&
+			version(sink.Get(pkgKind, "newpkg:arm64")) == "7"
 	})
 	t.Logf("status rewrite reported after %v", took)
 	if took > time.Second {
 		t.Errorf("status change took %v, want within 1s", took)
 	}
-	for _, l := range sink.logSince(mark) {
+	for _, l := range sink.LogSince(mark) {
 		if strings.Contains(l, "beta") || strings.Contains(l, "libshared:amd64") || strings.Contains(l, "begin") {
 			t.Errorf("unchanged facts were reported again: %q", l)
 		}
@@ -222,28 +187,28 @@ func TestChangesAreReported(t *testing.T) {
 	if err := os.Rename(filepath.Join(root, "var/lib/dpkg/updates/tmp.i"), filepath.Join(root, "var/lib/dpkg/updates/0000")); err != nil {
 		t.Fatal(err)
 	}
-	took = waitFor(t, 2*time.Second, "journal entry", func() bool {
-		return version(sink.get(pkgKind, "beta:all")) == "2:2.6-1"
+	took = sourcetest.WaitFor(t, 2*time.Second, "journal entry", func() bool {
+		return version(sink.Get(pkgKind, "beta:all")) == "2:2.6-1"
 	})
 	t.Logf("journal entry reported after %v", took)
 
 	// A hand edit of a conffile flips matches at the next rehash.
 	writeFile(t, filepath.Join(root, "etc/alpha/alpha.conf"), "alpha=2\n")
-	took = waitFor(t, 3*time.Second, "conffile edit", func() bool {
-		c := sink.get(confKind, "/etc/alpha/alpha.conf").GetConffile()
+	took = sourcetest.WaitFor(t, 3*time.Second, "conffile edit", func() bool {
+		c := sink.Get(confKind, "/etc/alpha/alpha.conf").GetConffile()
 		return c.GetPresent() && !c.GetMatches()
 	})
 	t.Logf("conffile edit reported after %v", took)
 	// ... and restoring it flips matches back.
 	writeFile(t, filepath.Join(root, "etc/alpha/alpha.conf"), "alpha=1\n")
-	waitFor(t, 3*time.Second, "conffile restore", func() bool {
-		return sink.get(confKind, "/etc/alpha/alpha.conf").GetConffile().GetMatches()
+	sourcetest.WaitFor(t, 3*time.Second, "conffile restore", func() bool {
+		return sink.Get(confKind, "/etc/alpha/alpha.conf").GetConffile().GetMatches()
 	})
 	// Removing the package removes its conffile facts.
 	replaceFile(t, status, strings.Replace(s, "Package: alpha\nStatus: install ok installed", "Package: alpha\nStatus: deinstall ok config-files", 1))
-	waitFor(t, 2*time.Second, "package removal", func() bool {
-		return sink.get(pkgKind, "alpha:amd64") == nil && sink.get(confKind, "/etc/alpha/alpha.conf") == nil &&
-			sink.get(confKind, "/etc/shared.conf") != nil
+	sourcetest.WaitFor(t, 2*time.Second, "package removal", func() bool {
+		return sink.Get(pkgKind, "alpha:amd64") == nil && sink.Get(confKind, "/etc/alpha/alpha.conf") == nil &&
+			sink.Get(confKind, "/etc/shared.conf") != nil
 	})
 }
 
@@ -251,56 +216,51 @@ func TestBadDatabaseKeepsState(t *testing.T) {
 	root := fixtureRoot(t)
 	status := filepath.Join(root, "var/lib/dpkg/status")
 	sink := start(t, root, nil, nil, nil)
-	before := len(sink.byKind(pkgKind))
+	before := len(sink.ByKind(pkgKind))
 
 	replaceFile(t, status, "Package: x\n garbage\nnot a field\n")
-	waitFor(t, 2*time.Second, "unreadable condition", func() bool {
-		sink.mu.Lock()
-		defer sink.mu.Unlock()
-		n := len(sink.coverage)
-		return n > 0 && sink.coverage[n-1].Reason == "unreadable" &&
-			sink.coverage[n-1].State == plumbv1.CoverageState_COVERAGE_STATE_DEGRADED
+	sourcetest.WaitFor(t, 2*time.Second, "unreadable condition", func() bool {
+		c, ok := sink.LastCondition()
+		return ok && c.Reason == "unreadable" && c.State == plumbv1.CoverageState_COVERAGE_STATE_DEGRADED
 	})
-	if got := len(sink.byKind(pkgKind)); got != before {
+	if got := len(sink.ByKind(pkgKind)); got != before {
 		t.Errorf("after a bad read, %d packages, want the %d from before", got, before)
 	}
 	replaceFile(t, status, readTestdata(t, "status"))
-	waitFor(t, 2*time.Second, "condition closed", func() bool {
-		sink.mu.Lock()
-		defer sink.mu.Unlock()
-		n := len(sink.coverage)
-		return sink.coverage[n-1].Reason == "unreadable" && sink.coverage[n-1].State == plumbv1.CoverageState_COVERAGE_STATE_OK
+	sourcetest.WaitFor(t, 2*time.Second, "condition closed", func() bool {
+		c, _ := sink.LastCondition()
+		return c.Reason == "unreadable" && c.State == plumbv1.CoverageState_COVERAGE_STATE_OK
 	})
 }
 
 func TestMissingDatabaseAppears(t *testing.T) {
 	root := t.TempDir()
 	sink := start(t, root, nil, func(s *Source) { s.missingPoll = 50 * time.Millisecond }, nil)
-	if n := len(sink.byKind(pkgKind)); n != 0 {
+	if n := len(sink.ByKind(pkgKind)); n != 0 {
 		t.Fatalf("no database: got %d packages, want 0", n)
 	}
-	log := strings.Join(sink.logSince(0), ",")
+	log := strings.Join(sink.LogSince(0), ",")
 	if log != "begin package/dpkg,end package/dpkg,begin conffile/dpkg,end conffile/dpkg,ready" {
 		t.Errorf("no database: log = %s, want empty snapshots then ready", log)
 	}
 	replaceFile(t, filepath.Join(root, "var/lib/dpkg/status"), readTestdata(t, "status"))
-	waitFor(t, 3*time.Second, "database to appear", func() bool {
-		return sink.get(pkgKind, "alpha:amd64") != nil
+	sourcetest.WaitFor(t, 3*time.Second, "database to appear", func() bool {
+		return sink.Get(pkgKind, "alpha:amd64") != nil
 	})
 	// Now it is watched: a change shows without polling delay.
 	replaceFile(t, filepath.Join(root, "var/lib/dpkg/status"), strings.Replace(readTestdata(t, "status"), "Version: 1.0-1", "Version: 9", 1))
-	waitFor(t, 2*time.Second, "change after appearing", func() bool {
-		return version(sink.get(pkgKind, "alpha:amd64")) == "9"
+	sourcetest.WaitFor(t, 2*time.Second, "change after appearing", func() bool {
+		return version(sink.Get(pkgKind, "alpha:amd64")) == "9"
 	})
 }
 
 func TestNoConffiles(t *testing.T) {
 	sink := start(t, fixtureRoot(t), map[string]any{"check_conffiles": false}, nil, nil)
-	if n := len(sink.byKind(confKind)); n != 0 {
+	if n := len(sink.ByKind(confKind)); n != 0 {
 		t.Errorf("check_conffiles false: got %d conffile facts, want 0", n)
 	}
-	if strings.Contains(strings.Join(sink.logSince(0), ","), "conffile") {
-		t.Errorf("check_conffiles false: conffile scope was snapshotted: %v", sink.logSince(0))
+	if strings.Contains(strings.Join(sink.LogSince(0), ","), "conffile") {
+		t.Errorf("check_conffiles false: conffile scope was snapshotted: %v", sink.LogSince(0))
 	}
 }
 
@@ -315,7 +275,7 @@ func TestOptions(t *testing.T) {
 		{raw: map[string]any{"status_file": "var/lib/dpkg/status"}, wantErr: "absolute"},
 		{raw: map[string]any{"conffile_interval": "0s"}, wantErr: "positive"},
 	} {
-		_, err := New(testLogger(t), source.Options{Raw: tt.raw})
+		_, err := New(sourcetest.Logger(t), source.Options{Raw: tt.raw})
 		if tt.wantErr == "" && err != nil {
 			t.Errorf("New(%v) = %v, want no error", tt.raw, err)
 		}

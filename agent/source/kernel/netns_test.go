@@ -14,6 +14,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/agent/source"
+	"github.com/plumb-dev/plumb/agent/source/sourcetest"
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
@@ -127,7 +128,7 @@ func TestNetnsHelper(t *testing.T) {
 	if iv == "" {
 		t.Skip("helper process for TestSysctlChangeInNetns")
 	}
-	src, err := New(testLogger(t), source.Options{HostRoot: "/", Raw: map[string]any{
+	src, err := New(sourcetest.Logger(t), source.Options{HostRoot: "/", Raw: map[string]any{
 		"interval": iv, "sysctl_prefixes": []string{"net.ipv4"},
 	}})
 	if err != nil {

@@ -18,16 +18,16 @@ func TestRealProc(t *testing.T) {
 	}
 	began := time.Now()
 	sink := start(t, "/", map[string]any{"interval": "1h"})
-	t.Logf("initial snapshot of the real /proc took %v", sink.readyAt.Sub(began))
+	t.Logf("initial snapshot of the real /proc took %v", sink.ReadyAt().Sub(began))
 
 	release, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	if got := val(sink.get(kernelKind, "release")); got != strings.TrimSpace(string(release)) || got == "" {
+	if got := val(sink.Get(kernelKind, "release")); got != strings.TrimSpace(string(release)) || got == "" {
 		t.Errorf("release = %q, want %q", got, strings.TrimSpace(string(release)))
 	}
-	if sink.get(kernelKind, "cmdline") == nil {
+	if sink.Get(kernelKind, "cmdline") == nil {
 		t.Error("no cmdline fact")
 	}
-	mods := sink.byKind(kmodKind)
+	mods := sink.ByKind(kmodKind)
 	if f, err := os.Open("/proc/modules"); err == nil {
 		want, err := ParseModules(f)
 		f.Close()
@@ -40,7 +40,7 @@ func TestRealProc(t *testing.T) {
 	} else if len(mods) != 0 {
 		t.Errorf("no /proc/modules, but %d kmod facts", len(mods))
 	}
-	got := sink.byKind(sysctlKind)
+	got := sink.ByKind(sysctlKind)
 	t.Logf("%d sysctl facts, %d kmod facts", len(got), len(mods))
 
 	if _, err := exec.LookPath("sysctl"); err != nil {

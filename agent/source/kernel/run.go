@@ -9,6 +9,8 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/agent/source"
+	"github.com/plumb-dev/plumb/agent/source/gapset"
+	"github.com/plumb-dev/plumb/agent/source/snapshot"
 )
 
 var _ source.Source = (*Source)(nil)
@@ -32,12 +34,14 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	if err != nil {
 		return err
 	}
-	snapshot(sink, cur)
+	for _, kind := range kinds {
+		snapshot.Send(sink, source.Scope{Kind: kind}, cur)
+	}
 	sink.Ready()
 	s.log.Debug("kernel snapshot done", "facts", len(cur), "duration", time.Since(start))
 
 	proc := filepath.Join(s.root, "proc")
-	failing := false
+	gaps := gapset.New(sink)
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -47,18 +51,13 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		case now := <-t.C:
 			next, err := poll(s.log, s.root, s.cfg.SysctlPrefixes, s.ignore, now.UnixNano())
 			if err != nil {
-				if !failing {
+				if gaps.Open(plumbv1.CoverageState_COVERAGE_STATE_BLIND, "unreadable", proc) {
 					s.log.Warn("kernel state unreadable; keeping last state", "err", err)
-					sink.Coverage(source.Condition{State: plumbv1.CoverageState_COVERAGE_STATE_BLIND, Reason: "unreadable", Detail: proc})
-					failing = true
 				}
 				continue
 			}
-			if failing {
-				sink.Coverage(source.Condition{State: plumbv1.CoverageState_COVERAGE_STATE_OK, Reason: "unreadable", Detail: proc})
-				failing = false
-			}
-			if n := report(sink, cur, next); n > 0 {
+			gaps.Close("unreadable", proc)
+			if n := snapshot.Report(sink, cur, next); n > 0 {
 				s.log.Debug("kernel state changed", "changes", n)
 			}
 			cur = next

@@ -2,8 +2,6 @@ package kernel
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/agent/source"
+	"github.com/plumb-dev/plumb/agent/source/sourcetest"
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
@@ -22,13 +21,6 @@ const (
 	kmodKind   = plumbv1.FactKind_FACT_KIND_KMOD
 	sysctlKind = plumbv1.FactKind_FACT_KIND_SYSCTL
 )
-
-func testLogger(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	t.Helper()
@@ -45,36 +37,13 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 
 // start runs a kernel source on root until the test ends, and waits for
 // its initial snapshot.
-func start(t *testing.T, root string, raw map[string]any) *recSink {
+func start(t *testing.T, root string, raw map[string]any) *sourcetest.Sink {
 	t.Helper()
-	src, err := New(testLogger(t), source.Options{HostRoot: root, Raw: raw})
+	src, err := New(sourcetest.Logger(t), source.Options{HostRoot: root, Raw: raw})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := newRecSink()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v after cancel, want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	waitFor(t, 10*time.Second, "initial snapshot", func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("Run returned early: %v", err)
-		default:
-		}
-		return sink.isReady()
-	})
-	return sink
+	return sourcetest.Run(t, src, nil)
 }
 
 func val(f *plumbv1.Fact) string { return f.GetValue().GetValue() }
@@ -109,7 +78,7 @@ func TestFixtureSnapshot(t *testing.T) {
 
 	got := map[string]string{}
 	for _, kind := range []plumbv1.FactKind{kernelKind, kmodKind, sysctlKind} {
-		for k, f := range sink.byKind(kind) {
+		for k, f := range sink.ByKind(kind) {
 			v := val(f)
 			if kind == kmodKind {
 				v = strconv.FormatInt(f.GetKmod().GetSize(), 10)
@@ -142,11 +111,11 @@ func TestFixtureSnapshot(t *testing.T) {
 			t.Errorf("unexpected fact %s = %q", k, got[k])
 		}
 	}
-	log := strings.Join(sink.logSince(0), "\n")
+	log := strings.Join(sink.LogSince(0), "\n")
 	for _, w := range []string{"begin kernel/", "end kernel/", "begin kmod/", "end kmod/", "begin sysctl/", "end sysctl/", "ready"} {
 		i := strings.Index(log, w)
 		if i < 0 {
-			t.Fatalf("log lacks %q in order:\n%s", w, strings.Join(sink.logSince(0), "\n"))
+			t.Fatalf("log lacks %q in order:\n%s", w, strings.Join(sink.LogSince(0), "\n"))
 		}
 		log = log[i:]
 	}
@@ -161,23 +130,23 @@ func TestFixtureChanges(t *testing.T) {
 		"sysctl_prefixes": []string{"net.ipv4", "kernel", "vm", "fs"},
 		"sysctl_ignore":   []string{"vm.swap*"},
 	})
-	if sink.get(sysctlKind, "vm.swappiness") != nil {
+	if sink.Get(sysctlKind, "vm.swappiness") != nil {
 		t.Error("vm.swappiness reported despite sysctl_ignore vm.swap*")
 	}
 
-	mark := sink.logLen()
+	mark := sink.LogLen()
 	writeFile(t, p("sys/net/ipv4/ip_forward"), "1\n", 0o644)
 	writeFile(t, p("modules"), "xfs 2101248 1 - Live 0x0\nvfat 20480 0 - Live 0x0\n", 0o444)
 	writeFile(t, p("sys/kernel/random/uuid"), "a-new-uuid\n", 0o444) // ignored
-	took := waitFor(t, interval+3*time.Second, "changes", func() bool {
-		return val(sink.get(sysctlKind, "net.ipv4.ip_forward")) == "1" &&
-			sink.get(kmodKind, "vfat") != nil && sink.get(kmodKind, "loop") == nil
+	took := sourcetest.WaitFor(t, interval+3*time.Second, "changes", func() bool {
+		return val(sink.Get(sysctlKind, "net.ipv4.ip_forward")) == "1" &&
+			sink.Get(kmodKind, "vfat") != nil && sink.Get(kmodKind, "loop") == nil
 	})
 	t.Logf("changes reported after %v (interval %v)", took, interval)
 	// Only the changes: upserts of ip_forward and vfat, deletes of the
 	// three unloaded modules.
-	waitFor(t, 2*time.Second, "all changes", func() bool { return len(sink.logSince(mark)) >= 5 })
-	got := sink.logSince(mark)
+	sourcetest.WaitFor(t, 2*time.Second, "all changes", func() bool { return len(sink.LogSince(mark)) >= 5 })
+	got := sink.LogSince(mark)
 	want := []string{
 		"upsert kmod:vfat", "upsert sysctl:net.ipv4.ip_forward",
 		"delete kmod:loop", "delete kmod:nf_conntrack", "delete kmod:nf_defrag_ipv6",
@@ -190,31 +159,28 @@ func TestFixtureChanges(t *testing.T) {
 	if err := os.Rename(p("sys"), p("sys.away")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "blind condition", func() bool {
-		sink.mu.Lock()
-		defer sink.mu.Unlock()
-		n := len(sink.coverage)
-		return n > 0 && sink.coverage[n-1].State == plumbv1.CoverageState_COVERAGE_STATE_BLIND
+	sourcetest.WaitFor(t, 3*time.Second, "blind condition", func() bool {
+		c, ok := sink.LastCondition()
+		return ok && c.State == plumbv1.CoverageState_COVERAGE_STATE_BLIND
 	})
-	if sink.get(sysctlKind, "net.ipv4.ip_forward") == nil {
+	if sink.Get(sysctlKind, "net.ipv4.ip_forward") == nil {
 		t.Error("facts dropped while /proc was unreadable")
 	}
 	if err := os.Rename(p("sys.away"), p("sys")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 3*time.Second, "condition closed", func() bool {
-		sink.mu.Lock()
-		defer sink.mu.Unlock()
-		return sink.coverage[len(sink.coverage)-1].State == plumbv1.CoverageState_COVERAGE_STATE_OK
+	sourcetest.WaitFor(t, 3*time.Second, "condition closed", func() bool {
+		c, _ := sink.LastCondition()
+		return c.State == plumbv1.CoverageState_COVERAGE_STATE_OK
 	})
 }
 
 func TestNoProc(t *testing.T) {
-	src, err := New(testLogger(t), source.Options{HostRoot: t.TempDir()})
+	src, err := New(sourcetest.Logger(t), source.Options{HostRoot: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := src.Run(context.Background(), newRecSink()); err == nil {
+	if err := src.Run(context.Background(), sourcetest.NewSink()); err == nil {
 		t.Error("Run with no /proc under the root: want an error")
 	}
 }
@@ -231,7 +197,7 @@ func TestOptions(t *testing.T) {
 		{raw: map[string]any{"sysctl_ignore": []string{""}}, wantErr: "empty"},
 		{raw: map[string]any{"sysctl_prefix": []string{"net"}}, wantErr: "sysctl_prefix"},
 	} {
-		_, err := New(testLogger(t), source.Options{Raw: tt.raw})
+		_, err := New(sourcetest.Logger(t), source.Options{Raw: tt.raw})
 		if tt.wantErr == "" && err != nil {
 			t.Errorf("New(%v) = %v, want no error", tt.raw, err)
 		}

@@ -1,28 +1,24 @@
 package rpm
 
 import (
-	"bytes"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
-	"hash"
-	"io"
 	"log/slog"
-	"os"
 	"sort"
 	"strings"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/agent/source/pkgfact"
+	"github.com/plumb-dev/plumb/agent/source/snapshot"
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
 const manager = "rpm"
 
-// facts is one reading of a kind: sealed facts by key.
-type facts map[fact.Key]*plumbv1.Fact
+var (
+	packageScope  = pkgfact.PackageScope(manager)
+	conffileScope = pkgfact.ConffileScope(manager)
+)
 
 // packageKey returns p's fact key and the version its fact shows (see the
 // package doc for gpg-pubkey).
@@ -38,7 +34,7 @@ func packageKey(p Package) (key, version string) {
 }
 
 // packageFacts returns one fact per package key.
-func packageFacts(pkgs []Package, now int64) facts {
+func packageFacts(pkgs []Package, now int64) snapshot.Facts {
 	type entry struct {
 		arch     string
 		versions []string
@@ -56,20 +52,14 @@ func packageFacts(pkgs []Package, now int64) facts {
 		}
 		e.versions = append(e.versions, v)
 	}
-	out := facts{}
+	out := snapshot.Facts{}
 	for k, e := range byKey {
 		sort.Strings(e.versions)
-		f := fact.Seal(&plumbv1.Fact{
-			Kind: plumbv1.FactKind_FACT_KIND_PACKAGE,
-			Key:  []byte(k),
-			Attrs: &plumbv1.Fact_Package{Package: &plumbv1.PackageAttrs{
-				Version: strings.Join(e.versions, ", "),
-				Arch:    e.arch,
-				Manager: manager,
-			}},
-			ObservedUnixNano: now,
-		})
-		out[fact.KeyOf(f)] = f
+		out.Add(pkgfact.Package(k, &plumbv1.PackageAttrs{
+			Version: strings.Join(e.versions, ", "),
+			Arch:    e.arch,
+			Manager: manager,
+		}, now))
 	}
 	return out
 }
@@ -78,7 +68,7 @@ func packageFacts(pkgs []Package, now int64) facts {
 // root hashed now. When several packages list one path (multilib pairs
 // such as foo.i686 and foo.x86_64 share their config), the package whose
 // key sorts first owns it, so the choice is stable.
-func conffileFacts(log *slog.Logger, root string, pkgs []Package, now int64) facts {
+func conffileFacts(log *slog.Logger, root string, pkgs []Package, now int64) snapshot.Facts {
 	sorted := make([]Package, 0, len(pkgs))
 	for _, p := range pkgs {
 		if len(p.Conffiles) > 0 {
@@ -93,76 +83,27 @@ func conffileFacts(log *slog.Logger, root string, pkgs []Package, now int64) fac
 		}
 		return sorted[i].EVR < sorted[j].EVR
 	})
-	out := facts{}
+	out := snapshot.Facts{}
 	for _, p := range sorted {
 		pk, _ := packageKey(p)
 		for _, c := range p.Conffiles {
-			k := fact.Key{Kind: plumbv1.FactKind_FACT_KIND_CONFFILE, ID: c.Path}
-			if _, dup := out[k]; dup {
+			if _, dup := out[fact.Key{Kind: plumbv1.FactKind_FACT_KIND_CONFFILE, ID: c.Path}]; dup {
 				continue
 			}
-			newHash := hashFor(c.Algorithm)
 			want, err := hex.DecodeString(c.Digest)
-			if newHash == nil || err != nil {
+			var f *plumbv1.Fact
+			ok := err == nil
+			if ok {
+				f, ok = pkgfact.Conffile(log, root, pkgfact.Recorded{
+					Path: c.Path, Package: pk, Manager: manager, Algorithm: c.Algorithm, Digest: want,
+				}, now)
+			}
+			if !ok {
 				log.Debug("rpm conffile digest not checkable", "path", c.Path, "algorithm", c.Algorithm)
 				continue
 			}
-			present, matches := checkDigest(log, root, c.Path, newHash(), want)
-			out[k] = fact.Seal(&plumbv1.Fact{
-				Kind: plumbv1.FactKind_FACT_KIND_CONFFILE,
-				Key:  []byte(c.Path),
-				Attrs: &plumbv1.Fact_Conffile{Conffile: &plumbv1.ConffileAttrs{
-					Package:   pk,
-					Algorithm: c.Algorithm,
-					Digest:    want,
-					Present:   present,
-					Matches:   matches,
-					Manager:   manager,
-				}},
-				ObservedUnixNano: now,
-			})
+			out.Add(f)
 		}
 	}
 	return out
-}
-
-func hashFor(alg string) func() hash.Hash {
-	switch alg {
-	case "md5":
-		return md5.New
-	case "sha1":
-		return sha1.New
-	case "sha224":
-		return sha256.New224
-	case "sha256":
-		return sha256.New
-	case "sha384":
-		return sha512.New384
-	case "sha512":
-		return sha512.New
-	}
-	return nil
-}
-
-// checkDigest hashes the host file p. present is false when it cannot be
-// read (missing, or unreadable: logged at debug).
-func checkDigest(log *slog.Logger, root, p string, h hash.Hash, want []byte) (present, matches bool) {
-	path, err := hostPath(root, p)
-	if err != nil {
-		log.Debug("conffile unreadable", "path", p, "err", err)
-		return false, false
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		if !os.IsNotExist(err) {
-			log.Debug("conffile unreadable", "path", path, "err", err)
-		}
-		return false, false
-	}
-	defer f.Close()
-	if _, err := io.Copy(h, f); err != nil {
-		log.Debug("conffile unreadable", "path", path, "err", err)
-		return false, false
-	}
-	return true, bytes.Equal(h.Sum(nil), want)
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/source/sourcetest"
 )
 
 // rpmDBPath is where the tests' rpm commands keep the database, under
@@ -173,10 +175,10 @@ func configFiles(t *testing.T, out []byte) map[string]string {
 
 const filesFormat = `[%{FILENAMES}\t%{FILEFLAGS}\t%{FILEMODES}\t%{FILEDIGESTS}\n]`
 
-func comparePackages(t *testing.T, sink *recSink, want map[string]string) {
+func comparePackages(t *testing.T, sink *sourcetest.Sink, want map[string]string) {
 	t.Helper()
 	got := map[string]string{}
-	for k, f := range sink.byKind(pkgKind) {
+	for k, f := range sink.ByKind(pkgKind) {
 		if f.GetPackage().GetManager() == "rpm" {
 			got[k] = f.GetPackage().GetVersion()
 		}
@@ -201,17 +203,17 @@ func TestRealRPM(t *testing.T) {
 
 	began := time.Now()
 	sink := start(t, root, map[string]any{"conffile_interval": "150ms"}, nil, nil)
-	t.Logf("initial snapshot took %v", sink.readyAt.Sub(began))
+	t.Logf("initial snapshot took %v", sink.ReadyAt().Sub(began))
 
 	want := parseQA(t, rpmCmd(t, root, "-qa", "--qf", qaFormat))
-	t.Logf("comparing %d package facts with %d rpm -qa keys", len(sink.byKind(pkgKind)), len(want))
+	t.Logf("comparing %d package facts with %d rpm -qa keys", len(sink.ByKind(pkgKind)), len(want))
 	if want["plumbtest-conf.noarch"] != "2:1.2-3" || want["plumbtest-multi.x86_64"] != "1-1, 2-1" || len(want) != 2 {
 		t.Fatalf("rpm -qa after install = %v; the test packages did not install as expected", want)
 	}
 	comparePackages(t, sink, want)
 
 	wantConf := configFiles(t, rpmCmd(t, root, "-qa", "--qf", filesFormat))
-	gotConf := sink.byKind(confKind)
+	gotConf := sink.ByKind(confKind)
 	if len(gotConf) != len(wantConf) || len(wantConf) != 2 {
 		t.Errorf("conffiles: source %v, rpm %v; want the 2 non-ghost %%config files", keys(gotConf), wantConf)
 	}
@@ -232,21 +234,21 @@ func TestRealRPM(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc/plumbtest/app.conf"), []byte("setting=2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	took := waitFor(t, 3*time.Second, "conffile edit", func() bool {
-		c := sink.get(confKind, "/etc/plumbtest/app.conf").GetConffile()
+	took := sourcetest.WaitFor(t, 3*time.Second, "conffile edit", func() bool {
+		c := sink.Get(confKind, "/etc/plumbtest/app.conf").GetConffile()
 		return c.GetPresent() && !c.GetMatches()
 	})
 	t.Logf("conffile edit seen after %v", took)
 
 	// rpm -e: the package and its conffiles go.
-	mark := sink.logLen()
+	mark := sink.LogLen()
 	begin := time.Now()
 	rpmCmd(t, root, "-e", "--nodeps", "--noscripts", "plumbtest-conf")
-	took = waitFor(t, 2*time.Second, "erase to be reported", func() bool {
-		return sink.get(pkgKind, "plumbtest-conf.noarch") == nil && sink.get(confKind, "/etc/plumbtest/other.conf") == nil
+	took = sourcetest.WaitFor(t, 2*time.Second, "erase to be reported", func() bool {
+		return sink.Get(pkgKind, "plumbtest-conf.noarch") == nil && sink.Get(confKind, "/etc/plumbtest/other.conf") == nil
 	})
 	t.Logf("rpm -e reported %v after rpm exited (%v after it started)", took, time.Since(begin))
-	for _, l := range sink.logSince(mark) {
+	for _, l := range sink.LogSince(mark) {
 		if strings.Contains(l, "plumbtest-multi") {
 			t.Errorf("unchanged package reported again: %s", l)
 		}
@@ -255,14 +257,14 @@ func TestRealRPM(t *testing.T) {
 
 	// Erasing one of two installed versions changes the version list.
 	rpmCmd(t, root, "-e", "--nodeps", "--noscripts", "plumbtest-multi-1-1")
-	waitFor(t, 2*time.Second, "one version erased", func() bool {
-		return sink.get(pkgKind, "plumbtest-multi.x86_64").GetPackage().GetVersion() == "2-1"
+	sourcetest.WaitFor(t, 2*time.Second, "one version erased", func() bool {
+		return sink.Get(pkgKind, "plumbtest-multi.x86_64").GetPackage().GetVersion() == "2-1"
 	})
 
 	// And an install while running shows up.
 	rpmInstall(t, root, rpms["plumbtest-conf-1.2"])
-	waitFor(t, 2*time.Second, "install to be reported", func() bool {
-		return sink.get(pkgKind, "plumbtest-conf.noarch") != nil && sink.get(confKind, "/etc/plumbtest/app.conf").GetConffile().GetMatches()
+	sourcetest.WaitFor(t, 2*time.Second, "install to be reported", func() bool {
+		return sink.Get(pkgKind, "plumbtest-conf.noarch") != nil && sink.Get(confKind, "/etc/plumbtest/app.conf").GetConffile().GetMatches()
 	})
 	comparePackages(t, sink, parseQA(t, rpmCmd(t, root, "-qa", "--qf", qaFormat)))
 }
@@ -272,20 +274,20 @@ func TestRealRPMDatabaseAppears(t *testing.T) {
 	rpms := testRPMs(t)
 	root := t.TempDir()
 	sink := start(t, root, nil, func(s *Source) { s.missingPoll = 50 * time.Millisecond }, nil)
-	if n := len(sink.byKind(pkgKind)); n != 0 {
+	if n := len(sink.ByKind(pkgKind)); n != 0 {
 		t.Fatalf("no database: %d packages, want 0", n)
 	}
-	if got := strings.Join(sink.logSince(0), ","); got != "begin package/rpm,end package/rpm,begin conffile/rpm,end conffile/rpm,ready" {
+	if got := strings.Join(sink.LogSince(0), ","); got != "begin package/rpm,end package/rpm,begin conffile/rpm,end conffile/rpm,ready" {
 		t.Errorf("no database: log %s, want empty snapshots then ready", got)
 	}
 	rpmInstall(t, root, rpms["plumbtest-multi-1"])
-	waitFor(t, 3*time.Second, "database to appear", func() bool {
-		return sink.get(pkgKind, "plumbtest-multi.x86_64") != nil
+	sourcetest.WaitFor(t, 3*time.Second, "database to appear", func() bool {
+		return sink.Get(pkgKind, "plumbtest-multi.x86_64") != nil
 	})
 	// Now watched: the next change needs no poll.
 	rpmInstall(t, root, rpms["plumbtest-conf-1.2"])
-	waitFor(t, 2*time.Second, "second install", func() bool {
-		return sink.get(pkgKind, "plumbtest-conf.noarch") != nil
+	sourcetest.WaitFor(t, 2*time.Second, "second install", func() bool {
+		return sink.Get(pkgKind, "plumbtest-conf.noarch") != nil
 	})
 }
 
@@ -293,7 +295,7 @@ func TestRealRPMDatabaseAppears(t *testing.T) {
 // database (a Debian host) it reports nothing and gets ready.
 func TestRealHost(t *testing.T) {
 	sink := start(t, "/", nil, nil, nil)
-	n := len(sink.byKind(pkgKind))
+	n := len(sink.ByKind(pkgKind))
 	if _, err := findDatabase(rpmDBPath); err == errNoDatabase {
 		if n != 0 {
 			t.Errorf("no rpm database on this host, but %d package facts", n)
@@ -337,11 +339,11 @@ func TestDatabaseFormats(t *testing.T) {
 				t.Fatal(err)
 			}
 			sink := start(t, root, nil, nil, nil)
-			pkgs := sink.byKind(pkgKind)
+			pkgs := sink.ByKind(pkgKind)
 			if len(pkgs) == 0 {
 				t.Fatal("no packages read")
 			}
-			confs := sink.byKind(confKind)
+			confs := sink.ByKind(confKind)
 			t.Logf("%d packages, %d conffiles", len(pkgs), len(confs))
 			for _, f := range confs {
 				if c := f.GetConffile(); c.GetPresent() || len(c.GetDigest()) == 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,12 +14,11 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/agent/hostpath"
 	"github.com/plumb-dev/plumb/agent/source"
-)
-
-var (
-	packageScope  = source.Scope{Kind: plumbv1.FactKind_FACT_KIND_PACKAGE, Manager: manager}
-	conffileScope = source.Scope{Kind: plumbv1.FactKind_FACT_KIND_CONFFILE, Manager: manager}
+	"github.com/plumb-dev/plumb/agent/source/filestamp"
+	"github.com/plumb-dev/plumb/agent/source/gapset"
+	"github.com/plumb-dev/plumb/agent/source/snapshot"
 )
 
 // readAttempts is how often a failing read is tried, retryDelay apart,
@@ -55,12 +53,10 @@ type run struct {
 	found    bool   // a database existed at the last read
 	stamp    string // database fingerprint taken before the last read
 	failures int    // consecutive failed reads
-	packages facts
-	conffs   facts
-	gaps     map[gap]bool // open coverage conditions
+	packages snapshot.Facts
+	conffs   snapshot.Facts
+	gaps     *gapset.Set
 }
-
-type gap struct{ reason, detail string }
 
 // Run reports a snapshot of the database, then its changes until ctx ends.
 func (s *Source) Run(ctx context.Context, sink source.Sink) error {
@@ -69,7 +65,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		return fmt.Errorf("rpm: start watcher: %w", err)
 	}
 	defer w.Close()
-	r := &run{Source: s, sink: sink, w: w, gaps: map[gap]bool{}}
+	r := &run{Source: s, sink: sink, w: w, gaps: gapset.New(sink)}
 
 	// Watch before the first read, so that no change slips in between.
 	r.watch()
@@ -93,10 +89,10 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	}
 	now := time.Now().UnixNano()
 	r.packages = packageFacts(r.pkgs, now)
-	snapshot(sink, packageScope, r.packages)
+	snapshot.Send(sink, packageScope, r.packages)
 	if s.cfg.CheckConffiles {
 		r.conffs = conffileFacts(s.log, s.root, r.pkgs, now)
-		snapshot(sink, conffileScope, r.conffs)
+		snapshot.Send(sink, conffileScope, r.conffs)
 	}
 	sink.Ready()
 	s.log.Debug("rpm snapshot done", "packages", len(r.packages), "conffiles", len(r.conffs), "duration", time.Since(start))
@@ -195,26 +191,26 @@ func (r *run) watch() {
 	if r.dir != "" {
 		return
 	}
-	dir, err := hostPath(r.root, r.cfg.DBPath)
+	dir, err := hostpath.Resolve(r.root, r.cfg.DBPath)
 	if err == nil {
 		err = r.w.Add(dir)
 	}
 	switch {
 	case err == nil:
 		r.dir = dir
-		r.closeGap("watch_failed", r.cfg.DBPath)
+		r.gaps.Close("watch_failed", r.cfg.DBPath)
 	case errors.Is(err, fs.ErrNotExist):
 		// Polled for until it appears.
 	default:
 		r.log.Warn("rpm watch failed; polling", "dbpath", r.cfg.DBPath, "err", err)
-		r.openGap(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "watch_failed", r.cfg.DBPath)
+		r.gaps.Open(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "watch_failed", r.cfg.DBPath)
 	}
 }
 
 // read reads the database into r.pkgs. A missing database reads as an
 // empty one. Other errors are returned and leave the last state in place.
 func (r *run) read() error {
-	dir, err := hostPath(r.root, r.cfg.DBPath)
+	dir, err := hostpath.Resolve(r.root, r.cfg.DBPath)
 	if err != nil {
 		r.failures++
 		return fmt.Errorf("rpm: resolve dbpath: %w", err)
@@ -241,7 +237,7 @@ func (r *run) read() error {
 // skips the read when the fingerprint is unchanged.
 func (r *run) refresh(force bool) bool {
 	if !force {
-		if dir, err := hostPath(r.root, r.cfg.DBPath); err == nil && fingerprint(dir) == r.stamp {
+		if dir, err := hostpath.Resolve(r.root, r.cfg.DBPath); err == nil && fingerprint(dir) == r.stamp {
 			return true
 		}
 	}
@@ -250,11 +246,11 @@ func (r *run) refresh(force bool) bool {
 		if r.failures >= readAttempts {
 			// Keep the last good state: reporting it gone would be false drift.
 			r.log.Warn("rpm database unreadable; keeping last state", "dbpath", r.cfg.DBPath, "err", err)
-			r.openGap(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "unreadable", r.cfg.DBPath)
+			r.gaps.Open(plumbv1.CoverageState_COVERAGE_STATE_DEGRADED, "unreadable", r.cfg.DBPath)
 		}
 		return false
 	}
-	r.closeGap("unreadable", r.cfg.DBPath)
+	r.gaps.Close("unreadable", r.cfg.DBPath)
 	if wasFound && !r.found {
 		r.log.Warn("rpm database vanished", "dbpath", r.cfg.DBPath)
 	} else if !wasFound && r.found {
@@ -262,11 +258,11 @@ func (r *run) refresh(force bool) bool {
 	}
 	now := time.Now().UnixNano()
 	cur := packageFacts(r.pkgs, now)
-	n := report(r.sink, r.packages, cur)
+	n := snapshot.Report(r.sink, r.packages, cur)
 	r.packages = cur
 	if r.cfg.CheckConffiles {
 		cf := conffileFacts(r.log, r.root, r.pkgs, now)
-		n += report(r.sink, r.conffs, cf)
+		n += snapshot.Report(r.sink, r.conffs, cf)
 		r.conffs = cf
 	}
 	r.log.Debug("rpm database reread", "changes", n)
@@ -277,7 +273,7 @@ func (r *run) refresh(force bool) bool {
 // database stayed the same.
 func (r *run) rehash() {
 	cf := conffileFacts(r.log, r.root, r.pkgs, time.Now().UnixNano())
-	n := report(r.sink, r.conffs, cf)
+	n := snapshot.Report(r.sink, r.conffs, cf)
 	r.conffs = cf
 	r.log.Debug("rpm conffiles rehashed", "changes", n)
 }
@@ -289,29 +285,8 @@ func (r *run) rehash() {
 func fingerprint(dir string) string {
 	var sb strings.Builder
 	for _, n := range append(dbFiles, "rpmdb.sqlite-wal") {
-		fi, err := os.Stat(filepath.Join(dir, n))
-		if err != nil {
-			sb.WriteString("-|")
-			continue
-		}
-		fmt.Fprintf(&sb, "%d/%d/%d|", fi.Size(), fi.ModTime().UnixNano(), inode(fi))
+		sb.WriteString(filestamp.Of(filepath.Join(dir, n)))
+		sb.WriteByte('|')
 	}
 	return sb.String()
-}
-
-// openGap reports a coverage gap once; closeGap reports its end.
-func (r *run) openGap(state plumbv1.CoverageState, reason, detail string) {
-	if r.gaps[gap{reason, detail}] {
-		return
-	}
-	r.gaps[gap{reason, detail}] = true
-	r.sink.Coverage(source.Condition{State: state, Reason: reason, Detail: detail})
-}
-
-func (r *run) closeGap(reason, detail string) {
-	if !r.gaps[gap{reason, detail}] {
-		return
-	}
-	delete(r.gaps, gap{reason, detail})
-	r.sink.Coverage(source.Condition{State: plumbv1.CoverageState_COVERAGE_STATE_OK, Reason: reason, Detail: detail})
 }
