@@ -16,6 +16,7 @@ import (
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/agent/source/filestamp"
 	"github.com/plumb-dev/plumb/agent/source/gapset"
+	"github.com/plumb-dev/plumb/agent/source/settle"
 	"github.com/plumb-dev/plumb/agent/source/snapshot"
 )
 
@@ -84,33 +85,17 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 
 func (r *run) loop(ctx context.Context) error {
 	var (
-		timer   = time.NewTimer(time.Hour)
-		due     <-chan time.Time
-		first   time.Time
-		conffC  <-chan time.Time
-		pollC   <-chan time.Time
-		poll    = time.NewTicker(r.missingPoll)
-		rehashT *time.Ticker
+		reread = settle.New(r.debounce, r.maxDelay)
+		conffC <-chan time.Time
+		pollC  <-chan time.Time
+		poll   = time.NewTicker(r.missingPoll)
 	)
-	timer.Stop()
-	defer timer.Stop()
+	defer reread.Stop()
 	defer poll.Stop()
 	if r.cfg.CheckConffiles {
-		rehashT = time.NewTicker(r.cfg.ConffileInterval)
-		defer rehashT.Stop()
-		conffC = rehashT.C
-	}
-	schedule := func() {
-		now := time.Now()
-		if first.IsZero() {
-			first = now
-		}
-		at := now.Add(r.debounce)
-		if limit := first.Add(r.maxDelay); at.After(limit) {
-			at = limit
-		}
-		timer.Reset(time.Until(at))
-		due = timer.C
+		rehash := time.NewTicker(r.cfg.ConffileInterval)
+		defer rehash.Stop()
+		conffC = rehash.C
 	}
 	for {
 		if r.fullyWatched() {
@@ -126,7 +111,7 @@ func (r *run) loop(ctx context.Context) error {
 				return errors.New("dpkg: watcher closed")
 			}
 			if r.relevant(ev) {
-				schedule()
+				reread.Kick()
 			}
 		case err, ok := <-r.w.Errors:
 			if !ok {
@@ -134,9 +119,9 @@ func (r *run) loop(ctx context.Context) error {
 			}
 			// An overflow may have hidden a change: read again.
 			r.log.Warn("dpkg watch error; rereading database", "err", err)
-			schedule()
-		case <-due:
-			due, first = nil, time.Time{}
+			reread.Kick()
+		case <-reread.C():
+			reread.Fired()
 			r.refresh(true)
 		case <-pollC:
 			r.addWatches()

@@ -18,6 +18,7 @@ import (
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/agent/source/filestamp"
 	"github.com/plumb-dev/plumb/agent/source/gapset"
+	"github.com/plumb-dev/plumb/agent/source/settle"
 	"github.com/plumb-dev/plumb/agent/source/snapshot"
 )
 
@@ -101,32 +102,17 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 
 func (r *run) loop(ctx context.Context) error {
 	var (
-		timer  = time.NewTimer(time.Hour)
-		due    <-chan time.Time
-		first  time.Time
+		reread = settle.New(r.debounce, r.maxDelay)
 		conffC <-chan time.Time
 		pollC  <-chan time.Time
 		poll   = time.NewTicker(r.missingPoll)
 	)
-	timer.Stop()
-	defer timer.Stop()
+	defer reread.Stop()
 	defer poll.Stop()
 	if r.cfg.CheckConffiles {
-		t := time.NewTicker(r.cfg.ConffileInterval)
-		defer t.Stop()
-		conffC = t.C
-	}
-	schedule := func(delay time.Duration) {
-		now := time.Now()
-		if first.IsZero() {
-			first = now
-		}
-		at := now.Add(delay)
-		if limit := first.Add(r.maxDelay); at.After(limit) && delay == r.debounce {
-			at = limit
-		}
-		timer.Reset(time.Until(at))
-		due = timer.C
+		rehash := time.NewTicker(r.cfg.ConffileInterval)
+		defer rehash.Stop()
+		conffC = rehash.C
 	}
 	for {
 		pollC = nil
@@ -141,18 +127,18 @@ func (r *run) loop(ctx context.Context) error {
 				return errors.New("rpm: watcher closed")
 			}
 			if r.relevant(ev) {
-				schedule(r.debounce)
+				reread.Kick()
 			}
 		case err, ok := <-r.w.Errors:
 			if !ok {
 				return errors.New("rpm: watcher closed")
 			}
 			r.log.Warn("rpm watch error; rereading database", "err", err)
-			schedule(r.debounce)
-		case <-due:
-			due, first = nil, time.Time{}
+			reread.Kick()
+		case <-reread.C():
+			reread.Fired()
 			if !r.refresh(true) && r.failures < readAttempts {
-				schedule(r.retryDelay)
+				reread.After(r.retryDelay)
 			}
 		case <-pollC:
 			r.watch()
