@@ -24,8 +24,8 @@ func BenchmarkResyncCost(b *testing.B) {
 		// Full sync: every fact travels once.
 		c := startCollector(b, data, "")
 		a := startAgent(b, c.addr, state, "resync", t.dir)
-		c.awaitFacts(b, 10*time.Minute, "resync", t.facts())
-		a.awaitLine(b, time.Minute, "in sync with collector", fmt.Sprintf("facts=%d", t.facts()))
+		c.awaitBaseline(b, 10*time.Minute, "resync", t.facts())
+		awaitMetric(b, time.Minute, a.metrics, "plumb_agent_spool_deltas", func(v float64) bool { return v == 0 })
 		fullSync := time.Since(a.started)
 		full, err := scrape(a.metrics, "plumb_agent_stream_bytes_sent_total")
 		if err != nil {
@@ -81,7 +81,7 @@ func BenchmarkResyncCost(b *testing.B) {
 		tab := newTable(fmt.Sprintf("BenchmarkResyncCost: agent with %d facts, collector restored to 1 fact behind", t.facts()),
 			"what", "bytes sent", "÷ full sync", "detail")
 		tab.row("full initial sync (plumb_agent_stream_bytes_sent_total)", fmt.Sprintf("%.0f", full), "1",
-			fmt.Sprintf("%s, start → in sync %s", mib(full), secs(fullSync)))
+			fmt.Sprintf("%s, start → baseline adopted %s", mib(full), secs(fullSync)))
 		tab.row("resync: bucket snapshots (agent log)", fmt.Sprintf("%.0f", resyncBytes), fmt.Sprintf("%.5f", resyncBytes/full),
 			fmt.Sprintf("buckets=%s facts=%s", logAttr(line.text, "buckets"), logAttr(line.text, "facts")))
 		tab.row("resync: whole session (hello + snapshots + checkpoint)", fmt.Sprintf("%.0f", session), fmt.Sprintf("%.5f", session/full),

@@ -73,7 +73,7 @@ func BenchmarkRescanUnchanged(b *testing.B) {
 		dir := scratch(b, "rescan")
 		c := startCollector(b, sub(dir, "collector"), "")
 		a := startAgent(b, c.addr, sub(dir, "agent"), "rescan", t.dir)
-		c.awaitFacts(b, 10*time.Minute, "rescan", t.facts())
+		c.awaitBaseline(b, 10*time.Minute, "rescan", t.facts())
 		awaitMetric(b, time.Minute, a.metrics, "plumb_agent_spool_deltas", func(v float64) bool { return v == 0 })
 		a.stop()
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -82,6 +83,17 @@ func (c *collector) awaitFacts(b *testing.B, d time.Duration, host string, want 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// awaitBaseline polls until the collector has adopted a baseline for
+// host and holds want facts: the agent's first complete snapshot, closed
+// by its checkpoint, has been committed.
+func (c *collector) awaitBaseline(b *testing.B, d time.Duration, host string, want uint64) {
+	b.Helper()
+	waitFor(b, d, fmt.Sprintf("a baseline of %d facts for %s", want, host), func() bool {
+		h := c.host(host)
+		return h != nil && h.GetHasBaseline() && h.GetFactCount() == want
+	})
 }
 
 // agent is a running plumb-agent watching one tree with the file source

@@ -87,11 +87,7 @@ func BenchmarkWriteToWebhook(b *testing.B) {
 		hook := newHookReceiver(b)
 		c := startCollector(b, sub(dir, "collector"), hook.srv.URL)
 		startAgent(b, c.addr, sub(dir, "agent"), "hook", root)
-		want := uint64(files + files/filesPerDir + 1)
-		waitFor(b, time.Minute, "baseline", func() bool {
-			h := c.host("hook")
-			return h != nil && h.GetHasBaseline() && h.GetFactCount() == want
-		})
+		c.awaitBaseline(b, time.Minute, "hook", uint64(files+files/filesPerDir+1))
 
 		var total, toObserved, toCommitted, toReceived []time.Duration
 		stray := 0
