@@ -1,18 +1,17 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plumb-dev/plumb/agent/source/dpkg/dpkgtest"
 )
 
 // TestDpkgPackageDrift installs and removes a real package on this machine
@@ -55,10 +54,11 @@ func TestDpkgPackageDrift(t *testing.T) {
 		t.Logf("%d conffile facts, %d matching their recorded md5", len(conf), matching)
 	})
 
-	installed := time.Now()
+	began = time.Now()
 	runDpkg(t, "-i", deb)
+	installed := time.Now()
 	opened := h.await(t, hookWait, "package added", is("drift.opened", host, "added", debKey))
-	t.Logf("dpkg -i to drift.opened webhook: %v", time.Since(installed))
+	t.Logf("dpkg -i ran %v; drift.opened webhook %v after it returned", installed.Sub(began), time.Since(installed))
 	if opened.Kind != "package" || eventAttr(opened, false, "version") != debVersion ||
 		eventAttr(opened, false, "arch") != "all" || eventAttr(opened, false, "manager") != "dpkg" {
 		t.Fatalf("package opened event: kind %s current %v", opened.Kind, opened.Current)
@@ -80,10 +80,11 @@ func TestDpkgPackageDrift(t *testing.T) {
 		}
 	})
 
-	removed := time.Now()
+	began = time.Now()
 	runDpkg(t, "-r", debName)
+	removed := time.Now()
 	res := h.await(t, hookWait, "package removed", is("drift.resolved", host, "", debKey))
-	t.Logf("dpkg -r to drift.resolved webhook: %v", time.Since(removed))
+	t.Logf("dpkg -r ran %v; drift.resolved webhook %v after it returned", removed.Sub(began), time.Since(removed))
 	if res.ItemID != opened.ItemID {
 		t.Errorf("resolved item %s, opened item %s", res.ItemID, opened.ItemID)
 	}
@@ -99,38 +100,6 @@ func TestDpkgPackageDrift(t *testing.T) {
 	}
 }
 
-// installedByDpkgQuery returns name:arch -> version for every package
-// dpkg-query lists as installed in the dpkg source's sense (any status but
-// not-installed and config-files), and how many of them are "ii".
-func installedByDpkgQuery(t *testing.T) (map[string]string, int) {
-	t.Helper()
-	out, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package}:${Architecture} ${Version}\n").Output()
-	if err != nil {
-		t.Fatalf("dpkg-query: %v", err)
-	}
-	want, ii := map[string]string{}, 0
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		if len(line) < 4 {
-			continue
-		}
-		abbrev, rest := line[:3], strings.Fields(line[3:])
-		if abbrev[1] == 'n' || abbrev[1] == 'c' || len(rest) == 0 {
-			continue
-		}
-		if abbrev[:2] == "ii" {
-			ii++
-		}
-		v := ""
-		if len(rest) > 1 {
-			v = rest[1]
-		}
-		want[rest[0]] = v
-	}
-	return want, ii
-}
-
 // comparePackagesWithDpkgQuery checks the collector's package facts for
 // host against dpkg-query one for one. It tries again for a while, so that
 // a package manager run elsewhere on the machine has time to reach the
@@ -143,7 +112,7 @@ func comparePackagesWithDpkgQuery(t *testing.T, addr, host string) {
 	var ii int
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		want, ii = installedByDpkgQuery(t)
+		want, ii = dpkgtest.Installed(t)
 		got = hostFacts(t, addr, host, "package")
 		diffs = packageDiffs(got, want)
 		if len(diffs) == 0 || time.Now().After(deadline) {

@@ -4,8 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/plumb-dev/plumb/agent/source/rpm/rpmtest"
 )
 
 // TestRPMPackageDrift installs tiny rpms into a host root with the real
@@ -13,12 +16,12 @@ import (
 // on that root: the collector's facts match rpm -qa, and rpm -e opens
 // drift for the erased package, which a reinstall resolves.
 func TestRPMPackageDrift(t *testing.T) {
-	needRPM(t)
+	rpmtest.Need(t)
 	t.Parallel()
 	rpms := buildRPMs(t, "plumbe2e-conf", "plumbe2e-data")
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
-	rpmInstall(t, root, rpms["plumbe2e-conf"], rpms["plumbe2e-data"])
+	rpmtest.Install(t, root, rpms["plumbe2e-conf"], rpms["plumbe2e-data"])
 
 	const host = "rpm-host"
 	h := newHook(t)
@@ -26,14 +29,14 @@ func TestRPMPackageDrift(t *testing.T) {
 	startSourcesAgent(t, col.addr, filepath.Join(dir, "agent"), host, "rpm", "--host-root", root)
 	waitBaseline(t, col.addr, host)
 
-	want := rpmInstalled(t, root)
+	want := rpmtest.Installed(t, root)
 	if want["plumbe2e-conf.noarch"] != "2:1.2-3" || want["plumbe2e-data.noarch"] != "0.9-1" || len(want) != 2 {
 		t.Fatalf("rpm -qa after install = %v; the test packages did not install as expected", want)
 	}
 	comparePackagesWithRPM(t, col.addr, host, want)
 
 	conf := hostFacts(t, col.addr, host, "conffile")
-	wantConf := rpmConfigFiles(t, root)
+	wantConf := rpmtest.ConfigFiles(t, root)
 	if len(wantConf) != 2 || len(conf) != len(wantConf) {
 		t.Errorf("conffiles: plumbctl shows %d, rpm lists %v; want the 2 non-ghost %%config files", len(conf), wantConf)
 	}
@@ -50,15 +53,15 @@ func TestRPMPackageDrift(t *testing.T) {
 	t.Logf("compared %d package and %d conffile facts with rpm", len(want), len(wantConf))
 
 	erased := time.Now()
-	rpmIn(t, root, "-e", "--nodeps", "--noscripts", "plumbe2e-data")
+	rpmtest.Cmd(t, root, "-e", "--nodeps", "--noscripts", "plumbe2e-data")
 	ev := h.await(t, hookWait, "package erased", is("drift.opened", host, "removed", "plumbe2e-data.noarch"))
 	t.Logf("rpm -e to drift.opened webhook: %v", time.Since(erased))
 	if ev.Current != nil || eventAttr(ev, true, "version") != "0.9-1" || eventAttr(ev, true, "manager") != "rpm" {
 		t.Errorf("removed event: baseline %v current %v; want the baseline package and no current", ev.Baseline, ev.Current)
 	}
-	comparePackagesWithRPM(t, col.addr, host, rpmInstalled(t, root))
+	comparePackagesWithRPM(t, col.addr, host, rpmtest.Installed(t, root))
 
-	rpmInstall(t, root, rpms["plumbe2e-data"])
+	rpmtest.Install(t, root, rpms["plumbe2e-data"])
 	res := h.await(t, hookWait, "package reinstalled", is("drift.resolved", host, "", "plumbe2e-data.noarch"))
 	if res.ItemID != ev.ItemID {
 		t.Errorf("resolved item %s, opened item %s", res.ItemID, ev.ItemID)
@@ -98,4 +101,33 @@ func comparePackagesWithRPM(t *testing.T, addr, host string, want map[string]str
 	for _, d := range diffs {
 		t.Error(d)
 	}
+}
+
+// buildRPMs builds testdata/NAME.spec for each name and returns name ->
+// .rpm path.
+func buildRPMs(t *testing.T, names ...string) map[string]string {
+	t.Helper()
+	top := t.TempDir()
+	for _, n := range names {
+		spec, err := filepath.Abs(filepath.Join("testdata", n+".spec"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rpmtest.Build(top, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	built := rpmtest.Built(top) // name-version -> path
+	out := map[string]string{}
+	for nv, path := range built {
+		for _, n := range names {
+			if strings.HasPrefix(nv, n+"-") {
+				out[n] = path
+			}
+		}
+	}
+	if len(out) != len(names) || len(built) != len(names) {
+		t.Fatalf("rpmbuild %v: built %v", names, built)
+	}
+	return out
 }

@@ -3,49 +3,19 @@ package dpkg
 import (
 	"bufio"
 	"bytes"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plumb-dev/plumb/agent/source/dpkg/dpkgtest"
 )
 
 // TestRealDatabase compares the source's facts for this machine's dpkg
 // database with what dpkg-query says, one for one.
 func TestRealDatabase(t *testing.T) {
-	if _, err := exec.LookPath("dpkg-query"); err != nil {
-		t.Skip("dpkg-query not installed: not a Debian-based host")
-	}
-	if _, err := os.Stat("/var/lib/dpkg/status"); err != nil {
-		t.Skipf("no dpkg database: %v", err)
-	}
-	out, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package}:${Architecture} ${Version}\n").Output()
-	if err != nil {
-		t.Fatalf("dpkg-query: %v", err)
-	}
-	want := map[string]string{}
-	ii := 0
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		if len(line) < 4 {
-			continue
-		}
-		abbrev, rest := line[:3], strings.Fields(line[3:])
-		// Installed as the package doc defines it: any status but
-		// not-installed (n) and config-files (c).
-		if abbrev[1] == 'n' || abbrev[1] == 'c' {
-			continue
-		}
-		if abbrev[:2] == "ii" {
-			ii++
-		}
-		v := ""
-		if len(rest) > 1 {
-			v = rest[1]
-		}
-		want[rest[0]] = v
-	}
+	dpkgtest.Need(t)
+	want, ii := dpkgtest.Installed(t)
 	if len(want) == 0 {
 		t.Skip("dpkg-query lists no installed packages")
 	}
@@ -73,13 +43,13 @@ func TestRealDatabase(t *testing.T) {
 	}
 
 	// Conffiles: the tracked entries dpkg-query lists for installed packages.
-	out, err = exec.Command("dpkg-query", "-W", "-f", "${db:Status-Abbrev}\n${Conffiles}\n").Output()
+	out, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Abbrev}\n${Conffiles}\n").Output()
 	if err != nil {
 		t.Fatalf("dpkg-query conffiles: %v", err)
 	}
 	wantConf := map[string]bool{}
 	installed := false
-	sc = bufio.NewScanner(bytes.NewReader(out))
+	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, " ") {

@@ -1,7 +1,6 @@
 package rpm
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,12 +15,9 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/agent/source/rpm/rpmtest"
 	"github.com/plumb-dev/plumb/agent/source/sourcetest"
 )
-
-// rpmDBPath is where the tests' rpm commands keep the database, under
-// their --root. Debian's rpm defaults to ~/.rpmdb, so it is always given.
-const rpmDBPath = "/var/lib/rpm"
 
 var (
 	buildOnce sync.Once
@@ -39,16 +34,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// needRPM skips the test when the rpm tools are missing.
-func needRPM(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"rpm", "rpmbuild"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/ci-deps.sh installs Debian's rpm): %v", tool, err)
-		}
-	}
-}
-
 // testRPMs builds the test packages once per test binary.
 func testRPMs(t *testing.T) map[string]string {
 	t.Helper()
@@ -57,39 +42,25 @@ func testRPMs(t *testing.T) map[string]string {
 		if buildErr != nil {
 			return
 		}
-		built = map[string]string{}
-		specs := []struct{ spec, ver string }{
+		for _, s := range []struct{ spec, ver string }{
 			{"plumbtest-conf.spec", ""},
 			{"plumbtest-multi.spec", "1"},
 			{"plumbtest-multi.spec", "2"},
-		}
-		for _, s := range specs {
+		} {
 			spec, err := filepath.Abs(filepath.Join("testdata", s.spec))
 			if err != nil {
 				buildErr = err
 				return
 			}
-			args := []string{"-bb", "--quiet",
-				"--define", "_topdir " + buildDir,
-				"--define", "_build_id_links none",
-				"--define", "_binary_payload w.ufdio"}
+			var defines []string
 			if s.ver != "" {
-				args = append(args, "--define", "pver "+s.ver)
+				defines = append(defines, "pver "+s.ver)
 			}
-			args = append(args, spec)
-			if out, err := exec.Command("rpmbuild", args...).CombinedOutput(); err != nil {
-				buildErr = err
-				t.Logf("rpmbuild %s:\n%s", s.spec, out)
+			if buildErr = rpmtest.Build(buildDir, spec, defines...); buildErr != nil {
 				return
 			}
 		}
-		files, _ := filepath.Glob(filepath.Join(buildDir, "RPMS", "*", "*.rpm"))
-		for _, f := range files {
-			b := filepath.Base(f) // name-version-release.arch.rpm
-			n := strings.TrimSuffix(b, ".rpm")
-			n = n[:strings.LastIndex(n, "-")] // drop release.arch
-			built[n] = f
-		}
+		built = rpmtest.Built(buildDir)
 	})
 	if buildErr != nil {
 		t.Fatalf("build test rpms: %v", buildErr)
@@ -101,79 +72,6 @@ func testRPMs(t *testing.T) map[string]string {
 	}
 	return built
 }
-
-func rpmCmd(t *testing.T, root string, args ...string) []byte {
-	t.Helper()
-	all := append([]string{"--root", root, "--dbpath", rpmDBPath}, args...)
-	cmd := exec.Command("rpm", all...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("rpm %s: %v\n%s", strings.Join(all, " "), err, stderr.String())
-	}
-	return out
-}
-
-func rpmInstall(t *testing.T, root string, files ...string) {
-	t.Helper()
-	rpmCmd(t, root, append([]string{"-i", "--nodeps", "--noscripts", "--nosignature", "--ignorearch"}, files...)...)
-}
-
-// qaFormat prints what the source's keys and versions are made of.
-const qaFormat = `%{NAME}\t%{ARCH}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t%{VERSION}\t%{RELEASE}\n`
-
-// parseQA turns rpm -qa output in qaFormat into key -> version, keyed and
-// grouped as the package doc says.
-func parseQA(t *testing.T, out []byte) map[string]string {
-	t.Helper()
-	group := map[string][]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
-		if len(f) != 5 {
-			t.Fatalf("rpm -qa line %q: want 5 fields", sc.Text())
-		}
-		name, arch, evr := f[0], f[1], f[2]
-		key := name + "." + arch
-		switch {
-		case name == "gpg-pubkey":
-			key, evr = name+"-"+f[3]+"-"+f[4], f[3]+"-"+f[4]
-		case arch == "(none)":
-			key = name
-		}
-		group[key] = append(group[key], evr)
-	}
-	out2 := map[string]string{}
-	for k, vs := range group {
-		sort.Strings(vs)
-		out2[k] = strings.Join(vs, ", ")
-	}
-	return out2
-}
-
-// configFiles lists, from rpm itself, the files the source should report
-// as conffiles: %config, not %ghost, regular, with a digest.
-func configFiles(t *testing.T, out []byte) map[string]string {
-	t.Helper()
-	files := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
-		if len(f) != 4 {
-			continue
-		}
-		flags, _ := strconv.Atoi(f[1])
-		mode, _ := strconv.Atoi(f[2])
-		if flags&1 == 0 || flags&64 != 0 || mode&0o170000 != 0o100000 || f[3] == "" {
-			continue
-		}
-		files[f[0]] = f[3]
-	}
-	return files
-}
-
-const filesFormat = `[%{FILENAMES}\t%{FILEFLAGS}\t%{FILEMODES}\t%{FILEDIGESTS}\n]`
 
 func comparePackages(t *testing.T, sink *sourcetest.Sink, want map[string]string) {
 	t.Helper()
@@ -196,23 +94,23 @@ func comparePackages(t *testing.T, sink *sourcetest.Sink, want map[string]string
 }
 
 func TestRealRPM(t *testing.T) {
-	needRPM(t)
+	rpmtest.Need(t)
 	rpms := testRPMs(t)
 	root := t.TempDir()
-	rpmInstall(t, root, rpms["plumbtest-conf-1.2"], rpms["plumbtest-multi-1"], rpms["plumbtest-multi-2"])
+	rpmtest.Install(t, root, rpms["plumbtest-conf-1.2"], rpms["plumbtest-multi-1"], rpms["plumbtest-multi-2"])
 
 	began := time.Now()
 	sink := start(t, root, map[string]any{"conffile_interval": "150ms"}, nil, nil)
 	t.Logf("initial snapshot took %v", sink.ReadyAt().Sub(began))
 
-	want := parseQA(t, rpmCmd(t, root, "-qa", "--qf", qaFormat))
+	want := rpmtest.Installed(t, root)
 	t.Logf("comparing %d package facts with %d rpm -qa keys", len(sink.ByKind(pkgKind)), len(want))
 	if want["plumbtest-conf.noarch"] != "2:1.2-3" || want["plumbtest-multi.x86_64"] != "1-1, 2-1" || len(want) != 2 {
 		t.Fatalf("rpm -qa after install = %v; the test packages did not install as expected", want)
 	}
 	comparePackages(t, sink, want)
 
-	wantConf := configFiles(t, rpmCmd(t, root, "-qa", "--qf", filesFormat))
+	wantConf := rpmtest.ConfigFiles(t, root)
 	gotConf := sink.ByKind(confKind)
 	if len(gotConf) != len(wantConf) || len(wantConf) != 2 {
 		t.Errorf("conffiles: source %v, rpm %v; want the 2 non-ghost %%config files", keys(gotConf), wantConf)
@@ -243,7 +141,7 @@ func TestRealRPM(t *testing.T) {
 	// rpm -e: the package and its conffiles go.
 	mark := sink.LogLen()
 	begin := time.Now()
-	rpmCmd(t, root, "-e", "--nodeps", "--noscripts", "plumbtest-conf")
+	rpmtest.Cmd(t, root, "-e", "--nodeps", "--noscripts", "plumbtest-conf")
 	took = sourcetest.WaitFor(t, 2*time.Second, "erase to be reported", func() bool {
 		return sink.Get(pkgKind, "plumbtest-conf.noarch") == nil && sink.Get(confKind, "/etc/plumbtest/other.conf") == nil
 	})
@@ -253,24 +151,24 @@ func TestRealRPM(t *testing.T) {
 			t.Errorf("unchanged package reported again: %s", l)
 		}
 	}
-	comparePackages(t, sink, parseQA(t, rpmCmd(t, root, "-qa", "--qf", qaFormat)))
+	comparePackages(t, sink, rpmtest.Installed(t, root))
 
 	// Erasing one of two installed versions changes the version list.
-	rpmCmd(t, root, "-e", "--nodeps", "--noscripts", "plumbtest-multi-1-1")
+	rpmtest.Cmd(t, root, "-e", "--nodeps", "--noscripts", "plumbtest-multi-1-1")
 	sourcetest.WaitFor(t, 2*time.Second, "one version erased", func() bool {
 		return sink.Get(pkgKind, "plumbtest-multi.x86_64").GetPackage().GetVersion() == "2-1"
 	})
 
 	// And an install while running shows up.
-	rpmInstall(t, root, rpms["plumbtest-conf-1.2"])
+	rpmtest.Install(t, root, rpms["plumbtest-conf-1.2"])
 	sourcetest.WaitFor(t, 2*time.Second, "install to be reported", func() bool {
 		return sink.Get(pkgKind, "plumbtest-conf.noarch") != nil && sink.Get(confKind, "/etc/plumbtest/app.conf").GetConffile().GetMatches()
 	})
-	comparePackages(t, sink, parseQA(t, rpmCmd(t, root, "-qa", "--qf", qaFormat)))
+	comparePackages(t, sink, rpmtest.Installed(t, root))
 }
 
 func TestRealRPMDatabaseAppears(t *testing.T) {
-	needRPM(t)
+	rpmtest.Need(t)
 	rpms := testRPMs(t)
 	root := t.TempDir()
 	sink := start(t, root, nil, func(s *Source) { s.missingPoll = 50 * time.Millisecond }, nil)
@@ -280,12 +178,12 @@ func TestRealRPMDatabaseAppears(t *testing.T) {
 	if got := strings.Join(sink.LogSince(0), ","); got != "begin package/rpm,end package/rpm,begin conffile/rpm,end conffile/rpm,ready" {
 		t.Errorf("no database: log %s, want empty snapshots then ready", got)
 	}
-	rpmInstall(t, root, rpms["plumbtest-multi-1"])
+	rpmtest.Install(t, root, rpms["plumbtest-multi-1"])
 	sourcetest.WaitFor(t, 3*time.Second, "database to appear", func() bool {
 		return sink.Get(pkgKind, "plumbtest-multi.x86_64") != nil
 	})
 	// Now watched: the next change needs no poll.
-	rpmInstall(t, root, rpms["plumbtest-conf-1.2"])
+	rpmtest.Install(t, root, rpms["plumbtest-conf-1.2"])
 	sourcetest.WaitFor(t, 2*time.Second, "second install", func() bool {
 		return sink.Get(pkgKind, "plumbtest-conf.noarch") != nil
 	})
@@ -296,7 +194,7 @@ func TestRealRPMDatabaseAppears(t *testing.T) {
 func TestRealHost(t *testing.T) {
 	sink := start(t, "/", nil, nil, nil)
 	n := len(sink.ByKind(pkgKind))
-	if _, err := findDatabase(rpmDBPath); err == errNoDatabase {
+	if _, err := findDatabase(rpmtest.DBPath); err == errNoDatabase {
 		if n != 0 {
 			t.Errorf("no rpm database on this host, but %d package facts", n)
 		}
@@ -304,7 +202,7 @@ func TestRealHost(t *testing.T) {
 		return
 	}
 	if _, err := exec.LookPath("rpm"); err == nil {
-		comparePackages(t, sink, parseQA(t, rpmCmd(t, "/", "-qa", "--qf", qaFormat)))
+		comparePackages(t, sink, rpmtest.Installed(t, "/"))
 	}
 	t.Logf("rpm database on this host: %d packages", n)
 }
@@ -331,7 +229,7 @@ func TestDatabaseFormats(t *testing.T) {
 				t.Skipf("sample database missing: %v", err)
 			}
 			root := t.TempDir()
-			db := filepath.Join(root, rpmDBPath)
+			db := filepath.Join(root, rpmtest.DBPath)
 			if err := os.MkdirAll(db, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -356,9 +254,9 @@ func TestDatabaseFormats(t *testing.T) {
 			if _, err := exec.LookPath("rpm"); err != nil {
 				t.Skip("rpm not installed: cannot compare")
 			}
-			want := parseQA(t, rpmCmd(t, root, "--define", "_db_backend "+tt.backend, "-qa", "--qf", qaFormat))
+			want := rpmtest.Installed(t, root, "--define", "_db_backend "+tt.backend)
 			comparePackages(t, sink, want)
-			wantConf := configFiles(t, rpmCmd(t, root, "--define", "_db_backend "+tt.backend, "-qa", "--qf", filesFormat))
+			wantConf := rpmtest.ConfigFiles(t, root, "--define", "_db_backend "+tt.backend)
 			if len(wantConf) != len(confs) {
 				t.Errorf("%d conffiles, rpm lists %d", len(confs), len(wantConf))
 			}
