@@ -13,9 +13,26 @@ set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: package-copyright.sh BINARY..." >&2; exit 2; }
 
 # indent turns text into a DEP-5 continuation block: one leading space,
-# "." for empty lines, tabs expanded.
+# "." for empty lines, tabs expanded. A full Apache License 2.0 quoted in
+# a file (a third-party list may hold one) is shortened to a reference to
+# the copy every Debian system has, as Debian's copyright files do.
 indent() {
-  expand | sed -e 's/[[:space:]]*$//' -e 's/^$/./' -e 's/^/ /'
+  expand | awk '
+    /TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION/ && !skip {
+      skip = 1; n = 0; held[++n] = $0; next
+    }
+    skip {
+      held[++n] = $0
+      if (/END OF TERMS AND CONDITIONS/) {
+        print "   [The terms and conditions of the Apache License, Version 2.0:"
+        print "   see /usr/share/common-licenses/Apache-2.0.]"
+        skip = 0
+      }
+      next
+    }
+    { print }
+    END { if (skip) for (i = 1; i <= n; i++) print held[i] }
+  ' | sed -e 's/[[:space:]]*$//' -e 's/^$/./' -e 's/^/ /'
 }
 
 # license_name classifies a license file by its text.
