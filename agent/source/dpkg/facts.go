@@ -14,11 +14,6 @@ import (
 
 const manager = "dpkg"
 
-var (
-	packageScope  = pkgfact.PackageScope(manager)
-	conffileScope = pkgfact.ConffileScope(manager)
-)
-
 // packageFacts returns one fact per installed package.
 func packageFacts(pkgs []Package, now int64) snapshot.Facts {
 	out := snapshot.Facts{}

@@ -16,6 +16,7 @@ import (
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/agent/source/filestamp"
 	"github.com/plumb-dev/plumb/agent/source/gapset"
+	"github.com/plumb-dev/plumb/agent/source/pkgfact"
 	"github.com/plumb-dev/plumb/agent/source/settle"
 	"github.com/plumb-dev/plumb/agent/source/snapshot"
 )
@@ -48,9 +49,18 @@ type run struct {
 	pkgs     []Package       // last database read
 	found    bool            // the status file existed at the last read
 	stamp    string          // database fingerprint at the last read
-	packages snapshot.Facts
-	conffs   snapshot.Facts
+	reporter *pkgfact.Reporter
 	gaps     *gapset.Set
+}
+
+var _ pkgfact.Reading = (*run)(nil)
+
+// PackageFacts implements pkgfact.Reading for the last database read.
+func (r *run) PackageFacts(now int64) snapshot.Facts { return packageFacts(r.pkgs, now) }
+
+// ConffileFacts implements pkgfact.Reading for the last database read.
+func (r *run) ConffileFacts(now int64) snapshot.Facts {
+	return conffileFacts(r.log, r.root, r.pkgs, now)
 }
 
 // Run reports a snapshot of the database, then its changes until ctx ends.
@@ -60,7 +70,11 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		return fmt.Errorf("dpkg: start watcher: %w", err)
 	}
 	defer w.Close()
-	r := &run{Source: s, sink: sink, w: w, watching: map[string]bool{}, gaps: gapset.New(sink)}
+	r := &run{
+		Source: s, sink: sink, w: w, watching: map[string]bool{},
+		gaps:     gapset.New(sink),
+		reporter: pkgfact.NewReporter(sink, manager, s.cfg.CheckConffiles),
+	}
 
 	// Watch before the first read, so that no change slips in between.
 	r.addWatches()
@@ -71,15 +85,10 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	if !r.found {
 		s.log.Info("dpkg status file not found; watching for it", "path", s.statusPath)
 	}
-	now := time.Now().UnixNano()
-	r.packages = packageFacts(r.pkgs, now)
-	snapshot.Send(sink, packageScope, r.packages)
-	if s.cfg.CheckConffiles {
-		r.conffs = conffileFacts(s.log, s.root, r.pkgs, now)
-		snapshot.Send(sink, conffileScope, r.conffs)
-	}
+	r.reporter.Snapshot(r, time.Now().UnixNano())
 	sink.Ready()
-	s.log.Debug("dpkg snapshot done", "packages", len(r.packages), "conffiles", len(r.conffs), "duration", time.Since(start))
+	pkgs, confs := r.reporter.Counts()
+	s.log.Debug("dpkg snapshot done", "packages", pkgs, "conffiles", confs, "duration", time.Since(start))
 	return r.loop(ctx)
 }
 
@@ -220,24 +229,14 @@ func (r *run) refresh(force bool) {
 	} else if !wasFound && r.found {
 		r.log.Info("dpkg status file appeared", "path", r.statusPath)
 	}
-	now := time.Now().UnixNano()
-	cur := packageFacts(r.pkgs, now)
-	n := snapshot.Report(r.sink, r.packages, cur)
-	r.packages = cur
-	if r.cfg.CheckConffiles {
-		cf := conffileFacts(r.log, r.root, r.pkgs, now)
-		n += snapshot.Report(r.sink, r.conffs, cf)
-		r.conffs = cf
-	}
+	n := r.reporter.Update(r, time.Now().UnixNano())
 	r.log.Debug("dpkg database reread", "changes", n)
 }
 
 // rehash hashes every conffile again, to catch hand edits made while the
 // database stayed the same.
 func (r *run) rehash() {
-	cf := conffileFacts(r.log, r.root, r.pkgs, time.Now().UnixNano())
-	n := snapshot.Report(r.sink, r.conffs, cf)
-	r.conffs = cf
+	n := r.reporter.Rehash(r, time.Now().UnixNano())
 	r.log.Debug("dpkg conffiles rehashed", "changes", n)
 }
 

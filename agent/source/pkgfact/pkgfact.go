@@ -1,8 +1,9 @@
-// Package pkgfact builds the facts that package-manager sources (dpkg,
-// rpm) have in common: one fact per installed package, one per
-// configuration file a package ships, with the file on the host checked
-// against the digest the package database recorded, and the snapshot
-// scopes that keep one manager's facts apart from another's.
+// Package pkgfact owns the facts that package-manager sources (dpkg, rpm)
+// have in common: one fact per installed package, one per configuration
+// file a package ships, with the file on the host checked against the
+// digest the package database recorded, the snapshot scopes that keep one
+// manager's facts apart from another's, and the Reporter that sends each
+// reading of a database to the sink.
 package pkgfact
 
 import (

@@ -15,11 +15,6 @@ import (
 
 const manager = "rpm"
 
-var (
-	packageScope  = pkgfact.PackageScope(manager)
-	conffileScope = pkgfact.ConffileScope(manager)
-)
-
 // packageKey returns p's fact key and the version its fact shows (see the
 // package doc for gpg-pubkey).
 func packageKey(p Package) (key, version string) {

@@ -18,6 +18,7 @@ import (
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/agent/source/filestamp"
 	"github.com/plumb-dev/plumb/agent/source/gapset"
+	"github.com/plumb-dev/plumb/agent/source/pkgfact"
 	"github.com/plumb-dev/plumb/agent/source/settle"
 	"github.com/plumb-dev/plumb/agent/source/snapshot"
 )
@@ -54,9 +55,18 @@ type run struct {
 	found    bool   // a database existed at the last read
 	stamp    string // database fingerprint taken before the last read
 	failures int    // consecutive failed reads
-	packages snapshot.Facts
-	conffs   snapshot.Facts
+	reporter *pkgfact.Reporter
 	gaps     *gapset.Set
+}
+
+var _ pkgfact.Reading = (*run)(nil)
+
+// PackageFacts implements pkgfact.Reading for the last database read.
+func (r *run) PackageFacts(now int64) snapshot.Facts { return packageFacts(r.pkgs, now) }
+
+// ConffileFacts implements pkgfact.Reading for the last database read.
+func (r *run) ConffileFacts(now int64) snapshot.Facts {
+	return conffileFacts(r.log, r.root, r.pkgs, now)
 }
 
 // Run reports a snapshot of the database, then its changes until ctx ends.
@@ -66,7 +76,11 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		return fmt.Errorf("rpm: start watcher: %w", err)
 	}
 	defer w.Close()
-	r := &run{Source: s, sink: sink, w: w, gaps: gapset.New(sink)}
+	r := &run{
+		Source: s, sink: sink, w: w,
+		gaps:     gapset.New(sink),
+		reporter: pkgfact.NewReporter(sink, manager, s.cfg.CheckConffiles),
+	}
 
 	// Watch before the first read, so that no change slips in between.
 	r.watch()
@@ -88,15 +102,10 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	if !r.found {
 		s.log.Info("rpm database not found; watching for it", "dbpath", filepath.Join(s.root, s.cfg.DBPath))
 	}
-	now := time.Now().UnixNano()
-	r.packages = packageFacts(r.pkgs, now)
-	snapshot.Send(sink, packageScope, r.packages)
-	if s.cfg.CheckConffiles {
-		r.conffs = conffileFacts(s.log, s.root, r.pkgs, now)
-		snapshot.Send(sink, conffileScope, r.conffs)
-	}
+	r.reporter.Snapshot(r, time.Now().UnixNano())
 	sink.Ready()
-	s.log.Debug("rpm snapshot done", "packages", len(r.packages), "conffiles", len(r.conffs), "duration", time.Since(start))
+	pkgs, confs := r.reporter.Counts()
+	s.log.Debug("rpm snapshot done", "packages", pkgs, "conffiles", confs, "duration", time.Since(start))
 	return r.loop(ctx)
 }
 
@@ -242,15 +251,7 @@ func (r *run) refresh(force bool) bool {
 	} else if !wasFound && r.found {
 		r.log.Info("rpm database appeared", "dbpath", r.cfg.DBPath)
 	}
-	now := time.Now().UnixNano()
-	cur := packageFacts(r.pkgs, now)
-	n := snapshot.Report(r.sink, r.packages, cur)
-	r.packages = cur
-	if r.cfg.CheckConffiles {
-		cf := conffileFacts(r.log, r.root, r.pkgs, now)
-		n += snapshot.Report(r.sink, r.conffs, cf)
-		r.conffs = cf
-	}
+	n := r.reporter.Update(r, time.Now().UnixNano())
 	r.log.Debug("rpm database reread", "changes", n)
 	return true
 }
@@ -258,9 +259,7 @@ func (r *run) refresh(force bool) bool {
 // rehash hashes every conffile again, to catch hand edits made while the
 // database stayed the same.
 func (r *run) rehash() {
-	cf := conffileFacts(r.log, r.root, r.pkgs, time.Now().UnixNano())
-	n := snapshot.Report(r.sink, r.conffs, cf)
-	r.conffs = cf
+	n := r.reporter.Rehash(r, time.Now().UnixNano())
 	r.log.Debug("rpm conffiles rehashed", "changes", n)
 }
 
