@@ -1,0 +1,59 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/plumb-dev/plumb/pkg/config"
+)
+
+func load(t *testing.T, file string, args ...string) (*Config, error) {
+	t.Helper()
+	cfg := NewConfig()
+	fs := pflag.NewFlagSet("plumb-collector", pflag.ContinueOnError)
+	cfg.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := config.Load(cfg, file, fs, flagKeys); err != nil {
+		return nil, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func TestPackagedConfigLoads(t *testing.T) {
+	cfg, err := load(t, "../../../packaging/config/collector.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:7700" || cfg.DataDir != "/var/lib/plumb/collector" {
+		t.Fatalf("packaged config: %+v", cfg)
+	}
+}
+
+func TestWebhookFlagsBecomeNotifiers(t *testing.T) {
+	cfg, err := load(t, "", "--insecure", "--webhook-url", "http://a.example/h", "--webhook-url", "https://b.example/h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Webhooks) != 2 || cfg.Webhooks[0]["url"] != "http://a.example/h" {
+		t.Fatalf("webhooks %v", cfg.Webhooks)
+	}
+	if cfg.Webhooks[0]["name"] == cfg.Webhooks[1]["name"] {
+		t.Fatal("two webhook URLs share a name (and so a delivery cursor)")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--insecure", "--webhook-secret", "whsec_x"}, "needs --webhook-url"},
+		{[]string{"--insecure", "--listen", "nope"}, "listen"},
+		{[]string{"--data", "/x"}, "pass --insecure"},
+	} {
+		if _, err := load(t, "", tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
