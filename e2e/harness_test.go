@@ -96,8 +96,8 @@ func start(t *testing.T, name, path string, args ...string) *proc {
 	go func() { p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.stop()
-		if t.Failed() {
-			t.Logf("--- %s output ---\n%s", name, p.out.String())
+		if t.Failed() || os.Getenv("PLUMB_E2E_LOGS") != "" {
+			t.Logf("--- %s output ---\n%s", p.name, p.out.String())
 		}
 	})
 	return p
@@ -142,7 +142,13 @@ type collector struct {
 
 func startCollector(t *testing.T, data string, hookURL string, extra ...string) *collector {
 	t.Helper()
-	addr := freeAddr(t)
+	return startCollectorAt(t, freeAddr(t), data, hookURL, extra...)
+}
+
+// startCollectorAt starts a collector listening on addr: a restart on the
+// address its agents already use.
+func startCollectorAt(t *testing.T, addr, data string, hookURL string, extra ...string) *collector {
+	t.Helper()
 	args := []string{"--insecure", "--listen", addr, "--data", data, "--log-level", "debug"}
 	if hookURL != "" {
 		args = append(args, "--webhook-url", hookURL)
@@ -160,12 +166,18 @@ func startCollector(t *testing.T, data string, hookURL string, extra ...string) 
 
 func startAgent(t *testing.T, collectorAddr, state, hostID string, watch ...string) *proc {
 	t.Helper()
+	return startAgentArgs(t, collectorAddr, state, hostID, nil, watch...)
+}
+
+// startAgentArgs is startAgent with extra flags.
+func startAgentArgs(t *testing.T, collectorAddr, state, hostID string, extra []string, watch ...string) *proc {
+	t.Helper()
 	args := []string{"--insecure", "--collector", collectorAddr, "--state", state, "--host-id", hostID,
 		"--sources", "file", "--log-level", "debug"}
 	for _, w := range watch {
 		args = append(args, "--watch", w)
 	}
-	return start(t, "agent "+hostID, bin.agent, args...)
+	return start(t, "agent "+hostID, bin.agent, append(args, extra...)...)
 }
 
 // ctl runs plumbctl against addr and returns its stdout; it fails the test
@@ -239,6 +251,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 type event struct {
 	ID         string         `json:"id"`
 	Type       string         `json:"type"`
+	Seq        uint64         `json:"seq"`
 	Host       string         `json:"host"`
 	Kind       string         `json:"kind"`
 	Key        string         `json:"key"`

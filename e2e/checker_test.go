@@ -1,0 +1,182 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// The checker must fail when it should: these feed it made-up histories.
+
+func ev(seq uint64, id, typ, item, digest string) event {
+	e := event{ID: id, Type: typ, Seq: seq, ItemID: item, Key: "/etc/" + item}
+	if digest != "" {
+		e.Current = map[string]any{"digest": digest}
+	}
+	return e
+}
+
+func item(id, status, current string) colItem {
+	it := colItem{ID: id, Key: "/etc/" + id, Status: status, Change: "modified"}
+	if current != "" {
+		it.Current = &struct{ Digest string }{current}
+	}
+	return it
+}
+
+func TestCheckWebhooks(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		evs      []event
+		restores []int
+		items    []colItem
+		want     string // a substring of one problem; "" for none
+	}{
+		{
+			name:  "clean",
+			evs:   []event{ev(1, "e1", "drift.opened", "a", "d1"), ev(2, "e2", "drift.updated", "a", "d2")},
+			items: []colItem{item("a", "open", "d2")},
+		},
+		{
+			name: "retry under the same id",
+			evs: []event{ev(1, "e1", "drift.opened", "a", "d1"), ev(2, "e2", "drift.updated", "a", "d2"),
+				ev(1, "e1", "drift.opened", "a", "d1"), ev(2, "e2", "drift.updated", "a", "d2")},
+			items: []colItem{item("a", "open", "d2")},
+		},
+		{
+			name:  "doubled finding",
+			evs:   []event{ev(1, "e1", "drift.opened", "a", "d1"), ev(2, "e2", "drift.opened", "a", "d1")},
+			items: []colItem{item("a", "open", "d1")},
+			want:  "arrived under two ids: e1 (seq 1) and e2 (seq 2)",
+		},
+		{
+			name: "the same value again after a change",
+			evs: []event{ev(1, "e1", "drift.opened", "a", "d1"), ev(2, "e2", "drift.updated", "a", "d2"),
+				ev(3, "e3", "drift.updated", "a", "d1")},
+			items: []colItem{item("a", "open", "d1")},
+		},
+		{
+			name:  "one id, two meanings",
+			evs:   []event{ev(1, "e1", "drift.opened", "a", "d1"), ev(1, "e1", "drift.opened", "a", "d2")},
+			items: []colItem{item("a", "open", "d2")},
+			want:  "event id e1 arrived as drift.opened at d1 and as drift.opened at d2",
+		},
+		{
+			name:  "lost event",
+			evs:   []event{ev(1, "e1", "drift.opened", "a", "d1"), ev(3, "e3", "drift.opened", "b", "d3")},
+			items: []colItem{item("a", "open", "d1"), item("b", "open", "d3")},
+			want:  "1 events between seq 1 and 3",
+		},
+		{
+			name:  "lost first event",
+			evs:   []event{ev(2, "e2", "drift.opened", "a", "d1")},
+			items: []colItem{item("a", "open", "d1")},
+			want:  "has seq 2, not 1",
+		},
+		{
+			name:  "open item never notified",
+			evs:   []event{ev(1, "e1", "drift.opened", "b", "d1")},
+			items: []colItem{item("a", "open", "d1"), item("b", "open", "d1")},
+			want:  "item a (/etc/a modified, open, current d1) never reached",
+		},
+		{
+			name:  "last update lost",
+			evs:   []event{ev(1, "e1", "drift.opened", "a", "d1")},
+			items: []colItem{item("a", "open", "d2")},
+			want:  "never reached the webhook",
+		},
+		{
+			name:  "resolved but last webhook says open",
+			evs:   []event{ev(1, "e1", "drift.opened", "a", "d1"), ev(2, "e2", "drift.resolved", "a", "d0"), ev(3, "e3", "drift.updated", "a", "d2")},
+			items: []colItem{item("a", "resolved", "d0")},
+			want:  "is resolved but its last webhook is drift.updated",
+		},
+		{
+			name:  "replaced item left open on-call",
+			evs:   []event{ev(1, "e1", "drift.opened", "old", "d1"), ev(2, "e2", "drift.opened", "a", "d2")},
+			items: []colItem{item("a", "open", "d2")},
+			want:  "gone from the collector but its last webhook is drift.opened",
+		},
+		{
+			name:  "never opened",
+			evs:   []event{ev(1, "e1", "drift.updated", "a", "d1")},
+			items: []colItem{item("a", "open", "d1")},
+			want:  "never as drift.opened",
+		},
+		{
+			name: "restore replays history and starts seqs over",
+			evs: []event{ev(1, "e1", "drift.opened", "a", "d1"), ev(2, "e2", "drift.updated", "a", "d2"),
+				ev(2, "x2", "drift.updated", "a", "d2"), ev(3, "x3", "drift.updated", "a", "d3")},
+			restores: []int{2},
+			items:    []colItem{item("a", "open", "d3")},
+		},
+		{
+			name: "restore: last epoch decides",
+			evs: []event{ev(1, "e1", "drift.opened", "a", "d1"), ev(2, "e2", "drift.resolved", "a", "d0"),
+				ev(2, "x2", "drift.updated", "a", "d3")},
+			restores: []int{2},
+			items:    []colItem{item("a", "resolved", "d0")},
+			want:     "is resolved but its last webhook is drift.updated",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := checkWebhooks(tc.evs, tc.restores, tc.items)
+			if tc.want == "" {
+				if len(got) > 0 {
+					t.Fatalf("problems %q, want none", got)
+				}
+				return
+			}
+			for _, p := range got {
+				if strings.Contains(p, tc.want) {
+					return
+				}
+			}
+			t.Fatalf("problems %q, want one containing %q", got, tc.want)
+		})
+	}
+}
+
+func TestCheckItems(t *testing.T) {
+	base := diskState{facts: map[string]diskFact{
+		"/etc/same": {Digest: "s"}, "/etc/mod": {Digest: "m0"}, "/etc/gone": {Digest: "g"},
+	}}
+	disk := diskState{facts: map[string]diskFact{
+		"/etc/same": {Digest: "s"}, "/etc/mod": {Digest: "m1"}, "/etc/new": {Digest: "n"},
+	}}
+	it := func(key, change, baseline, current string) colItem {
+		c := colItem{ID: key, Key: key, Change: change, Status: "open"}
+		if baseline != "" {
+			c.Baseline = &struct{ Digest string }{baseline}
+		}
+		if current != "" {
+			c.Current = &struct{ Digest string }{current}
+		}
+		return c
+	}
+	good := []colItem{it("/etc/mod", "modified", "m0", "m1"), it("/etc/gone", "removed", "g", ""), it("/etc/new", "added", "", "n")}
+	if p := checkItems(base, disk, good, colHost{OpenDrift: 3}); len(p) > 0 {
+		t.Fatalf("problems %q for exact drift", p)
+	}
+	for _, tc := range []struct {
+		name  string
+		items []colItem
+		open  uint64
+		want  string
+	}{
+		{"missing", good[1:], 2, "/etc/mod is modified against the baseline but has no open item"},
+		{"stale value", []colItem{it("/etc/mod", "modified", "m0", "m0"), good[1], good[2]}, 3, "item /etc/mod says modified, current m0"},
+		{"drift on an unchanged fact", append([]colItem{it("/etc/same", "modified", "s", "x")}, good...), 4, "back at its baseline"},
+		{"count", good, 2, "host counts 2 open drift items, drift lists 3"},
+		{"phantom", append([]colItem{it("/etc/never", "added", "", "z")}, good...), 4, "neither on disk nor in the baseline"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := checkItems(base, disk, tc.items, colHost{OpenDrift: tc.open})
+			for _, p := range got {
+				if strings.Contains(p, tc.want) {
+					return
+				}
+			}
+			t.Fatalf("problems %q, want one containing %q", got, tc.want)
+		})
+	}
+}
