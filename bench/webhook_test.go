@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,7 +58,7 @@ func newHookReceiver(b *testing.B) *hookReceiver {
 
 // await returns the first event of type typ for key, counting any other
 // event received meanwhile in stray.
-func (h *hookReceiver) await(b *testing.B, d time.Duration, typ, key string, stray *int) hookEvent {
+func (h *hookReceiver) await(b *testing.B, d time.Duration, typ, key string, stray *[]string) hookEvent {
 	b.Helper()
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
@@ -67,7 +68,7 @@ func (h *hookReceiver) await(b *testing.B, d time.Duration, typ, key string, str
 			if ev.Type == typ && ev.Key == key {
 				return ev
 			}
-			*stray++
+			*stray = append(*stray, ev.Type+" "+ev.Key)
 		case <-deadline.C:
 			b.Fatalf("no %s webhook for %s within %v", typ, key, d)
 		}
@@ -90,7 +91,7 @@ func BenchmarkWriteToWebhook(b *testing.B) {
 		c.awaitBaseline(b, time.Minute, "hook", uint64(files+files/filesPerDir+1))
 
 		var total, toObserved, toCommitted, toReceived []time.Duration
-		stray := 0
+		var stray []string
 		var lastWrite time.Time
 		for i := range changes {
 			// Pass 0 changes every file (drift opens), pass 1 restores
@@ -142,8 +143,8 @@ func BenchmarkWriteToWebhook(b *testing.B) {
 				millis(pct(s.ds, 1)), millis(mean(s.ds)), ratio(pct(s.ds, 0.50).Seconds(), p50.Seconds()))
 		}
 		tab.note("stage figures come from the webhook's observed_at (agent clock) and at (collector clock), same host")
-		if stray > 0 {
-			tab.note("%d webhooks other than the awaited one arrived", stray)
+		if len(stray) > 0 {
+			tab.note("%d webhooks other than the awaited ones arrived, first: %s", len(stray), strings.Join(stray[:min(5, len(stray))], ", "))
 		}
 		tab.print()
 
