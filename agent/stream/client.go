@@ -120,6 +120,14 @@ func (c *Client) session(ctx context.Context) error {
 		return fmt.Errorf("open stream: %w", err)
 	}
 	s := &session{c: c, st: st}
+	// A spool dropped while no session was open is repaired by this
+	// handshake (the drop set the acked digest to the current state, so
+	// Resume finds the buckets to resync). Its signal must not then end
+	// the session that repairs it, discarding snapshots in flight.
+	select {
+	case <-c.spool.ResyncNeeded():
+	default:
+	}
 	status0 := c.spool.Status()
 	if err := s.send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Hello{Hello: &plumbv1.Hello{
 		HostId:         c.cfg.HostID,
