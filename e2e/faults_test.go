@@ -221,3 +221,65 @@ func TestFaultNetworkCut(t *testing.T) {
 	assertConsistent(t, r.want())
 	t.Logf("%d changes; traffic dropped for %v", n, time.Since(down).Round(time.Millisecond))
 }
+
+func TestFaultRepeatedKills(t *testing.T) {
+	r := newRig(t, "kill-again", rigOptions{})
+	b := r.tree.burst(0, rounds, roundPause)
+	for round, victim := range []string{"collector", "agent", "both", "collector"} {
+		b.after(t, round)
+		switch victim {
+		case "collector":
+			r.col.kill()
+			r.restartCollector(t)
+		case "agent":
+			r.agent.kill()
+			r.startAgent(t)
+		case "both":
+			r.agent.kill()
+			r.col.kill()
+			r.restartCollector(t)
+			r.startAgent(t)
+		}
+	}
+	n := b.wait(t)
+	assertConsistent(t, r.want())
+	t.Logf("%d changes, a SIGKILL after each of the first four rounds", n)
+}
+
+func TestFaultAgentKilledDuringInitialScan(t *testing.T) {
+	r := newRig(t, "kill-scan", rigOptions{noAgent: true})
+	r.startAgent(t)
+	// Killed once it has spooled part of its first snapshot, before the
+	// checkpoint that makes the baseline.
+	waitFor(t, 10*time.Second, "the agent to spool part of its snapshot", func() bool {
+		v, err := scrape(r.metrics, "plumb_agent_deltas_spooled_total")
+		return err == nil && v > 0
+	})
+	r.agent.kill()
+	if h, err := collectorHost(r.colAddr, r.host); err == nil && h.HasBaseline {
+		t.Log("the agent finished its snapshot before the kill; the test proves less")
+	}
+	r.startAgent(t)
+	r.awaitBaseline(t)
+	n := r.tree.burst(0, rounds, roundPause).wait(t)
+	assertConsistent(t, r.want())
+	t.Logf("%d changes after a kill during the initial scan", n)
+}
+
+func TestFaultSpoolOverLimit(t *testing.T) {
+	// 5,000 files: even compacted to one delta per fact, the spool is
+	// over 1 MiB, so it is dropped and the next handshake resyncs.
+	r := newRig(t, "spool-drop", rigOptions{dirs: 50, spoolMiB: 1})
+	r.col.stop()
+	n := r.tree.burst(0, 2, 0).wait(t)
+	waitFor(t, 30*time.Second, "the agent to compact and drop its spool", func() bool {
+		c, _ := scrape(r.metrics, "plumb_agent_spool_compactions_total")
+		d, _ := scrape(r.metrics, "plumb_agent_spool_drops_total")
+		return c > 0 && d > 0
+	})
+	alive(t, r.agent)
+	r.restartCollector(t)
+	logged(t, r.agent, 30*time.Second, "resynced buckets that differed")
+	assertConsistent(t, r.want())
+	t.Logf("%d changes while the collector was down, through a 1 MiB spool", n)
+}

@@ -31,7 +31,8 @@ type rig struct {
 	baseline   diskState
 	restores   []int
 	cut        *netCut // the agent's link, if it runs in a namespace
-	starts     int     // agent starts, to name their outputs
+	spoolMiB   int
+	starts     int // agent starts, to name their outputs
 }
 
 // reconnectMax is the agent's longest reconnect backoff in these tests.
@@ -47,19 +48,26 @@ type rigOptions struct {
 	// cut runs the agent in this namespace, reaching the collector over
 	// a link the test can cut.
 	cut *netCut
+	// dirs of 100 files in the tree; default 20.
+	dirs int
+	// spoolMiB bounds the agent's spool; default the agent's.
+	spoolMiB int
 }
 
 func newRig(t *testing.T, host string, o rigOptions) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	r := &rig{dir: dir, host: host, colData: o.colData, state: o.state, cut: o.cut}
+	r := &rig{dir: dir, host: host, colData: o.colData, state: o.state, cut: o.cut, spoolMiB: o.spoolMiB}
 	if r.colData == "" {
 		r.colData = filepath.Join(dir, "collector")
 	}
 	if r.state == "" {
 		r.state = filepath.Join(dir, "agent")
 	}
-	r.tree = newTree(t, treeDir(t, dir))
+	if o.dirs == 0 {
+		o.dirs = 20
+	}
+	r.tree = newTree(t, treeDir(t, dir), o.dirs, 100)
 	r.hook = newHook(t)
 	r.colAddr = freeAddr(t)
 	r.metrics = freeAddr(t)
@@ -101,6 +109,9 @@ func (r *rig) startAgent(t *testing.T) {
 	t.Helper()
 	r.starts++
 	extra := []string{"--metrics-listen", r.metrics, "--reconnect-max", reconnectMax.String()}
+	if r.spoolMiB > 0 {
+		extra = append(extra, "--spool-limit-mib", strconv.Itoa(r.spoolMiB))
+	}
 	if r.cut != nil {
 		args := append(sourcesAgentArgs(r.colAddr, r.state, r.host, "file", "--watch", r.tree.root), extra...)
 		r.agent = startInNetns(t, r.cut.ns, "agent "+r.host, bin.agent, args...)

@@ -9,23 +9,28 @@ import (
 )
 
 // tree is a generated directory of small files that a burst rewrites,
-// deletes, recreates and chmods: 2,000 files in 20 directories, five
-// rounds of one change per file, 10,000 changes in all.
+// deletes, recreates, chmods, moves and removes by whole directories: by
+// default 2,000 files in 20 directories and five rounds of one change per
+// file, 10,000 changes in all.
 type tree struct {
 	root  string
 	dirs  int
 	files int // per directory
 }
 
-func newTree(t *testing.T, parent string) *tree {
+// rounds is how many rounds a burst of the default tree runs.
+const rounds = 5
+
+// newTree generates a tree of dirs directories of files files each.
+func newTree(t *testing.T, parent string, dirs, files int) *tree {
 	t.Helper()
-	tr := &tree{root: filepath.Join(parent, "etc"), dirs: 20, files: 100}
+	tr := &tree{root: filepath.Join(parent, "etc"), dirs: dirs, files: files}
 	for d := 0; d < tr.dirs; d++ {
-		if err := os.MkdirAll(tr.dir(d), 0o755); err != nil {
+		if err := os.MkdirAll(tr.dir(d, 0), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; i < tr.files; i++ {
-			if err := os.WriteFile(tr.file(d*tr.files+i), tr.content(d*tr.files+i, 0), 0o644); err != nil {
+		for i := d * files; i < (d+1)*files; i++ {
+			if err := os.WriteFile(tr.file(i, 0), tr.content(i, 0), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -36,30 +41,69 @@ func newTree(t *testing.T, parent string) *tree {
 	return tr
 }
 
-// rounds is how many rounds burst runs; each changes every file once.
-const rounds = 5
+func (tr *tree) n() int { return tr.dirs * tr.files }
 
-func (tr *tree) n() int            { return tr.dirs * tr.files }
-func (tr *tree) dir(d int) string  { return filepath.Join(tr.root, fmt.Sprintf("d%02d", d)) }
-func (tr *tree) file(i int) string { return filepath.Join(tr.dir(i/tr.files), fmt.Sprintf("f%04d", i)) }
+// The last directory is renamed in round 2; the one before it is removed
+// with its files in round 3 and made again in round 4.
+func (tr *tree) movedDir() int   { return tr.dirs - 1 }
+func (tr *tree) removedDir() int { return tr.dirs - 2 }
+
+// dir is directory d's path during round r.
+func (tr *tree) dir(d, r int) string {
+	name := fmt.Sprintf("d%02d", d)
+	if d == tr.movedDir() && r >= 2 {
+		name = fmt.Sprintf("m%02d", d)
+	}
+	return filepath.Join(tr.root, name)
+}
+
+// file is file i's path during round r.
+func (tr *tree) file(i, r int) string {
+	return filepath.Join(tr.dir(i/tr.files, r), fmt.Sprintf("f%04d", i))
+}
+
 func (tr *tree) content(i, v int) []byte {
-	// Every version differs from every other, so no digest repeats within
-	// one drift item's life except a return to the baseline (version 0).
+	// Every version differs from every other, so a value repeats within a
+	// drift item's life only on a return to the baseline (version 0).
 	return fmt.Appendf(nil, "file %d version %d\n%s", i, v, make([]byte, i%7))
 }
 
-// round applies round r (0-based) to every file and returns the number of
-// changes made. The mix, by file number:
+// round applies round r (0-based) and returns the number of changes made:
+// one per file, and the directory moves and removals. The mix, by file
+// number:
 //
 //	r0: rewrite
 //	r1: i%4==0 delete, else rewrite
-//	r2: i%4==0 recreate, i%4==1 chmod 0600, else rewrite
-//	r3: i%4==2 chmod 0640, else rewrite
-//	r4: i%5==0 back to the baseline (content and mode), else rewrite
+//	r2: rename the last directory; i%4==0 recreate, i%4==1 chmod 0600,
+//	    else rewrite
+//	r3: remove the directory before it with its files (rm -rf); i%4==2
+//	    chmod 0640, else rewrite
+//	r4: make that directory again; i%5==0 back to the baseline (content
+//	    and mode), else rewrite
 func (tr *tree) round(r int) (int, error) {
 	n := 0
+	switch {
+	case r == 2 && tr.movedDir() >= 0:
+		if err := os.Rename(tr.dir(tr.movedDir(), 1), tr.dir(tr.movedDir(), 2)); err != nil {
+			return n, err
+		}
+		n++
+	case r == 3 && tr.removedDir() >= 0:
+		if err := os.RemoveAll(tr.dir(tr.removedDir(), r)); err != nil {
+			return n, err
+		}
+		n += tr.files
+	case r == 4 && tr.removedDir() >= 0:
+		if err := os.Mkdir(tr.dir(tr.removedDir(), r), 0o755); err != nil {
+			return n, err
+		}
+		n++
+	}
 	for i := 0; i < tr.n(); i++ {
-		p := tr.file(i)
+		if r == 3 && i/tr.files == tr.removedDir() {
+			continue // gone with its directory
+		}
+		p := tr.file(i, r)
 		var err error
 		switch {
 		case r == 1 && i%4 == 0:
