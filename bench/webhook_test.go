@@ -1,6 +1,10 @@
 package bench
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 )
 
 // hookEvent is the part of a generic webhook body the benchmark reads,
@@ -23,6 +29,9 @@ type hookEvent struct {
 	ObservedAt string `json:"observed_at"`
 	Current    struct {
 		ObservedAt string `json:"observed_at"`
+		Attributes struct {
+			SHA256 string `json:"sha256"`
+		} `json:"attributes"`
 	} `json:"current"`
 
 	received time.Time
@@ -56,21 +65,33 @@ func newHookReceiver(b *testing.B) *hookReceiver {
 	return h
 }
 
-// await returns the first event of type typ for key, counting any other
-// event received meanwhile in stray.
-func (h *hookReceiver) await(b *testing.B, d time.Duration, typ, key string, stray *[]string) hookEvent {
+// emptySHA256 is the SHA-256 of no bytes: a file caught between the
+// truncating open and the write.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// await returns the first event for key whose type is one of types and
+// whose current content has the SHA-256 sum. Any other event received
+// meanwhile is listed in stray.
+func (h *hookReceiver) await(b *testing.B, d time.Duration, key, sum string, types []string, stray *[]string) hookEvent {
 	b.Helper()
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for {
 		select {
 		case ev := <-h.events:
-			if ev.Type == typ && ev.Key == key {
+			if ev.Key == key && slices.Contains(types, ev.Type) && ev.Current.Attributes.SHA256 == sum {
 				return ev
 			}
-			*stray = append(*stray, ev.Type+" "+ev.Key)
+			what := ev.Type + " " + filepath.Base(ev.Key)
+			switch {
+			case ev.Key == key && ev.Current.Attributes.SHA256 == emptySHA256:
+				what += " (empty: seen half-written)"
+			case ev.Key == key:
+				what += " (other content)"
+			}
+			*stray = append(*stray, what)
 		case <-deadline.C:
-			b.Fatalf("no %s webhook for %s within %v", typ, key, d)
+			b.Fatalf("no %v webhook for %s with content %s within %v", types, key, sum, d)
 		}
 	}
 }
@@ -97,10 +118,14 @@ func BenchmarkWriteToWebhook(b *testing.B) {
 			// Pass 0 changes every file (drift opens), pass 1 restores
 			// them (drift resolves), and so on: one webhook per write.
 			p, pass := paths[i%files], i/files
-			content, typ := []byte(fmt.Sprintf("# changed in pass %d\nvalue = %d\n", pass, i)), "drift.opened"
+			// drift.updated when the agent saw the file half-written
+			// first (the open truncates it): then the awaited webhook is
+			// the one that carries the new content.
+			content, types := []byte(fmt.Sprintf("# changed in pass %d\nvalue = %d\n", pass, i)), []string{"drift.opened", "drift.updated"}
 			if pass%2 == 1 {
-				content, typ = original[i%files], "drift.resolved"
+				content, types = original[i%files], []string{"drift.resolved"}
 			}
+			sum := sha256.Sum256(content)
 			if wait := 5*time.Millisecond - time.Since(lastWrite); wait > 0 {
 				time.Sleep(wait)
 			}
@@ -109,7 +134,7 @@ func BenchmarkWriteToWebhook(b *testing.B) {
 			}
 			written := time.Now()
 			lastWrite = written
-			ev := hook.await(b, 30*time.Second, typ, p, &stray)
+			ev := hook.await(b, 30*time.Second, p, hex.EncodeToString(sum[:]), types, &stray)
 			total = append(total, ev.received.Sub(written))
 			observed := ev.Current.ObservedAt
 			if observed == "" {
@@ -123,6 +148,8 @@ func BenchmarkWriteToWebhook(b *testing.B) {
 				toReceived = append(toReceived, ev.received.Sub(at))
 			}
 		}
+
+		stale := staleFacts(b, c, "hook", paths)
 
 		tab := newTable(fmt.Sprintf("BenchmarkWriteToWebhook: %d sequential changes over %d files, ≥5 ms apart, loopback", changes, files),
 			"stage", "p50", "p90", "p99", "max", "mean", "p50 share")
@@ -144,9 +171,16 @@ func BenchmarkWriteToWebhook(b *testing.B) {
 		}
 		tab.note("stage figures come from the webhook's observed_at (agent clock) and at (collector clock), same host")
 		if len(stray) > 0 {
-			tab.note("%d webhooks other than the awaited ones arrived, first: %s", len(stray), strings.Join(stray[:min(5, len(stray))], ", "))
+			tab.note("%d webhooks besides the awaited ones, first: %s", len(stray), strings.Join(stray[:min(5, len(stray))], ", "))
+		}
+		if len(stale) > 0 {
+			tab.note("STALE: after the last change the collector holds other content than the disk for %d files: %s",
+				len(stale), strings.Join(stale[:min(5, len(stale))], ", "))
 		}
 		tab.print()
+		if len(stale) > 0 {
+			b.Errorf("collector's facts differ from the files on disk for %d files", len(stale))
+		}
 
 		b.ReportMetric(float64(p50)/1e6, "p50-ms")
 		b.ReportMetric(float64(pct(total, 0.99))/1e6, "p99-ms")
@@ -190,4 +224,39 @@ func mean(ds []time.Duration) time.Duration {
 		sum += d
 	}
 	return sum / time.Duration(len(ds))
+}
+
+// staleFacts returns the files whose content on disk differs from the
+// SHA-256 the collector holds for them, once the agent's spool is empty
+// and the collector has had a moment to converge.
+func staleFacts(b *testing.B, c *collector, host string, paths []string) []string {
+	b.Helper()
+	var stale []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stale = stale[:0]
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := c.query.ListFacts(ctx, &plumbv1.ListFactsRequest{HostId: host, Kind: plumbv1.FactKind_FACT_KIND_FILE})
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		held := make(map[string][]byte, len(resp.GetFacts()))
+		for _, f := range resp.GetFacts() {
+			held[string(f.GetKey())] = f.GetFile().GetSha256()
+		}
+		for _, p := range paths {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if sum := sha256.Sum256(data); !bytes.Equal(held[p], sum[:]) {
+				stale = append(stale, filepath.Base(p))
+			}
+		}
+		if len(stale) == 0 || time.Now().After(deadline) {
+			return stale
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
