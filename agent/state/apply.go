@@ -46,9 +46,12 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 				f := c.Upsert
 				k := fact.KeyOf(f)
 				ek := k.Encode()
-				old, err := oldDigest(fb.Get(ek))
+				prev, err := storedFact(fb.Get(ek))
 				if err != nil {
 					return err
+				}
+				if unchanged(prev, f) {
+					continue
 				}
 				v, err := proto.Marshal(f)
 				if err != nil {
@@ -57,7 +60,8 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 				if err := fb.Put(ek, v); err != nil {
 					return err
 				}
-				if old != nil && bytes.Equal(old, f.GetDigest()) {
+				old := prev.GetDigest()
+				if prev != nil && bytes.Equal(old, f.GetDigest()) {
 					continue
 				}
 				if old == nil {
@@ -125,6 +129,31 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 		d.kick()
 	}
 	return n, nil
+}
+
+// unchanged reports whether storing f over prev would change nothing that
+// matters: same attributes, volatile ones included, and prev is settled
+// (source.Settled), so an unchanged rescan writes nothing.
+func unchanged(prev, f *plumbv1.Fact) bool {
+	if prev == nil || !source.Settled(prev) {
+		return false
+	}
+	observed := f.ObservedUnixNano
+	f.ObservedUnixNano = prev.GetObservedUnixNano()
+	same := proto.Equal(prev, f)
+	f.ObservedUnixNano = observed
+	return same
+}
+
+func storedFact(v []byte) (*plumbv1.Fact, error) {
+	if v == nil {
+		return nil, nil
+	}
+	f := &plumbv1.Fact{}
+	if err := proto.Unmarshal(v, f); err != nil {
+		return nil, fmt.Errorf("stored fact: %w", err)
+	}
+	return f, nil
 }
 
 func oldDigest(v []byte) ([]byte, error) {

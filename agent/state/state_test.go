@@ -288,3 +288,31 @@ func TestForeignBoltDatabaseIsSetAside(t *testing.T) {
 		t.Fatalf("foreign file not set aside: %v", aside)
 	}
 }
+
+func TestUnchangedSettledFactIsNotRewritten(t *testing.T) {
+	d := openDB(t, t.TempDir(), Options{})
+	f := fileFact("/etc/a", "1")
+	f.GetFile().CtimeUnixNano = 1
+	f.ObservedUnixNano = 1 + int64(source.RacyWindow) // settled
+	mustApply(t, d, 1, up(f))
+	again := fileFact("/etc/a", "1")
+	again.GetFile().CtimeUnixNano = 1
+	again.ObservedUnixNano = 999 * int64(source.RacyWindow)
+	mustApply(t, d, 0, up(again))
+	if got, _ := d.Lookup(fact.KeyOf(f)); got.GetObservedUnixNano() != f.GetObservedUnixNano() {
+		t.Fatal("an unchanged, settled fact was rewritten")
+	}
+	// Not settled yet (observed right after its ctime): the newer
+	// observation is stored, so the fast path can trust it next time.
+	racy := fileFact("/etc/b", "1")
+	racy.GetFile().CtimeUnixNano = 1000
+	racy.ObservedUnixNano = 1001
+	mustApply(t, d, 1, up(racy))
+	later := fileFact("/etc/b", "1")
+	later.GetFile().CtimeUnixNano = 1000
+	later.ObservedUnixNano = 1000 + int64(source.RacyWindow)
+	mustApply(t, d, 0, up(later))
+	if got, _ := d.Lookup(fact.KeyOf(racy)); got.GetObservedUnixNano() != later.GetObservedUnixNano() {
+		t.Fatal("a racy fact's newer observation was not stored")
+	}
+}

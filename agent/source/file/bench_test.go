@@ -131,7 +131,7 @@ func BenchmarkRescanUnchanged(b *testing.B) {
 	}
 	run()
 	for k, f := range sink.facts { // as if observed long after the tree was made
-		f.ObservedUnixNano = f.GetFile().GetCtimeUnixNano() + int64(racyWindow)
+		f.ObservedUnixNano = f.GetFile().GetCtimeUnixNano() + int64(source.RacyWindow)
 		sink.facts[k] = f
 	}
 	opens := src.stats.opens.Load()

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/source"
 )
 
 // errGone says the path does not exist (any more); it is not reported.
@@ -24,14 +25,6 @@ type unreadableError struct{ err error }
 
 func (e *unreadableError) Error() string { return "unreadable: " + e.err.Error() }
 func (e *unreadableError) Unwrap() error { return e.err }
-
-// racyWindow is how long after its last ctime a file's recorded hash is
-// trusted by the stat fast path. A file changed again within the same
-// timestamp tick as its last hashing keeps size, mtime and ctime; with
-// coarse clocks or filesystems that store whole seconds such a rewrite is
-// only caught if the fast path is refused for files that were hashed
-// shortly after their ctime.
-const racyWindow = 2 * time.Second
 
 func isGone(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR)
@@ -94,7 +87,7 @@ func reusableHash(prev *plumbv1.Fact, st *unix.Stat_t) []byte {
 		a.GetCtimeUnixNano() != st.Ctim.Nano() || a.GetInode() != st.Ino || a.GetDevice() != st.Dev {
 		return nil
 	}
-	if prev.GetObservedUnixNano()-a.GetCtimeUnixNano() < int64(racyWindow) {
+	if !source.Settled(prev) {
 		return nil
 	}
 	return a.GetSha256()
