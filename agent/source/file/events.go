@@ -84,7 +84,33 @@ func (r *runner) syncPath(ctx context.Context, p string) (exists bool) {
 		r.sink.End(scope)
 		return true
 	}
+	if r.emptiedMidWrite(p, &st) {
+		return true
+	}
 	r.upsertOne(p, &st)
+	return true
+}
+
+// emptiedMidWrite holds back, once, a regular file that an event finds
+// newly empty: most likely a rewriter truncated it (O_TRUNC) and was
+// preempted before writing. The path is looked at again when a fresh
+// debounce window closes; if it is still empty then, empty it is. Without
+// this, on-call would get an alert for an empty file and another for the
+// real content moments later.
+func (r *runner) emptiedMidWrite(p string, st *unix.Stat_t) bool {
+	if _, again := r.emptyRecheck[p]; again {
+		delete(r.emptyRecheck, p)
+		return false
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 || r.set.debounce == 0 {
+		return false
+	}
+	prev, ok := r.lookup(p)
+	if !ok || prev.GetFile().GetType() != plumbv1.FileType_FILE_TYPE_REGULAR || prev.GetFile().GetSize() == 0 {
+		return false
+	}
+	r.emptyRecheck[p] = struct{}{}
+	r.deb.event(p, time.Now(), true)
 	return true
 }
 

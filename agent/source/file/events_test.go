@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -287,4 +288,48 @@ func TestDirectoryRenamedInsideDebounceWindow(t *testing.T) {
 	if got := s.keysUnder(root + "/a"); len(got) != 0 {
 		t.Errorf("facts under the old name: %v", keysOf(got))
 	}
+}
+
+// A rewriter preempted between truncating and writing must not make the
+// source report the empty file; a file really emptied is still reported.
+func TestTruncateThenPausedWriteIsNotReportedEmpty(t *testing.T) {
+	root := t.TempDir()
+	r := startSource(t, map[string]any{"paths": []string{root}, "debounce": "20ms"}, hooks{})
+	s := r.sink
+	f := filepath.Join(root, "conf")
+	writeFile(t, f, "original\n")
+	waitFor(t, "first content", func() bool { return hasContent(s, f, []byte("original\n")) })
+
+	m := s.mark()
+	fh, err := os.OpenFile(f, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond) // longer than one debounce window
+	if _, err := fh.WriteString("rewritten\n"); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	waitFor(t, "rewritten content", func() bool { return hasContent(s, f, []byte("rewritten\n")) })
+	if hasEmptyUpsert(s.since(m), f) {
+		t.Fatal("the file was reported empty between truncate and write")
+	}
+
+	m = s.mark()
+	if err := os.Truncate(f, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "emptied file", func() bool { return hasContent(s, f, nil) })
+	if !hasEmptyUpsert(s.since(m), f) {
+		t.Fatal("a file that stays empty was not reported")
+	}
+}
+
+func hasEmptyUpsert(calls []call, key string) bool {
+	for _, c := range calls {
+		if c.op == "upsert" && c.key == key && isRegular(c.fact) && c.fact.GetFile().GetSize() == 0 {
+			return true
+		}
+	}
+	return false
 }

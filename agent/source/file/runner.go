@@ -39,6 +39,9 @@ type runner struct {
 	timer    *time.Timer
 	deferred []string            // paths whose events arrived during a scan
 	deferSet map[string]struct{} // the same, for dedup
+	// emptyRecheck holds paths held back once because an event found them
+	// newly empty (see emptiedMidWrite).
+	emptyRecheck map[string]struct{}
 
 	gen        uint64                // bumped per scan; marks conditions a scan confirmed
 	polled     map[string]*pollEntry // directories that could not be watched
@@ -63,21 +66,22 @@ type pollEntry struct {
 
 func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
 	r := &runner{
-		set:        &s.set,
-		logger:     s.logger,
-		stats:      &s.stats,
-		sink:       sink,
-		rmWatch:    w.Remove,
-		openDir:    openDirectory,
-		events:     w.Events,
-		errs:       w.Errors,
-		injected:   s.hooks.errs,
-		anchors:    map[string]int{},
-		deb:        newDebouncer(s.set.debounce),
-		timer:      time.NewTimer(time.Hour),
-		deferSet:   map[string]struct{}{},
-		polled:     map[string]*pollEntry{},
-		unreadable: map[string]uint64{},
+		set:          &s.set,
+		logger:       s.logger,
+		stats:        &s.stats,
+		sink:         sink,
+		rmWatch:      w.Remove,
+		openDir:      openDirectory,
+		events:       w.Events,
+		errs:         w.Errors,
+		injected:     s.hooks.errs,
+		anchors:      map[string]int{},
+		deb:          newDebouncer(s.set.debounce),
+		timer:        time.NewTimer(time.Hour),
+		deferSet:     map[string]struct{}{},
+		emptyRecheck: map[string]struct{}{},
+		polled:       map[string]*pollEntry{},
+		unreadable:   map[string]uint64{},
 	}
 	r.timer.Stop()
 	r.addWatch = w.Add
