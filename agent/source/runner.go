@@ -96,6 +96,7 @@ type opKind int
 
 const (
 	opUpsert opKind = iota
+	opKeep
 	opDelete
 	opBegin
 	opEnd
@@ -194,6 +195,10 @@ func (r *Runner) loop(ctx context.Context) error {
 				}
 			}
 			batch = append(batch, Op{Upsert: op.fact})
+		case opKeep:
+			for _, seen := range open {
+				seen[op.key] = struct{}{}
+			}
 		case opDelete:
 			k := op.key
 			batch = append(batch, Op{Delete: &k})
@@ -284,6 +289,7 @@ func (s *sink) send(op sinkOp) {
 }
 
 func (s *sink) Upsert(f *plumbv1.Fact) { s.send(sinkOp{kind: opUpsert, fact: f}) }
+func (s *sink) Keep(k fact.Key)        { s.send(sinkOp{kind: opKeep, key: k}) }
 func (s *sink) Delete(k fact.Key)      { s.send(sinkOp{kind: opDelete, key: k}) }
 func (s *sink) Begin(sc Scope)         { s.send(sinkOp{kind: opBegin, scope: sc}) }
 func (s *sink) End(sc Scope)           { s.send(sinkOp{kind: opEnd, scope: sc}) }

@@ -105,7 +105,7 @@ func TestSnapshotSweepsOnlyItsScope(t *testing.T) {
 			sc := Scope{Kind: plumbv1.FactKind_FACT_KIND_FILE, Prefix: "/etc"}
 			s.Begin(sc)
 			s.Upsert(fileFact("/etc"))
-			s.Upsert(fileFact("/etc/kept"))
+			s.Keep(fact.KeyOf(fileFact("/etc/kept"))) // unchanged: kept, not rewritten
 			s.Upsert(fileFact("/etc/new"))
 			s.End(sc)
 			s.Ready()

@@ -44,6 +44,10 @@ type Sink interface {
 	// Upsert records the current value of a fact. Its digest must be set
 	// (fact.Seal).
 	Upsert(f *plumbv1.Fact)
+	// Keep says the fact k is unchanged, as recorded (Lookup gave it): it
+	// counts as seen by the open snapshot and costs nothing more. An
+	// unchanged rescan uses it instead of Upsert.
+	Keep(k fact.Key)
 	// Delete records that a fact no longer exists.
 	Delete(k fact.Key)
 	// Begin starts a snapshot of scope: every fact in scope that is not

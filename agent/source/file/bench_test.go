@@ -75,6 +75,7 @@ func TestMain(m *testing.M) {
 type nopSink struct{ ready func() }
 
 func (nopSink) Upsert(*plumbv1.Fact)                  {}
+func (nopSink) Keep(fact.Key)                         {}
 func (nopSink) Delete(fact.Key)                       {}
 func (nopSink) Begin(source.Scope)                    {}
 func (nopSink) End(source.Scope)                      {}

@@ -178,11 +178,14 @@ func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
 		seen[it.path] = struct{}{}
 	case plumbv1.FileType_FILE_TYPE_REGULAR:
 		prev, _ := r.lookup(it.path)
-		sum := reusableHash(prev, &it.st)
-		if sum == nil {
+		if reusableHash(prev, &it.st) == nil {
 			return hashJob{path: it.path, st: it.st, observed: it.observed}, true
 		}
-		a.Sha256 = sum
+		// Same size, times, inode, and settled: nothing about the file
+		// can have changed (a chmod or chown moves ctime), so it is
+		// kept as recorded, at no cost to the state.
+		r.sink.Keep(r.keyOf(it.path))
+		return hashJob{}, false
 	case plumbv1.FileType_FILE_TYPE_SYMLINK:
 		a.LinkTarget = it.link
 	}

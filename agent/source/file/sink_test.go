@@ -72,6 +72,17 @@ func (s *fakeSink) Upsert(f *plumbv1.Fact) {
 	s.calls = append(s.calls, call{op: "upsert", key: k.ID, fact: f})
 }
 
+func (s *fakeSink) Keep(k fact.Key) {
+	defer s.enter()()
+	if _, ok := s.facts[k]; !ok {
+		s.t.Errorf("keep %s: no such fact", fact.Display([]byte(k.ID)))
+	}
+	if s.touched != nil {
+		s.touched[k] = true
+	}
+	s.calls = append(s.calls, call{op: "keep", key: k.ID})
+}
+
 func (s *fakeSink) Delete(k fact.Key) {
 	defer s.enter()()
 	delete(s.facts, k)

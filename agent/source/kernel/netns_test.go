@@ -167,6 +167,7 @@ func (p *printSink) Upsert(f *plumbv1.Fact) {
 	p.print("%s %s=%s", verb, f.GetKey(), f.GetValue().GetValue())
 }
 
+func (p *printSink) Keep(fact.Key)               {}
 func (p *printSink) Delete(k fact.Key)           { p.print("delete %s", k) }
 func (p *printSink) Begin(source.Scope)          { p.snapshot = true }
 func (p *printSink) End(source.Scope)            { p.snapshot = false }

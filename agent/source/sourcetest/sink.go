@@ -56,6 +56,16 @@ func (s *Sink) Upsert(f *plumbv1.Fact) {
 	s.log = append(s.log, "upsert "+k.String())
 }
 
+// Keep implements source.Sink.
+func (s *Sink) Keep(k fact.Key) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.seen {
+		m[k] = true
+	}
+	s.log = append(s.log, "keep "+k.String())
+}
+
 // Delete implements source.Sink.
 func (s *Sink) Delete(k fact.Key) {
 	s.mu.Lock()
