@@ -33,6 +33,24 @@ type want struct {
 	agentMetrics string
 	// settle bounds the wait for the collector to catch up.
 	settle time.Duration
+	// procs are every agent and collector the test ran. Unless
+	// allowRepairs, none may have needed a repair: a resync or a digest
+	// mismatch heals the state, and so would hide a bookkeeping bug from
+	// the comparisons above. Only a restored collector or a dropped spool
+	// call for one.
+	procs        []*proc
+	allowRepairs bool
+}
+
+// repairs are the log messages of the mechanisms that heal a
+// disagreement between agent and collector.
+var repairs = []string{
+	"resynced buckets that differed",
+	"collector's set digest differs from the agent's",
+	"collector is ahead of this agent's sequence",
+	"agent database unreadable",
+	"set digest mismatch",
+	"checkpoint set digest differs from the collector's",
 }
 
 // colHost is plumbctl's JSON view of a host, the fields checked here.
@@ -206,6 +224,20 @@ func assertConsistent(t *testing.T, w want) {
 			conn, err2 := scrape(w.agentMetrics, "plumb_agent_connected")
 			return err1 == nil && err2 == nil && spool == 0 && conn == 1
 		})
+	}
+	// 6. Nothing needed repairing on the way.
+	if !w.allowRepairs {
+		var found []string
+		for _, p := range w.procs {
+			for _, line := range strings.Split(p.out.String(), "\n") {
+				for _, m := range repairs {
+					if strings.Contains(line, `msg="`+m) {
+						found = append(found, p.name+": "+line)
+					}
+				}
+			}
+		}
+		report(t, "repairs nothing should have needed", found)
 	}
 	if !t.Failed() {
 		t.Logf("consistent: %d facts, set digest %.16s, %d drift items (%d open), %d webhooks",

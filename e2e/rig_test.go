@@ -31,6 +31,7 @@ type rig struct {
 	baseline   diskState
 	restores   []int
 	cut        *netCut // the agent's link, if it runs in a namespace
+	procs      []*proc // every agent and collector started
 	spoolMiB   int
 	starts     int // agent starts, to name their outputs
 }
@@ -118,6 +119,7 @@ func (r *rig) startAgent(t *testing.T) {
 	} else {
 		r.agent = startAgentArgs(t, r.colAddr, r.state, r.host, extra, r.tree.root)
 	}
+	r.procs = append(r.procs, r.agent)
 	r.agent.name += "#" + strconv.Itoa(r.starts)
 }
 
@@ -141,12 +143,26 @@ func (r *rig) restartCollector(t *testing.T) {
 		extra = []string{"--metrics-listen", r.colMetrics}
 	}
 	r.col = startCollectorAt(t, r.colAddr, r.colData, r.hook.srv.URL, extra...)
+	r.procs = append(r.procs, r.col.proc)
+}
+
+// awaitSynced waits until the collector holds the tree as it is on disk
+// and the agent has nothing left to send: cheaper than assertConsistent,
+// for a checkpoint between phases.
+func (r *rig) awaitSynced(t *testing.T) {
+	t.Helper()
+	disk := readDisk(t, r.tree.root)
+	waitFor(t, 60*time.Second, "the collector to hold the tree", func() bool {
+		h, err := collectorHost(r.colAddr, r.host)
+		spool, err2 := scrape(r.metrics, "plumb_agent_spool_deltas")
+		return err == nil && err2 == nil && h.SetDigest == disk.setDigest && spool == 0
+	})
 }
 
 func (r *rig) want() want {
 	return want{
 		col: r.colAddr, host: r.host, root: r.tree.root, baseline: r.baseline,
-		hook: r.hook, restores: r.restores, agentMetrics: r.metrics,
+		hook: r.hook, restores: r.restores, agentMetrics: r.metrics, procs: r.procs,
 	}
 }
 
