@@ -1,8 +1,15 @@
 package e2e
 
 import (
+	"encoding/hex"
 	"strings"
 	"testing"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/source"
+	"github.com/plumb-dev/plumb/agent/state"
+	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
 // The checker must fail when it should: these feed it made-up histories.
@@ -178,5 +185,34 @@ func TestCheckItems(t *testing.T) {
 			}
 			t.Fatalf("problems %q, want one containing %q", got, tc.want)
 		})
+	}
+}
+
+func TestCompareAgentDB(t *testing.T) {
+	dir := t.TempDir()
+	db, err := state.Open(dir, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fact.Seal(&plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_FILE, Key: []byte("/etc/a"),
+		Attrs: &plumbv1.Fact_File{File: &plumbv1.FileAttrs{Type: plumbv1.FileType_FILE_TYPE_REGULAR}}})
+	if _, err := db.Apply([]source.Op{{Upsert: f}}); err != nil {
+		t.Fatal(err)
+	}
+	sum := hex.EncodeToString(db.Status().Digest)
+	if err := db.Ack(1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	same := []colFact{{Key: "/etc/a", Digest: hex.EncodeToString(f.GetDigest())}}
+	if p := compareAgentDB(dir, colHost{SetDigest: sum}, same); len(p) > 0 {
+		t.Fatalf("problems %q for equal states", p)
+	}
+	other := []colFact{{Key: "/etc/b", Digest: "00"}}
+	got := strings.Join(compareAgentDB(dir, colHost{SetDigest: "00"}, other), "\n")
+	for _, want := range []string{"agent set digest", "agent holds /etc/a, the collector does not", "collector holds /etc/b, the agent does not"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems %q lack %q", got, want)
+		}
 	}
 }

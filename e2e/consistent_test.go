@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"cmp"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -9,6 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/state"
+	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
 // The consistency checker: after a fault and its recovery, the collector
@@ -40,6 +46,11 @@ type want struct {
 	// call for one.
 	procs        []*proc
 	allowRepairs bool
+	// agent and agentState, if set, are the agent and its state
+	// directory: at the end the agent is stopped and its database
+	// compared with the collector, fact by fact.
+	agent      *proc
+	agentState string
 }
 
 // repairs are the log messages of the mechanisms that heal a
@@ -238,6 +249,11 @@ func assertConsistent(t *testing.T, w want) {
 			}
 		}
 		report(t, "repairs nothing should have needed", found)
+	}
+	// 7. The agent's own database holds what the collector holds.
+	if w.agent != nil {
+		w.agent.stop()
+		report(t, "agent database", compareAgentDB(w.agentState, h, facts))
 	}
 	if !t.Failed() {
 		t.Logf("consistent: %d facts, set digest %.16s, %d drift items (%d open), %d webhooks",
@@ -472,4 +488,46 @@ func report(t *testing.T, what string, problems []string) {
 		problems = append(problems[:20], fmt.Sprintf("... and %d more", n-20))
 	}
 	t.Errorf("%s: %d problems:\n  %s", what, n, strings.Join(problems, "\n  "))
+}
+
+// compareAgentDB opens the stopped agent's database in dir and compares
+// it with the collector's host and file facts.
+func compareAgentDB(dir string, h colHost, facts []colFact) []string {
+	db, err := state.Open(dir, state.Options{})
+	if err != nil {
+		return []string{fmt.Sprintf("open agent database: %v", err)}
+	}
+	defer db.Close()
+	var problems []string
+	st := db.Status()
+	if got := hex.EncodeToString(st.Digest); got != h.SetDigest {
+		problems = append(problems, fmt.Sprintf("agent set digest %.16s, collector %.16s", got, h.SetDigest))
+	}
+	if st.SpoolLen != 0 {
+		problems = append(problems, fmt.Sprintf("agent stopped with %d deltas unacknowledged", st.SpoolLen))
+	}
+	want := map[string]string{}
+	for _, f := range facts {
+		want[f.Key] = f.Digest
+	}
+	seen := map[string]bool{}
+	err = db.Facts(plumbv1.FactKind_FACT_KIND_FILE, "", func(f *plumbv1.Fact) error {
+		k, d := fact.Display(f.GetKey()), hex.EncodeToString(f.GetDigest())
+		if c, ok := want[k]; !ok {
+			problems = append(problems, "agent holds "+k+", the collector does not")
+		} else if c != d {
+			problems = append(problems, fmt.Sprintf("%s: agent %.12s, collector %.12s", k, d, c))
+		}
+		seen[k] = true
+		return nil
+	})
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("read agent facts: %v", err))
+	}
+	for k := range want {
+		if !seen[k] {
+			problems = append(problems, "collector holds "+k+", the agent does not")
+		}
+	}
+	return problems
 }

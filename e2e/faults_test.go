@@ -188,10 +188,11 @@ func TestFaultAgentDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := b.wait(t)
-	assertConsistent(t, r.want())
 	alive(t, r.agent)
+	failed := errs()
+	assertConsistent(t, r.want()) // stops the agent at the end
 	t.Logf("%d changes; the agent's %d-byte state tmpfs was full (%d-byte filler) for a while, %v failed writes",
-		n, 8<<20, size, errs())
+		n, 8<<20, size, failed)
 }
 
 func TestFaultCollectorDiskFull(t *testing.T) {
@@ -236,10 +237,11 @@ func TestFaultNetworkCut(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	alive(t, r.agent)
+	outage := time.Since(down)
 	cut.mend(t)
 	n := b.wait(t)
 	assertConsistent(t, r.want())
-	t.Logf("%d changes; traffic dropped for %v", n, time.Since(down).Round(time.Millisecond))
+	t.Logf("%d changes; traffic dropped for %v", n, outage.Round(time.Millisecond))
 }
 
 func TestFaultRepeatedKills(t *testing.T) {

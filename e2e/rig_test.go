@@ -163,6 +163,7 @@ func (r *rig) want() want {
 	return want{
 		col: r.colAddr, host: r.host, root: r.tree.root, baseline: r.baseline,
 		hook: r.hook, restores: r.restores, agentMetrics: r.metrics, procs: r.procs,
+		agent: r.agent, agentState: r.state,
 	}
 }
 
