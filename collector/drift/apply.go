@@ -58,8 +58,7 @@ func (e *Engine) Apply(tx store.Tx, h *store.Host, d *plumbv1.Delta) ([]*plumbv1
 // facts (a resync): it deletes the host's facts in b that are not in
 // facts and upserts the rest, evaluating drift for each change exactly as
 // Apply does. seq only derives stable ids; pass a fresh number per resync.
-// It scans the host's facts to find the bucket's members (resync is rare)
-// and does not touch AppliedSeq.
+// It does not touch AppliedSeq.
 func (e *Engine) ReplaceBucket(tx store.Tx, h *store.Host, b uint32, facts []*plumbv1.Fact, seq uint64) ([]*plumbv1.DriftEvent, error) {
 	if b >= fact.BucketCount {
 		return nil, fmt.Errorf("%w: host %q: bucket %d out of range", ErrInvalidDelta, h.ID, b)
@@ -76,10 +75,8 @@ func (e *Engine) ReplaceBucket(tx store.Tx, h *store.Host, b uint32, facts []*pl
 		want[k] = f
 	}
 	have := map[fact.Key]*plumbv1.Fact{}
-	err := tx.Facts(h.ID, plumbv1.FactKind_FACT_KIND_UNSPECIFIED, func(f *plumbv1.Fact) error {
-		if k := fact.KeyOf(f); k.Bucket() == b {
-			have[k] = f
-		}
+	err := tx.FactsInBucket(h.ID, b, func(f *plumbv1.Fact) error {
+		have[fact.KeyOf(f)] = f
 		return nil
 	})
 	if err != nil {

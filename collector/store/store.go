@@ -61,6 +61,10 @@ type ReadTx interface {
 	// Facts calls fn for the host's facts of kind (all kinds when kind is
 	// FACT_KIND_UNSPECIFIED) in key order.
 	Facts(host string, kind plumbv1.FactKind, fn func(*plumbv1.Fact) error) error
+	// FactsInBucket calls fn for the host's facts whose key falls in
+	// set-digest bucket b (fact.Key.Bucket), for resyncs. Only those facts
+	// are decoded.
+	FactsInBucket(host string, b uint32, fn func(*plumbv1.Fact) error) error
 
 	// Baseline returns the host's baseline value of k, or ErrNotFound.
 	Baseline(host string, k fact.Key) (*plumbv1.Fact, error)

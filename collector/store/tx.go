@@ -132,6 +132,24 @@ func (t *boltTx) Facts(host string, kind plumbv1.FactKind, fn func(*plumbv1.Fact
 	})
 }
 
+func (t *boltTx) FactsInBucket(host string, bucket uint32, fn func(*plumbv1.Fact) error) error {
+	b, err := t.sub(host, bucketFacts, false)
+	if b == nil || err != nil {
+		return err
+	}
+	return b.ForEach(func(k, v []byte) error {
+		key, err := fact.DecodeKey(k)
+		if err != nil || key.Bucket() != bucket {
+			return err
+		}
+		f := &plumbv1.Fact{}
+		if err := proto.Unmarshal(v, f); err != nil {
+			return fmt.Errorf("decode fact of host %q: %w", host, err)
+		}
+		return fn(f)
+	})
+}
+
 func (t *boltTx) PutFact(host string, f *plumbv1.Fact) error {
 	return t.put(host, bucketFacts, fact.KeyOf(f), f)
 }

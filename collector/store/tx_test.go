@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"testing"
 
@@ -277,6 +278,49 @@ func TestDriftRoundTrip(t *testing.T) {
 			t.Errorf("Drift after delete = %v, want ErrNotFound", err)
 		}
 		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFactsInBucket(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	want := map[uint32]int{}
+	err := s.Update(ctx, func(tx Tx) error {
+		for i := range 300 {
+			f := fileFact(fmt.Sprintf("/etc/f%d", i), "x")
+			want[fact.KeyOf(f).Bucket()]++
+			if err := tx.PutFact("h", f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(ctx, func(tx ReadTx) error {
+		for b, n := range want {
+			got := 0
+			if err := tx.FactsInBucket("h", b, func(f *plumbv1.Fact) error {
+				if fact.KeyOf(f).Bucket() != b {
+					t.Errorf("fact %s is not in bucket %d", fact.KeyOf(f), b)
+				}
+				got++
+				return nil
+			}); err != nil {
+				return err
+			}
+			if got != n {
+				t.Errorf("bucket %d: %d facts, want %d", b, got, n)
+			}
+		}
+		return tx.FactsInBucket("nobody", 0, func(*plumbv1.Fact) error {
+			t.Error("facts of an unknown host")
+			return nil
+		})
 	})
 	if err != nil {
 		t.Fatal(err)
