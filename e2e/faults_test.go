@@ -145,7 +145,7 @@ func TestFaultCollectorRestoredFromOlderCopy(t *testing.T) {
 	copyDir(t, backup, r.colData)
 	r.restores = append(r.restores, len(r.hook.events()))
 	r.restartCollector(t)
-	logged(t, r.agent, 30*time.Second, "resynced buckets that differed")
+	logged(t, r.agent, 90*time.Second, "resynced buckets that differed")
 	r.tree.burst(4, rounds, roundPause).wait(t)
 	w := r.want()
 	w.allowRepairs = true
@@ -162,7 +162,7 @@ func TestFaultInotifyOverflow(t *testing.T) {
 	restore()
 	r.awaitBaseline(t)
 	n := r.tree.burst(0, rounds, 0).wait(t)
-	logged(t, r.agent, 30*time.Second, "inotify queue overflowed")
+	logged(t, r.agent, 60*time.Second, "inotify queue overflowed")
 	assertConsistent(t, r.want())
 	t.Logf("%d changes through a 64-event inotify queue", n)
 }
@@ -177,17 +177,24 @@ func TestFaultAgentDiskFull(t *testing.T) {
 		v, _ := scrape(r.metrics, "plumb_agent_state_write_errors_total")
 		return v
 	}
-	b := r.tree.burst(0, rounds, roundPause)
-	b.after(t, 0)
+	n := r.tree.burst(0, 1, 0).wait(t)
+	// The disk fills while the collector is away, so the spool must grow
+	// into space that is not there: recording stalls (the sources wait),
+	// the process stays up.
+	r.col.stop()
 	filler, size := fill(t, state)
-	waitFor(t, 30*time.Second, "the agent to hit the full disk", func() bool { return errs() > 0 })
+	b := r.tree.burst(1, rounds, roundPause)
+	waitFor(t, 60*time.Second, "the agent to fail to record twice", func() bool { return errs() >= 2 })
 	alive(t, r.agent)
-	b.after(t, 2)
+	// The collector comes back while the disk is still full: the agent
+	// may be unable to record its acks, and must not die of it either.
+	r.restartCollector(t)
+	logged(t, r.col.proc, 60*time.Second, "agent connected")
 	alive(t, r.agent)
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	n := b.wait(t)
+	n += b.wait(t)
 	alive(t, r.agent)
 	failed := errs()
 	assertConsistent(t, r.want()) // stops the agent at the end
@@ -208,7 +215,7 @@ func TestFaultCollectorDiskFull(t *testing.T) {
 	b := r.tree.burst(0, rounds, roundPause)
 	b.after(t, 0)
 	filler, size := fill(t, data)
-	waitFor(t, 30*time.Second, "the collector to hit the full disk", func() bool { return commitErrors() > 0 })
+	waitFor(t, 60*time.Second, "the collector to hit the full disk", func() bool { return commitErrors() > 0 })
 	alive(t, r.col.proc)
 	b.after(t, 2)
 	alive(t, r.col.proc)
@@ -297,14 +304,14 @@ func TestFaultSpoolOverLimit(t *testing.T) {
 	r := newRig(t, "spool-drop", rigOptions{dirs: 50, spoolMiB: 1})
 	r.col.stop()
 	n := r.tree.burst(0, 2, 0).wait(t)
-	waitFor(t, 30*time.Second, "the agent to compact and drop its spool", func() bool {
+	waitFor(t, 60*time.Second, "the agent to compact and drop its spool", func() bool {
 		c, _ := scrape(r.metrics, "plumb_agent_spool_compactions_total")
 		d, _ := scrape(r.metrics, "plumb_agent_spool_drops_total")
 		return c > 0 && d > 0
 	})
 	alive(t, r.agent)
 	r.restartCollector(t)
-	logged(t, r.agent, 30*time.Second, "resynced buckets that differed")
+	logged(t, r.agent, 90*time.Second, "resynced buckets that differed")
 	w := r.want()
 	w.allowRepairs = true
 	assertConsistent(t, w)
@@ -323,7 +330,7 @@ func TestFaultAgentKilledWhileCollectorDown(t *testing.T) {
 	r.agent.kill()
 	r.startAgent(t)
 	n := b.wait(t)
-	waitFor(t, 30*time.Second, "the agent to record the burst", func() bool {
+	waitFor(t, 60*time.Second, "the agent to record the burst", func() bool {
 		v, err := scrape(r.metrics, "plumb_agent_spool_deltas")
 		return err == nil && v > 0
 	})
