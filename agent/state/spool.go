@@ -124,30 +124,43 @@ func (d *DB) Resume(applied uint64, theirs [][]byte) ([]uint32, error) {
 	return d.acked.DiffBuckets(theirs), nil
 }
 
-// ResyncBucket returns every stored fact in bucket b, and in the same
-// transaction drops the spooled deltas for b (the snapshot carries their
-// effect) and sets the acked digest of b to the current one.
-func (d *DB) ResyncBucket(b uint32) ([]*plumbv1.Fact, error) {
+// ResyncBuckets returns the stored facts of each bucket in bs, by bucket,
+// and in the same transaction drops the spooled deltas for those buckets
+// (the snapshots carry their effect) and sets their acked digests to the
+// current ones. One pass over the facts and the spool serves every bucket
+// asked for; callers bound memory by asking for a group at a time.
+func (d *DB) ResyncBuckets(bs []uint32) (map[uint32][]*plumbv1.Fact, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var facts []*plumbv1.Fact
+	want := make(map[uint32]bool, len(bs))
+	acked := d.acked
+	for _, b := range bs {
+		want[b] = true
+		acked.ResetBucket(b)
+	}
+	var out map[uint32][]*plumbv1.Fact
 	var freed int64
 	var n int
-	var acked fact.SetDigest = d.acked
-	acked.ResetBucket(b)
 	err := d.db.Update(func(tx *bolt.Tx) error {
-		facts = facts[:0]
+		out = make(map[uint32][]*plumbv1.Fact, len(bs))
+		for _, b := range bs {
+			out[b] = []*plumbv1.Fact{}
+		}
 		err := tx.Bucket(bucketFacts).ForEach(func(k, v []byte) error {
 			key, err := fact.DecodeKey(k)
-			if err != nil || key.Bucket() != b {
+			if err != nil {
 				return err
+			}
+			b := key.Bucket()
+			if !want[b] {
+				return nil
 			}
 			f, err := decodeFact(v)
 			if err != nil {
 				return err
 			}
 			acked.Add(key, f.GetDigest())
-			facts = append(facts, f)
+			out[b] = append(out[b], f)
 			return nil
 		})
 		if err != nil {
@@ -159,7 +172,7 @@ func (d *DB) ResyncBucket(b uint32) ([]*plumbv1.Fact, error) {
 			if err != nil {
 				return err
 			}
-			if key, ok := e.key(); ok && key.Bucket() == b {
+			if key, ok := e.key(); ok && want[key.Bucket()] {
 				freed += int64(len(v))
 				n++
 				if err := c.Delete(); err != nil {
@@ -173,13 +186,13 @@ func (d *DB) ResyncBucket(b uint32) ([]*plumbv1.Fact, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("resync bucket %d: %w", b, err)
+		return nil, fmt.Errorf("resync %d buckets: %w", len(bs), err)
 	}
 	d.acked = acked
 	d.spoolBytes -= freed
 	d.spoolLen -= n
 	d.metrics.setSpool(d.spoolLen, d.spoolBytes)
-	return facts, nil
+	return out, nil
 }
 
 // shrinkLocked brings the spool back under its limit: first by compaction

@@ -164,7 +164,7 @@ func TestResumeWhenCollectorIsAhead(t *testing.T) {
 	}
 }
 
-func TestResyncBucketDropsItsSpoolAndAgreesOnBucket(t *testing.T) {
+func TestResyncBucketsDropTheirSpoolAndAgreeOnBuckets(t *testing.T) {
 	d := openDB(t, t.TempDir(), Options{})
 	var ops []source.Op
 	for i := range 50 {
@@ -172,22 +172,27 @@ func TestResyncBucketDropsItsSpoolAndAgreesOnBucket(t *testing.T) {
 	}
 	mustApply(t, d, 50, ops...)
 	b := fact.KeyOf(fileFact("/f7", "x")).Bucket()
-	facts, err := d.ResyncBucket(b)
+	other := (b + 1) % fact.BucketCount
+	byBucket, err := d.ResyncBuckets([]uint32{b, other})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inBucket := 0
+	facts := byBucket[b]
+	inBucket, inOther := 0, 0
 	for i := range 50 {
-		if fact.KeyOf(fileFact(fmt.Sprintf("/f%d", i), "x")).Bucket() == b {
+		switch fact.KeyOf(fileFact(fmt.Sprintf("/f%d", i), "x")).Bucket() {
+		case b:
 			inBucket++
+		case other:
+			inOther++
 		}
 	}
-	if len(facts) != inBucket {
-		t.Fatalf("bucket snapshot has %d facts, want %d", len(facts), inBucket)
+	if len(facts) != inBucket || len(byBucket[other]) != inOther {
+		t.Fatalf("bucket snapshots have %d and %d facts, want %d and %d", len(facts), len(byBucket[other]), inBucket, inOther)
 	}
 	st := d.Status()
-	if st.SpoolLen != 50-inBucket {
-		t.Fatalf("spool has %d entries, want %d", st.SpoolLen, 50-inBucket)
+	if st.SpoolLen != 50-inBucket-inOther {
+		t.Fatalf("spool has %d entries, want %d", st.SpoolLen, 50-inBucket-inOther)
 	}
 	if err := d.Ack(st.Seq); err != nil {
 		t.Fatal(err)

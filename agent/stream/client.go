@@ -31,7 +31,7 @@ type Spool interface {
 	Pending(after uint64, max int) ([]*plumbv1.Delta, error)
 	Ack(seq uint64) error
 	Resume(applied uint64, theirs [][]byte) ([]uint32, error)
-	ResyncBucket(b uint32) ([]*plumbv1.Fact, error)
+	ResyncBuckets(bs []uint32) (map[uint32][]*plumbv1.Fact, error)
 	Status() state.Status
 	Notify() <-chan struct{}
 	ResyncNeeded() <-chan struct{}
@@ -154,6 +154,7 @@ func (c *Client) session(ctx context.Context) error {
 	}
 	if len(buckets) > 0 {
 		n, err := s.resync(buckets)
+		c.metrics.ResyncBuckets.Add(float64(len(buckets)))
 		if err != nil {
 			return err
 		}
@@ -206,32 +207,41 @@ func (s *session) send(m *plumbv1.SyncRequest) error {
 	return s.st.Send(m)
 }
 
+// resyncGroup is how many buckets one pass over the agent's state
+// gathers: a full resync makes 256/resyncGroup passes and holds about
+// resyncGroup/256 of the facts in memory at a time.
+const resyncGroup = 32
+
 // resync sends a snapshot of each bucket, in messages of at most
 // BatchSize facts.
 func (s *session) resync(buckets []uint32) (int, error) {
 	n := 0
-	for _, b := range buckets {
-		facts, err := s.c.spool.ResyncBucket(b)
+	for len(buckets) > 0 {
+		group := buckets[:min(resyncGroup, len(buckets))]
+		buckets = buckets[len(group):]
+		byBucket, err := s.c.spool.ResyncBuckets(group)
 		if err != nil {
 			return n, err
 		}
-		for i := 0; ; i += s.c.cfg.BatchSize {
-			end := min(i+s.c.cfg.BatchSize, len(facts))
-			m := &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{
-				Bucket: b, Facts: facts[i:end], Final: end == len(facts),
-			}}}
-			s.resyncBytes += proto.Size(m)
-			if err := s.send(m); err != nil {
-				return n, fmt.Errorf("send bucket %d: %w", b, err)
+		for _, b := range group {
+			facts := byBucket[b]
+			for i := 0; ; i += s.c.cfg.BatchSize {
+				end := min(i+s.c.cfg.BatchSize, len(facts))
+				m := &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{
+					Bucket: b, Facts: facts[i:end], Final: end == len(facts),
+				}}}
+				s.resyncBytes += proto.Size(m)
+				if err := s.send(m); err != nil {
+					return n, fmt.Errorf("send bucket %d: %w", b, err)
+				}
+				if end == len(facts) {
+					break
+				}
 			}
-			if end == len(facts) {
-				break
-			}
+			n += len(facts)
 		}
-		n += len(facts)
 	}
 	s.c.metrics.Resyncs.Inc()
-	s.c.metrics.ResyncBuckets.Add(float64(len(buckets)))
 	return n, nil
 }
 
@@ -278,6 +288,7 @@ func (s *session) recvLoop(ctx context.Context) error {
 				return err
 			}
 		case *plumbv1.SyncResponse_Resync:
+			s.c.metrics.ResyncBuckets.Add(float64(len(m.Resync.GetBuckets())))
 			if _, err := s.resync(m.Resync.GetBuckets()); err != nil {
 				return err
 			}
