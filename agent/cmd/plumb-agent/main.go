@@ -7,14 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -36,29 +33,20 @@ func main() {
 
 func run(args []string) int {
 	cfg := NewConfig()
-	var cfgFile string
-	cmd := &cobra.Command{
-		Use:     "plumb-agent",
-		Short:   "Watch this host's files, packages and kernel state and stream changes to a Plumb collector",
-		Version: version.Version,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.Load(cfg, cfgFile, cmd.Flags(), flagKeys); err != nil {
-				return cli.Usage(err)
-			}
+	return cli.Daemon{
+		Name:     "plumb-agent",
+		Short:    "Watch this host's files, packages and kernel state and stream changes to a Plumb collector",
+		Config:   cfg,
+		FlagKeys: flagKeys,
+		AddFlags: cfg.AddFlags,
+		Serve: func(ctx context.Context) error {
 			sources, err := cfg.Validate()
 			if err != nil {
 				return cli.Usage(err)
 			}
-			return serve(cmd.Context(), cfg, sources)
+			return serve(ctx, cfg, sources)
 		},
-	}
-	cli.Prepare(cmd)
-	cmd.Flags().StringVar(&cfgFile, "config", "", "YAML config file (flags override it)")
-	cfg.AddFlags(cmd.Flags())
-	cmd.SetArgs(args)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return cli.Exit(os.Stderr, "plumb-agent", cmd.ExecuteContext(ctx))
+	}.Main(args)
 }
 
 func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) error {

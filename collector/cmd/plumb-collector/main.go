@@ -10,15 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -49,28 +46,19 @@ func main() {
 
 func run(args []string) int {
 	cfg := NewConfig()
-	var cfgFile string
-	cmd := &cobra.Command{
-		Use:     "plumb-collector",
-		Short:   "Receive agents' fact streams, keep baselines, flag drift, send webhooks, serve the query API",
-		Version: version.Version,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.Load(cfg, cfgFile, cmd.Flags(), flagKeys); err != nil {
-				return cli.Usage(err)
-			}
+	return cli.Daemon{
+		Name:     "plumb-collector",
+		Short:    "Receive agents' fact streams, keep baselines, flag drift, send webhooks, serve the query API",
+		Config:   cfg,
+		FlagKeys: flagKeys,
+		AddFlags: cfg.AddFlags,
+		Serve: func(ctx context.Context) error {
 			if err := cfg.Validate(); err != nil {
 				return cli.Usage(err)
 			}
-			return serve(cmd.Context(), cfg)
+			return serve(ctx, cfg)
 		},
-	}
-	cli.Prepare(cmd)
-	cmd.Flags().StringVar(&cfgFile, "config", "", "YAML config file (flags override it)")
-	cfg.AddFlags(cmd.Flags())
-	cmd.SetArgs(args)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return cli.Exit(os.Stderr, "plumb-collector", cmd.ExecuteContext(ctx))
+	}.Main(args)
 }
 
 func serve(ctx context.Context, cfg *Config) error {
