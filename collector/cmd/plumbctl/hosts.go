@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,7 +42,7 @@ func (a *app) hosts(ctx context.Context) error {
 		}
 		return writeJSON(a.stdout, out)
 	}
-	t := newTable(a.stdout, "HOST", "CONNECTED", "FACTS", "DRIFT", "BASELINE", "LAST SEEN", "OS")
+	t := newTable(a.stdout, "HOST", "CONNECTED", "FACTS", "DRIFT", "BASELINE", "COVERAGE", "LAST SEEN", "OS")
 	for _, h := range resp.GetHosts() {
 		t.row(
 			h.GetHostId(),
@@ -49,11 +50,30 @@ func (a *app) hosts(ctx context.Context) error {
 			strconv.FormatUint(h.GetFactCount(), 10),
 			strconv.FormatUint(h.GetOpenDrift(), 10),
 			yesNo(h.GetHasBaseline()),
+			coverageCell(h.GetCoverage()),
 			timeCell(h.GetLastSeenUnixNano()),
 			orDash(osName(h.GetInfo())),
 		)
 	}
 	return t.flush()
+}
+
+// coverageCell summarizes a host's coverage gaps: "ok", or the worst
+// state and its reasons ("degraded: queue_overflow").
+func coverageCell(gaps []*plumbv1.CoverageCondition) string {
+	if len(gaps) == 0 {
+		return "ok"
+	}
+	worst := plumbv1.CoverageState_COVERAGE_STATE_UNSPECIFIED
+	var reasons []string
+	for _, g := range gaps {
+		worst = max(worst, g.GetState())
+		if !slices.Contains(reasons, g.GetReason()) {
+			reasons = append(reasons, g.GetReason())
+		}
+	}
+	state := strings.ToLower(strings.TrimPrefix(worst.String(), "COVERAGE_STATE_"))
+	return state + ": " + strings.Join(reasons, ",")
 }
 
 // osName is the host's distribution and release ("debian 12.5"), or its
