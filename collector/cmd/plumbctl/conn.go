@@ -15,6 +15,9 @@ import (
 // asked for, so that nobody sends queries in the clear by surprise.
 var errNoTLS = errors.New("TLS is not implemented yet: pass --insecure to use plaintext gRPC")
 
+// maxReply bounds one reply from the collector.
+const maxReply = 1 << 30
+
 // connect returns a QueryService client for the configured collector and
 // a function that closes its connection. The connection is made lazily,
 // on the first call.
@@ -23,7 +26,10 @@ func (a *app) connect() (plumbv1.QueryServiceClient, func(), error) {
 		return nil, nil, usageError{errNoTLS}
 	}
 	fmt.Fprintf(a.stderr, "warning: plaintext connection to %s (--insecure)\n", a.opts.Collector)
-	cc, err := grpc.NewClient(a.opts.Collector, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(a.opts.Collector, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// ListFacts is not paged yet: a host with 100k facts answers with
+		// ~20 MiB, past gRPC's default 4 MiB.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxReply)))
 	if err != nil {
 		return nil, nil, usagef("collector %q: %w", a.opts.Collector, err)
 	}
