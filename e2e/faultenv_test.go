@@ -65,15 +65,6 @@ func fill(t *testing.T, dir string) (string, int64) {
 	return p, n
 }
 
-// freeBytes returns the free space of the filesystem holding dir.
-func freeBytes(dir string) int64 {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return -1
-	}
-	return int64(st.Bavail) * st.Bsize
-}
-
 const maxQueuedEvents = "/proc/sys/fs/inotify/max_queued_events"
 
 // lowerInotifyQueue sets fs.inotify.max_queued_events to n and returns a

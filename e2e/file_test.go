@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"os"
 	"path/filepath"
@@ -236,5 +237,6 @@ func TestTwoAgentsStaySeparate(t *testing.T) {
 }
 
 func sha256hex(s string) string {
-	return hex.EncodeToString(sum256([]byte(s)))
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

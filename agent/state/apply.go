@@ -78,13 +78,14 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 			case c.Delete != nil:
 				k := *c.Delete
 				ek := k.Encode()
-				old, err := oldDigest(fb.Get(ek))
+				prev, err := storedFact(fb.Get(ek))
 				if err != nil {
 					return err
 				}
-				if old == nil {
+				if prev == nil {
 					continue
 				}
+				old := prev.GetDigest()
 				if err := fb.Delete(ek); err != nil {
 					return err
 				}
@@ -145,40 +146,23 @@ func unchanged(prev, f *plumbv1.Fact) bool {
 	return same
 }
 
+// storedFact decodes a stored fact; nil (absent) gives nil.
 func storedFact(v []byte) (*plumbv1.Fact, error) {
 	if v == nil {
 		return nil, nil
 	}
-	f := &plumbv1.Fact{}
-	if err := proto.Unmarshal(v, f); err != nil {
+	f, err := decodeFact(v)
+	if err != nil {
 		return nil, fmt.Errorf("stored fact: %w", err)
 	}
 	return f, nil
-}
-
-func oldDigest(v []byte) ([]byte, error) {
-	if v == nil {
-		return nil, nil
-	}
-	f := &plumbv1.Fact{}
-	if err := proto.Unmarshal(v, f); err != nil {
-		return nil, fmt.Errorf("stored fact: %w", err)
-	}
-	return f.GetDigest(), nil
 }
 
 // Lookup returns the stored value of k.
 func (d *DB) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
 	var f *plumbv1.Fact
 	_ = d.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketFacts).Get(k.Encode())
-		if v == nil {
-			return nil
-		}
-		g := &plumbv1.Fact{}
-		if proto.Unmarshal(v, g) == nil {
-			f = g
-		}
+		f, _ = storedFact(tx.Bucket(bucketFacts).Get(k.Encode()))
 		return nil
 	})
 	return f, f != nil
@@ -191,8 +175,8 @@ func (d *DB) Facts(kind plumbv1.FactKind, prefix string, fn func(*plumbv1.Fact) 
 		p := fact.Key{Kind: kind, ID: prefix}.Encode()
 		c := tx.Bucket(bucketFacts).Cursor()
 		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-			f := &plumbv1.Fact{}
-			if err := proto.Unmarshal(v, f); err != nil {
+			f, err := decodeFact(v)
+			if err != nil {
 				return fmt.Errorf("stored fact %q: %w", k, err)
 			}
 			if err := fn(f); err != nil {

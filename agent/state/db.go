@@ -11,9 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
-
-	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
@@ -106,7 +104,7 @@ func open(path string, opts Options) (d *DB, err error) {
 	}()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, &lockedError{fmt.Errorf("open %s: locked by another process (is another plumb-agent running with this state dir?)", path)}
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -164,8 +162,8 @@ func (d *DB) init() error {
 		d.seq = getU64(meta.Get(keySeq))
 		d.lastAcked = getU64(meta.Get(keyAckedSeq))
 		err := tx.Bucket(bucketFacts).ForEach(func(k, v []byte) error {
-			f := &plumbv1.Fact{}
-			if err := proto.Unmarshal(v, f); err != nil {
+			f, err := decodeFact(v)
+			if err != nil {
 				return fmt.Errorf("fact %q: %w", k, err)
 			}
 			key, err := fact.DecodeKey(k)

@@ -197,7 +197,7 @@ type session struct {
 
 	sendMu      sync.Mutex // serializes st.Send
 	resyncBytes int
-	inSync      bool // guarded by sendMu; logged once per session
+	inSync      bool // recvLoop's own; "in sync" is logged once per session
 }
 
 func (s *session) send(m *plumbv1.SyncRequest) error {
@@ -312,11 +312,8 @@ func (s *session) checkDigest(a *plumbv1.Ack) error {
 			"agent", fmt.Sprintf("%x", st.AckedDigest[:8]), "collector", fmt.Sprintf("%x", a.GetSetDigest()[:min(8, len(a.GetSetDigest()))]))
 		return errResync
 	}
-	s.sendMu.Lock()
-	first := !s.inSync
-	s.inSync = true
-	s.sendMu.Unlock()
-	if first {
+	if !s.inSync {
+		s.inSync = true
 		s.c.logger.Info("in sync with collector", "seq", a.GetSeq(), "facts", st.Facts, "set_digest", fmt.Sprintf("%x", st.Digest[:8]))
 	}
 	return nil

@@ -276,7 +276,7 @@ func TestItemAndEventIDsAreDistinct(t *testing.T) {
 	if len(slices.Compact(sorted)) != len(ids) {
 		t.Errorf("ids collide: %v", ids)
 	}
-	if itemID("h", k, 1) != itemID("h", k, 1) || len(itemID("h", k, 1)) != 32 {
-		t.Errorf("item id not stable or not 16 bytes in hex: %s", itemID("h", k, 1))
+	if id := itemID("h", k, 1); len(id) != 32 || id == itemID("h", k, 2) || id == itemID("g", k, 1) {
+		t.Errorf("item id %s: want 16 bytes in hex, distinct per host and sequence", id)
 	}
 }
