@@ -11,6 +11,7 @@ BINARIES  := plumb-agent plumb-collector plumbctl
 BUF_VERSION                ?= v1.75.0
 PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+STATICCHECK_VERSION        ?= v0.8.2
 
 .PHONY: all build test test-short lint proto tools demo bench clean packages
 
@@ -46,9 +47,13 @@ tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 proto: tools
 	$(BUF) generate
 
-lint: $(BUF)
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(BUF) $(TOOLS)/staticcheck
 	$(BUF) lint
 	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
