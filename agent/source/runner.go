@@ -43,6 +43,7 @@ type Runner struct {
 
 	ops      chan sinkOp
 	done     chan struct{} // closed when the recorder loop has stopped
+	pending  *pendingView
 	ready    chan struct{} // closed when every source is ready
 	coverage *Coverage
 	// MaxBatch bounds the observations per Recorder.Apply.
@@ -79,6 +80,7 @@ func NewRunner(logger *slog.Logger, rec Recorder, sources map[string]Source, reg
 		sources:  sources,
 		ops:      make(chan sinkOp, 4096),
 		done:     make(chan struct{}),
+		pending:  newPendingView(),
 		ready:    make(chan struct{}),
 		coverage: cov,
 		MaxBatch: 2000,
@@ -109,6 +111,8 @@ type sinkOp struct {
 	fact   *plumbv1.Fact
 	key    fact.Key
 	scope  Scope
+	note   uint64        // the pending view's note for an upsert or delete
+	ended  chan struct{} // End: closed once the sweep's deletes are noted
 }
 
 // Run runs every source and the recorder loop until ctx ends. A source
@@ -159,6 +163,7 @@ func (r *Runner) loop(ctx context.Context) error {
 	readySources := map[string]bool{}
 	readyDone := false
 	batch := make([]Op, 0, r.MaxBatch)
+	notes := make([]uint64, 0, r.MaxBatch) // batch[i]'s pending note
 
 	flush := func() {
 		if len(batch) == 0 {
@@ -171,6 +176,7 @@ func (r *Runner) loop(ctx context.Context) error {
 				r.metrics.batch.Observe(float64(len(batch)))
 				r.metrics.recorded.Add(float64(n))
 				r.metrics.applyLatency.Observe(time.Since(start).Seconds())
+				r.pending.committed(batch, notes)
 				break
 			}
 			// A full disk or similar: keep the batch, back off, retry.
@@ -183,6 +189,11 @@ func (r *Runner) loop(ctx context.Context) error {
 			}
 		}
 		batch = batch[:0]
+		notes = notes[:0]
+	}
+	add := func(op Op, note uint64) {
+		batch = append(batch, op)
+		notes = append(notes, note)
 	}
 
 	handle := func(op sinkOp) {
@@ -194,17 +205,20 @@ func (r *Runner) loop(ctx context.Context) error {
 					seen[k] = struct{}{}
 				}
 			}
-			batch = append(batch, Op{Upsert: op.fact})
+			add(Op{Upsert: op.fact}, op.note)
 		case opKeep:
 			for _, seen := range open {
 				seen[op.key] = struct{}{}
 			}
 		case opDelete:
 			k := op.key
-			batch = append(batch, Op{Delete: &k})
+			add(Op{Delete: &k}, op.note)
 		case opBegin:
 			open[op.scope] = map[fact.Key]struct{}{}
 		case opEnd:
+			// The source waits for this: its next Lookup must see the
+			// sweep's deletes.
+			defer close(op.ended)
 			seen, ok := open[op.scope]
 			if !ok {
 				r.logger.Warn("snapshot end without begin", "source", op.source, "kind", fact.KindName(op.scope.Kind), "prefix", op.scope.Prefix)
@@ -227,7 +241,7 @@ func (r *Runner) loop(ctx context.Context) error {
 				return
 			}
 			for i := range gone {
-				batch = append(batch, Op{Delete: &gone[i]})
+				add(Op{Delete: &gone[i]}, r.pending.note(gone[i], nil))
 			}
 			r.metrics.snapshots.WithLabelValues(op.source).Inc()
 		case opReady:
@@ -237,7 +251,7 @@ func (r *Runner) loop(ctx context.Context) error {
 			readySources[op.source] = true
 			r.logger.Info("source ready", "source", op.source)
 			if !readyDone && len(readySources) == len(r.sources) {
-				batch = append(batch, Op{Checkpoint: true})
+				add(Op{Checkpoint: true}, 0)
 				flush()
 				readyDone = true
 				r.logger.Info("initial snapshot complete")
@@ -247,7 +261,7 @@ func (r *Runner) loop(ctx context.Context) error {
 	}
 
 	if len(r.sources) == 0 {
-		batch = append(batch, Op{Checkpoint: true})
+		add(Op{Checkpoint: true}, 0)
 		flush()
 		readyDone = true
 		close(r.ready)
@@ -280,21 +294,50 @@ type sink struct {
 	name string
 }
 
-func (s *sink) send(op sinkOp) {
+func (s *sink) send(op sinkOp) bool {
 	op.source = s.name
 	select {
 	case s.r.ops <- op:
+		return true
+	case <-s.r.done:
+		return false
+	}
+}
+
+// Upsert and Delete note the change in the pending view before queueing
+// it, so that the source's next Lookup sees it although the recorder has
+// not committed it yet.
+func (s *sink) Upsert(f *plumbv1.Fact) {
+	s.send(sinkOp{kind: opUpsert, fact: f, note: s.r.pending.note(fact.KeyOf(f), f)})
+}
+
+func (s *sink) Delete(k fact.Key) {
+	s.send(sinkOp{kind: opDelete, key: k, note: s.r.pending.note(k, nil)})
+}
+
+func (s *sink) Keep(k fact.Key) { s.send(sinkOp{kind: opKeep, key: k}) }
+func (s *sink) Begin(sc Scope)  { s.send(sinkOp{kind: opBegin, scope: sc}) }
+func (s *sink) Ready()          { s.send(sinkOp{kind: opReady}) }
+
+// End returns once the runner has decided what the snapshot deletes, so
+// that no Lookup after it answers with a fact the sweep is removing.
+func (s *sink) End(sc Scope) {
+	ended := make(chan struct{})
+	if !s.send(sinkOp{kind: opEnd, scope: sc, ended: ended}) {
+		return
+	}
+	select {
+	case <-ended:
 	case <-s.r.done:
 	}
 }
 
-func (s *sink) Upsert(f *plumbv1.Fact) { s.send(sinkOp{kind: opUpsert, fact: f}) }
-func (s *sink) Keep(k fact.Key)        { s.send(sinkOp{kind: opKeep, key: k}) }
-func (s *sink) Delete(k fact.Key)      { s.send(sinkOp{kind: opDelete, key: k}) }
-func (s *sink) Begin(sc Scope)         { s.send(sinkOp{kind: opBegin, scope: sc}) }
-func (s *sink) End(sc Scope)           { s.send(sinkOp{kind: opEnd, scope: sc}) }
-func (s *sink) Ready()                 { s.send(sinkOp{kind: opReady}) }
-func (s *sink) Coverage(c Condition)   { s.r.coverage.Set(s.name, c) }
+func (s *sink) Coverage(c Condition) { s.r.coverage.Set(s.name, c) }
+
+// Lookup answers from what the source has reported, committed or not.
 func (s *sink) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
+	if f, ok := s.r.pending.lookup(k); ok {
+		return f, f != nil
+	}
 	return s.r.rec.Lookup(k)
 }

@@ -171,3 +171,85 @@ func TestScopeContains(t *testing.T) {
 		}
 	}
 }
+
+// gatedRecorder commits a batch only when the test lets it, as a busy
+// disk would: what a source reports stays uncommitted meanwhile.
+type gatedRecorder struct {
+	*memRecorder
+	gate chan struct{}
+}
+
+func (g *gatedRecorder) Apply(batch []Op) (int, error) {
+	<-g.gate
+	return g.memRecorder.Apply(batch)
+}
+
+// A source decides what to report from Lookup. Before the fix, Lookup read
+// only the committed state: a file upserted and removed before the commit
+// was never deleted (Lookup said it was unknown), a phantom for good.
+func TestLookupSeesWhatIsNotYetCommitted(t *testing.T) {
+	rec := &gatedRecorder{memRecorder: &memRecorder{facts: map[fact.Key]*plumbv1.Fact{}}, gate: make(chan struct{})}
+	old := fileFact("/etc/old")
+	rec.facts[fact.KeyOf(old)] = old
+	sc := Scope{Kind: plumbv1.FactKind_FACT_KIND_FILE, Prefix: "/etc"}
+	type seen struct {
+		what  string
+		found bool
+	}
+	got := make(chan seen, 8)
+	look := func(s Sink, what, path string) {
+		_, ok := s.Lookup(fact.KeyOf(fileFact(path)))
+		got <- seen{what, ok}
+	}
+	sources := map[string]Source{"files": scripted(func(s Sink) {
+		s.Upsert(fileFact("/etc/new.dpkg-new"))
+		look(s, "upserted, not committed", "/etc/new.dpkg-new")
+		s.Delete(fact.KeyOf(fileFact("/etc/new.dpkg-new")))
+		look(s, "deleted, not committed", "/etc/new.dpkg-new")
+		s.Begin(sc)
+		s.Upsert(fileFact("/etc"))
+		s.End(sc) // sweeps /etc/old
+		look(s, "swept by a snapshot", "/etc/old")
+		s.Ready()
+	})}
+	r := NewRunner(slog.New(slog.DiscardHandler), rec, sources, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	want := []seen{{"upserted, not committed", true}, {"deleted, not committed", false}}
+	for _, w := range want {
+		select {
+		case g := <-got:
+			if g != w {
+				t.Errorf("Lookup after %s: found=%v, want %v", g.what, g.found, w.found)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no lookup after %s", w.what)
+		}
+	}
+	// Let every commit through: the snapshot's End waits on one.
+	close(rec.gate)
+	select {
+	case g := <-got:
+		if g.found {
+			t.Errorf("Lookup after %s: found, want gone", g.what)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("End never returned")
+	}
+	select {
+	case <-r.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("runner never became ready")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rec.keys(), " "); got != "file:/etc" {
+		t.Errorf("recorded %q, want only file:/etc", got)
+	}
+	if n := r.pending.size(); n != 0 {
+		t.Errorf("%d keys still pending after every commit", n)
+	}
+}

@@ -53,7 +53,9 @@ type Sink interface {
 	// Begin starts a snapshot of scope: every fact in scope that is not
 	// upserted between Begin and End is deleted at End.
 	Begin(scope Scope)
-	// End closes the snapshot of scope.
+	// End closes the snapshot of scope. It returns once the facts the
+	// snapshot removes are decided, so a Lookup after it no longer sees
+	// them.
 	End(scope Scope)
 	// Ready says the source's initial snapshot is complete. The agent sends
 	// a checkpoint once every enabled source is ready; the collector adopts
@@ -62,9 +64,12 @@ type Sink interface {
 	Ready()
 	// Coverage reports a gap in what the source sees, or its end (state OK).
 	Coverage(c Condition)
-	// Lookup returns the value last recorded for k, if any. Sources use it to
-	// skip work, e.g. the file source's stat fast path skips re-hashing a
-	// file whose size, mtime, ctime and inode are unchanged.
+	// Lookup returns the value last reported for k, if any: what this
+	// source (or a snapshot's End) reported, whether or not the state has
+	// committed it yet, so a source may decide from it (is this path known?
+	// was it a directory?). Sources also use it to skip work, e.g. the file
+	// source's stat fast path skips re-hashing a file whose size, mtime,
+	// ctime and inode are unchanged.
 	Lookup(k fact.Key) (*plumbv1.Fact, bool)
 }
 

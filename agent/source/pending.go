@@ -1,0 +1,82 @@
+package source
+
+import (
+	"sync"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/fact"
+)
+
+// pendingView holds what has been reported but not yet committed by the
+// Recorder: the newest upsert or delete of each such key. A source decides
+// what to report from Lookup (is this path known? was it a directory?);
+// answering from the Recorder alone would give it the state of a few
+// milliseconds ago, and a file created and removed inside that window
+// would never be deleted. With this view a Lookup answers as the state
+// will be once everything reported before it is committed.
+type pendingView struct {
+	mu   sync.Mutex
+	last uint64                // the newest note handed out
+	keys map[fact.Key]pendNote // guarded by mu
+}
+
+type pendNote struct {
+	fact *plumbv1.Fact // nil: deleted
+	n    uint64
+}
+
+func newPendingView() *pendingView {
+	return &pendingView{keys: map[fact.Key]pendNote{}}
+}
+
+// note records that k is about to be upserted as f (nil: deleted) and
+// returns the note to pass to committed once the Recorder has it.
+func (v *pendingView) note(k fact.Key, f *plumbv1.Fact) uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.last++
+	v.keys[k] = pendNote{fact: f, n: v.last}
+	return v.last
+}
+
+// lookup returns the pending value of k (nil if a delete is pending) and
+// whether anything is pending for k.
+func (v *pendingView) lookup(k fact.Key) (*plumbv1.Fact, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	p, ok := v.keys[k]
+	return p.fact, ok
+}
+
+// committed forgets the notes of a batch the Recorder has committed,
+// unless a newer report of the same key is still on its way. notes[i] is
+// batch[i]'s note, 0 for ops without one.
+func (v *pendingView) committed(batch []Op, notes []uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for i, op := range batch {
+		if notes[i] == 0 {
+			continue
+		}
+		var k fact.Key
+		switch {
+		case op.Upsert != nil:
+			k = fact.KeyOf(op.Upsert)
+		case op.Delete != nil:
+			k = *op.Delete
+		default:
+			continue
+		}
+		if p, ok := v.keys[k]; ok && p.n == notes[i] {
+			delete(v.keys, k)
+		}
+	}
+}
+
+// size is the number of keys pending, for tests.
+func (v *pendingView) size() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.keys)
+}
