@@ -100,6 +100,7 @@ const (
 	opUpsert opKind = iota
 	opKeep
 	opDelete
+	opHold
 	opBegin
 	opEnd
 	opReady
@@ -158,8 +159,7 @@ func (r *Runner) runSource(ctx context.Context, name string, s Source) {
 
 // loop is the single owner of snapshot bookkeeping and of the Recorder.
 func (r *Runner) loop(ctx context.Context) error {
-	// open snapshots: scope -> keys upserted since Begin
-	open := map[Scope]map[fact.Key]struct{}{}
+	open := map[Scope]*openSnapshot{}
 	readySources := map[string]bool{}
 	readyDone := false
 	batch := make([]Op, 0, r.MaxBatch)
@@ -200,26 +200,30 @@ func (r *Runner) loop(ctx context.Context) error {
 		switch op.kind {
 		case opUpsert:
 			k := fact.KeyOf(op.fact)
-			for sc, seen := range open {
+			for sc, snap := range open {
 				if sc.Contains(k, op.fact) {
-					seen[k] = struct{}{}
+					snap.seen[k] = struct{}{}
 				}
 			}
 			add(Op{Upsert: op.fact}, op.note)
 		case opKeep:
-			for _, seen := range open {
-				seen[op.key] = struct{}{}
+			for _, snap := range open {
+				snap.seen[op.key] = struct{}{}
+			}
+		case opHold:
+			for _, snap := range open {
+				snap.held = append(snap.held, op.scope)
 			}
 		case opDelete:
 			k := op.key
 			add(Op{Delete: &k}, op.note)
 		case opBegin:
-			open[op.scope] = map[fact.Key]struct{}{}
+			open[op.scope] = &openSnapshot{seen: map[fact.Key]struct{}{}}
 		case opEnd:
 			// The source waits for this: its next Lookup must see the
 			// sweep's deletes.
 			defer close(op.ended)
-			seen, ok := open[op.scope]
+			snap, ok := open[op.scope]
 			if !ok {
 				r.logger.Warn("snapshot end without begin", "source", op.source, "kind", fact.KindName(op.scope.Kind), "prefix", op.scope.Prefix)
 				return
@@ -231,7 +235,7 @@ func (r *Runner) loop(ctx context.Context) error {
 			var gone []fact.Key
 			err := r.rec.Facts(op.scope.Kind, op.scope.Prefix, func(f *plumbv1.Fact) error {
 				k := fact.KeyOf(f)
-				if _, ok := seen[k]; !ok && op.scope.Contains(k, f) {
+				if !snap.saw(k, f) && op.scope.Contains(k, f) {
 					gone = append(gone, k)
 				}
 				return nil
@@ -288,6 +292,27 @@ func (r *Runner) loop(ctx context.Context) error {
 	}
 }
 
+// openSnapshot is what the runner knows of a snapshot between its Begin
+// and End: the keys reported in it, and the scopes its source could not
+// see (Hold).
+type openSnapshot struct {
+	seen map[fact.Key]struct{}
+	held []Scope
+}
+
+// saw reports whether the stored fact f (key k) counts as seen.
+func (s *openSnapshot) saw(k fact.Key, f *plumbv1.Fact) bool {
+	if _, ok := s.seen[k]; ok {
+		return true
+	}
+	for _, h := range s.held {
+		if h.Contains(k, f) {
+			return true
+		}
+	}
+	return false
+}
+
 // sink is what one source sees.
 type sink struct {
 	r    *Runner
@@ -316,6 +341,7 @@ func (s *sink) Delete(k fact.Key) {
 }
 
 func (s *sink) Keep(k fact.Key) { s.send(sinkOp{kind: opKeep, key: k}) }
+func (s *sink) Hold(sc Scope)   { s.send(sinkOp{kind: opHold, scope: sc}) }
 func (s *sink) Begin(sc Scope)  { s.send(sinkOp{kind: opBegin, scope: sc}) }
 func (s *sink) Ready()          { s.send(sinkOp{kind: opReady}) }
 

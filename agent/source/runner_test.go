@@ -96,6 +96,7 @@ func TestSnapshotSweepsOnlyItsScope(t *testing.T) {
 	// Left over from an earlier run: some still exist, some are gone.
 	for _, f := range []*plumbv1.Fact{
 		fileFact("/etc/kept"), fileFact("/etc/gone"), fileFact("/etcetera/other-root"),
+		fileFact("/etc/locked/x"), fileFact("/etc/lockedx"),
 		pkgFact("old:amd64", "dpkg"), pkgFact("rpm-pkg.x86_64", "rpm"),
 	} {
 		rec.facts[fact.KeyOf(f)] = f
@@ -107,6 +108,8 @@ func TestSnapshotSweepsOnlyItsScope(t *testing.T) {
 			s.Upsert(fileFact("/etc"))
 			s.Keep(fact.KeyOf(fileFact("/etc/kept"))) // unchanged: kept, not rewritten
 			s.Upsert(fileFact("/etc/new"))
+			// Cannot list it: what was known under it stays.
+			s.Hold(Scope{Kind: plumbv1.FactKind_FACT_KIND_FILE, Prefix: "/etc/locked"})
 			s.End(sc)
 			s.Ready()
 		}),
@@ -132,7 +135,7 @@ func TestSnapshotSweepsOnlyItsScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"file:/etc", "file:/etc/kept", "file:/etc/new",
+		"file:/etc", "file:/etc/kept", "file:/etc/locked/x", "file:/etc/new",
 		"file:/etcetera/other-root", // not under /etc/: another scope
 		"package:bash:amd64",
 		"package:rpm-pkg.x86_64", // rpm's, not dpkg's to delete

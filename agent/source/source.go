@@ -48,6 +48,11 @@ type Sink interface {
 	// counts as seen by the open snapshot and costs nothing more. An
 	// unchanged rescan uses it instead of Upsert.
 	Keep(k fact.Key)
+	// Hold says the source cannot see scope now (it cannot list a
+	// directory, say): every recorded fact in scope counts as seen by the
+	// open snapshots, so none is deleted for want of being seen. The
+	// source reports the gap with Coverage.
+	Hold(scope Scope)
 	// Delete records that a fact no longer exists.
 	Delete(k fact.Key)
 	// Begin starts a snapshot of scope: every fact in scope that is not

@@ -76,6 +76,7 @@ type nopSink struct{ ready func() }
 
 func (nopSink) Upsert(*plumbv1.Fact)                  {}
 func (nopSink) Keep(fact.Key)                         {}
+func (nopSink) Hold(source.Scope)                     {}
 func (nopSink) Delete(fact.Key)                       {}
 func (nopSink) Begin(source.Scope)                    {}
 func (nopSink) End(source.Scope)                      {}

@@ -144,10 +144,7 @@ func (r *runner) upsertOne(p string, st *unix.Stat_t) {
 			r.clearUnreadable(p)
 		}
 	case errors.As(err, &ue):
-		if a != nil {
-			r.sink.Upsert(r.newFact(p, a, observed))
-		}
-		r.markUnreadable(p, ue.err)
+		r.reportUnreadable(p, a, observed, ue)
 	case errors.Is(err, errGone):
 		r.removePath(p)
 	case errors.Is(err, errUnstable):
@@ -155,6 +152,24 @@ func (r *runner) upsertOne(p string, st *unix.Stat_t) {
 	default:
 		r.logger.Warn("cannot observe path", "path", r.display(p), "err", err)
 	}
+}
+
+// reportUnreadable reports p, whose content cannot be read, as a coverage
+// gap. Its metadata (a, if stat could read it) is reported with the last
+// content hash known for it: not being able to read a file says nothing
+// about its content, so it is no change of content either.
+func (r *runner) reportUnreadable(p string, a *plumbv1.FileAttrs, observed time.Time, ue *unreadableError) {
+	if a != nil {
+		if prev, ok := r.lookup(p); ok && a.GetType() == plumbv1.FileType_FILE_TYPE_REGULAR &&
+			prev.GetFile().GetType() == plumbv1.FileType_FILE_TYPE_REGULAR {
+			a.Sha256 = prev.GetFile().GetSha256()
+			// The hash was not taken from this file as it is now: no
+			// ctime, so the stat fast path never takes it as verified.
+			a.CtimeUnixNano = 0
+		}
+		r.sink.Upsert(r.newFact(p, a, observed))
+	}
+	r.markUnreadable(p, ue.err)
 }
 
 // wasDir reports whether p was last known as a directory.

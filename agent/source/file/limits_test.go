@@ -1,10 +1,12 @@
 package file
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fsnotify/fsnotify"
 	"golang.org/x/sys/unix"
@@ -216,5 +218,82 @@ func TestFileSwappedDuringScan(t *testing.T) {
 	}
 	if !hasContent(s, root+"/stay", []byte("stay")) {
 		t.Errorf("scan did not go on")
+	}
+}
+
+// A rescan that cannot read what it could read before keeps what was
+// known: the children of a directory it cannot list, the content hash of
+// a file it cannot open. Before, the snapshot deleted the children (false
+// REMOVED drift) and upserted the file without a hash (false MODIFIED).
+func TestRescanKeepsWhatItCannotRead(t *testing.T) {
+	root := t.TempDir()
+	locked := filepath.Join(root, "locked")
+	mkdirAll(t, locked+"/sub")
+	writeFile(t, locked+"/inside", "hidden")
+	writeFile(t, locked+"/sub/deeper", "deeper")
+	secret := filepath.Join(root, "secret")
+	writeFile(t, secret, "can't read me")
+	var denied atomic.Bool
+	errs := make(chan error)
+	h := hooks{
+		errs: errs,
+		openDir: func(p string) (int, error) {
+			if denied.Load() && p == locked {
+				return -1, unix.EACCES
+			}
+			return openDirectory(p)
+		},
+		openFile: func(p string) (int, error) {
+			if denied.Load() && p == secret {
+				return -1, unix.EACCES
+			}
+			return openRegular(p)
+		},
+	}
+	r := startSource(t, map[string]any{"paths": []string{root}}, h)
+	s := r.sink
+	before := s.keysUnder(root)
+	denied.Store(true)
+	// A touch, so the rescan cannot take the file's hash from its stat.
+	now := time.Now()
+	if err := os.Chtimes(secret, now, now); err != nil {
+		t.Fatal(err)
+	}
+	m := s.mark()
+	errs <- fsnotify.ErrEventOverflow
+	waitFor(t, "rescan after overflow", func() bool {
+		return countCoverage(s.since(m), stateOK, reasonOverflow, "") == 1
+	})
+	if !s.hasCoverage(stateBlind, reasonUnreadable, locked) || !s.hasCoverage(stateBlind, reasonUnreadable, secret) {
+		t.Errorf("gaps not reported:\n%s", describe(s.since(m)))
+	}
+	after := s.keysUnder(root)
+	for p, f := range before {
+		g, ok := after[p]
+		switch {
+		case !ok:
+			t.Errorf("%s deleted by a rescan that could not see it", p)
+		case !bytes.Equal(g.GetFile().GetSha256(), f.GetFile().GetSha256()):
+			t.Errorf("%s: content hash %x after the rescan, was %x", p, g.GetFile().GetSha256(), f.GetFile().GetSha256())
+		}
+	}
+	if !hasContent(s, secret, []byte("can't read me")) {
+		t.Errorf("unreadable file lost its last known content")
+	}
+
+	// Readable again, the stat fast path must not take the kept hash
+	// for one it verified: the file is hashed again.
+	denied.Store(false)
+	writeFile(t, locked+"/inside", "changed while hidden")
+	if err := os.Chmod(locked, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	opens := r.src.stats.opens.Load()
+	errs <- fsnotify.ErrEventOverflow
+	waitFor(t, "the changed file and the readable one", func() bool {
+		return hasContent(s, locked+"/inside", []byte("changed while hidden")) && r.src.stats.opens.Load() > opens
+	})
+	if !s.hasCoverage(stateOK, reasonUnreadable, secret) {
+		t.Errorf("file readable again, its gap still open")
 	}
 }

@@ -35,6 +35,7 @@ const (
 	itemEntry      itemKind = iota // an entry to report
 	itemUnreadable                 // err: its content or listing cannot be read
 	itemUnwatched                  // err: a directory that could not be watched
+	itemHeld                       // a directory replaced while listed: keep what was known
 )
 
 // walkItem is what the walker found at one path.
@@ -169,7 +170,13 @@ func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
 		r.markUnwatched(it.path, it.err)
 		return hashJob{}, false
 	case itemUnreadable:
+		// What is at or under the path cannot be seen: what was known
+		// there stays, rather than be deleted for want of being seen.
+		r.sink.Hold(r.scope(it.path))
 		r.markUnreadable(it.path, it.err)
+		return hashJob{}, false
+	case itemHeld:
+		r.sink.Hold(r.scope(it.path))
 		return hashJob{}, false
 	}
 	a := attrsOf(&it.st)
@@ -201,10 +208,7 @@ func (r *runner) onResult(res hashResult) {
 	case res.err == nil:
 		r.sink.Upsert(r.newFact(res.path, res.attrs, res.observed))
 	case errors.As(res.err, &ue):
-		if res.attrs != nil {
-			r.sink.Upsert(r.newFact(res.path, res.attrs, res.observed))
-		}
-		r.markUnreadable(res.path, ue.err)
+		r.reportUnreadable(res.path, res.attrs, res.observed, ue)
 	case errors.Is(res.err, errGone), errors.Is(res.err, errUnstable):
 	default:
 		r.logger.Warn("cannot observe path", "path", r.display(res.path), "err", res.err)

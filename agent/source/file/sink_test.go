@@ -83,6 +83,16 @@ func (s *fakeSink) Keep(k fact.Key) {
 	s.calls = append(s.calls, call{op: "keep", key: k.ID})
 }
 
+func (s *fakeSink) Hold(sc source.Scope) {
+	defer s.enter()()
+	for k, f := range s.facts {
+		if s.touched != nil && sc.Contains(k, f) {
+			s.touched[k] = true
+		}
+	}
+	s.calls = append(s.calls, call{op: "hold", key: sc.Prefix, scope: sc})
+}
+
 func (s *fakeSink) Delete(k fact.Key) {
 	defer s.enter()()
 	delete(s.facts, k)

@@ -111,15 +111,17 @@ func (r *runner) walkDir(t dirTask, stack []dirTask, send func(walkItem) error) 
 	defer f.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Dev != t.st.Dev || st.Ino != t.st.Ino {
-		// Replaced between lstat and open; the parent's event re-checks.
+		// Replaced between lstat and open; the parent's event re-checks
+		// it. Until then what was known under it stays.
 		r.ws.drop(t.path)
-		return stack, nil
+		return stack, send(walkItem{kind: itemHeld, path: t.path})
 	}
 	if err := send(walkItem{path: t.path, st: st, observed: t.observed}); err != nil {
 		return stack, err
 	}
 	names, err := f.Readdirnames(-1)
 	if err != nil {
+		// Listed part way: what it listed is reported, the rest kept.
 		if err := send(walkItem{kind: itemUnreadable, path: t.path, err: err}); err != nil {
 			return stack, err
 		}

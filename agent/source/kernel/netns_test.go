@@ -168,6 +168,7 @@ func (p *printSink) Upsert(f *plumbv1.Fact) {
 }
 
 func (p *printSink) Keep(fact.Key)               {}
+func (p *printSink) Hold(source.Scope)           {}
 func (p *printSink) Delete(k fact.Key)           { p.print("delete %s", k) }
 func (p *printSink) Begin(source.Scope)          { p.snapshot = true }
 func (p *printSink) End(source.Scope)            { p.snapshot = false }

@@ -66,6 +66,20 @@ func (s *Sink) Keep(k fact.Key) {
 	s.log = append(s.log, "keep "+k.String())
 }
 
+// Hold implements source.Sink.
+func (s *Sink) Hold(sc source.Scope) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, f := range s.facts {
+		if sc.Contains(k, f) {
+			for _, m := range s.seen {
+				m[k] = true
+			}
+		}
+	}
+	s.log = append(s.log, "hold "+fact.KindName(sc.Kind)+"/"+sc.Prefix)
+}
+
 // Delete implements source.Sink.
 func (s *Sink) Delete(k fact.Key) {
 	s.mu.Lock()
