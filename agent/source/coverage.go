@@ -11,18 +11,64 @@ import (
 // Coverage holds the open gaps in what the sources see, keyed by source,
 // reason and detail. A condition with state OK closes the matching gap.
 // The stream sends the whole set to the collector whenever it changes.
+//
+// A source that restarts forgets the gaps it had opened, so it would never
+// close them. The runner calls Restart before running it again and Settle
+// once the new run's first snapshot is complete: the gaps the new run did
+// not report again are closed then, not before, so no gap disappears
+// while nothing is looking.
 type Coverage struct {
 	mu      sync.Mutex
-	gaps    map[coverageKey]*plumbv1.CoverageCondition // guarded by mu
-	version uint64                                     // guarded by mu; bumped on change
+	gaps    map[coverageKey]*gap // guarded by mu
+	runs    map[string]uint64    // guarded by mu; source → its current run
+	version uint64               // guarded by mu; bumped on change
 	changed chan struct{}
 }
 
 type coverageKey struct{ source, reason, detail string }
 
+type gap struct {
+	cond *plumbv1.CoverageCondition
+	run  uint64 // the source's run that last reported it
+}
+
 // NewCoverage returns an empty set.
 func NewCoverage() *Coverage {
-	return &Coverage{gaps: map[coverageKey]*plumbv1.CoverageCondition{}, changed: make(chan struct{}, 1)}
+	return &Coverage{gaps: map[coverageKey]*gap{}, runs: map[string]uint64{}, changed: make(chan struct{}, 1)}
+}
+
+// Restart says source is being run again: the gaps it reported so far
+// stay open until Settle.
+func (c *Coverage) Restart(source string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.runs[source]++
+}
+
+// Settle closes the gaps source reported before its last Restart and has
+// not reported again since.
+func (c *Coverage) Settle(source string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	run := c.runs[source]
+	closed := false
+	for k, g := range c.gaps {
+		if k.source == source && g.run < run {
+			delete(c.gaps, k)
+			closed = true
+		}
+	}
+	if closed {
+		c.bumpLocked()
+	}
+}
+
+func (c *Coverage) bumpLocked() {
+	c.version++
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
 }
 
 // Set opens, updates or (State OK) closes a gap.
@@ -37,19 +83,16 @@ func (c *Coverage) Set(source string, cond Condition) {
 		}
 		delete(c.gaps, k)
 	} else {
-		if had && old.State == cond.State {
+		if had && old.cond.State == cond.State {
+			old.run = c.runs[source]
 			return
 		}
-		c.gaps[k] = &plumbv1.CoverageCondition{
+		c.gaps[k] = &gap{run: c.runs[source], cond: &plumbv1.CoverageCondition{
 			Source: source, State: cond.State, Reason: cond.Reason, Detail: cond.Detail,
 			SinceUnixNano: time.Now().UnixNano(),
-		}
+		}}
 	}
-	c.version++
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
+	c.bumpLocked()
 }
 
 // Snapshot returns the open gaps, sorted, and a version number that
@@ -59,7 +102,7 @@ func (c *Coverage) Snapshot() ([]*plumbv1.CoverageCondition, uint64) {
 	defer c.mu.Unlock()
 	out := make([]*plumbv1.CoverageCondition, 0, len(c.gaps))
 	for _, g := range c.gaps {
-		out = append(out, g)
+		out = append(out, g.cond)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]

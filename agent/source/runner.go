@@ -151,6 +151,9 @@ func (r *Runner) runSource(ctx context.Context, name string, s Source) {
 			return
 		case <-time.After(pause):
 		}
+		// The new run reports the gaps it finds; those it does not are
+		// closed when its first snapshot is complete (Ready).
+		r.coverage.Restart(name)
 		if pause < time.Minute {
 			pause *= 2
 		}
@@ -249,6 +252,7 @@ func (r *Runner) loop(ctx context.Context) error {
 			}
 			r.metrics.snapshots.WithLabelValues(op.source).Inc()
 		case opReady:
+			r.coverage.Settle(op.source)
 			if readySources[op.source] {
 				return
 			}

@@ -256,3 +256,44 @@ func TestLookupSeesWhatIsNotYetCommitted(t *testing.T) {
 		t.Errorf("%d keys still pending after every commit", n)
 	}
 }
+
+// flaky reports a gap and fails on its first run; its second run finds
+// the gap closed, and so does not mention it.
+type flaky struct{ runs int }
+
+func (f *flaky) Run(ctx context.Context, s Sink) error {
+	f.runs++
+	if f.runs == 1 {
+		s.Coverage(Condition{State: plumbv1.CoverageState_COVERAGE_STATE_BLIND, Reason: "unreadable", Detail: "/etc/x"})
+		s.Coverage(Condition{State: plumbv1.CoverageState_COVERAGE_STATE_BLIND, Reason: "unreadable", Detail: "/etc/still"})
+		return context.DeadlineExceeded // any error: the runner restarts it
+	}
+	s.Coverage(Condition{State: plumbv1.CoverageState_COVERAGE_STATE_BLIND, Reason: "unreadable", Detail: "/etc/still"})
+	s.Ready()
+	<-ctx.Done()
+	return nil
+}
+
+// A source that restarts forgets the gaps its earlier run opened. Before
+// the fix they stayed open for good; now the ones the new run does not
+// find again close once its first snapshot is complete.
+func TestGapsOfARestartedSourceClose(t *testing.T) {
+	rec := &memRecorder{facts: map[fact.Key]*plumbv1.Fact{}}
+	r := NewRunner(slog.New(slog.DiscardHandler), rec, map[string]Source{"files": &flaky{}}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	select {
+	case <-r.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatal("restarted source never became ready")
+	}
+	conds, _ := r.Coverage().Snapshot()
+	var got []string
+	for _, c := range conds {
+		got = append(got, c.GetDetail())
+	}
+	if strings.Join(got, " ") != "/etc/still" {
+		t.Errorf("open gaps after the restart: %q, want only /etc/still", got)
+	}
+}
