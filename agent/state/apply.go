@@ -25,7 +25,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cur := d.cur
-	seq, n, facts := d.seq, 0, d.facts
+	seq, n, facts, cps := d.seq, 0, d.facts, 0
 	var added int64
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		fb, sb := tx.Bucket(bucketFacts), tx.Bucket(bucketSpool)
@@ -99,6 +99,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 					return err
 				}
 			case c.Checkpoint:
+				cps++
 				if err := spool(nil, &plumbv1.Delta{
 					Op:               plumbv1.DeltaOp_DELTA_OP_CHECKPOINT,
 					SetDigest:        cur.Sum(),
@@ -121,10 +122,11 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 	d.cur, d.seq, d.facts = cur, seq, facts
 	d.spoolBytes += added
 	d.spoolLen += n
+	d.spoolCheckpoints += cps
 	d.metrics.setSpool(d.spoolLen, d.spoolBytes)
 	if n > 0 {
 		d.metrics.Spooled.Add(float64(n))
-		if d.spoolBytes > d.limit {
+		if d.spoolBytes > max(d.limit, d.shrinkAt) {
 			d.shrinkLocked()
 		}
 		d.kick()

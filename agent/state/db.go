@@ -50,6 +50,14 @@ type DB struct {
 	lastAcked  uint64
 	spoolBytes int64
 	spoolLen   int
+	// checkpoints in the spool: while one is pending, no resync may
+	// move a fact across it (see shrink.go)
+	spoolCheckpoints int
+	dirty            dirtySet // buckets to resync once no checkpoint is pending
+	// checkpointAcked: the collector has applied a checkpoint of this
+	// agent's, so it holds a baseline (see shrink.go)
+	checkpointAcked bool
+	shrinkAt        int64 // past the limit, shrink again only above this
 }
 
 // Open opens or creates the database in dir. A file that is not a
@@ -161,6 +169,14 @@ func (d *DB) init() error {
 		meta := tx.Bucket(bucketMeta)
 		d.seq = getU64(meta.Get(keySeq))
 		d.lastAcked = getU64(meta.Get(keyAckedSeq))
+		d.dirty = decodeDirty(meta.Get(keyDirty))
+		if v := meta.Get(keyCheckpointAcked); v != nil {
+			d.checkpointAcked = len(v) == 1 && v[0] == 1
+		} else {
+			// Written by an agent before this key existed: one that had
+			// acknowledgements had its first checkpoint applied.
+			d.checkpointAcked = d.lastAcked > 0
+		}
 		err := tx.Bucket(bucketFacts).ForEach(func(k, v []byte) error {
 			f, err := decodeFact(v)
 			if err != nil {
@@ -178,6 +194,7 @@ func (d *DB) init() error {
 			return err
 		}
 		// acked = cur with every spooled delta undone, newest first.
+		// (Dirty buckets' acked digests are off: they are resynced.)
 		d.acked = d.cur
 		c := tx.Bucket(bucketSpool).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
@@ -186,10 +203,12 @@ func (d *DB) init() error {
 				return fmt.Errorf("spool entry %d: %w", getU64(k), err)
 			}
 			e.undo(&d.acked)
-			d.spoolBytes += int64(len(v))
-			d.spoolLen++
 		}
-		d.metrics.setSpool(d.spoolLen, d.spoolBytes)
+		count, err := countSpool(tx.Bucket(bucketSpool))
+		if err != nil {
+			return err
+		}
+		d.setCountLocked(count)
 		return nil
 	})
 }
@@ -209,9 +228,18 @@ func (d *DB) Path() string { return d.path }
 // Notify returns a channel that receives a value after the spool grows.
 func (d *DB) Notify() <-chan struct{} { return d.notify }
 
-// ResyncNeeded receives a value when the spool was dropped: the stream
-// should reconnect so the handshake resyncs.
+// ResyncNeeded receives a value when the spool was dropped, or when the
+// collector has applied the checkpoint that dirty buckets waited for: the
+// stream should reconnect so the handshake resyncs.
 func (d *DB) ResyncNeeded() <-chan struct{} { return d.resync }
+
+// askResync makes the stream reconnect, so that its handshake resyncs.
+func (d *DB) askResync() {
+	select {
+	case d.resync <- struct{}{}:
+	default:
+	}
+}
 
 func (d *DB) kick() {
 	select {

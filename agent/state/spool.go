@@ -1,8 +1,8 @@
 package state
 
 import (
-	"bytes"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -42,7 +42,7 @@ func (d *DB) ackLocked(seq uint64) error {
 	}
 	acked := d.acked
 	var freed int64
-	var n int
+	var n, cps int
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSpool).Cursor()
 		for k, v := c.First(); k != nil && getU64(k) <= seq; k, v = c.First() {
@@ -50,10 +50,18 @@ func (d *DB) ackLocked(seq uint64) error {
 			if err != nil {
 				return fmt.Errorf("spool entry %d: %w", getU64(k), err)
 			}
+			if _, keyed := e.key(); !keyed {
+				cps++
+			}
 			e.apply(&acked)
 			freed += int64(len(v))
 			n++
 			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		if cps > 0 && !d.checkpointAcked {
+			if err := tx.Bucket(bucketMeta).Put(keyCheckpointAcked, []byte{1}); err != nil {
 				return err
 			}
 		}
@@ -71,8 +79,14 @@ func (d *DB) ackLocked(seq uint64) error {
 	}
 	d.spoolBytes -= freed
 	d.spoolLen -= n
+	d.spoolCheckpoints -= cps
+	d.checkpointAcked = d.checkpointAcked || cps > 0
 	d.metrics.Acked.Add(float64(n))
 	d.metrics.setSpool(d.spoolLen, d.spoolBytes)
+	if cps > 0 && d.spoolCheckpoints == 0 && !d.dirty.empty() {
+		// The checkpoint the dirty buckets waited for is applied.
+		d.askResync()
+	}
 	return nil
 }
 
@@ -121,7 +135,23 @@ func (d *DB) Resume(applied uint64, theirs [][]byte) ([]uint32, error) {
 	if err := d.ackLocked(applied); err != nil {
 		return nil, err
 	}
-	return d.acked.DiffBuckets(theirs), nil
+	diff := d.acked.DiffBuckets(theirs)
+	if d.dirty.empty() {
+		return diff, nil
+	}
+	// Dirty buckets wait until no checkpoint is pending: resyncing one
+	// now would carry its current facts to before the checkpoint.
+	out := diff[:0]
+	for _, b := range diff {
+		if !d.dirty.has(b) {
+			out = append(out, b)
+		}
+	}
+	if d.spoolCheckpoints == 0 {
+		out = append(out, d.dirty.buckets()...)
+		slices.Sort(out)
+	}
+	return out, nil
 }
 
 // ResyncBuckets returns the stored facts of each bucket in bs, by bucket,
@@ -133,10 +163,14 @@ func (d *DB) ResyncBuckets(bs []uint32) (map[uint32][]*plumbv1.Fact, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	want := make(map[uint32]bool, len(bs))
-	acked := d.acked
+	acked, dirty := d.acked, d.dirty
 	for _, b := range bs {
+		if b >= fact.BucketCount {
+			return nil, fmt.Errorf("resync: bucket %d out of range", b)
+		}
 		want[b] = true
 		acked.ResetBucket(b)
+		dirty.clear(b)
 	}
 	var out map[uint32][]*plumbv1.Fact
 	var freed int64
@@ -183,138 +217,17 @@ func (d *DB) ResyncBuckets(bs []uint32) (map[uint32][]*plumbv1.Fact, error) {
 			}
 			k, v = c.Next()
 		}
-		return nil
+		if dirty.empty() {
+			return tx.Bucket(bucketMeta).Delete(keyDirty)
+		}
+		return tx.Bucket(bucketMeta).Put(keyDirty, dirty.encode())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resync %d buckets: %w", len(bs), err)
 	}
-	d.acked = acked
+	d.acked, d.dirty = acked, dirty
 	d.spoolBytes -= freed
 	d.spoolLen -= n
 	d.metrics.setSpool(d.spoolLen, d.spoolBytes)
 	return out, nil
-}
-
-// shrinkLocked brings the spool back under its limit: first by compaction
-// (only the newest delta per fact survives, with the oldest base; only the
-// newest checkpoint survives, with its digest cleared since intermediate
-// states are gone), then, if that is not enough, by dropping the spool.
-// Dropping loses nothing: the facts stay in the state, and the next
-// handshake compares them with the collector's buckets and resyncs what
-// differs.
-func (d *DB) shrinkLocked() {
-	before := d.spoolBytes
-	type kept struct {
-		seq  uint64
-		base []byte
-	}
-	newest := map[fact.Key]*kept{}
-	var lastCheckpoint uint64
-	var drop [][]byte
-	err := d.db.Update(func(tx *bolt.Tx) error {
-		sb := tx.Bucket(bucketSpool)
-		// First pass: find the newest entry per key, and the oldest base.
-		err := sb.ForEach(func(k, v []byte) error {
-			e, err := decodeEntry(v)
-			if err != nil {
-				return err
-			}
-			seq := getU64(k)
-			key, ok := e.key()
-			if !ok {
-				if lastCheckpoint != 0 {
-					drop = append(drop, u64(lastCheckpoint))
-				}
-				lastCheckpoint = seq
-				return nil
-			}
-			if p, seen := newest[key]; seen {
-				drop = append(drop, u64(p.seq))
-				p.seq = seq
-				return nil
-			}
-			newest[key] = &kept{seq: seq, base: e.base}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range drop {
-			if err := sb.Delete(k); err != nil {
-				return err
-			}
-		}
-		// Second pass: give survivors their chain's oldest base, clear the
-		// checkpoint digest, recount.
-		d.spoolBytes, d.spoolLen = 0, 0
-		for key, p := range newest {
-			v := sb.Get(u64(p.seq))
-			e, err := decodeEntry(v)
-			if err != nil {
-				return err
-			}
-			if !bytes.Equal(e.base, p.base) {
-				e.base = p.base
-				if v, err = e.encode(); err != nil {
-					return err
-				}
-				if err := sb.Put(u64(p.seq), v); err != nil {
-					return err
-				}
-			}
-			_ = key
-			d.spoolBytes += int64(len(v))
-			d.spoolLen++
-		}
-		if lastCheckpoint != 0 {
-			v := sb.Get(u64(lastCheckpoint))
-			e, err := decodeEntry(v)
-			if err != nil {
-				return err
-			}
-			e.delta.SetDigest = nil
-			if v, err = e.encode(); err != nil {
-				return err
-			}
-			if err := sb.Put(u64(lastCheckpoint), v); err != nil {
-				return err
-			}
-			d.spoolBytes += int64(len(v))
-			d.spoolLen++
-		}
-		return nil
-	})
-	if err != nil {
-		d.logger.Error("spool compaction failed", "err", err)
-		return
-	}
-	d.metrics.Compactions.Inc()
-	d.logger.Warn("spool over its limit; compacted to the newest delta per fact",
-		"limit", d.limit, "bytes_before", before, "bytes_after", d.spoolBytes, "deltas", d.spoolLen)
-	if d.spoolBytes <= d.limit {
-		return
-	}
-	err = d.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketSpool); err != nil {
-			return err
-		}
-		_, err := tx.CreateBucket(bucketSpool)
-		return err
-	})
-	if err != nil {
-		d.logger.Error("dropping the spool failed", "err", err)
-		return
-	}
-	d.metrics.Drops.Inc()
-	d.logger.Error("spool still over its limit after compaction; dropped it, the next handshake resyncs the difference",
-		"limit", d.limit, "bytes", d.spoolBytes)
-	d.spoolBytes, d.spoolLen = 0, 0
-	d.metrics.setSpool(0, 0)
-	// Pretend everything was acknowledged: the handshake then compares the
-	// collector's buckets with the current state and resyncs what differs.
-	d.acked = d.cur
-	select {
-	case d.resync <- struct{}{}:
-	default:
-	}
 }

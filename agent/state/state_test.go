@@ -236,6 +236,13 @@ func TestSpoolCompactsPastItsLimit(t *testing.T) {
 
 func TestSpoolDroppedWhenCompactionIsNotEnough(t *testing.T) {
 	d := openDB(t, t.TempDir(), Options{SpoolLimit: 2 << 10})
+	// The collector has this host's baseline: it acknowledged a checkpoint.
+	if err := d.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ack(d.Status().Seq); err != nil {
+		t.Fatal(err)
+	}
 	var ops []source.Op
 	for i := range 200 {
 		ops = append(ops, up(fileFact(fmt.Sprintf("/many/%d", i), "x")))
@@ -252,6 +259,9 @@ func TestSpoolDroppedWhenCompactionIsNotEnough(t *testing.T) {
 	default:
 		t.Fatal("dropping the spool did not ask for a resync")
 	}
+	// Reopened, it still knows the collector has its baseline.
+	d.Close()
+	d = openDB(t, filepath.Dir(d.Path()), Options{SpoolLimit: 2 << 10})
 	// The facts are not lost: the handshake finds the buckets that differ.
 	var collector fact.SetDigest
 	buckets, err := d.Resume(0, collector.Buckets())
@@ -260,6 +270,26 @@ func TestSpoolDroppedWhenCompactionIsNotEnough(t *testing.T) {
 	}
 	if len(buckets) == 0 {
 		t.Fatal("dropped spool did not lead to a resync")
+	}
+}
+
+// Until the collector has acknowledged a checkpoint, the first snapshot
+// is the baseline it will adopt: it is never dropped, even past the limit,
+// and the limit does not make every write compact.
+func TestFirstSnapshotIsKeptPastTheLimit(t *testing.T) {
+	m := NewMetrics(nil)
+	d := openDB(t, t.TempDir(), Options{SpoolLimit: 2 << 10, Metrics: m})
+	for i := range 400 {
+		mustApply(t, d, 1, up(fileFact(fmt.Sprintf("/many/%03d", i), "x")))
+	}
+	if st := d.Status(); st.SpoolLen != 400 {
+		t.Fatalf("%d deltas spooled, want the whole first snapshot (400)", st.SpoolLen)
+	}
+	if n := count(t, m.Compactions); n > 6 {
+		t.Errorf("%v compactions for 400 writes: a spool over its limit compacts on every write", n)
+	}
+	if n := count(t, m.Drops); n != 0 {
+		t.Errorf("%v drops of a first snapshot", n)
 	}
 }
 
