@@ -18,10 +18,10 @@ import (
 // caller PutHosts once per batch. Deltas with Seq <= h.AppliedSeq are
 // skipped, so each is applied exactly once.
 //
-// A checkpoint adopts the host's current facts as its baseline when it has
-// none, then compares its set digest with the host's; on a mismatch Apply
-// returns the events and an error wrapping ErrDigestMismatch, having
-// applied the delta. Any other error means nothing should be committed and
+// A checkpoint compares its set digest with the host's, then adopts the
+// host's current facts as its baseline when it has none and they agree; on
+// a mismatch Apply returns the events and an error wrapping
+// ErrDigestMismatch, having applied the delta (no baseline adopted). Any other error means nothing should be committed and
 // h must be reloaded.
 func (e *Engine) Apply(tx store.Tx, h *store.Host, d *plumbv1.Delta) ([]*plumbv1.DriftEvent, error) {
 	if d.GetSeq() <= h.AppliedSeq {
@@ -171,10 +171,22 @@ func (a *applier) delete(k fact.Key, old *plumbv1.Fact) error {
 	return a.evaluate(k, nil)
 }
 
-// checkpoint adopts the baseline if the host has none and compares set
-// digests. mismatch wraps ErrDigestMismatch.
+// checkpoint compares set digests and, if they agree and the host has no
+// baseline, adopts its current facts as the baseline. A baseline is never
+// adopted where the digest shows the collector does not hold exactly the
+// state the agent had at the checkpoint: on a mismatch the agent resyncs
+// and sends another checkpoint, and the baseline is adopted there. (Only
+// agents older than this check sent checkpoints without a digest.)
+// mismatch wraps ErrDigestMismatch.
 func (a *applier) checkpoint(d *plumbv1.Delta) (mismatch, err error) {
 	log := a.e.logger()
+	want := d.GetSetDigest()
+	if got := a.h.Digest.Sum(); len(want) > 0 && !bytes.Equal(want, got) {
+		log.Warn("set digest mismatch", "host", a.h.ID, "seq", d.GetSeq(),
+			"agent_digest", fmt.Sprintf("%x", want), "collector_digest", fmt.Sprintf("%x", got),
+			"agent_facts", d.GetFactCount(), "collector_facts", a.h.FactCount, "has_baseline", a.h.HasBaseline)
+		return fmt.Errorf("%w: host %q at seq %d: agent %x, collector %x", ErrDigestMismatch, a.h.ID, d.GetSeq(), want, got), nil
+	}
 	if !a.h.HasBaseline {
 		n, err := adoptBaseline(a.tx, a.h.ID)
 		if err != nil {
@@ -182,17 +194,7 @@ func (a *applier) checkpoint(d *plumbv1.Delta) (mismatch, err error) {
 		}
 		a.h.HasBaseline = true
 		log.Info("baseline adopted", "host", a.h.ID, "seq", d.GetSeq(), "facts", n)
-	}
-	want := d.GetSetDigest()
-	if len(want) == 0 {
 		return nil, nil
-	}
-	got := a.h.Digest.Sum()
-	if !bytes.Equal(want, got) {
-		log.Warn("set digest mismatch", "host", a.h.ID, "seq", d.GetSeq(),
-			"agent_digest", fmt.Sprintf("%x", want), "collector_digest", fmt.Sprintf("%x", got),
-			"agent_facts", d.GetFactCount(), "collector_facts", a.h.FactCount)
-		return fmt.Errorf("%w: host %q at seq %d: agent %x, collector %x", ErrDigestMismatch, a.h.ID, d.GetSeq(), want, got), nil
 	}
 	log.Debug("set digest match", "host", a.h.ID, "seq", d.GetSeq(), "facts", a.h.FactCount)
 	return nil, nil

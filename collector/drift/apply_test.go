@@ -15,6 +15,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
 func TestBaselineAdoptedAtFirstCheckpointOnly(t *testing.T) {
@@ -278,5 +279,29 @@ func TestItemAndEventIDsAreDistinct(t *testing.T) {
 	}
 	if id := itemID("h", k, 1); len(id) != 32 || id == itemID("h", k, 2) || id == itemID("g", k, 1) {
 		t.Errorf("item id %s: want 16 bytes in hex, distinct per host and sequence", id)
+	}
+}
+
+// A baseline is adopted only where the checkpoint's digest agrees with the
+// collector's state: a mismatched checkpoint adopts nothing (before, it
+// adopted first and compared after, making the wrong state the baseline).
+func TestBaselineNotAdoptedOnDigestMismatch(t *testing.T) {
+	r := newRig(t)
+	var wrong fact.SetDigest
+	wrong.Add(fact.Key{Kind: plumbv1.FactKind_FACT_KIND_SYSCTL, ID: "other"}, make([]byte, 32))
+	cp := checkpoint()
+	cp.SetDigest = wrong.Sum()
+	r.apply(upsert(sysctl("a", "1")))
+	r.seq++
+	cp.Seq = r.seq
+	if _, err := r.applyErr(cp); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("mismatched checkpoint: err %v, want ErrDigestMismatch", err)
+	}
+	if h := r.host(); h.HasBaseline {
+		t.Fatal("baseline adopted at a checkpoint whose digest disagrees")
+	}
+	r.apply(checkpoint())
+	if h := r.host(); !h.HasBaseline {
+		t.Fatal("no baseline after an agreeing checkpoint")
 	}
 }
