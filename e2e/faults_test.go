@@ -299,11 +299,16 @@ func TestFaultAgentKilledDuringInitialScan(t *testing.T) {
 
 func TestFaultSpoolOverLimit(t *testing.T) {
 	t.Parallel()
-	// 5,000 files: even compacted to one delta per fact, the spool is
-	// over 1 MiB, so it is dropped and the next handshake resyncs.
-	r := newRig(t, "spool-drop", rigOptions{dirs: 50, spoolMiB: 1})
+	// Over the limit by construction, whatever the temp paths: one
+	// rewrite of each of 10,000 files spools an upsert per file that,
+	// compacted, still holds its base digest, fact digest and content
+	// hash (3 × 32 bytes) and its path (over 40 bytes): at least
+	// 1,360,000 bytes against a 1 MiB (1,048,576 bytes) limit. The
+	// collector has the baseline, so the spool is dropped whole and the
+	// next handshake resyncs.
+	r := newRig(t, "spool-drop", rigOptions{dirs: 100, spoolMiB: 1})
 	r.col.stop()
-	n := r.tree.burst(0, 2, 0).wait(t)
+	n := r.tree.burst(0, 1, 0).wait(t)
 	waitFor(t, 60*time.Second, "the agent to compact and drop its spool", func() bool {
 		c, _ := scrape(r.metrics, "plumb_agent_spool_compactions_total")
 		d, _ := scrape(r.metrics, "plumb_agent_spool_drops_total")
