@@ -2,6 +2,7 @@ package alert_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -77,5 +78,63 @@ func TestDispatcherWithBoltStore(t *testing.T) {
 	}
 	if pruned != 17 {
 		t.Fatalf("Prune deleted %d events, want all 17 delivered ones", pruned)
+	}
+}
+
+// A notifier removed from the configuration must not pin the event log: its
+// cursor, stuck behind events it will never deliver, is dropped when the
+// dispatcher starts without it, and pruning goes on. Added back later, it is
+// a new notifier and starts at the newest event.
+func TestRemovedNotifierDoesNotHoldBackPruning(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "collector.db"), store.Options{EventRetention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	later := time.Now().Add(365 * 24 * time.Hour)
+
+	down := &scripted{name: "gone", next: func(context.Context, []string) (bool, error) {
+		return true, errors.New("receiver down")
+	}}
+	d, err := alert.NewDispatcher(st, []alert.Notifier{down}, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	waitFor(t, "gone registered", func() bool { return boltCursor(t, st, "notifier/gone/registered") != 0 })
+	appendEvents(t, st, ids("owed", 3)...)
+	d.Kick()
+	waitFor(t, "a failed attempt", func() bool { return len(down.callLog()) > 0 })
+	stop()
+	if n, err := st.Prune(ctx, later); err != nil || n != 0 {
+		t.Fatalf("Prune behind a configured notifier's cursor = %d, %v; want 0", n, err)
+	}
+
+	// The configuration no longer has "gone".
+	d, err = alert.NewDispatcher(st, []alert.Notifier{&scripted{name: "kept"}}, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop = run(t, d)
+	// Notifiers start only after the removed ones are forgotten.
+	waitFor(t, "kept registered", func() bool { return boltCursor(t, st, "notifier/kept/registered") != 0 })
+	stop()
+	if n, err := st.Prune(ctx, later); err != nil || n != 3 {
+		t.Fatalf("Prune after the notifier was removed = %d, %v; want 3", n, err)
+	}
+	if got := boltCursor(t, st, "notifier/gone/registered"); got != 0 {
+		t.Fatalf("removed notifier still registered (flag %d)", got)
+	}
+
+	back := &scripted{name: "gone"}
+	d, err = alert.NewDispatcher(st, []alert.Notifier{back, &scripted{name: "kept"}}, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	waitFor(t, "gone registered again", func() bool { return boltCursor(t, st, "notifier/gone/registered") != 0 })
+	if got := boltCursor(t, st, "notifier/gone"); got != 3 {
+		t.Fatalf("cursor of a re-added notifier = %d, want 3 (the newest event)", got)
 	}
 }

@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
@@ -19,10 +20,30 @@ import (
 // that is really new may start at the head of the log. Its value is the
 // largest seq so that it never holds back pruning, which keeps every event
 // above the lowest cursor. Names hold no '/', so entries of different
-// notifiers never collide.
-func cursorName(notifier string) string { return "notifier/" + notifier }
+// notifiers never collide. Both entries of a notifier that is no longer
+// configured are deleted when the Dispatcher starts (forgetRemoved).
+func cursorName(notifier string) string { return cursorPrefix + notifier }
 
-func registeredName(notifier string) string { return "notifier/" + notifier + "/registered" }
+func registeredName(notifier string) string { return cursorPrefix + notifier + registeredSuffix }
+
+const (
+	cursorPrefix     = "notifier/"
+	registeredSuffix = "/registered"
+)
+
+// notifierOf returns the notifier that owns the cursor entry name, or ""
+// for an entry that is not a notifier's.
+func notifierOf(name string) string {
+	n, ok := strings.CutPrefix(name, cursorPrefix)
+	if !ok {
+		return ""
+	}
+	n = strings.TrimSuffix(n, registeredSuffix)
+	if strings.Contains(n, "/") {
+		return ""
+	}
+	return n
+}
 
 const registeredFlag = ^uint64(0)
 
@@ -61,6 +82,63 @@ func startCursor(ctx context.Context, st store.Store, notifier string) (cursor u
 		return nil
 	})
 	return cursor, added, err
+}
+
+// removedNotifier is a notifier whose cursor entries forgetRemoved deleted.
+type removedNotifier struct {
+	name    string
+	cursor  uint64
+	pending uint64 // events after its cursor it will never get
+}
+
+// forgetRemoved deletes the cursor entries of every notifier not in
+// configured. A removed notifier's cursor would otherwise hold back pruning
+// forever, since Prune keeps every event some cursor has not passed. Its
+// registered flag goes too: added back later, the notifier is new again and
+// starts at the newest event instead of replaying what happened while it
+// was gone. Entries that are not a notifier's are left alone.
+func forgetRemoved(ctx context.Context, st store.Store, configured map[string]bool) (removed []removedNotifier, err error) {
+	err = st.Update(ctx, func(tx store.Tx) error {
+		removed = nil
+		last, err := tx.LastEventSeq()
+		if err != nil {
+			return fmt.Errorf("read last event seq: %w", err)
+		}
+		// Collect first: Cursors' callback must not write.
+		var entries []string
+		index := map[string]int{} // notifier name -> its place in removed
+		err = tx.Cursors(func(entry string, seq uint64) error {
+			n := notifierOf(entry)
+			if n == "" || configured[n] {
+				return nil
+			}
+			entries = append(entries, entry)
+			i, ok := index[n]
+			if !ok {
+				i = len(removed)
+				index[n] = i
+				removed = append(removed, removedNotifier{name: n})
+			}
+			if entry == cursorName(n) {
+				removed[i].cursor = seq
+				removed[i].pending = last - min(seq, last)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list cursors: %w", err)
+		}
+		for _, entry := range entries {
+			if err := tx.DeleteCursor(entry); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
 }
 
 // readEvents returns up to limit events after cursor, and the newest seq.

@@ -110,12 +110,16 @@ func (d *Dispatcher) Kick() {
 }
 
 // Run delivers until ctx ends, then waits for every notifier's goroutine
-// to finish (an in-flight Notify sees ctx canceled) and returns nil. Store
-// and delivery errors are logged and retried, never returned. Run may be
-// called once.
+// to finish (an in-flight Notify sees ctx canceled) and returns nil. Before
+// delivering it forgets the cursors of notifiers no longer configured.
+// Store and delivery errors are logged and retried, never returned. Run may
+// be called once.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return errors.New("alert: dispatcher already ran")
+	}
+	if !d.forgetRemoved(ctx) {
+		return nil
 	}
 	var wg sync.WaitGroup
 	for _, w := range d.workers {
@@ -123,4 +127,32 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// forgetRemoved drops the cursors of notifiers that are no longer
+// configured, retrying store errors until ctx ends. It reports whether it
+// finished.
+func (d *Dispatcher) forgetRemoved(ctx context.Context) bool {
+	configured := make(map[string]bool, len(d.workers))
+	for _, w := range d.workers {
+		configured[w.name] = true
+	}
+	bo := backoff{initial: d.opts.InitialBackoff, max: d.opts.MaxBackoff}
+	for {
+		removed, err := forgetRemoved(ctx, d.store, configured)
+		if err == nil {
+			for _, r := range removed {
+				d.opts.Logger.Info("alert notifier no longer configured, dropped its cursor",
+					"notifier", r.name, "cursor", r.cursor, "undelivered", r.pending)
+			}
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		d.opts.Logger.Warn("alert dropping cursors of removed notifiers failed", "err", err)
+		if !sleep(ctx, bo.Next()) {
+			return false
+		}
+	}
 }

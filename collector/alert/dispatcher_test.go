@@ -1,9 +1,13 @@
 package alert_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -372,5 +376,45 @@ func TestRunTwice(t *testing.T) {
 	}
 	if err := d.Run(ctx); err == nil {
 		t.Fatal("second Run returned nil")
+	}
+}
+
+// Run forgets every cursor entry of a notifier that is not configured, and
+// logs it; configured notifiers and cursors that are not a notifier's
+// keep theirs.
+func TestRunForgetsRemovedNotifiers(t *testing.T) {
+	data := newMemData()
+	st := data.open()
+	appendEvents(t, st, "a", "b", "c")
+	before := map[string]uint64{
+		"notifier/kept": 3, "notifier/kept/registered": ^uint64(0),
+		"notifier/gone": 1, "notifier/gone/registered": ^uint64(0),
+		"notifier/kept-old": 0, "notifier/kept-old/registered": ^uint64(0),
+		"export": 1,
+	}
+	for name, seq := range before {
+		data.cursors[name] = seq
+	}
+	var logs bytes.Buffer
+	opts := testOptions(nil)
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	d, err := alert.NewDispatcher(st, []alert.Notifier{&scripted{name: "kept"}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	waitFor(t, "gone forgotten", func() bool { return data.cursor("notifier/gone/registered") == 0 })
+	stop()
+	data.mu.Lock()
+	got := maps.Clone(data.cursors)
+	data.mu.Unlock()
+	want := map[string]uint64{"notifier/kept": 3, "notifier/kept/registered": ^uint64(0), "export": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("cursors = %v, want %v", got, want)
+	}
+	for _, line := range []string{"notifier=gone cursor=1 undelivered=2", "notifier=kept-old cursor=0 undelivered=3"} {
+		if !strings.Contains(logs.String(), line) {
+			t.Errorf("log lacks %q:\n%s", line, logs.String())
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,6 +109,20 @@ func (tx *memTx) Cursor(name string) (uint64, error) { return tx.cursors[name], 
 
 func (tx *memTx) SetCursor(name string, seq uint64) error {
 	tx.cursors[name] = seq
+	return nil
+}
+
+func (tx *memTx) Cursors(fn func(name string, seq uint64) error) error {
+	for _, name := range slices.Sorted(maps.Keys(tx.cursors)) {
+		if err := fn(name, tx.cursors[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (tx *memTx) DeleteCursor(name string) error {
+	delete(tx.cursors, name)
 	return nil
 }
 

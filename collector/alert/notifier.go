@@ -26,7 +26,7 @@ import (
 type Notifier interface {
 	// Name is the notifier's configured, unique name. It labels metrics and
 	// logs and names its cursor in the store, so it must stay stable across
-	// restarts.
+	// restarts: the cursor of a name missing at start is dropped.
 	Name() string
 	// Notify delivers events, at most the Dispatcher's batch size of them.
 	// A nil error means all were delivered. Otherwise retryable says

@@ -65,12 +65,28 @@ func (t *boltTx) Cursor(name string) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
+func (t *boltTx) Cursors(fn func(name string, seq uint64) error) error {
+	return t.tx.Bucket(bucketCursors).ForEach(func(k, v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("cursor %q: %d bytes, want 8", k, len(v))
+		}
+		return fn(string(k), binary.BigEndian.Uint64(v))
+	})
+}
+
 func (t *boltTx) SetCursor(name string, seq uint64) error {
 	if name == "" {
 		return fmt.Errorf("set cursor: empty name")
 	}
 	if err := t.tx.Bucket(bucketCursors).Put([]byte(name), be64(seq)); err != nil {
 		return fmt.Errorf("set cursor %q: %w", name, err)
+	}
+	return nil
+}
+
+func (t *boltTx) DeleteCursor(name string) error {
+	if err := t.tx.Bucket(bucketCursors).Delete([]byte(name)); err != nil {
+		return fmt.Errorf("delete cursor %q: %w", name, err)
 	}
 	return nil
 }

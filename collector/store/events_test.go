@@ -194,3 +194,59 @@ func TestPruneBatches(t *testing.T) {
 		t.Errorf("left %v, want one event", got)
 	}
 }
+
+// Cursors lists what SetCursor wrote; a deleted cursor no longer holds back
+// pruning.
+func TestCursorsAndDeleteCursor(t *testing.T) {
+	s, err := Open(t.TempDir()+"/plumb.db", Options{EventRetention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now()
+	appendEvents(t, s, now.Add(-2*time.Hour), now.Add(-2*time.Hour))
+	err = s.Update(ctx, func(tx Tx) error {
+		if err := tx.SetCursor("slack", 0); err != nil {
+			return err
+		}
+		return tx.SetCursor("webhook", 2)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Prune(ctx, now); err != nil || n != 0 {
+		t.Fatalf("Prune behind cursor slack = %d, %v; want 0", n, err)
+	}
+	list := func() string {
+		var out []string
+		err := s.View(ctx, func(tx ReadTx) error {
+			return tx.Cursors(func(name string, seq uint64) error {
+				out = append(out, fmt.Sprint(name, "=", seq))
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(out)
+	}
+	if got := list(); got != "[slack=0 webhook=2]" {
+		t.Errorf("Cursors = %s", got)
+	}
+	err = s.Update(ctx, func(tx Tx) error {
+		if err := tx.DeleteCursor("slack"); err != nil {
+			return err
+		}
+		return tx.DeleteCursor("never-set")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := list(); got != "[webhook=2]" {
+		t.Errorf("Cursors after delete = %s", got)
+	}
+	if n, err := s.Prune(ctx, now); err != nil || n != 2 {
+		t.Fatalf("Prune after deleting cursor slack = %d, %v; want 2", n, err)
+	}
+}

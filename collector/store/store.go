@@ -85,6 +85,8 @@ type ReadTx interface {
 	// Cursor returns the last event Seq the named consumer has finished, 0
 	// if none.
 	Cursor(name string) (uint64, error)
+	// Cursors calls fn for each cursor in name order.
+	Cursors(fn func(name string, seq uint64) error) error
 }
 
 // Tx is a read-write transaction.
@@ -108,4 +110,7 @@ type Tx interface {
 	AppendEvent(ev *plumbv1.DriftEvent) error
 
 	SetCursor(name string, seq uint64) error
+	// DeleteCursor forgets a consumer, so that it no longer holds back
+	// pruning. Deleting a missing cursor is not an error.
+	DeleteCursor(name string) error
 }
