@@ -42,8 +42,8 @@ func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, by, reason stri
 	}
 
 	// Accepting is not caused by a delta; an item is accepted at most
-	// once, so seq 0 keeps the event id unique and stable.
-	a := e.applier(tx, h, 0, 0)
+	// once, so delta 0 keeps the event id unique and stable.
+	a := e.applier(tx, h, cause{}, 0)
 	now := e.now().UnixNano()
 	for _, item := range items {
 		ik := fact.Key{Kind: item.GetKind(), ID: string(item.GetKey())}

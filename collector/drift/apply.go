@@ -27,7 +27,7 @@ func (e *Engine) Apply(tx store.Tx, h *store.Host, d *plumbv1.Delta) ([]*plumbv1
 	if d.GetSeq() <= h.AppliedSeq {
 		return nil, nil
 	}
-	a := e.applier(tx, h, d.GetSeq(), d.GetObservedUnixNano())
+	a := e.applier(tx, h, cause{n: d.GetSeq()}, d.GetObservedUnixNano())
 	var mismatch error
 	switch d.GetOp() {
 	case plumbv1.DeltaOp_DELTA_OP_UPSERT:
@@ -57,9 +57,13 @@ func (e *Engine) Apply(tx store.Tx, h *store.Host, d *plumbv1.Delta) ([]*plumbv1
 // ReplaceBucket makes the host's facts in set-digest bucket b equal to
 // facts (a resync): it deletes the host's facts in b that are not in
 // facts and upserts the rest, evaluating drift for each change exactly as
-// Apply does. seq only derives stable ids; pass a fresh number per resync.
-// It does not touch AppliedSeq.
-func (e *Engine) ReplaceBucket(tx store.Tx, h *store.Host, b uint32, facts []*plumbv1.Fact, seq uint64) ([]*plumbv1.DriftEvent, error) {
+// Apply does. It does not touch AppliedSeq: a resync applies no delta.
+// Instead it counts the resync in h.Resyncs, which the caller stores with
+// PutHost as it does after Apply, and derives the resync's drift ids from
+// that number: no two resyncs of a host share ids, even at one applied
+// seq or across restarts, and a retried transaction repeats them. On error
+// h must be reloaded, as after Apply.
+func (e *Engine) ReplaceBucket(tx store.Tx, h *store.Host, b uint32, facts []*plumbv1.Fact) ([]*plumbv1.DriftEvent, error) {
 	if b >= fact.BucketCount {
 		return nil, fmt.Errorf("%w: host %q: bucket %d out of range", ErrInvalidDelta, h.ID, b)
 	}
@@ -83,7 +87,8 @@ func (e *Engine) ReplaceBucket(tx store.Tx, h *store.Host, b uint32, facts []*pl
 		return nil, fmt.Errorf("resync host %q bucket %d: %w", h.ID, b, err)
 	}
 
-	a := e.applier(tx, h, seq, 0)
+	h.Resyncs++
+	a := e.applier(tx, h, cause{resync: true, n: h.Resyncs}, 0)
 	for _, k := range sortedKeys(have) {
 		if _, keep := want[k]; !keep {
 			if err := a.delete(k, have[k]); err != nil {
@@ -111,20 +116,20 @@ type applier struct {
 	e        *Engine
 	tx       store.Tx
 	h        *store.Host
-	seq      uint64
+	cause    cause
 	observed int64 // agent clock of the delta, 0 if unknown
 	events   []*plumbv1.DriftEvent
 }
 
-func (e *Engine) applier(tx store.Tx, h *store.Host, seq uint64, observed int64) *applier {
-	return &applier{e: e, tx: tx, h: h, seq: seq, observed: observed}
+func (e *Engine) applier(tx store.Tx, h *store.Host, c cause, observed int64) *applier {
+	return &applier{e: e, tx: tx, h: h, cause: c, observed: observed}
 }
 
 // upsert stores f. old is the stored value if the caller knows it (absent
 // for none), nil to look it up.
 func (a *applier) upsert(f *plumbv1.Fact, old *plumbv1.Fact) error {
 	if err := checkFact(f); err != nil {
-		return fmt.Errorf("%w: host %q seq %d: %w", ErrInvalidDelta, a.h.ID, a.seq, err)
+		return fmt.Errorf("%w: host %q %s: %w", ErrInvalidDelta, a.h.ID, a.cause, err)
 	}
 	k := fact.KeyOf(f)
 	if old == nil {

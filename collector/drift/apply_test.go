@@ -265,20 +265,24 @@ func TestInvalidDeltas(t *testing.T) {
 
 func TestItemAndEventIDsAreDistinct(t *testing.T) {
 	k := keyOf(sysctl("a", "1"))
+	delta, resync := cause{n: 1}, cause{resync: true, n: 1}
 	ids := []string{
-		itemID("h", k, 1), itemID("h", k, 2), itemID("h2", k, 1),
-		itemID("h", keyOf(sysctl("b", "1")), 1),
+		itemID("h", k, delta), itemID("h", k, cause{n: 2}), itemID("h2", k, delta),
+		itemID("h", keyOf(sysctl("b", "1")), delta),
+		// Resyncs and deltas count apart: resync 1 is not delta 1.
+		itemID("h", k, resync), itemID("h", k, cause{resync: true, n: 2}),
 	}
 	for _, typ := range []plumbv1.DriftEventType{1, 2, 3, 4} {
-		ids = append(ids, eventID("i", typ, 1, nil), eventID("i", typ, 1, []byte{1}))
+		ids = append(ids, eventID("i", typ, delta, nil), eventID("i", typ, delta, []byte{1}),
+			eventID("i", typ, resync, nil), eventID("i", typ, resync, []byte{1}))
 	}
 	sorted := slices.Clone(ids)
 	slices.Sort(sorted)
 	if len(slices.Compact(sorted)) != len(ids) {
 		t.Errorf("ids collide: %v", ids)
 	}
-	if id := itemID("h", k, 1); len(id) != 32 || id == itemID("h", k, 2) || id == itemID("g", k, 1) {
-		t.Errorf("item id %s: want 16 bytes in hex, distinct per host and sequence", id)
+	if id := itemID("h", k, delta); len(id) != 32 || id != itemID("h", k, cause{n: 1}) {
+		t.Errorf("item id %s: want 16 bytes in hex, the same for the same inputs", id)
 	}
 }
 

@@ -7,8 +7,9 @@
 // Every transition becomes a DriftEvent that is appended to the event log
 // in the caller's transaction, so a finding and its notification commit
 // together or not at all. Item and event ids derive only from the inputs
-// (host, fact, delta sequence), so re-applying a delta after a crash before
-// commit produces the same ids, and webhook receivers can deduplicate.
+// (host, fact, and the delta's sequence or the resync's number), so
+// re-applying a delta after a crash before commit produces the same ids,
+// and webhook receivers can deduplicate.
 package drift
 
 import (

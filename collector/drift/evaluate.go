@@ -51,7 +51,7 @@ func (a *applier) evaluate(k fact.Key, cur *plumbv1.Fact) error {
 		// Closed items stay for history until this new divergence
 		// replaces them; the event log keeps every transition.
 		item = &plumbv1.DriftItem{
-			Id:               itemID(a.h.ID, k, a.seq),
+			Id:               itemID(a.h.ID, k, a.cause),
 			HostId:           a.h.ID,
 			Kind:             k.Kind,
 			Key:              []byte(k.ID),
@@ -83,7 +83,7 @@ func (a *applier) record(item *plumbv1.DriftItem, typ plumbv1.DriftEventType, no
 		return err
 	}
 	ev := &plumbv1.DriftEvent{
-		Id:         eventID(item.GetId(), typ, a.seq, item.GetCurrent().GetDigest()),
+		Id:         eventID(item.GetId(), typ, a.cause, item.GetCurrent().GetDigest()),
 		Type:       typ,
 		Item:       item,
 		AtUnixNano: now,

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
@@ -31,18 +32,45 @@ func (h *idHash) sum() string {
 	return hex.EncodeToString(s[:16])
 }
 
-// itemID names a divergence of fact k on host, opened by the delta seq.
-// A later divergence of the same fact opens at a later seq, so it gets a
-// new id.
-func itemID(host string, k fact.Key, seq uint64) string {
-	h := &idHash{}
-	return h.bytes([]byte("item")).bytes([]byte(host)).uint(uint64(k.Kind)).bytes([]byte(k.ID)).uint(seq).sum()
+// cause is what moved a host's facts, as it enters ids: the delta with
+// sequence number n, or the host's resync number n (store.Host.Resyncs).
+// Deltas and resyncs are numbered independently, so their ids hash under
+// different tags. Each cause is used once per host, and an id derives from
+// nothing else, so a retried transaction gives the same ids and a new
+// cause new ones. Accepting uses delta 0, which no delta has.
+type cause struct {
+	resync bool
+	n      uint64
 }
 
-// eventID names the transition typ of item caused by seq, leaving the
-// item's current value at digest. The digest tells apart successive
-// updates of one item caused by one resync sequence.
-func eventID(item string, typ plumbv1.DriftEventType, seq uint64, digest []byte) string {
+// tag is the first field of an id's hash: the kind of id, and whether a
+// resync caused it. Being length-prefixed, it keeps the two numberings
+// apart.
+func (c cause) tag(kind string) []byte {
+	if c.resync {
+		return []byte(kind + "/resync")
+	}
+	return []byte(kind)
+}
+
+func (c cause) String() string {
+	if c.resync {
+		return fmt.Sprintf("resync %d", c.n)
+	}
+	return fmt.Sprintf("seq %d", c.n)
+}
+
+// itemID names a divergence of fact k on host, opened by c. A later
+// divergence of the same fact opens by a later cause, so it gets a new id.
+func itemID(host string, k fact.Key, c cause) string {
 	h := &idHash{}
-	return h.bytes([]byte("event")).bytes([]byte(item)).uint(uint64(typ)).uint(seq).bytes(digest).sum()
+	return h.bytes(c.tag("item")).bytes([]byte(host)).uint(uint64(k.Kind)).bytes([]byte(k.ID)).uint(c.n).sum()
+}
+
+// eventID names the transition typ of item caused by c, leaving the
+// item's current value at digest. The digest tells apart successive
+// updates of one item by one cause.
+func eventID(item string, typ plumbv1.DriftEventType, c cause, digest []byte) string {
+	h := &idHash{}
+	return h.bytes(c.tag("event")).bytes([]byte(item)).uint(uint64(typ)).uint(c.n).bytes(digest).sum()
 }

@@ -33,14 +33,14 @@ func sameBucket(n int) ([]string, uint32) {
 	}
 }
 
-func (r *rig) replace(b uint32, facts []*plumbv1.Fact, seq uint64) ([]*plumbv1.DriftEvent, error) {
+func (r *rig) replace(b uint32, facts []*plumbv1.Fact) ([]*plumbv1.DriftEvent, error) {
 	var evs []*plumbv1.DriftEvent
 	err := r.st.Update(r.t.Context(), func(tx store.Tx) error {
 		h, err := tx.Host(hostID)
 		if err != nil {
 			return err
 		}
-		if evs, err = r.eng.ReplaceBucket(tx, h, b, facts, seq); err != nil {
+		if evs, err = r.eng.ReplaceBucket(tx, h, b, facts); err != nil {
 			return err
 		}
 		return tx.PutHost(h)
@@ -60,7 +60,7 @@ func TestReplaceBucket(t *testing.T) {
 		upsert(sysctl(other, "1")), checkpoint())
 	before := r.host()
 
-	evs, err := r.replace(b, []*plumbv1.Fact{sysctl(add, "1"), sysctl(keep, "1"), sysctl(modify, "2")}, 77)
+	evs, err := r.replace(b, []*plumbv1.Fact{sysctl(add, "1"), sysctl(keep, "1"), sysctl(modify, "2")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +76,8 @@ func TestReplaceBucket(t *testing.T) {
 		t.Errorf("resync events (-want +got):\n%s", diff)
 	}
 	h := r.host()
-	if h.FactCount != 4 || h.OpenDrift != 3 || h.AppliedSeq != before.AppliedSeq {
-		t.Errorf("host after resync: count %d open %d seq %d", h.FactCount, h.OpenDrift, h.AppliedSeq)
+	if h.FactCount != 4 || h.OpenDrift != 3 || h.AppliedSeq != before.AppliedSeq || h.Resyncs != before.Resyncs+1 {
+		t.Errorf("host after resync: count %d open %d seq %d resyncs %d", h.FactCount, h.OpenDrift, h.AppliedSeq, h.Resyncs)
 	}
 	r.checkDigest()
 	// Facts in other buckets are untouched.
@@ -92,7 +92,7 @@ func TestReplaceBucket(t *testing.T) {
 	})
 
 	// Replacing with the baseline's contents resolves everything.
-	evs, err = r.replace(b, []*plumbv1.Fact{sysctl(keep, "1"), sysctl(modify, "1"), sysctl(remove, "1")}, 78)
+	evs, err = r.replace(b, []*plumbv1.Fact{sysctl(keep, "1"), sysctl(modify, "1"), sysctl(remove, "1")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestReplaceBucket(t *testing.T) {
 	r.checkDigest()
 
 	// An empty snapshot empties the bucket, leaving other buckets alone.
-	if _, err := r.replace(b, nil, 79); err != nil {
+	if _, err := r.replace(b, nil); err != nil {
 		t.Fatal(err)
 	}
 	if h := r.host(); h.FactCount != 1 {
@@ -130,11 +130,11 @@ func TestReplaceBucketRejectsStrangers(t *testing.T) {
 	for keyOf(sysctl(stranger, "")).Bucket() == b {
 		stranger += "s"
 	}
-	_, err := r.replace(b, []*plumbv1.Fact{sysctl(names[0], "1"), sysctl(stranger, "1")}, 1)
+	_, err := r.replace(b, []*plumbv1.Fact{sysctl(names[0], "1"), sysctl(stranger, "1")})
 	if !errors.Is(err, ErrInvalidDelta) {
 		t.Errorf("fact from another bucket: %v, want ErrInvalidDelta", err)
 	}
-	if _, err := r.replace(fact.BucketCount, nil, 1); !errors.Is(err, ErrInvalidDelta) {
+	if _, err := r.replace(fact.BucketCount, nil); !errors.Is(err, ErrInvalidDelta) {
 		t.Errorf("bucket out of range: %v, want ErrInvalidDelta", err)
 	}
 	if h := r.host(); h.FactCount != 0 {
@@ -164,7 +164,7 @@ func TestIDsStableAcrossReapply(t *testing.T) {
 		defer st.Close()
 		r2 := &rig{t: t, st: st, eng: &Engine{Now: func() time.Time { return t0 }}, seq: r.seq}
 		evs := r2.apply(upsert(sysctl("a", "3")), del(sysctl("b", "")), upsert(sysctl("c", "1")), upsert(sysctl("a", "1")))
-		more, err := r2.replace(b, []*plumbv1.Fact{sysctl(names[1], "1")}, r2.seq)
+		more, err := r2.replace(b, []*plumbv1.Fact{sysctl(names[1], "1")})
 		if err != nil {
 			t.Fatal(err)
 		}

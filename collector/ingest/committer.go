@@ -161,7 +161,7 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 		h.Info = j.hello.GetInfo()
 		h.Labels = j.hello.GetLabels()
 	case jobBucket:
-		evs, err := c.eng.ReplaceBucket(tx, h, j.bucket.bucket, j.bucket.facts, h.AppliedSeq)
+		evs, err := c.eng.ReplaceBucket(tx, h, j.bucket.bucket, j.bucket.facts)
 		if err != nil {
 			return result{}, err
 		}

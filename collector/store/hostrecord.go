@@ -17,6 +17,7 @@ type hostRecord struct {
 	Info        json.RawMessage   `json:"info,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	AppliedSeq  uint64            `json:"applied_seq"`
+	Resyncs     uint64            `json:"resyncs"`
 	FactCount   uint64            `json:"fact_count"`
 	HasBaseline bool              `json:"has_baseline"`
 	OpenDrift   uint64            `json:"open_drift"`
@@ -29,6 +30,7 @@ func encodeHost(h *Host) (record, digest []byte, err error) {
 		ID:          h.ID,
 		Labels:      h.Labels,
 		AppliedSeq:  h.AppliedSeq,
+		Resyncs:     h.Resyncs,
 		FactCount:   h.FactCount,
 		HasBaseline: h.HasBaseline,
 		OpenDrift:   h.OpenDrift,
@@ -64,6 +66,7 @@ func decodeHost(record, digest []byte) (*Host, error) {
 		ID:          r.ID,
 		Labels:      r.Labels,
 		AppliedSeq:  r.AppliedSeq,
+		Resyncs:     r.Resyncs,
 		FactCount:   r.FactCount,
 		HasBaseline: r.HasBaseline,
 		OpenDrift:   r.OpenDrift,

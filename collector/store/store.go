@@ -38,6 +38,7 @@ type Host struct {
 	Info        *plumbv1.HostInfo
 	Labels      map[string]string
 	AppliedSeq  uint64 // every delta <= AppliedSeq has been applied
+	Resyncs     uint64 // bucket resyncs ever applied; numbers their drift ids
 	FactCount   uint64
 	Digest      fact.SetDigest // of the host's current facts
 	HasBaseline bool

@@ -31,6 +31,7 @@ func TestHostRoundTrip(t *testing.T) {
 		Info:        &plumbv1.HostInfo{Hostname: "db-1", Os: "linux", KernelVersion: "6.1.0"},
 		Labels:      map[string]string{"role": "db", "env": "prod"},
 		AppliedSeq:  42,
+		Resyncs:     7,
 		FactCount:   2,
 		HasBaseline: true,
 		OpenDrift:   1,
