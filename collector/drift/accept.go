@@ -1,6 +1,9 @@
 package drift
 
 import (
+	"bytes"
+	"encoding/hex"
+	"errors"
 	"fmt"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -9,13 +12,27 @@ import (
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
+// Expected is a fact's current value as a caller saw it before accepting.
+type Expected struct {
+	// Digest of the value; nil (or empty) for a fact that did not exist.
+	Digest []byte
+}
+
 // Accept makes the current value of the host's open drift the baseline:
 // one item when k != nil, else all of the host's open items. Each gets
 // status ACCEPTED with by and reason, and an ACCEPTED event appended to
 // the event log. It stores the host's new OpenDrift count itself. An
 // unknown host is store.ErrNotFound; a k without open drift is
 // ErrNoOpenDrift (also store.ErrNotFound).
-func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, by, reason string) ([]*plumbv1.DriftItem, []*plumbv1.DriftEvent, error) {
+//
+// want, if not nil, is the value of k the caller saw: when the fact's
+// current value differs, Accept fails with ErrChanged before writing
+// anything, so that a change made after the caller looked is not accepted
+// unseen. It needs k: all of a host's drift has no one value to expect.
+func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, want *Expected, by, reason string) ([]*plumbv1.DriftItem, []*plumbv1.DriftEvent, error) {
+	if want != nil && k == nil {
+		return nil, nil, errors.New("accept: an expected value needs a fact key")
+	}
 	h, err := tx.Host(hostID)
 	if err != nil {
 		return nil, nil, err
@@ -28,6 +45,16 @@ func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, by, reason stri
 		}
 		if item == nil || item.GetStatus() != plumbv1.DriftStatus_DRIFT_STATUS_OPEN {
 			return nil, nil, fmt.Errorf("%w for %s on host %q: %w", ErrNoOpenDrift, k, hostID, store.ErrNotFound)
+		}
+		if want != nil {
+			cur, err := lookup(tx.Fact(hostID, *k))
+			if err != nil {
+				return nil, nil, err
+			}
+			if !bytes.Equal(digestOrNil(cur), want.Digest) {
+				return nil, nil, fmt.Errorf("%s on host %q %w: its value is now %s, not %s",
+					k, hostID, ErrChanged, digestText(digestOrNil(cur)), digestText(want.Digest))
+			}
 		}
 		items = append(items, item)
 	} else {
@@ -80,4 +107,12 @@ func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, by, reason stri
 	}
 	e.logger().Info("drift accepted", "host", hostID, "items", len(items), "by", by, "reason", reason)
 	return items, a.events, nil
+}
+
+// digestText shortens a digest for messages; "absent" for no value.
+func digestText(d []byte) string {
+	if len(d) == 0 {
+		return "absent"
+	}
+	return hex.EncodeToString(d[:min(len(d), 6)])
 }

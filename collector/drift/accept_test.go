@@ -17,7 +17,7 @@ func (r *rig) accept(k *fact.Key, by, reason string) ([]*plumbv1.DriftItem, []*p
 	var evs []*plumbv1.DriftEvent
 	err := r.st.Update(r.t.Context(), func(tx store.Tx) error {
 		var err error
-		items, evs, err = r.eng.Accept(tx, hostID, k, by, reason)
+		items, evs, err = r.eng.Accept(tx, hostID, k, nil, by, reason)
 		return err
 	})
 	return items, evs, err
@@ -83,7 +83,7 @@ func TestAcceptErrors(t *testing.T) {
 		t.Errorf("accept without drift: %v, want ErrNoOpenDrift and store.ErrNotFound", err)
 	}
 	err = r.st.Update(t.Context(), func(tx store.Tx) error {
-		_, _, err := r.eng.Accept(tx, "ghost", nil, "alice", "why")
+		_, _, err := r.eng.Accept(tx, "ghost", nil, nil, "alice", "why")
 		return err
 	})
 	if !errors.Is(err, store.ErrNotFound) {
@@ -93,6 +93,29 @@ func TestAcceptErrors(t *testing.T) {
 	r.apply(upsert(sysctl("a", "2")), upsert(sysctl("a", "1")))
 	if _, _, err := r.accept(&ka, "alice", "why"); !errors.Is(err, ErrNoOpenDrift) {
 		t.Errorf("accept resolved item: %v, want ErrNoOpenDrift", err)
+	}
+
+	// A value the caller saw that is no longer current, and an expected
+	// value without a fact to expect it of.
+	r.apply(upsert(sysctl("a", "3")))
+	for _, tc := range []struct {
+		k    *fact.Key
+		want *Expected
+	}{
+		{&ka, &Expected{Digest: sysctl("a", "2").GetDigest()}},
+		{&ka, &Expected{}},
+		{nil, &Expected{Digest: sysctl("a", "3").GetDigest()}},
+	} {
+		err := r.st.Update(t.Context(), func(tx store.Tx) error {
+			_, _, err := r.eng.Accept(tx, hostID, tc.k, tc.want, "alice", "why")
+			return err
+		})
+		if err == nil || (tc.k != nil) != errors.Is(err, ErrChanged) {
+			t.Errorf("accept %v expecting %x: %v", tc.k, tc.want.Digest, err)
+		}
+	}
+	if got := r.item(sysctl("a", "")); got.GetStatus() != plumbv1.DriftStatus_DRIFT_STATUS_OPEN {
+		t.Errorf("item after refused accepts: %v", got.GetStatus())
 	}
 }
 

@@ -30,6 +30,10 @@ var ErrDigestMismatch = errors.New("set digest mismatch")
 // aborted and the host reloaded.
 var ErrInvalidDelta = errors.New("invalid delta")
 
+// ErrChanged is returned, wrapped, by Accept when the fact's current value
+// is not the one the caller expected: it changed after the caller read it.
+var ErrChanged = errors.New("changed since it was read")
+
 // ErrNoOpenDrift is returned, wrapped together with store.ErrNotFound, by
 // Accept for a fact that has no open drift item.
 var ErrNoOpenDrift = errors.New("no open drift")

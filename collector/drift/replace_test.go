@@ -170,7 +170,7 @@ func TestIDsStableAcrossReapply(t *testing.T) {
 		}
 		k := keyOf(sysctl("c", ""))
 		err = st.Update(context.Background(), func(tx store.Tx) error {
-			_, acc, err := r2.eng.Accept(tx, hostID, &k, "ops", "ok")
+			_, acc, err := r2.eng.Accept(tx, hostID, &k, nil, "ops", "ok")
 			more = append(more, acc...)
 			return err
 		})

@@ -5,6 +5,7 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/collector/drift"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
@@ -31,7 +32,8 @@ func (s *Server) ListDrift(ctx context.Context, req *plumbv1.ListDriftRequest) (
 }
 
 // AcceptDrift makes the current value of one fact's open drift, or of all
-// the host's open drift, the baseline.
+// the host's open drift, the baseline. With an expected value (one fact
+// only) it refuses with FailedPrecondition if the fact has moved on.
 func (s *Server) AcceptDrift(ctx context.Context, req *plumbv1.AcceptDriftRequest) (*plumbv1.AcceptDriftResponse, error) {
 	switch {
 	case req.GetHostId() == "":
@@ -40,10 +42,16 @@ func (s *Server) AcceptDrift(ctx context.Context, req *plumbv1.AcceptDriftReques
 		return nil, invalid("reason is required: say why this drift is accepted")
 	case req.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED && len(req.GetKey()) > 0:
 		return nil, invalid("key given without kind")
+	case req.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED && req.GetExpected() != nil:
+		return nil, invalid("expected needs kind and key: accepting all of a host's drift takes each fact's value as it is")
 	}
 	var k *fact.Key
 	if req.GetKind() != plumbv1.FactKind_FACT_KIND_UNSPECIFIED {
 		k = &fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}
+	}
+	var want *drift.Expected
+	if e := req.GetExpected(); e != nil {
+		want = &drift.Expected{Digest: e.GetDigest()}
 	}
 	by := req.GetAcceptedBy()
 	if by == "" {
@@ -56,7 +64,7 @@ func (s *Server) AcceptDrift(ctx context.Context, req *plumbv1.AcceptDriftReques
 			return err
 		}
 		var err error
-		items, events, err = s.eng.Accept(tx, req.GetHostId(), k, by, req.GetReason())
+		items, events, err = s.eng.Accept(tx, req.GetHostId(), k, want, by, req.GetReason())
 		return err
 	})
 	if err != nil {

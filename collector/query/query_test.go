@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
@@ -273,5 +274,88 @@ func TestAcceptDrift(t *testing.T) {
 		if h.GetOpenDrift() != 0 {
 			t.Errorf("host %s open drift %d after accept all", h.GetHostId(), h.GetOpenDrift())
 		}
+	}
+}
+
+func remove(f *plumbv1.Fact) *plumbv1.Delta {
+	return &plumbv1.Delta{Op: plumbv1.DeltaOp_DELTA_OP_DELETE, Fact: &plumbv1.Fact{Kind: f.GetKind(), Key: f.GetKey()}}
+}
+
+// An accept that names the value its caller saw is refused, changing
+// nothing, once the fact has moved on; it goes through while the value is
+// the one seen. An empty digest stands for a removed fact.
+func TestAcceptExpectedValue(t *testing.T) {
+	r := newRig(t)
+	r.apply("web-1", upsert(sysctl("a", "1")), upsert(kmod("ext4", 100)), checkpoint())
+	r.apply("web-1", upsert(sysctl("a", "2")), remove(kmod("ext4", 0)))
+	ctx := ctxT(t)
+	ka := &plumbv1.AcceptDriftRequest{HostId: "web-1", Kind: plumbv1.FactKind_FACT_KIND_SYSCTL, Key: []byte("a"), Reason: "r"}
+	kext4 := &plumbv1.AcceptDriftRequest{HostId: "web-1", Kind: plumbv1.FactKind_FACT_KIND_KMOD, Key: []byte("ext4"), Reason: "r"}
+	with := func(req *plumbv1.AcceptDriftRequest, digest []byte) *plumbv1.AcceptDriftRequest {
+		req = proto.Clone(req).(*plumbv1.AcceptDriftRequest)
+		req.Expected = &plumbv1.ExpectedValue{Digest: digest}
+		return req
+	}
+	// state is what a refused accept must leave alone.
+	state := func() string {
+		var out []string
+		err := r.st.View(ctx, func(tx store.ReadTx) error {
+			h, err := tx.Host("web-1")
+			if err != nil {
+				return err
+			}
+			last, err := tx.LastEventSeq()
+			if err != nil {
+				return err
+			}
+			out = append(out, fmt.Sprintf("open=%d events=%d", h.OpenDrift, last))
+			if err := tx.Baselines("web-1", func(f *plumbv1.Fact) error {
+				out = append(out, fmt.Sprintf("baseline %s=%x", f.GetKey(), f.GetDigest()))
+				return nil
+			}); err != nil {
+				return err
+			}
+			return tx.DriftItems("web-1", true, func(it *plumbv1.DriftItem) error {
+				out = append(out, fmt.Sprintf("item %s %v %x", it.GetKey(), it.GetStatus(), it.GetCurrent().GetDigest()))
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(out, "\n")
+	}
+
+	seen := sysctl("a", "2").GetDigest()
+	r.apply("web-1", upsert(sysctl("a", "3"))) // after the caller looked
+	before := state()
+	_, err := r.client.AcceptDrift(ctx, with(ka, seen))
+	wantCode(t, err, codes.FailedPrecondition, "changed")
+	// The fact exists: expecting it absent is stale too.
+	_, err = r.client.AcceptDrift(ctx, with(ka, nil))
+	wantCode(t, err, codes.FailedPrecondition, "changed")
+	// And the other way round: ext4 is gone, not at its old value.
+	_, err = r.client.AcceptDrift(ctx, with(kext4, kmod("ext4", 100).GetDigest()))
+	wantCode(t, err, codes.FailedPrecondition, "changed")
+	if after := state(); after != before {
+		t.Fatalf("a refused accept changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// Expectations name one fact's value; all of a host's drift has many.
+	_, err = r.client.AcceptDrift(ctx, &plumbv1.AcceptDriftRequest{HostId: "web-1", Reason: "r", Expected: &plumbv1.ExpectedValue{}})
+	wantCode(t, err, codes.InvalidArgument, "expected")
+
+	resp, err := r.client.AcceptDrift(ctx, with(ka, sysctl("a", "3").GetDigest()))
+	if err != nil {
+		t.Fatalf("accept at the current digest: %v", err)
+	}
+	if got := resp.GetAccepted(); len(got) != 1 || got[0].GetCurrent().GetValue().GetValue() != "3" {
+		t.Errorf("accepted %v, want a at 3", got)
+	}
+	if _, err := r.client.AcceptDrift(ctx, with(kext4, nil)); err != nil {
+		t.Fatalf("accept of a removal, expected absent: %v", err)
+	}
+	if got := state(); !strings.HasPrefix(got, "open=0 ") || strings.Contains(got, "baseline ext4") {
+		t.Errorf("after accepting both:\n%s", got)
 	}
 }

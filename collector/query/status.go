@@ -26,6 +26,8 @@ func toStatus(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, drift.ErrInvalidDelta):
 		code = codes.InvalidArgument
+	case errors.Is(err, drift.ErrChanged):
+		code = codes.FailedPrecondition
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded):

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/pkg/fact"
+	"github.com/plumb-dev/plumb/pkg/factjson"
 )
 
 // acceptArgs are the flags of `plumbctl accept`.
@@ -26,8 +31,11 @@ func (a *app) acceptCommand() *cobra.Command {
 records who accepted it and why. With --key it accepts one fact; --key is
 the key as plumbctl prints it (escapes such as \xe9 for bytes that are not
 UTF-8 are understood) and --kind, which defaults to file, says what kind of
-fact it is. Without --key it accepts all of the host's open drift.
-The accepting user is $SUDO_USER, or else the current user.`,
+fact it is. With --key, accept first shows the fact's current value and
+then accepts only that value: if the fact changes before the collector
+commits, nothing is accepted and accept fails. Without --key it accepts all
+of the host's open drift, each fact at its value when the collector
+commits. The accepting user is $SUDO_USER, or else the current user.`,
 		Args: cobra.NoArgs,
 		RunE: action(func(ctx context.Context) error {
 			return a.accept(ctx, args)
@@ -90,9 +98,22 @@ func (a *app) accept(ctx context.Context, args acceptArgs) error {
 		return err
 	}
 	defer closeConn()
+	if req.GetKey() != nil {
+		// Accept what is shown, not whatever is current at commit.
+		item, err := a.openDrift(ctx, client, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.stderr, acceptingLine(item))
+		req.Expected = &plumbv1.ExpectedValue{Digest: item.GetCurrent().GetDigest()}
+	}
 	cctx, cancel := a.callContext(ctx)
 	defer cancel()
 	resp, err := client.AcceptDrift(cctx, req)
+	if status.Code(err) == codes.FailedPrecondition && req.GetExpected() != nil {
+		return fmt.Errorf("accept drift: %s on %s changed since you looked; run plumbctl drift again",
+			fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, req.GetHostId())
+	}
 	if err != nil {
 		return a.rpcError("accept drift", err)
 	}
@@ -111,4 +132,35 @@ func (a *app) accept(ctx context.Context, args acceptArgs) error {
 		fmt.Fprintf(a.stderr, "no open drift on %s\n", req.GetHostId())
 	}
 	return nil
+}
+
+// openDrift returns the open drift item of the fact req names.
+func (a *app) openDrift(ctx context.Context, client plumbv1.QueryServiceClient, req *plumbv1.AcceptDriftRequest) (*plumbv1.DriftItem, error) {
+	cctx, cancel := a.callContext(ctx)
+	defer cancel()
+	resp, err := client.ListDrift(cctx, &plumbv1.ListDriftRequest{HostId: req.GetHostId()})
+	if err != nil {
+		return nil, a.rpcError("accept drift", err)
+	}
+	for _, it := range resp.GetItems() {
+		if it.GetKind() == req.GetKind() && bytes.Equal(it.GetKey(), req.GetKey()) &&
+			it.GetStatus() == plumbv1.DriftStatus_DRIFT_STATUS_OPEN {
+			return it, nil
+		}
+	}
+	return nil, fmt.Errorf("accept drift: no open drift for %s on %s",
+		fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, req.GetHostId())
+}
+
+// acceptingLine tells the operator which value is about to become the
+// baseline: "accepting file /etc/hosts on web-1 at regular 0644 0:0 174B
+// (modified, digest 3f0c1a2b3c4d)", or "... as removed".
+func acceptingLine(it *plumbv1.DriftItem) string {
+	what := fmt.Sprintf("%s %s on %s", fact.KindName(it.GetKind()), fact.Display(it.GetKey()), it.GetHostId())
+	cur := it.GetCurrent()
+	if cur == nil {
+		return "accepting " + what + " as removed"
+	}
+	return fmt.Sprintf("accepting %s at %s (%s, digest %s)", what, orDash(summary(cur)),
+		factjson.Change(it.GetChange()), orDash(short(hex.EncodeToString(cur.GetDigest()), 12)))
 }

@@ -825,7 +825,17 @@ type AcceptDriftRequest struct {
 	Key    []byte   `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Reason string   `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Who accepts; plumbctl fills in the local user.
-	AcceptedBy    string `protobuf:"bytes,5,opt,name=accepted_by,json=acceptedBy,proto3" json:"accepted_by,omitempty"`
+	AcceptedBy string `protobuf:"bytes,5,opt,name=accepted_by,json=acceptedBy,proto3" json:"accepted_by,omitempty"`
+	// Optional, and only with kind and key: the value of the fact that the
+	// caller looked at and means to accept. The collector then accepts only
+	// if the fact's current value is still that one; otherwise it refuses
+	// with FAILED_PRECONDITION and changes nothing, so that a change made
+	// after the caller looked never becomes the baseline unseen. Unset
+	// accepts whatever value is current when the request commits, as does
+	// every accept of all of a host's drift (sending expected without a key
+	// is INVALID_ARGUMENT): a caller that needs the guarantee accepts one
+	// fact at a time.
+	Expected      *ExpectedValue `protobuf:"bytes,6,opt,name=expected,proto3" json:"expected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -895,6 +905,61 @@ func (x *AcceptDriftRequest) GetAcceptedBy() string {
 	return ""
 }
 
+func (x *AcceptDriftRequest) GetExpected() *ExpectedValue {
+	if x != nil {
+		return x.Expected
+	}
+	return nil
+}
+
+// ExpectedValue is a fact's current value as a caller saw it.
+type ExpectedValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The digest of the fact's current value: DriftItem.current.digest, or
+	// Fact.digest as ListFacts returns it. Empty means the fact did not
+	// exist, as when the drift is its removal (DriftItem.current unset).
+	Digest        []byte `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpectedValue) Reset() {
+	*x = ExpectedValue{}
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpectedValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpectedValue) ProtoMessage() {}
+
+func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpectedValue.ProtoReflect.Descriptor instead.
+func (*ExpectedValue) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ExpectedValue) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
 type AcceptDriftResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Accepted      []*DriftItem           `protobuf:"bytes,1,rep,name=accepted,proto3" json:"accepted,omitempty"`
@@ -904,7 +969,7 @@ type AcceptDriftResponse struct {
 
 func (x *AcceptDriftResponse) Reset() {
 	*x = AcceptDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +981,7 @@ func (x *AcceptDriftResponse) String() string {
 func (*AcceptDriftResponse) ProtoMessage() {}
 
 func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +994,7 @@ func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftResponse.ProtoReflect.Descriptor instead.
 func (*AcceptDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AcceptDriftResponse) GetAccepted() []*DriftItem {
@@ -949,7 +1014,7 @@ type WatchDriftRequest struct {
 
 func (x *WatchDriftRequest) Reset() {
 	*x = WatchDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1026,7 @@ func (x *WatchDriftRequest) String() string {
 func (*WatchDriftRequest) ProtoMessage() {}
 
 func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1039,7 @@ func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftRequest.ProtoReflect.Descriptor instead.
 func (*WatchDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchDriftRequest) GetHostId() string {
@@ -993,7 +1058,7 @@ type WatchDriftResponse struct {
 
 func (x *WatchDriftResponse) Reset() {
 	*x = WatchDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1070,7 @@ func (x *WatchDriftResponse) String() string {
 func (*WatchDriftResponse) ProtoMessage() {}
 
 func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1083,7 @@ func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftResponse.ProtoReflect.Descriptor instead.
 func (*WatchDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatchDriftResponse) GetEvent() *DriftEvent {
@@ -1089,14 +1154,17 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12%\n" +
 	"\x0einclude_closed\x18\x02 \x01(\bR\rincludeClosed\">\n" +
 	"\x11ListDriftResponse\x12)\n" +
-	"\x05items\x18\x01 \x03(\v2\x13.plumb.v1.DriftItemR\x05items\"\xa0\x01\n" +
+	"\x05items\x18\x01 \x03(\v2\x13.plumb.v1.DriftItemR\x05items\"\xd5\x01\n" +
 	"\x12AcceptDriftRequest\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\fR\x03key\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1f\n" +
 	"\vaccepted_by\x18\x05 \x01(\tR\n" +
-	"acceptedBy\"F\n" +
+	"acceptedBy\x123\n" +
+	"\bexpected\x18\x06 \x01(\v2\x17.plumb.v1.ExpectedValueR\bexpected\"'\n" +
+	"\rExpectedValue\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\fR\x06digest\"F\n" +
 	"\x13AcceptDriftResponse\x12/\n" +
 	"\baccepted\x18\x01 \x03(\v2\x13.plumb.v1.DriftItemR\baccepted\",\n" +
 	"\x11WatchDriftRequest\x12\x17\n" +
@@ -1140,7 +1208,7 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 }
 
 var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_plumb_v1_query_proto_goTypes = []any{
 	(DriftChange)(0),            // 0: plumb.v1.DriftChange
 	(DriftStatus)(0),            // 1: plumb.v1.DriftStatus
@@ -1155,48 +1223,50 @@ var file_plumb_v1_query_proto_goTypes = []any{
 	(*ListDriftRequest)(nil),    // 10: plumb.v1.ListDriftRequest
 	(*ListDriftResponse)(nil),   // 11: plumb.v1.ListDriftResponse
 	(*AcceptDriftRequest)(nil),  // 12: plumb.v1.AcceptDriftRequest
-	(*AcceptDriftResponse)(nil), // 13: plumb.v1.AcceptDriftResponse
-	(*WatchDriftRequest)(nil),   // 14: plumb.v1.WatchDriftRequest
-	(*WatchDriftResponse)(nil),  // 15: plumb.v1.WatchDriftResponse
-	nil,                         // 16: plumb.v1.Host.LabelsEntry
-	(*HostInfo)(nil),            // 17: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),   // 18: plumb.v1.CoverageCondition
-	(FactKind)(0),               // 19: plumb.v1.FactKind
-	(*Fact)(nil),                // 20: plumb.v1.Fact
+	(*ExpectedValue)(nil),       // 13: plumb.v1.ExpectedValue
+	(*AcceptDriftResponse)(nil), // 14: plumb.v1.AcceptDriftResponse
+	(*WatchDriftRequest)(nil),   // 15: plumb.v1.WatchDriftRequest
+	(*WatchDriftResponse)(nil),  // 16: plumb.v1.WatchDriftResponse
+	nil,                         // 17: plumb.v1.Host.LabelsEntry
+	(*HostInfo)(nil),            // 18: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),   // 19: plumb.v1.CoverageCondition
+	(FactKind)(0),               // 20: plumb.v1.FactKind
+	(*Fact)(nil),                // 21: plumb.v1.Fact
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
-	17, // 0: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	16, // 1: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	18, // 2: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	18, // 0: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	17, // 1: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	19, // 2: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
 	3,  // 3: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	19, // 4: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	20, // 5: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	19, // 6: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	20, // 4: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	21, // 5: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	20, // 6: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
 	0,  // 7: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
 	1,  // 8: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	20, // 9: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	20, // 10: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	21, // 9: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	21, // 10: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
 	2,  // 11: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
 	8,  // 12: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
 	8,  // 13: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	19, // 14: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	8,  // 15: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	9,  // 16: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	4,  // 17: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	6,  // 18: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	10, // 19: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	12, // 20: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	14, // 21: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	5,  // 22: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	7,  // 23: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	11, // 24: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	13, // 25: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	15, // 26: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	22, // [22:27] is the sub-list for method output_type
-	17, // [17:22] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	20, // 14: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	13, // 15: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	8,  // 16: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	9,  // 17: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	4,  // 18: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	6,  // 19: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	10, // 20: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	12, // 21: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	15, // 22: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	5,  // 23: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	7,  // 24: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	11, // 25: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	14, // 26: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	16, // 27: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	23, // [23:28] is the sub-list for method output_type
+	18, // [18:23] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -1212,7 +1282,7 @@ func file_plumb_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
