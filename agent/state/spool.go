@@ -33,17 +33,25 @@ func (d *DB) Pending(after uint64, max int) ([]*plumbv1.Delta, error) {
 func (d *DB) Ack(seq uint64) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.ackLocked(seq)
+	resync, err := d.ackLocked(seq)
+	if resync {
+		// The checkpoint the dirty buckets waited for is applied: a new
+		// handshake resyncs them.
+		d.askResync()
+	}
+	return err
 }
 
-func (d *DB) ackLocked(seq uint64) error {
+// ackLocked reports whether it acknowledged the last pending checkpoint
+// while dirty buckets wait for a resync.
+func (d *DB) ackLocked(seq uint64) (resync bool, err error) {
 	if seq <= d.lastAcked && d.spoolLen == 0 {
-		return nil
+		return false, nil
 	}
 	acked := d.acked
 	var freed int64
 	var n, cps int
-	err := d.db.Update(func(tx *bolt.Tx) error {
+	err = d.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSpool).Cursor()
 		for k, v := c.First(); k != nil && getU64(k) <= seq; k, v = c.First() {
 			e, err := decodeEntry(v)
@@ -71,7 +79,7 @@ func (d *DB) ackLocked(seq uint64) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("record ack %d: %w", seq, err)
+		return false, fmt.Errorf("record ack %d: %w", seq, err)
 	}
 	d.acked = acked
 	if seq > d.lastAcked {
@@ -83,11 +91,7 @@ func (d *DB) ackLocked(seq uint64) error {
 	d.checkpointAcked = d.checkpointAcked || cps > 0
 	d.metrics.Acked.Add(float64(n))
 	d.metrics.setSpool(d.spoolLen, d.spoolBytes)
-	if cps > 0 && d.spoolCheckpoints == 0 && !d.dirty.empty() {
-		// The checkpoint the dirty buckets waited for is applied.
-		d.askResync()
-	}
-	return nil
+	return cps > 0 && d.spoolCheckpoints == 0 && !d.dirty.empty(), nil
 }
 
 // Status is where the state stands, for the handshake and for logs.
@@ -132,7 +136,8 @@ func (d *DB) Resume(applied uint64, theirs [][]byte) ([]uint32, error) {
 		}
 		d.seq = applied
 	}
-	if err := d.ackLocked(applied); err != nil {
+	// Dirty buckets are resynced below if nothing pending holds them back.
+	if _, err := d.ackLocked(applied); err != nil {
 		return nil, err
 	}
 	diff := d.acked.DiffBuckets(theirs)
