@@ -87,6 +87,9 @@ func (d *DB) ackLocked(seq uint64) (resync bool, err error) {
 	}
 	d.spoolBytes -= freed
 	d.spoolLen -= n
+	if d.spoolBytes <= d.limit {
+		d.shrinkAt = 0 // back under the limit: the next time over it shrinks at once
+	}
 	d.spoolCheckpoints -= cps
 	d.checkpointAcked = d.checkpointAcked || cps > 0
 	d.metrics.Acked.Add(float64(n))
@@ -233,6 +236,9 @@ func (d *DB) ResyncBuckets(bs []uint32) (map[uint32][]*plumbv1.Fact, error) {
 	d.acked, d.dirty = acked, dirty
 	d.spoolBytes -= freed
 	d.spoolLen -= n
+	if d.spoolBytes <= d.limit {
+		d.shrinkAt = 0 // back under the limit: the next time over it shrinks at once
+	}
 	d.metrics.setSpool(d.spoolLen, d.spoolBytes)
 	return out, nil
 }

@@ -351,3 +351,32 @@ func TestUnchangedSettledFactIsNotRewritten(t *testing.T) {
 		t.Fatal("a racy fact's newer observation was not stored")
 	}
 }
+
+// A spool that was over its limit with the first snapshot, once drained,
+// shrinks again as soon as it next passes the limit: before, it waited
+// until it had doubled past the old size.
+func TestSpoolShrinksAgainAfterDraining(t *testing.T) {
+	m := NewMetrics(nil)
+	d := openDB(t, t.TempDir(), Options{SpoolLimit: 2 << 10, Metrics: m})
+	var ops []source.Op
+	for i := range 100 {
+		ops = append(ops, up(fileFact(fmt.Sprintf("/many/%03d", i), "x")))
+	}
+	mustApply(t, d, 100, ops...)
+	if err := d.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ack(d.Status().Seq); err != nil {
+		t.Fatal(err)
+	}
+	drops := count(t, m.Drops)
+	for i := range 40 {
+		mustApply(t, d, 1, up(fileFact(fmt.Sprintf("/many/%03d", i), "y")))
+	}
+	if st := d.Status(); st.SpoolBytes > 2<<10 {
+		t.Fatalf("spool of %d bytes over its 2 KiB limit after draining once", st.SpoolBytes)
+	}
+	if count(t, m.Drops) == drops {
+		t.Fatal("no drop: the spool is bounded by luck")
+	}
+}
