@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -60,6 +61,7 @@ func (r *runner) syncPath(ctx context.Context, p string) (exists bool) {
 		}
 		return true
 	}
+	r.links.note(p, &st)
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		id := devIno{st.Dev, st.Ino}
 		cur, watched := r.ws.watched(p)
@@ -139,9 +141,13 @@ func (r *runner) upsertOne(p string, st *unix.Stat_t) {
 	var ue *unreadableError
 	switch {
 	case err == nil:
-		r.sink.Upsert(r.newFact(p, a, observed))
+		f := r.newFact(p, a, observed)
+		r.sink.Upsert(f)
 		if a.GetType() != dirType {
 			r.clearUnreadable(p)
+		}
+		if prev == nil || !bytes.Equal(prev.GetDigest(), f.GetDigest()) {
+			r.recheckLinks(p)
 		}
 	case errors.As(err, &ue):
 		r.reportUnreadable(p, a, observed, ue)
@@ -188,9 +194,11 @@ func (r *runner) wasDirFact(p string, prev *plumbv1.Fact) bool {
 	return prev != nil && prev.GetFile().GetType() == dirType
 }
 
-// forget drops the watches and open conditions at and under p.
+// forget drops the watches, open conditions and known links at and under
+// p.
 func (r *runner) forget(p string) {
 	r.ws.drop(p)
+	r.links.forgetUnder(p)
 	for q := range r.polled {
 		if withinOrSame(q, p) {
 			r.clearPolled(q)

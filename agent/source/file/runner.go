@@ -49,6 +49,7 @@ type runner struct {
 	poller     *time.Ticker          // runs while something needs polling
 	pollC      <-chan time.Time      // poller.C, or nil
 	overflow   bool                  // an overflow is waiting for its rescan
+	links      *linkSet              // names of multiply-linked files
 }
 
 // root is one configured path.
@@ -82,6 +83,7 @@ func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
 		emptyRecheck: map[string]struct{}{},
 		polled:       map[string]*pollEntry{},
 		unreadable:   map[string]uint64{},
+		links:        newLinkSet(),
 	}
 	r.timer.Stop()
 	r.addWatch = w.Add

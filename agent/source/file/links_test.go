@@ -1,0 +1,60 @@
+package file
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// A change made through one hard link is a change of every name of the
+// file: inotify reports it only under the name used. Before, the other
+// names kept their old content and mode for good.
+func TestChangeThroughAHardLinkReachesEveryName(t *testing.T) {
+	root := t.TempDir()
+	mkdirAll(t, root+"/a")
+	mkdirAll(t, root+"/b")
+	orig := filepath.Join(root, "a", "conf")
+	writeFile(t, orig, "one\n")
+	early := filepath.Join(root, "b", "early")
+	if err := os.Link(orig, early); err != nil {
+		t.Fatal(err)
+	}
+	r := startSource(t, map[string]any{"paths": []string{root}, "debounce": "5ms"}, hooks{})
+	s := r.sink
+
+	// A link made while the source runs is learnt from its event.
+	late := filepath.Join(root, "late")
+	if err := os.Link(orig, late); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new link", func() bool { return hasContent(s, late, []byte("one\n")) })
+
+	writeFile(t, early, "two\n") // O_TRUNC through one name
+	waitFor(t, "every name to hold the new content", func() bool {
+		return hasContent(s, orig, []byte("two\n")) && hasContent(s, early, []byte("two\n")) &&
+			hasContent(s, late, []byte("two\n"))
+	})
+	if err := unix.Chmod(late, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every name to hold the new mode", func() bool {
+		for _, p := range []string{orig, early, late} {
+			if f, ok := s.get(p); !ok || f.GetFile().GetMode() != 0o600 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// One name gone: the rest still follow each other.
+	if err := os.Remove(late); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, orig, "three\n")
+	waitFor(t, "the remaining names", func() bool {
+		_, stale := s.get(late)
+		return !stale && hasContent(s, early, []byte("three\n"))
+	})
+}
