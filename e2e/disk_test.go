@@ -20,9 +20,10 @@ import (
 type diskFact struct {
 	Type       string // as factjson names it: regular, directory, symlink
 	Mode       string // "0644"
+	Uid, Gid   uint32
 	Size       uint64 // regular files and symlinks
 	SHA256     string // regular files
-	LinkTarget string // symlinks
+	LinkTarget string // symlinks, as fact.Display shows them
 	Digest     string // fact.Digest of the above, hex
 }
 
@@ -62,13 +63,17 @@ func readDiskErr(root string) (diskState, error) {
 		d := diskFact{
 			Type:   fileTypeName(a.GetType()),
 			Mode:   fmt.Sprintf("%04o", a.GetMode()),
+			Uid:    a.GetUid(),
+			Gid:    a.GetGid(),
 			Size:   uint64(a.GetSize()),
 			Digest: hex.EncodeToString(f.GetDigest()),
 		}
 		if a.GetType() == plumbv1.FileType_FILE_TYPE_REGULAR {
 			d.SHA256 = hex.EncodeToString(a.GetSha256())
 		}
-		d.LinkTarget = string(a.GetLinkTarget())
+		if a.GetType() == plumbv1.FileType_FILE_TYPE_SYMLINK {
+			d.LinkTarget = fact.Display(a.GetLinkTarget())
+		}
 		out.facts[fact.Display(f.GetKey())] = d
 		return nil
 	})

@@ -49,8 +49,8 @@ type rigOptions struct {
 	// cut runs the agent in this namespace, reaching the collector over
 	// a link the test can cut.
 	cut *netCut
-	// dirs of 100 files in the tree; default 20.
-	dirs int
+	// dirs of files files in the tree; default 20 of 100.
+	dirs, files int
 	// spoolMiB bounds the agent's spool; default the agent's.
 	spoolMiB int
 }
@@ -68,7 +68,10 @@ func newRig(t *testing.T, host string, o rigOptions) *rig {
 	if o.dirs == 0 {
 		o.dirs = 20
 	}
-	r.tree = newTree(t, treeDir(t, dir), o.dirs, 100)
+	if o.files == 0 {
+		o.files = 100
+	}
+	r.tree = newTree(t, treeDir(t, dir), o.dirs, o.files)
 	r.hook = newHook(t)
 	r.colAddr = freeAddr(t)
 	r.metrics = freeAddr(t)
