@@ -179,7 +179,7 @@ func TestCheckItems(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := checkItems(base, disk, tc.items, colHost{OpenDrift: tc.open})
 			for _, p := range got {
-				if strings.Contains(p, tc.want) {
+				if strings.Contains(p.msg, tc.want) {
 					return
 				}
 			}
@@ -214,5 +214,55 @@ func TestCompareAgentDB(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems %q lack %q", got, want)
 		}
+	}
+}
+
+func TestReplayWebhooks(t *testing.T) {
+	base := diskState{facts: map[string]diskFact{
+		"/etc/same": {Digest: "s"}, "/etc/mod": {Digest: "m0"}, "/etc/gone": {Digest: "g"},
+	}}
+	disk := diskState{facts: map[string]diskFact{
+		"/etc/same": {Digest: "s"}, "/etc/mod": {Digest: "m1"}, "/etc/new": {Digest: "n"},
+	}}
+	at := func(seq uint64, id, typ, item, key, digest string) event {
+		e := ev(seq, id, typ, item, digest)
+		e.Key, e.Change = key, "modified"
+		return e
+	}
+	good := []event{
+		at(1, "e1", "drift.opened", "i1", "/etc/mod", "mx"),
+		at(2, "e2", "drift.opened", "i2", "/etc/same", "s1"),
+		at(3, "e3", "drift.updated", "i1", "/etc/mod", "m1"),
+		at(4, "e4", "drift.resolved", "i2", "/etc/same", "s"),
+		at(5, "e5", "drift.opened", "i3", "/etc/gone", ""),
+		at(6, "e6", "drift.opened", "i4", "/etc/new", "n"),
+	}
+	// Out of order and retried: replay goes by seq and id.
+	shuffled := append([]event{good[5], good[2], good[0]}, good...)
+	if p := replayWebhooks(shuffled, base, disk); len(p) > 0 {
+		t.Fatalf("problems %q for an exact replay", p)
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event
+		want string
+	}{
+		{"phantom left open", append(good[:6:6], at(7, "e7", "drift.opened", "i5", "/etc/x.dpkg-new", "x")),
+			"webhooks leave /etc/x.dpkg-new open (item i5, modified at x, seq 7), but it is neither on disk nor in the baseline"},
+		{"stale value", good[:2], "webhooks leave /etc/mod open at mx"},
+		{"never heard", good[:5], "/etc/new differs from its baseline, but the webhooks leave it closed"},
+		{"removal never heard", append(good[:4:4], good[5]), "/etc/gone is gone from disk, but the webhooks leave it closed"},
+		{"resolved yet back", append(good[:6:6], at(7, "e7", "drift.opened", "i6", "/etc/same", "s")), "but it is at its baseline"},
+		{"two open", append(good[:6:6], at(7, "e7", "drift.opened", "i7", "/etc/new", "n")), "webhooks leave /etc/new open twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := replayWebhooks(tc.evs, base, disk)
+			for _, p := range got {
+				if strings.Contains(p.msg, tc.want) {
+					return
+				}
+			}
+			t.Fatalf("problems %q, want one containing %q", got, tc.want)
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -51,6 +52,9 @@ type want struct {
 	// compared with the collector, fact by fact.
 	agent      *proc
 	agentState string
+	// explain, if set, is given the paths the checks found divergent and
+	// returns what to print about them: the workload's history of them.
+	explain func(keys []string) string
 }
 
 // repairs are the log messages of the mechanisms that heal a
@@ -86,6 +90,8 @@ type colFact struct {
 	Attributes struct {
 		Type       string  `json:"type"`
 		Mode       string  `json:"mode"`
+		Uid        uint32  `json:"uid"`
+		Gid        uint32  `json:"gid"`
 		Size       *uint64 `json:"size"`
 		SHA256     string  `json:"sha256"`
 		LinkTarget string  `json:"link_target"`
@@ -142,14 +148,16 @@ func ctlJSONErr(addr string, v any, args ...string) error {
 
 // assertConsistent waits until the collector agrees with the disk under
 // w.root, then checks fact by fact, drift against the baseline, the
-// webhooks on-call received and, if given, the agent's spool.
-func assertConsistent(t *testing.T, w want) {
+// webhooks on-call received and, if given, the agent's spool. It returns
+// the paths the checks found divergent, sorted.
+func assertConsistent(t *testing.T, w want) []string {
 	t.Helper()
 	if w.settle == 0 {
 		w.settle = 60 * time.Second
 	}
 	start := time.Now()
 	disk := readDisk(t, w.root)
+	var divergent []problem
 
 	// 1. The set digests agree: one comparison proves every fact equal.
 	var h colHost
@@ -158,6 +166,7 @@ func assertConsistent(t *testing.T, w want) {
 		var err error
 		h, err = collectorHost(w.col, w.host)
 		if err == nil && h.SetDigest == disk.setDigest && h.FactCount == uint64(len(disk.facts)) {
+			t.Logf("collector agrees with the disk after %v", time.Since(start).Round(time.Millisecond))
 			break
 		}
 		if time.Now().After(deadline) {
@@ -168,65 +177,45 @@ func assertConsistent(t *testing.T, w want) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	t.Logf("collector agrees with the disk after %v", time.Since(start).Round(time.Millisecond))
-
 	// 2. Fact by fact, with the attributes people read.
 	var facts []colFact
 	if err := ctlJSONErr(w.col, &facts, "facts", "--host", w.host, "--kind", "file"); err != nil {
 		t.Fatal(err)
 	}
-	var problems []string
-	seen := map[string]bool{}
-	for _, f := range facts {
-		if seen[f.Key] {
-			problems = append(problems, "collector lists "+f.Key+" twice")
-		}
-		seen[f.Key] = true
-		d, ok := disk.facts[f.Key]
-		if !ok {
-			problems = append(problems, "collector holds "+f.Key+", gone from disk")
-			continue
-		}
-		a := f.Attributes
-		size := uint64(0)
-		if a.Size != nil {
-			size = *a.Size
-		}
-		if d.Type != "regular" {
-			size = d.Size // only regular files show their size
-		}
-		if f.Digest != d.Digest || a.Type != d.Type || a.Mode != d.Mode || size != d.Size ||
-			a.SHA256 != d.SHA256 || a.LinkTarget != d.LinkTarget {
-			problems = append(problems, fmt.Sprintf("%s: collector %s %s size %d sha %.12s link %q digest %.12s; disk %s %s size %d sha %.12s link %q digest %.12s",
-				f.Key, a.Type, a.Mode, size, a.SHA256, a.LinkTarget, f.Digest, d.Type, d.Mode, d.Size, d.SHA256, d.LinkTarget, d.Digest))
-		}
-	}
-	for k := range disk.facts {
-		if !seen[k] {
-			problems = append(problems, "collector lacks "+k)
-		}
-	}
-	report(t, "facts", problems)
+	problems := compareFacts(disk, facts)
+	reportProblems(t, "facts", problems)
+	divergent = append(divergent, problems...)
 
 	// 3. Drift is exactly the difference between disk and baseline.
 	var items []colItem
 	if err := ctlJSONErr(w.col, &items, "drift", "--all", "--host", w.host); err != nil {
 		t.Fatal(err)
 	}
-	report(t, "drift items", checkItems(w.baseline, disk, items, h))
+	problems = checkItems(w.baseline, disk, items, h)
+	reportProblems(t, "drift items", problems)
+	divergent = append(divergent, problems...)
 
-	// 4. On-call heard of every transition, each under one id.
+	// 4. On-call heard of every transition, each under one id, and what
+	// it heard adds up to what is open.
 	var last []string
+	var replayed []problem
 	deadline = time.Now().Add(w.settle)
 	for {
-		last = checkWebhooks(w.hook.events(), w.restores, items)
-		if len(last) == 0 || time.Now().After(deadline) {
+		evs := w.hook.events()
+		last = checkWebhooks(evs, w.restores, items)
+		if len(w.restores) == 0 {
+			// A restore forgets history the webhook heard: no replay.
+			replayed = replayWebhooks(evs, w.baseline, disk)
+		}
+		if len(last)+len(replayed) == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	report(t, "webhooks", last)
-	t.Logf("webhooks complete after %v", time.Since(start).Round(time.Millisecond))
+	reportProblems(t, "webhook replay", replayed)
+	divergent = append(divergent, replayed...)
+	t.Logf("webhooks checked after %v", time.Since(start).Round(time.Millisecond))
 
 	// 5. The agent holds nothing unacknowledged.
 	if w.agentMetrics != "" {
@@ -255,28 +244,90 @@ func assertConsistent(t *testing.T, w want) {
 		w.agent.stop()
 		report(t, "agent database", compareAgentDB(w.agentState, h, facts))
 	}
+	keys := problemKeys(divergent)
+	if len(keys) > 0 && w.explain != nil {
+		t.Logf("%d divergent paths; %s", len(keys), w.explain(keys))
+	}
 	if !t.Failed() {
 		t.Logf("consistent: %d facts, set digest %.16s, %d drift items (%d open), %d webhooks",
 			len(disk.facts), disk.setDigest, len(items), h.OpenDrift, len(w.hook.events()))
 	}
+	return keys
+}
+
+// problem is one disagreement a check found; key is the path it is
+// about, or "" when it is about no one path.
+type problem struct{ key, msg string }
+
+// problemKeys returns the distinct paths of problems, sorted.
+func problemKeys(ps []problem) []string {
+	var keys []string
+	for _, p := range ps {
+		if p.key != "" {
+			keys = append(keys, p.key)
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// compareFacts compares the collector's file facts with the disk, path by
+// path and attribute by attribute: nothing missing, nothing extra, nothing
+// listed twice.
+func compareFacts(disk diskState, facts []colFact) []problem {
+	var problems []problem
+	seen := map[string]bool{}
+	for _, f := range facts {
+		if seen[f.Key] {
+			problems = append(problems, problem{f.Key, "collector lists " + f.Key + " twice"})
+		}
+		seen[f.Key] = true
+		d, ok := disk.facts[f.Key]
+		if !ok {
+			problems = append(problems, problem{f.Key, fmt.Sprintf("collector holds %s (%s %s digest %.12s), gone from disk",
+				f.Key, f.Attributes.Type, f.Attributes.Mode, f.Digest)})
+			continue
+		}
+		a := f.Attributes
+		size := uint64(0)
+		if a.Size != nil {
+			size = *a.Size
+		}
+		if d.Type != "regular" {
+			size = d.Size // only regular files show their size
+		}
+		if f.Digest != d.Digest || a.Type != d.Type || a.Mode != d.Mode || a.Uid != d.Uid || a.Gid != d.Gid ||
+			size != d.Size || a.SHA256 != d.SHA256 || a.LinkTarget != d.LinkTarget {
+			problems = append(problems, problem{f.Key, fmt.Sprintf(
+				"%s: collector %s %s %d:%d size %d sha %.12s link %q digest %.12s; disk %s %s %d:%d size %d sha %.12s link %q digest %.12s",
+				f.Key, a.Type, a.Mode, a.Uid, a.Gid, size, a.SHA256, a.LinkTarget, f.Digest,
+				d.Type, d.Mode, d.Uid, d.Gid, d.Size, d.SHA256, d.LinkTarget, d.Digest)})
+		}
+	}
+	for k, d := range disk.facts {
+		if !seen[k] {
+			problems = append(problems, problem{k, fmt.Sprintf("collector lacks %s (%s %s on disk, digest %.12s)", k, d.Type, d.Mode, d.Digest)})
+		}
+	}
+	return problems
 }
 
 // checkItems compares drift items with the difference between the disk
 // and the baseline.
-func checkItems(base, disk diskState, items []colItem, h colHost) []string {
-	var problems []string
+func checkItems(base, disk diskState, items []colItem, h colHost) []problem {
+	var problems []problem
 	open := map[string]colItem{}
 	for _, it := range items {
 		if it.Status != "open" {
 			continue
 		}
 		if prev, dup := open[it.Key]; dup {
-			problems = append(problems, fmt.Sprintf("%s has two open items, %s and %s", it.Key, prev.ID, it.ID))
+			problems = append(problems, problem{it.Key, fmt.Sprintf("%s has two open items, %s and %s", it.Key, prev.ID, it.ID)})
 		}
 		open[it.Key] = it
 	}
 	if h.OpenDrift != uint64(len(open)) {
-		problems = append(problems, fmt.Sprintf("host counts %d open drift items, drift lists %d", h.OpenDrift, len(open)))
+		problems = append(problems, problem{"", fmt.Sprintf("host counts %d open drift items, drift lists %d", h.OpenDrift, len(open))})
 	}
 	keys := map[string]bool{}
 	for k := range base.facts {
@@ -287,7 +338,7 @@ func checkItems(base, disk diskState, items []colItem, h colHost) []string {
 	}
 	for k := range open {
 		if !keys[k] {
-			problems = append(problems, "open item for "+k+", which is neither on disk nor in the baseline")
+			problems = append(problems, problem{k, "open item for " + k + ", which is neither on disk nor in the baseline"})
 		}
 	}
 	for k := range keys {
@@ -296,7 +347,7 @@ func checkItems(base, disk diskState, items []colItem, h colHost) []string {
 		it, isOpen := open[k]
 		if inBase && onDisk && b.Digest == d.Digest {
 			if isOpen {
-				problems = append(problems, fmt.Sprintf("%s is back at its baseline but item %s is open (%s)", k, it.ID, it.Change))
+				problems = append(problems, problem{k, fmt.Sprintf("%s is back at its baseline but item %s is open (%s)", k, it.ID, it.Change)})
 			}
 			continue
 		}
@@ -308,12 +359,67 @@ func checkItems(base, disk diskState, items []colItem, h colHost) []string {
 			change = "removed"
 		}
 		if !isOpen {
-			problems = append(problems, fmt.Sprintf("%s is %s against the baseline but has no open item", k, change))
+			problems = append(problems, problem{k, fmt.Sprintf("%s is %s against the baseline but has no open item", k, change)})
 			continue
 		}
 		if it.Change != change || it.currentDigest() != d.Digest || it.baselineDigest() != b.Digest {
-			problems = append(problems, fmt.Sprintf("%s: item %s says %s, current %.12s, baseline %.12s; want %s, %.12s, %.12s",
-				k, it.ID, it.Change, it.currentDigest(), it.baselineDigest(), change, d.Digest, b.Digest))
+			problems = append(problems, problem{k, fmt.Sprintf("%s: item %s says %s, current %.12s, baseline %.12s; want %s, %.12s, %.12s",
+				k, it.ID, it.Change, it.currentDigest(), it.baselineDigest(), change, d.Digest, b.Digest)})
+		}
+	}
+	return problems
+}
+
+// replayWebhooks folds the events on-call received, in seq order, into
+// the items it must believe open, and compares them with the difference
+// between the disk and the baseline: a receiver that only ever saw the
+// webhooks knows exactly what drifted, with its current value.
+func replayWebhooks(evs []event, base, disk diskState) []problem {
+	byID := map[string]event{} // a retry repeats an id
+	for _, ev := range evs {
+		byID[ev.ID] = ev
+	}
+	list := slices.SortedFunc(maps.Values(byID), func(a, b event) int { return cmp.Compare(a.Seq, b.Seq) })
+	open := map[string]event{} // by item id
+	for _, ev := range list {
+		switch ev.Type {
+		case "drift.opened", "drift.updated":
+			open[ev.ItemID] = ev
+		default:
+			delete(open, ev.ItemID)
+		}
+	}
+	var problems []problem
+	byKey := map[string]event{}
+	for _, ev := range open {
+		if prev, dup := byKey[ev.Key]; dup {
+			problems = append(problems, problem{ev.Key, fmt.Sprintf("webhooks leave %s open twice, as items %s and %s", ev.Key, prev.ItemID, ev.ItemID)})
+		}
+		byKey[ev.Key] = ev
+	}
+	for k, ev := range byKey {
+		b, inBase := base.facts[k]
+		d, onDisk := disk.facts[k]
+		switch {
+		case inBase && onDisk && b.Digest == d.Digest:
+			problems = append(problems, problem{k, fmt.Sprintf("webhooks leave %s open (item %s, %s at %.12s, seq %d), but it is at its baseline",
+				k, ev.ItemID, ev.Change, eventDigest(ev.Current), ev.Seq)})
+		case !inBase && !onDisk:
+			problems = append(problems, problem{k, fmt.Sprintf("webhooks leave %s open (item %s, %s at %.12s, seq %d), but it is neither on disk nor in the baseline",
+				k, ev.ItemID, ev.Change, eventDigest(ev.Current), ev.Seq)})
+		case eventDigest(ev.Current) != d.Digest:
+			problems = append(problems, problem{k, fmt.Sprintf("webhooks leave %s open at %.12s (item %s, %s, seq %d); disk has %.12s",
+				k, eventDigest(ev.Current), ev.ItemID, ev.Type, ev.Seq, d.Digest)})
+		}
+	}
+	for k, d := range disk.facts {
+		if b, inBase := base.facts[k]; (!inBase || b.Digest != d.Digest) && byKey[k].ID == "" {
+			problems = append(problems, problem{k, fmt.Sprintf("%s differs from its baseline, but the webhooks leave it closed", k)})
+		}
+	}
+	for k := range base.facts {
+		if _, onDisk := disk.facts[k]; !onDisk && byKey[k].ID == "" {
+			problems = append(problems, problem{k, fmt.Sprintf("%s is gone from disk, but the webhooks leave it closed", k)})
 		}
 	}
 	return problems
@@ -488,6 +594,16 @@ func report(t *testing.T, what string, problems []string) {
 		problems = append(problems[:20], fmt.Sprintf("... and %d more", n-20))
 	}
 	t.Errorf("%s: %d problems:\n  %s", what, n, strings.Join(problems, "\n  "))
+}
+
+// reportProblems is report for problems.
+func reportProblems(t *testing.T, what string, ps []problem) {
+	t.Helper()
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.msg
+	}
+	report(t, what, msgs)
 }
 
 // compareAgentDB opens the stopped agent's database in dir and compares
