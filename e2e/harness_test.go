@@ -97,10 +97,39 @@ func start(t *testing.T, name, path string, args ...string) *proc {
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() || os.Getenv("PLUMB_E2E_LOGS") != "" {
-			t.Logf("--- %s output ---\n%s", p.name, p.out.String())
+			p.logOutput(t)
 		}
 	})
 	return p
+}
+
+// maxLoggedOutput is the most of a process's output put in the test log;
+// past it, the output goes to a file that outlives the test, and the log
+// gets its path and its tail.
+const maxLoggedOutput = 256 << 10
+
+func (p *proc) logOutput(t *testing.T) {
+	t.Helper()
+	out := p.out.String()
+	if len(out) <= maxLoggedOutput {
+		t.Logf("--- %s output ---\n%s", p.name, out)
+		return
+	}
+	name := strings.NewReplacer("/", "_", " ", "_", "#", "_").Replace(t.Name() + "-" + p.name)
+	f, err := os.CreateTemp(os.Getenv("PLUMB_E2E_LOGDIR"), "plumb-e2e-"+name+"-*.log")
+	if err == nil {
+		_, err = f.WriteString(out)
+		if err2 := f.Close(); err == nil {
+			err = err2
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	tail := strings.Join(lines[max(0, len(lines)-40):], "\n")
+	if err != nil {
+		t.Logf("--- %s output: %d bytes, could not be saved (%v); its last 40 lines ---\n%s", p.name, len(out), err, tail)
+		return
+	}
+	t.Logf("--- %s output: %d bytes in %s; its last 40 lines ---\n%s", p.name, len(out), f.Name(), tail)
 }
 
 // stop sends SIGTERM and waits, then SIGKILL.
