@@ -13,7 +13,7 @@ PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 STATICCHECK_VERSION        ?= v0.8.2
 
-.PHONY: all build test test-short lint proto tools demo bench clean packages
+.PHONY: all build test test-short soak lint proto tools demo bench clean packages
 
 all: build
 
@@ -34,6 +34,24 @@ test: build
 
 test-short:
 	$(GO) test -short -count=1 ./...
+
+# The disk oracle at length (e2e/oracle_test.go): SOAK_SEEDS seeded runs,
+# cycling through its fault mixes, of SOAK_OPS operations each, then one
+# summary line: seeds, operations, divergent facts, divergences per
+# million ops. SOAK_SEED fixes the base seed. The test's output and the
+# output of every failed run's processes go to soak/.
+SOAK_SEEDS ?= 12
+SOAK_OPS   ?= 200000
+SOAK_SEED  ?=
+
+soak:
+	@mkdir -p soak && rm -f soak/summary.txt
+	@echo "soak: $(SOAK_SEEDS) runs of $(SOAK_OPS) operations; log in soak/oracle.log"
+	@PLUMB_ORACLE_RUNS=$(SOAK_SEEDS) PLUMB_ORACLE_OPS=$(SOAK_OPS) $(if $(SOAK_SEED),PLUMB_ORACLE_SEED=$(SOAK_SEED)) \
+	  PLUMB_ORACLE_SUMMARY=$(CURDIR)/soak/summary.txt PLUMB_E2E_LOGDIR=$(CURDIR)/soak \
+	  $(GO) test -count=1 -timeout 3h -run '^TestDiskOracle$$' ./e2e/ > soak/oracle.log 2>&1; \
+	  status=$$?; grep -E -- '--- (PASS|FAIL): TestDiskOracle/' soak/oracle.log; \
+	  cat soak/summary.txt 2>/dev/null || echo "soak: no summary; see soak/oracle.log"; exit $$status
 
 $(BUF):
 	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -84,4 +102,4 @@ check-packages: packages
 	./scripts/check-packages.sh
 
 clean:
-	rm -rf bin dist
+	rm -rf bin dist soak
