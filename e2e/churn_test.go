@@ -724,7 +724,7 @@ func (w *churn) write(p string, data []byte, why string) error {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		return err
 	}
-	what := fmt.Sprintf("%s: %d bytes sha256 %.12x", why, len(data), sha256.Sum256(data))
+	what := fmt.Sprintf("%s: %d bytes sha256 %.6x", why, len(data), sha256.Sum256(data)) // 12 hex digits, as the checks print
 	if k == 0 {
 		w.addFile(p, nil)
 		w.note(p, "", "%s, mode 0644", what)
@@ -939,10 +939,10 @@ func (w *churn) rel(p string) string {
 // order, following renames back to where the path came from.
 func (w *churn) history(key string) []entry {
 	var out []entry
-	var walk func(key string, before, depth int)
-	walk = func(key string, before, depth int) {
+	var walk func(p string, before, depth int)
+	walk = func(p string, before, depth int) {
 		rootKey := w.key(w.root)
-		for a := key; ; a = filepath.Dir(a) {
+		for a := p; ; a = filepath.Dir(a) {
 			for _, e := range w.journal[a] {
 				if e.step >= before {
 					break
@@ -952,7 +952,7 @@ func (w *churn) history(key string) []entry {
 				}
 				out = append(out, e)
 				if e.from != "" && depth < 8 {
-					walk(e.from+key[len(a):], e.step, depth+1)
+					walk(e.from+p[len(a):], e.step, depth+1)
 				}
 			}
 			if a == rootKey || len(a) <= len(rootKey) {
