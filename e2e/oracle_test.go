@@ -27,6 +27,10 @@ import (
 //	PLUMB_ORACLE_SEED     base seed; run i uses seed+i (default: random, logged)
 //	PLUMB_ORACLE_OPS      operations per run (default 20,000; 2,000 with -short)
 //	PLUMB_ORACLE_RUNS     runs, cycling through the fault mixes (default 3)
+//	PLUMB_ORACLE_FAULTS   one mix for every run instead: a comma-separated
+//	                      list of kill-collector, stop-collector, kill-agent,
+//	                      stop-agent (each may repeat), tiny-spool and
+//	                      cold-start, or none
 //	PLUMB_ORACLE_SUMMARY  file to append the summary line to (make soak)
 
 // faultKind is one fault the oracle injects between two operations.
@@ -48,14 +52,42 @@ type oracleMix struct {
 	name     string
 	faults   []faultKind
 	spoolMiB int // the agent's spool limit; 0 for its default
+	// coldStart keeps the collector away while the agent takes its first
+	// snapshot and for the first half of the run or more: the snapshot,
+	// which must become the baseline, waits in the spool under all that
+	// follows it.
+	coldStart bool
 }
 
 var oracleMixes = []oracleMix{
 	{name: "kills", faults: []faultKind{killCollector, killAgent, killCollector, stopAgent, killAgent}},
 	{name: "outages", faults: []faultKind{stopCollector, killAgent, stopCollector, killCollector, stopAgent}},
-	// A 1 MiB spool and a long outage: the spool is compacted, with the
-	// agent killed at some point, before or after.
-	{name: "spool", spoolMiB: 1, faults: []faultKind{stopCollector, killAgent}},
+	// A 1 MiB spool, and the collector away from the first snapshot on:
+	// the spool is compacted with the baseline's snapshot in it, the agent
+	// killed at some point, before or after.
+	{name: "spool", spoolMiB: 1, coldStart: true, faults: []faultKind{killAgent, killCollector}},
+}
+
+// parseMix reads a mix from a comma-separated list of faults.
+func parseMix(s string) (oracleMix, error) {
+	m := oracleMix{name: "custom"}
+	for _, f := range strings.Split(s, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "none":
+		case "tiny-spool":
+			m.spoolMiB = 1
+		case "cold-start":
+			m.coldStart = true
+		default:
+			k := slices.IndexFunc([]faultKind{killCollector, stopCollector, killAgent, stopAgent},
+				func(k faultKind) bool { return k.String() == f })
+			if k < 0 {
+				return m, fmt.Errorf("unknown fault %q; want kill-collector, stop-collector, kill-agent, stop-agent, tiny-spool, cold-start or none", f)
+			}
+			m.faults = append(m.faults, faultKind(k))
+		}
+	}
+	return m, nil
 }
 
 // minOutage is the least time the collector stays away in a
@@ -67,12 +99,21 @@ type oracleConfig struct {
 	seed    uint64
 	ops     int
 	runs    int
+	mixes   []oracleMix
 	summary string
 }
 
 func oracleEnv(t *testing.T) oracleConfig {
 	t.Helper()
-	c := oracleConfig{seed: uint64(rand.Uint32()), ops: 20000, runs: len(oracleMixes), summary: os.Getenv("PLUMB_ORACLE_SUMMARY")}
+	c := oracleConfig{seed: uint64(rand.Uint32()), ops: 20000, runs: len(oracleMixes), mixes: oracleMixes,
+		summary: os.Getenv("PLUMB_ORACLE_SUMMARY")}
+	if s := os.Getenv("PLUMB_ORACLE_FAULTS"); s != "" {
+		m, err := parseMix(s)
+		if err != nil {
+			t.Fatalf("PLUMB_ORACLE_FAULTS=%q: %v", s, err)
+		}
+		c.mixes = []oracleMix{m}
+	}
 	if testing.Short() {
 		c.ops = 2000
 	}
@@ -123,7 +164,7 @@ func TestDiskOracle(t *testing.T) {
 		}
 	})
 	for i := range cfg.runs {
-		mix := oracleMixes[i%len(oracleMixes)]
+		mix := cfg.mixes[i%len(cfg.mixes)]
 		seed := cfg.seed + uint64(i)
 		name := fmt.Sprintf("%s-%d", mix.name, seed)
 		t.Run(name, func(t *testing.T) {
@@ -140,7 +181,15 @@ func TestDiskOracle(t *testing.T) {
 // runOracle runs one seeded workload with mix's faults and checks the
 // collector against the disk.
 func runOracle(t *testing.T, mix oracleMix, seed uint64, ops int, res *oracleResult) {
-	r := newRig(t, "oracle-"+mix.name, rigOptions{dirs: 36, files: 16, spoolMiB: mix.spoolMiB})
+	r := newRig(t, "oracle-"+mix.name, rigOptions{dirs: 36, files: 16, spoolMiB: mix.spoolMiB, noAgent: mix.coldStart})
+	if mix.coldStart {
+		r.col.stop()
+		r.startAgent(t)
+		logged(t, r.agent, 60*time.Second, "initial snapshot complete")
+		// Nothing has touched the tree since it was made: this is what the
+		// first snapshot holds, the baseline the collector must adopt.
+		r.baseline = readDisk(t, r.tree.root)
+	}
 	w, err := newChurn(r.tree.root, seed)
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +227,7 @@ func runOracle(t *testing.T, mix oracleMix, seed uint64, ops int, res *oracleRes
 	want.explain = w.explain
 	res.divergent = len(assertConsistent(t, want))
 
-	if mix.spoolMiB > 0 {
+	if mix.spoolMiB > 0 && (mix.coldStart || slices.Contains(mix.faults, stopCollector)) {
 		switch {
 		case anyLogged(r.procs, spoolDropped):
 			t.Logf("the spool was dropped (compaction was not enough); resyncs allowed")
@@ -207,11 +256,21 @@ type faultAction struct {
 func planFaults(mix oracleMix, seed uint64, ops int) []faultAction {
 	rng := rand.New(rand.NewPCG(seed, 0xfa0175))
 	var plan []faultAction
-	place := func(kinds []faultKind) {
+	colFrom := ops / 20
+	if mix.coldStart {
+		// The collector, stopped before the first snapshot, is back
+		// after half the run or more.
+		since := new(time.Time)
+		back := ops/2 + rng.IntN(ops/5+1)
+		plan = append(plan, faultAction{at: 0, kind: stopCollector, start: true, since: since},
+			faultAction{at: back, kind: stopCollector, since: since})
+		colFrom = back + ops/20
+	}
+	place := func(kinds []faultKind, lo int) {
 		if len(kinds) == 0 {
 			return
 		}
-		lo, hi := ops/20, ops*9/10
+		hi := ops * 9 / 10
 		slot := (hi - lo) / len(kinds)
 		for i, k := range kinds {
 			at := lo + i*slot + rng.IntN(slot/4+1)
@@ -232,8 +291,8 @@ func planFaults(mix oracleMix, seed uint64, ops int) []faultAction {
 			agent = append(agent, k)
 		}
 	}
-	place(col)
-	place(agent)
+	place(col, colFrom)
+	place(agent, ops/20)
 	slices.SortStableFunc(plan, func(a, b faultAction) int { return a.at - b.at })
 	return plan
 }
