@@ -225,6 +225,9 @@ func runOracle(t *testing.T, mix oracleMix, seed uint64, ops int, res *oracleRes
 
 	want := r.want()
 	want.explain = w.explain
+	// However long the agent may still need: a minute, or five times as
+	// long as the workload took, whichever is longer.
+	want.settle = max(60*time.Second, 5*took)
 	res.divergent = len(assertConsistent(t, want))
 
 	if mix.spoolMiB > 0 && (mix.coldStart || slices.Contains(mix.faults, stopCollector)) {
