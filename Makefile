@@ -45,7 +45,7 @@ SOAK_OPS   ?= 200000
 SOAK_SEED  ?=
 
 soak:
-	@mkdir -p soak && rm -f soak/summary.txt
+	@rm -rf soak && mkdir -p soak
 	@echo "soak: $(SOAK_SEEDS) runs of $(SOAK_OPS) operations; log in soak/oracle.log"
 	@PLUMB_ORACLE_RUNS=$(SOAK_SEEDS) PLUMB_ORACLE_OPS=$(SOAK_OPS) $(if $(SOAK_SEED),PLUMB_ORACLE_SEED=$(SOAK_SEED)) \
 	  PLUMB_ORACLE_SUMMARY=$(CURDIR)/soak/summary.txt PLUMB_E2E_LOGDIR=$(CURDIR)/soak \
