@@ -5,6 +5,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
@@ -143,12 +145,21 @@ func (d *DB) compactLocked() error {
 			}
 		}
 		// Survivors take their stretch's oldest base: the value the
-		// collector has before the stretch.
+		// collector has before the stretch. A fact that did not exist
+		// before the stretch and is deleted at its end (a temp file) needs
+		// no delta at all: the spool stays bounded by the facts that
+		// exist, not by the names an outage saw come and go.
 		for _, p := range newest {
 			v := sb.Get(u64(p.seq))
 			e, err := decodeEntry(v)
 			if err != nil {
 				return fmt.Errorf("spool entry %d: %w", p.seq, err)
+			}
+			if p.base == nil && e.delta.GetOp() == plumbv1.DeltaOp_DELTA_OP_DELETE {
+				if err := sb.Delete(u64(p.seq)); err != nil {
+					return err
+				}
+				continue
 			}
 			if string(e.base) == string(p.base) {
 				continue

@@ -380,3 +380,35 @@ func TestSpoolShrinksAgainAfterDraining(t *testing.T) {
 		t.Fatal("no drop: the spool is bounded by luck")
 	}
 }
+
+// Temp files that came and went while the collector was away leave
+// nothing in a compacted spool: it is bounded by the facts that exist,
+// not by every name an outage saw. Before, each left a delete, and a busy
+// outage overflowed the spool of a small tree.
+func TestCompactionForgetsWhatCameAndWent(t *testing.T) {
+	m := NewMetrics(nil)
+	d := openDB(t, t.TempDir(), Options{SpoolLimit: 4 << 10, Metrics: m})
+	mustApply(t, d, 1, up(fileFact("/etc/kept", "0")))
+	if err := d.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ack(d.Status().Seq); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		tmp := fmt.Sprintf("/etc/kept.dpkg-new%d", i)
+		mustApply(t, d, 2, up(fileFact(tmp, "x")), del(tmp))
+	}
+	if count(t, m.Compactions) == 0 {
+		t.Fatal("never compacted: the test proves nothing")
+	}
+	if n := count(t, m.Drops); n != 0 {
+		t.Fatalf("%v drops: compaction kept the deletes of facts that never reached the collector", n)
+	}
+	if err := d.Ack(d.Status().Seq); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Status(); !bytes.Equal(st.AckedDigest, st.Digest) {
+		t.Fatal("acked digest wrong after acking the compacted spool")
+	}
+}
