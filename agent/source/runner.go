@@ -364,6 +364,16 @@ func (s *sink) End(sc Scope) {
 
 func (s *sink) Coverage(c Condition) { s.r.coverage.Set(s.name, c) }
 
+// Facts implements FactReader from the committed state.
+func (s *sink) Facts(sc Scope, fn func(*plumbv1.Fact) error) error {
+	return s.r.rec.Facts(sc.Kind, sc.Prefix, func(f *plumbv1.Fact) error {
+		if !sc.Contains(fact.KeyOf(f), f) {
+			return nil
+		}
+		return fn(f)
+	})
+}
+
 // Lookup answers from what the source has reported, committed or not.
 func (s *sink) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
 	if f, ok := s.r.pending.lookup(k); ok {

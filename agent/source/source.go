@@ -78,6 +78,14 @@ type Sink interface {
 	Lookup(k fact.Key) (*plumbv1.Fact, bool)
 }
 
+// FactReader is an optional interface of a Sink: a source that must look
+// through what it recorded (the file source, for the other names of a
+// hard-linked file) reads the facts of a scope, as committed. fn must not
+// call the Sink.
+type FactReader interface {
+	Facts(scope Scope, fn func(*plumbv1.Fact) error) error
+}
+
 // Scope is a set of facts a snapshot covers: all facts of Kind whose key
 // starts with Prefix and, if Manager is set, whose package manager
 // (PackageAttrs.manager or ConffileAttrs.manager) is Manager. An empty

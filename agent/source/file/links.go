@@ -4,6 +4,10 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/source"
 )
 
 // inotify reports a change under the name it was made through: a write to
@@ -12,18 +16,36 @@ import (
 // stale. So the source remembers the names of every multiply-linked file
 // it has seen, and when it finds one changed, it looks at the others
 // again. A look that finds nothing new does not spread, so this ends.
+//
+// A name the source never saw linked (it had one link when last looked at,
+// and another name was made for it since, which inotify reports only under
+// the new name) is found when a change through the new name shows the
+// inode has more links than names known: the recorded facts are searched,
+// once per inode and link count, in one pass for every inode waiting.
 // Links from outside the watched roots cannot be followed: inotify never
 // says a word about them.
+
+// linkSearchDelay gathers the inodes of a burst into one search.
+const linkSearchDelay = 50 * time.Millisecond
 
 // linkSet maps the regular files with more than one link to their names
 // under the roots, and back.
 type linkSet struct {
 	names map[devIno]map[string]struct{}
 	inode map[string]devIno
+	nlink map[devIno]uint64 // link count when last seen
+	// searched holds the link count of each inode at its last search for
+	// names, so that names beyond the roots cost one search, not one per
+	// change; wanted the inodes waiting for the next search.
+	searched map[devIno]uint64
+	wanted   map[devIno]struct{}
 }
 
 func newLinkSet() *linkSet {
-	return &linkSet{names: map[devIno]map[string]struct{}{}, inode: map[string]devIno{}}
+	return &linkSet{
+		names: map[devIno]map[string]struct{}{}, inode: map[string]devIno{},
+		nlink: map[devIno]uint64{}, searched: map[devIno]uint64{}, wanted: map[devIno]struct{}{},
+	}
 }
 
 // note records what st says of path p: one name of its inode if it is a
@@ -31,12 +53,18 @@ func newLinkSet() *linkSet {
 func (l *linkSet) note(p string, st *unix.Stat_t) {
 	id := devIno{st.Dev, st.Ino}
 	if old, ok := l.inode[p]; ok && old == id && st.Nlink > 1 {
+		l.nlink[id] = st.Nlink
 		return
 	}
 	l.forget(p)
 	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink < 2 {
 		return
 	}
+	l.add(p, id)
+	l.nlink[id] = st.Nlink
+}
+
+func (l *linkSet) add(p string, id devIno) {
 	l.inode[p] = id
 	if l.names[id] == nil {
 		l.names[id] = map[string]struct{}{}
@@ -54,6 +82,9 @@ func (l *linkSet) forget(p string) {
 	delete(l.names[id], p)
 	if len(l.names[id]) == 0 {
 		delete(l.names, id)
+		delete(l.nlink, id)
+		delete(l.searched, id)
+		delete(l.wanted, id)
 	}
 }
 
@@ -85,11 +116,72 @@ func (l *linkSet) others(p string) []string {
 }
 
 // recheckLinks has the other names of p looked at again, once their
-// debounce window closes: p changed, and so did they.
+// debounce window closes: p changed, and so did they. Names not known yet
+// are searched for.
 func (r *runner) recheckLinks(p string) {
-	for _, q := range r.links.others(p) {
-		if r.deb.event(q, time.Now(), true) {
-			r.deferEvent(q)
+	others := r.links.others(p)
+	for _, q := range others {
+		r.recheck(q)
+	}
+	id, ok := r.links.inode[p]
+	if !ok {
+		return
+	}
+	n := r.links.nlink[id]
+	if n > uint64(len(others)+1) && r.links.searched[id] != n {
+		r.links.wanted[id] = struct{}{}
+		if r.linkSearchC == nil {
+			r.linkSearch = time.NewTimer(linkSearchDelay)
+			r.linkSearchC = r.linkSearch.C
 		}
+	}
+}
+
+// recheck has p looked at again when its debounce window closes.
+func (r *runner) recheck(p string) {
+	if r.deb.event(p, time.Now(), true) {
+		r.deferEvent(p)
+	}
+}
+
+// findLinks searches the recorded facts under every root for the names of
+// the inodes waiting, and has each name it finds looked at again.
+func (r *runner) findLinks() {
+	r.linkSearch, r.linkSearchC = nil, nil
+	wanted := r.links.wanted
+	r.links.wanted = map[devIno]struct{}{}
+	for id := range wanted {
+		r.links.searched[id] = r.links.nlink[id]
+	}
+	facts, ok := r.sink.(source.FactReader)
+	if !ok || len(wanted) == 0 {
+		return
+	}
+	var found []string
+	for _, rt := range r.roots {
+		err := facts.Facts(r.scope(rt.path), func(f *plumbv1.Fact) error {
+			a := f.GetFile()
+			if a.GetType() != plumbv1.FileType_FILE_TYPE_REGULAR {
+				return nil
+			}
+			id := devIno{a.GetDevice(), a.GetInode()}
+			if _, ok := wanted[id]; ok {
+				p := r.set.fsPath(string(f.GetKey()))
+				if _, known := r.links.inode[p]; !known {
+					r.links.add(p, id)
+					found = append(found, p)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			r.logger.Warn("cannot search the recorded facts for hard links", "err", err)
+		}
+	}
+	for _, p := range found {
+		r.recheck(p)
+	}
+	if len(found) > 0 {
+		r.logger.Debug("found other names of changed hard-linked files", "inodes", len(wanted), "names", len(found))
 	}
 }

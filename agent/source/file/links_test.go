@@ -48,6 +48,22 @@ func TestChangeThroughAHardLinkReachesEveryName(t *testing.T) {
 		return true
 	})
 
+	// A file with one link when last seen gets another name; a change
+	// through the new name reaches the old one, which inotify never
+	// mentions.
+	solo := filepath.Join(root, "a", "solo")
+	writeFile(t, solo, "alone\n")
+	waitFor(t, "the single file", func() bool { return hasContent(s, solo, []byte("alone\n")) })
+	second := filepath.Join(root, "b", "second")
+	if err := os.Link(solo, second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "its second name", func() bool { return hasContent(s, second, []byte("alone\n")) })
+	writeFile(t, second, "together\n")
+	waitFor(t, "the first name to follow", func() bool {
+		return hasContent(s, solo, []byte("together\n")) && hasContent(s, second, []byte("together\n"))
+	})
+
 	// One name gone: the rest still follow each other.
 	if err := os.Remove(late); err != nil {
 		t.Fatal(err)

@@ -50,6 +50,9 @@ type runner struct {
 	pollC      <-chan time.Time      // poller.C, or nil
 	overflow   bool                  // an overflow is waiting for its rescan
 	links      *linkSet              // names of multiply-linked files
+	// linkSearch runs findLinks once a burst's inodes are gathered
+	linkSearch  *time.Timer
+	linkSearchC <-chan time.Time // linkSearch.C, or nil
 }
 
 // root is one configured path.
@@ -107,6 +110,9 @@ func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
 func (r *runner) stop() {
 	r.ws.forgetAll()
 	r.timer.Stop()
+	if r.linkSearch != nil {
+		r.linkSearch.Stop()
+	}
 	if r.poller != nil {
 		r.poller.Stop()
 	}
@@ -159,6 +165,8 @@ func (r *runner) loop(ctx context.Context) error {
 			}
 		case <-r.pollC:
 			r.poll(ctx)
+		case <-r.linkSearchC:
+			r.findLinks()
 		}
 	}
 }

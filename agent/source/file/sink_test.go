@@ -93,6 +93,24 @@ func (s *fakeSink) Hold(sc source.Scope) {
 	s.calls = append(s.calls, call{op: "hold", key: sc.Prefix, scope: sc})
 }
 
+// Facts implements source.FactReader.
+func (s *fakeSink) Facts(sc source.Scope, fn func(*plumbv1.Fact) error) error {
+	s.mu.Lock()
+	var in []*plumbv1.Fact
+	for k, f := range s.facts {
+		if sc.Contains(k, f) {
+			in = append(in, f)
+		}
+	}
+	s.mu.Unlock()
+	for _, f := range in {
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *fakeSink) Delete(k fact.Key) {
 	defer s.enter()()
 	delete(s.facts, k)
