@@ -49,6 +49,22 @@ func (v *pendingView) lookup(k fact.Key) (*plumbv1.Fact, bool) {
 	return p.fact, ok
 }
 
+// in returns the pending keys of scope sc, with their pending values (nil:
+// deleted).
+func (v *pendingView) in(sc Scope) map[fact.Key]*plumbv1.Fact {
+	byPrefix := Scope{Kind: sc.Kind, Prefix: sc.Prefix}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := map[fact.Key]*plumbv1.Fact{}
+	for k, p := range v.keys {
+		if !byPrefix.Contains(k, nil) || (p.fact != nil && !sc.Contains(k, p.fact)) {
+			continue
+		}
+		out[k] = p.fact
+	}
+	return out
+}
+
 // committed forgets the notes of a batch the Recorder has committed,
 // unless a newer report of the same key is still on its way. notes[i] is
 // batch[i]'s note, 0 for ops without one.

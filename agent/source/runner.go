@@ -364,14 +364,28 @@ func (s *sink) End(sc Scope) {
 
 func (s *sink) Coverage(c Condition) { s.r.coverage.Set(s.name, c) }
 
-// Facts implements FactReader from the committed state.
+// Facts implements FactReader, answering like Lookup: from what was
+// reported, committed or not.
 func (s *sink) Facts(sc Scope, fn func(*plumbv1.Fact) error) error {
-	return s.r.rec.Facts(sc.Kind, sc.Prefix, func(f *plumbv1.Fact) error {
-		if !sc.Contains(fact.KeyOf(f), f) {
+	pending := s.r.pending.in(sc)
+	err := s.r.rec.Facts(sc.Kind, sc.Prefix, func(f *plumbv1.Fact) error {
+		k := fact.KeyOf(f)
+		if _, ok := pending[k]; ok || !sc.Contains(k, f) {
 			return nil
 		}
 		return fn(f)
 	})
+	if err != nil {
+		return err
+	}
+	for _, f := range pending {
+		if f != nil {
+			if err := fn(f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Lookup answers from what the source has reported, committed or not.

@@ -119,16 +119,27 @@ func (l *linkSet) others(p string) []string {
 // debounce window closes: p changed, and so did they. Names not known yet
 // are searched for.
 func (r *runner) recheckLinks(p string) {
-	others := r.links.others(p)
-	for _, q := range others {
-		r.recheck(q)
-	}
 	id, ok := r.links.inode[p]
 	if !ok {
 		return
 	}
+	live := 1
+	for _, q := range r.links.others(p) {
+		// A name the source has not seen go (its directory moved, say)
+		// is not one of this file's any more.
+		var st unix.Stat_t
+		if err := unix.Lstat(q, &st); err != nil || (devIno{st.Dev, st.Ino}) != id {
+			r.links.forget(q)
+			if err == nil || isGone(err) {
+				r.recheck(q)
+			}
+			continue
+		}
+		live++
+		r.recheck(q)
+	}
 	n := r.links.nlink[id]
-	if n > uint64(len(others)+1) && r.links.searched[id] != n {
+	if n > uint64(live) && r.links.searched[id] != n {
 		r.links.wanted[id] = struct{}{}
 		if r.linkSearchC == nil {
 			r.linkSearch = time.NewTimer(linkSearchDelay)
@@ -167,7 +178,8 @@ func (r *runner) findLinks() {
 			id := devIno{a.GetDevice(), a.GetInode()}
 			if _, ok := wanted[id]; ok {
 				p := r.set.fsPath(string(f.GetKey()))
-				if _, known := r.links.inode[p]; !known {
+				if old, known := r.links.inode[p]; !known || old != id {
+					r.links.forget(p)
 					r.links.add(p, id)
 					found = append(found, p)
 				}
