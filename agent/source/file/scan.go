@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -52,6 +53,7 @@ type hashJob struct {
 	path     string
 	st       unix.Stat_t
 	observed time.Time
+	prev     []byte // digest recorded before, if any
 }
 
 type hashResult struct {
@@ -59,6 +61,8 @@ type hashResult struct {
 	attrs    *plumbv1.FileAttrs
 	observed time.Time
 	err      error
+	prev     []byte // hashJob.prev
+	linked   bool   // the file has other links
 }
 
 // scanScope watches and snapshots the subtree at top. It returns an error
@@ -94,7 +98,7 @@ func (r *runner) scan(ctx context.Context, top string) (map[string]struct{}, err
 	for range r.set.workers {
 		g.Go(func() error {
 			for j := range jobs {
-				res := hashResult{path: j.path, observed: j.observed}
+				res := hashResult{path: j.path, observed: j.observed, prev: j.prev, linked: j.st.Nlink > 1}
 				res.attrs, res.err = r.obs.observe(j.path, &j.st, nil)
 				select {
 				case results <- res:
@@ -187,7 +191,7 @@ func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
 	case plumbv1.FileType_FILE_TYPE_REGULAR:
 		prev, _ := r.lookup(it.path)
 		if reusableHash(prev, &it.st) == nil {
-			return hashJob{path: it.path, st: it.st, observed: it.observed}, true
+			return hashJob{path: it.path, st: it.st, observed: it.observed, prev: prev.GetDigest()}, true
 		}
 		// Same size, times, inode, and settled: nothing about the file
 		// can have changed (a chmod or chown moves ctime), so it is
@@ -207,7 +211,12 @@ func (r *runner) onResult(res hashResult) {
 	var ue *unreadableError
 	switch {
 	case res.err == nil:
-		r.sink.Upsert(r.newFact(res.path, res.attrs, res.observed))
+		f := r.newFact(res.path, res.attrs, res.observed)
+		r.sink.Upsert(f)
+		if res.linked && res.prev != nil && !bytes.Equal(res.prev, f.GetDigest()) {
+			// Changed since last seen: so are its other names.
+			r.recheckLinks(res.path)
+		}
 	case errors.As(res.err, &ue):
 		r.reportUnreadable(res.path, res.attrs, res.observed, ue)
 	case errors.Is(res.err, errGone), errors.Is(res.err, errUnstable):
