@@ -213,8 +213,11 @@ func (r *runner) onResult(res hashResult) {
 	case res.err == nil:
 		f := r.newFact(res.path, res.attrs, res.observed)
 		r.sink.Upsert(f)
-		if res.linked && res.prev != nil && !bytes.Equal(res.prev, f.GetDigest()) {
-			// Changed since last seen: so are its other names.
+		if res.linked && !bytes.Equal(res.prev, f.GetDigest()) {
+			// New or changed since last seen under this name (a
+			// directory moved with it, say): its other names may have
+			// changed with it. (The first scan's searches wait for its
+			// end and take one pass.)
 			r.recheckLinks(res.path)
 		}
 	case errors.As(res.err, &ue):
