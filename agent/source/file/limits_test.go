@@ -138,20 +138,7 @@ func TestUnreadableEntries(t *testing.T) {
 	writeFile(t, root+"/fine", "fine")
 	var denied atomic.Bool
 	denied.Store(true)
-	h := hooks{
-		openDir: func(p string) (int, error) {
-			if denied.Load() && p == locked {
-				return -1, unix.EACCES
-			}
-			return openDirectory(p)
-		},
-		openFile: func(p string) (int, error) {
-			if denied.Load() && p == secret {
-				return -1, unix.EACCES
-			}
-			return openRegular(p)
-		},
-	}
+	h := denying(&denied, locked, secret)
 	r := startSource(t, map[string]any{"paths": []string{root}}, h)
 	s := r.sink
 	for _, p := range []string{locked, secret} {
@@ -185,6 +172,25 @@ func TestUnreadableEntries(t *testing.T) {
 		return s.hasCoverage(stateOK, reasonUnreadable, locked) && s.hasCoverage(stateOK, reasonUnreadable, secret) &&
 			hasContent(s, locked+"/inside", []byte("hidden")) && hasContent(s, secret, []byte("now readable"))
 	})
+}
+
+// denying returns hooks that, while denied holds, refuse to list dir and
+// to open file, as permissions would.
+func denying(denied *atomic.Bool, dir, file string) hooks {
+	return hooks{
+		openDir: func(p string) (int, error) {
+			if denied.Load() && p == dir {
+				return -1, unix.EACCES
+			}
+			return openDirectory(p)
+		},
+		openFile: func(p string) (int, error) {
+			if denied.Load() && p == file {
+				return -1, unix.EACCES
+			}
+			return openRegular(p)
+		},
+	}
 }
 
 // A file that vanishes, or turns into a FIFO, between lstat and open is
@@ -235,21 +241,8 @@ func TestRescanKeepsWhatItCannotRead(t *testing.T) {
 	writeFile(t, secret, "can't read me")
 	var denied atomic.Bool
 	errs := make(chan error)
-	h := hooks{
-		errs: errs,
-		openDir: func(p string) (int, error) {
-			if denied.Load() && p == locked {
-				return -1, unix.EACCES
-			}
-			return openDirectory(p)
-		},
-		openFile: func(p string) (int, error) {
-			if denied.Load() && p == secret {
-				return -1, unix.EACCES
-			}
-			return openRegular(p)
-		},
-	}
+	h := denying(&denied, locked, secret)
+	h.errs = errs
 	r := startSource(t, map[string]any{"paths": []string{root}}, h)
 	s := r.sink
 	before := s.keysUnder(root)
