@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -137,13 +138,20 @@ func (r *Runner) Run(ctx context.Context) error {
 func (r *Runner) runSource(ctx context.Context, name string, s Source) {
 	logger := r.logger.With("source", name)
 	sink := &sink{r: r, name: name}
-	pause := time.Second
+	bo := &backoff.ExponentialBackOff{
+		InitialInterval:     time.Second,
+		RandomizationFactor: 0.2,
+		Multiplier:          2,
+		MaxInterval:         time.Minute,
+	}
+	bo.Reset()
 	for {
 		start := time.Now()
 		err := s.Run(ctx, sink)
 		if ctx.Err() != nil {
 			return
 		}
+		pause := bo.NextBackOff()
 		r.metrics.failures.WithLabelValues(name).Inc()
 		logger.Error("source stopped; restarting", "err", err, "after", pause, "ran", time.Since(start))
 		select {
@@ -154,9 +162,6 @@ func (r *Runner) runSource(ctx context.Context, name string, s Source) {
 		// The new run reports the gaps it finds; those it does not are
 		// closed when its first snapshot is complete (Ready).
 		r.coverage.Restart(name)
-		if pause < time.Minute {
-			pause *= 2
-		}
 	}
 }
 

@@ -10,10 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -43,8 +43,9 @@ type Config struct {
 	HostID string
 	Labels map[string]string
 	Info   *plumbv1.HostInfo
-	// MinBackoff and MaxBackoff bound the reconnect delay; each attempt
-	// waits a random time in [d/2, d] (jitter), d doubling from MinBackoff.
+	// MinBackoff and MaxBackoff bound the reconnect delay: it doubles
+	// from MinBackoff up to MaxBackoff, each wait jittered by ±50% so that
+	// agents do not reconnect in step after a collector restart.
 	MinBackoff, MaxBackoff time.Duration
 	// BatchSize is the most deltas per message.
 	BatchSize int
@@ -84,7 +85,13 @@ func New(conn grpc.ClientConnInterface, cfg Config, spool Spool, coverage *sourc
 
 // Run keeps a session open until ctx ends, reconnecting after failures.
 func (c *Client) Run(ctx context.Context) error {
-	delay := c.cfg.MinBackoff
+	bo := &backoff.ExponentialBackOff{
+		InitialInterval:     c.cfg.MinBackoff,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         c.cfg.MaxBackoff,
+	}
+	bo.Reset()
 	for {
 		start := time.Now()
 		err := c.session(ctx)
@@ -93,9 +100,9 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		// A session that ran a while resets the backoff.
 		if time.Since(start) > c.cfg.MaxBackoff {
-			delay = c.cfg.MinBackoff
+			bo.Reset()
 		}
-		wait := delay/2 + rand.N(delay/2+1)
+		wait := bo.NextBackOff()
 		c.metrics.Reconnects.Inc()
 		c.logger.Warn("collector stream ended; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
 		select {
@@ -103,7 +110,6 @@ func (c *Client) Run(ctx context.Context) error {
 			return nil
 		case <-time.After(wait):
 		}
-		delay = min(delay*2, c.cfg.MaxBackoff)
 	}
 }
 

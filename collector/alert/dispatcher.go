@@ -137,7 +137,7 @@ func (d *Dispatcher) forgetRemoved(ctx context.Context) bool {
 	for _, w := range d.workers {
 		configured[w.name] = true
 	}
-	bo := backoff{initial: d.opts.InitialBackoff, max: d.opts.MaxBackoff}
+	bo := newBackoff(d.opts.InitialBackoff, d.opts.MaxBackoff)
 	for {
 		removed, err := forgetRemoved(ctx, d.store, configured)
 		if err == nil {
@@ -151,7 +151,7 @@ func (d *Dispatcher) forgetRemoved(ctx context.Context) bool {
 			return false
 		}
 		d.opts.Logger.Warn("alert dropping cursors of removed notifiers failed", "err", err)
-		if !sleep(ctx, bo.Next()) {
+		if !sleep(ctx, bo.NextBackOff()) {
 			return false
 		}
 	}

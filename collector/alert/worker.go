@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 )
 
@@ -20,7 +22,7 @@ type worker struct {
 	name string
 	log  *slog.Logger
 	kick chan struct{}
-	bo   backoff
+	bo   *backoff.ExponentialBackOff
 
 	cursor uint64 // every event <= cursor is finished (in memory)
 	saved  uint64 // the cursor as last committed to the store
@@ -34,7 +36,7 @@ func newWorker(d *Dispatcher, n Notifier) *worker {
 		name: n.Name(),
 		log:  d.opts.Logger.With("notifier", n.Name()),
 		kick: make(chan struct{}, 1),
-		bo:   backoff{initial: d.opts.InitialBackoff, max: d.opts.MaxBackoff},
+		bo:   newBackoff(d.opts.InitialBackoff, d.opts.MaxBackoff),
 	}
 }
 
@@ -53,7 +55,7 @@ func (w *worker) run(ctx context.Context) {
 				return
 			}
 			w.log.Warn("alert read events failed", "cursor", w.cursor, "err", err)
-			if !sleep(ctx, w.bo.Next()) {
+			if !sleep(ctx, w.bo.NextBackOff()) {
 				return
 			}
 			continue
@@ -92,7 +94,7 @@ func (w *worker) start(ctx context.Context) bool {
 			return false
 		}
 		w.log.Warn("alert cursor load failed", "err", err)
-		if !sleep(ctx, w.bo.Next()) {
+		if !sleep(ctx, w.bo.NextBackOff()) {
 			return false
 		}
 	}
@@ -137,7 +139,7 @@ func (w *worker) deliver(ctx context.Context, events []*plumbv1.DriftEvent) {
 		return
 	}
 	w.count(resultRetry, len(failed))
-	delay := w.bo.Next()
+	delay := w.bo.NextBackOff()
 	w.log.Warn("alert delivery failed, will retry",
 		"event_ids", ids, "seqs", seqs, "retry_in", delay, "err", err)
 	w.save(ctx) // keep what was delivered even if we are stopped while waiting
