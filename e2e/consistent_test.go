@@ -58,8 +58,9 @@ type want struct {
 	explain func(divergent map[string][]string) string
 }
 
-// spoolDropped is what an agent logs when it drops its spool.
-const spoolDropped = "spool still over its limit after compaction; dropped it"
+// spoolDropped is what an agent logs when it drops its spool, wholly or
+// what follows its first checkpoint: either way a resync follows.
+const spoolDropped = "spool still over its limit after compaction; dropped"
 
 // anyLogged reports whether any of procs logged msg.
 func anyLogged(procs []*proc, msg string) bool {
