@@ -78,8 +78,11 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		return fmt.Errorf("file source: start inotify: %w", err)
 	}
 	defer w.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the pump
 
 	r := newRunner(s, w, sink)
+	r.events, r.errs = pump(ctx, w.Events, w.Errors)
 	defer r.stop()
 	if err := r.start(ctx); err != nil {
 		if ctx.Err() != nil {
