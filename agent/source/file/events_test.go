@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"golang.org/x/sys/unix"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -332,4 +335,33 @@ func hasEmptyUpsert(calls []call, key string) bool {
 		}
 	}
 	return false
+}
+
+// fsnotify removes the watch of a directory that moved (IN_MOVE_SELF) and
+// reports a rename under the watch's path. If the source had already
+// watched the directory at its new path, the watch removed is that one;
+// the rename event names a directory that is still there, watched as far
+// as the source knows. Before, the source took it for a change of the
+// directory's attributes, and what happened in it afterwards was missed.
+func TestWatchRemovedByAMoveIsRestored(t *testing.T) {
+	root := t.TempDir()
+	d := filepath.Join(root, "d")
+	mkdirAll(t, d)
+	var watcher atomic.Pointer[fsnotify.Watcher]
+	events := make(chan fsnotify.Event)
+	h := hooks{events: events, addWatch: func(fw *fsnotify.Watcher, p string) error {
+		watcher.Store(fw)
+		return fw.Add(p)
+	}}
+	r := startSource(t, map[string]any{"paths": []string{root}}, h)
+	w := watcher.Load()
+	if err := w.Remove(d); err != nil { // as fsnotify does after IN_MOVE_SELF
+		t.Fatal(err)
+	}
+	events <- fsnotify.Event{Name: d, Op: fsnotify.Rename}
+	waitFor(t, "the directory watched again", func() bool {
+		return slices.Contains(w.WatchList(), d)
+	})
+	writeFile(t, d+"/new", "seen")
+	waitFor(t, "a file made in it afterwards", func() bool { return hasContent(r.sink, d+"/new", []byte("seen")) })
 }

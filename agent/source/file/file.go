@@ -37,7 +37,8 @@ type hooks struct {
 	addWatch func(w *fsnotify.Watcher, path string) error
 	openFile func(path string) (int, error)
 	openDir  func(path string) (int, error)
-	errs     <-chan error // extra watcher errors, as if from inotify
+	errs     <-chan error          // extra watcher errors, as if from inotify
+	events   <-chan fsnotify.Event // extra events, as if from fsnotify
 }
 
 // stats count what tests and logs want to know.

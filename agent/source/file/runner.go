@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
 
 	"github.com/plumb-dev/plumb/agent/source"
 )
@@ -27,10 +28,11 @@ type runner struct {
 	rmWatch  func(string) error
 	openDir  func(string) (int, error)
 
-	events   <-chan fsnotify.Event
-	errs     <-chan error
-	injected <-chan error
-	closed   bool // the watcher's channels closed under us
+	events     <-chan fsnotify.Event
+	errs       <-chan error
+	injected   <-chan error
+	injectedEv <-chan fsnotify.Event
+	closed     bool // the watcher's channels closed under us
 
 	roots   []*root
 	anchors map[string]int // watched ancestors of roots → roots using them
@@ -79,6 +81,7 @@ func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
 		events:       w.Events,
 		errs:         w.Errors,
 		injected:     s.hooks.errs,
+		injectedEv:   s.hooks.events,
 		anchors:      map[string]int{},
 		deb:          newDebouncer(s.set.debounce),
 		timer:        time.NewTimer(time.Hour),
@@ -159,6 +162,8 @@ func (r *runner) loop(ctx context.Context) error {
 			r.onError(err)
 		case err := <-r.injected:
 			r.onError(err)
+		case ev := <-r.injectedEv:
+			r.onEvent(ctx, ev)
 		case <-r.timer.C:
 			for _, p := range r.deb.due(time.Now()) {
 				r.handle(ctx, p)
@@ -175,9 +180,31 @@ func (r *runner) loop(ctx context.Context) error {
 // into the path's debounce window.
 func (r *runner) onEvent(ctx context.Context, ev fsnotify.Event) {
 	p := filepath.Clean(ev.Name)
+	if ev.Op.Has(fsnotify.Rename) {
+		r.watchDroppedOnMove(p)
+	}
 	if r.deb.event(p, time.Now(), settles(ev.Op)) {
 		r.handle(ctx, p)
 	}
+}
+
+// watchDroppedOnMove handles a rename event for p, a directory the source
+// watches that is still there, as itself: that is fsnotify reporting
+// IN_MOVE_SELF for a directory moved to p. fsnotify then removes the
+// watch, and if the source had already watched the directory at its new
+// path, what it removed is that watch. The source forgets it, so that p is
+// watched and scanned again when the event is handled.
+func (r *runner) watchDroppedOnMove(p string) {
+	id, watched := r.ws.watched(p)
+	if !watched {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Lstat(p, &st) != nil || (devIno{st.Dev, st.Ino}) != id {
+		return
+	}
+	r.logger.Debug("watch dropped by a move of the directory itself; watching it again", "path", r.display(p))
+	r.ws.drop(p)
 }
 
 // settles reports whether a path must settle before it is read: every
