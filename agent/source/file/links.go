@@ -25,8 +25,17 @@ import (
 // Links from outside the watched roots cannot be followed: inotify never
 // says a word about them.
 
-// linkSearchDelay gathers the inodes of a burst into one search.
-const linkSearchDelay = 50 * time.Millisecond
+// linkSearchDelay gathers the inodes of a burst into one search. A search
+// that finds fewer names than the inode has links is made once more after
+// linkRetryDelay, when the events of a busy moment (a name just renamed
+// into place, a directory just moved) have been handled; names still
+// missing then are beyond the roots, and not searched for again until the
+// inode's names or link count change.
+const (
+	linkSearchDelay = 50 * time.Millisecond
+	linkRetryDelay  = 500 * time.Millisecond
+	linkSearches    = 2
+)
 
 // linkSet maps the regular files with more than one link to their names
 // under the roots, and back.
@@ -34,17 +43,18 @@ type linkSet struct {
 	names map[devIno]map[string]struct{}
 	inode map[string]devIno
 	nlink map[devIno]uint64 // link count when last seen
-	// searched holds the link count of each inode at its last search for
-	// names, so that names beyond the roots cost one search, not one per
-	// change; wanted the inodes waiting for the next search.
-	searched map[devIno]uint64
+	// searches counts the searches for an inode's names since its names
+	// or link count last changed, so that names beyond the roots cost
+	// linkSearches searches, not one per change; wanted holds the inodes
+	// waiting for the next search.
+	searches map[devIno]int
 	wanted   map[devIno]struct{}
 }
 
 func newLinkSet() *linkSet {
 	return &linkSet{
 		names: map[devIno]map[string]struct{}{}, inode: map[string]devIno{},
-		nlink: map[devIno]uint64{}, searched: map[devIno]uint64{}, wanted: map[devIno]struct{}{},
+		nlink: map[devIno]uint64{}, searches: map[devIno]int{}, wanted: map[devIno]struct{}{},
 	}
 }
 
@@ -53,7 +63,7 @@ func newLinkSet() *linkSet {
 func (l *linkSet) note(p string, st *unix.Stat_t) {
 	id := devIno{st.Dev, st.Ino}
 	if old, ok := l.inode[p]; ok && old == id && st.Nlink > 1 {
-		l.nlink[id] = st.Nlink
+		l.setNlink(id, st.Nlink)
 		return
 	}
 	l.forget(p)
@@ -61,10 +71,22 @@ func (l *linkSet) note(p string, st *unix.Stat_t) {
 		return
 	}
 	l.add(p, id)
-	l.nlink[id] = st.Nlink
+	l.setNlink(id, st.Nlink)
 }
 
+func (l *linkSet) setNlink(id devIno, n uint64) {
+	if l.nlink[id] != n {
+		delete(l.searches, id)
+	}
+	l.nlink[id] = n
+}
+
+// add records p as a name of id; a new name makes the inode worth
+// searching for again.
 func (l *linkSet) add(p string, id devIno) {
+	if _, known := l.names[id][p]; !known {
+		delete(l.searches, id)
+	}
 	l.inode[p] = id
 	if l.names[id] == nil {
 		l.names[id] = map[string]struct{}{}
@@ -83,7 +105,7 @@ func (l *linkSet) forget(p string) {
 	if len(l.names[id]) == 0 {
 		delete(l.names, id)
 		delete(l.nlink, id)
-		delete(l.searched, id)
+		delete(l.searches, id)
 		delete(l.wanted, id)
 	}
 }
@@ -138,13 +160,17 @@ func (r *runner) recheckLinks(p string) {
 		live++
 		r.recheck(q)
 	}
-	n := r.links.nlink[id]
-	if n > uint64(live) && r.links.searched[id] != n {
-		r.links.wanted[id] = struct{}{}
-		if r.linkSearchC == nil {
-			r.linkSearch = time.NewTimer(linkSearchDelay)
-			r.linkSearchC = r.linkSearch.C
-		}
+	if r.links.nlink[id] > uint64(live) && r.links.searches[id] < linkSearches {
+		r.wantLinks(id, linkSearchDelay)
+	}
+}
+
+// wantLinks has id's names searched for within delay.
+func (r *runner) wantLinks(id devIno, delay time.Duration) {
+	r.links.wanted[id] = struct{}{}
+	if r.linkSearchC == nil {
+		r.linkSearch = time.NewTimer(delay)
+		r.linkSearchC = r.linkSearch.C
 	}
 }
 
@@ -161,9 +187,6 @@ func (r *runner) findLinks() {
 	r.linkSearch, r.linkSearchC = nil, nil
 	wanted := r.links.wanted
 	r.links.wanted = map[devIno]struct{}{}
-	for id := range wanted {
-		r.links.searched[id] = r.links.nlink[id]
-	}
 	facts, ok := r.sink.(source.FactReader)
 	if !ok || len(wanted) == 0 {
 		return
@@ -181,8 +204,8 @@ func (r *runner) findLinks() {
 				if old, known := r.links.inode[p]; !known || old != id {
 					r.links.forget(p)
 					r.links.add(p, id)
-					found = append(found, p)
 				}
+				found = append(found, p)
 			}
 			return nil
 		})
@@ -192,6 +215,12 @@ func (r *runner) findLinks() {
 	}
 	for _, p := range found {
 		r.recheck(p)
+	}
+	for id := range wanted {
+		r.links.searches[id]++
+		if uint64(len(r.links.names[id])) < r.links.nlink[id] && r.links.searches[id] < linkSearches {
+			r.wantLinks(id, linkRetryDelay)
+		}
 	}
 	if len(found) > 0 {
 		r.logger.Debug("found other names of changed hard-linked files", "inodes", len(wanted), "names", len(found))
