@@ -58,6 +58,11 @@ type DB struct {
 	// agent's, so it holds a baseline (see shrink.go)
 	checkpointAcked bool
 	shrinkAt        int64 // past the limit, shrink again only above this
+
+	// sent is the highest seq Pending has handed out: deltas up to it may
+	// be on their way to the collector, so compaction must not drop the
+	// end of a chain whose start may have been sent.
+	sent uint64
 }
 
 // Open opens or creates the database in dir. A file that is not a

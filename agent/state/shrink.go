@@ -116,7 +116,11 @@ func (d *DB) compactLocked() error {
 		type kept struct {
 			seq  uint64
 			base []byte
+			// created: the chain starts with the fact's creation,
+			// which was not yet handed to the stream
+			created bool
 		}
+		sent := d.sent
 		newest := map[where]*kept{}
 		var drop []uint64
 		err = forEachEntry(sb, func(seq uint64, e entry, _ int) error {
@@ -133,7 +137,8 @@ func (d *DB) compactLocked() error {
 				p.seq = seq
 				return nil
 			}
-			newest[w] = &kept{seq: seq, base: e.base}
+			newest[w] = &kept{seq: seq, base: e.base,
+				created: e.base == nil && e.delta.GetOp() == plumbv1.DeltaOp_DELTA_OP_UPSERT && seq > sent}
 			return nil
 		})
 		if err != nil {
@@ -145,17 +150,19 @@ func (d *DB) compactLocked() error {
 			}
 		}
 		// Survivors take their stretch's oldest base: the value the
-		// collector has before the stretch. A fact that did not exist
-		// before the stretch and is deleted at its end (a temp file) needs
-		// no delta at all: the spool stays bounded by the facts that
-		// exist, not by the names an outage saw come and go.
+		// collector has before the stretch. A fact created and deleted
+		// within the stretch (a temp file) needs no delta at all, so the
+		// spool stays bounded by the facts that exist, not by the names an
+		// outage saw come and go; unless its creation may already be on
+		// its way to the collector (a lone delete without a base is what
+		// an earlier compaction kept for that reason).
 		for _, p := range newest {
 			v := sb.Get(u64(p.seq))
 			e, err := decodeEntry(v)
 			if err != nil {
 				return fmt.Errorf("spool entry %d: %w", p.seq, err)
 			}
-			if p.base == nil && e.delta.GetOp() == plumbv1.DeltaOp_DELTA_OP_DELETE {
+			if p.created && e.delta.GetOp() == plumbv1.DeltaOp_DELTA_OP_DELETE {
 				if err := sb.Delete(u64(p.seq)); err != nil {
 					return err
 				}

@@ -11,12 +11,16 @@ import (
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
-// Pending returns up to max spooled deltas with Seq > after, in order.
-func (d *DB) Pending(after uint64, max int) ([]*plumbv1.Delta, error) {
+// Pending returns up to limit spooled deltas with Seq > after, in order.
+// It holds the lock so that compaction, which must know what may have
+// been sent, never runs between reading and recording it.
+func (d *DB) Pending(after uint64, limit int) ([]*plumbv1.Delta, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	var out []*plumbv1.Delta
 	err := d.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSpool).Cursor()
-		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < max; k, v = c.Next() {
+		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			e, err := decodeEntry(v)
 			if err != nil {
 				return fmt.Errorf("spool entry %d: %w", getU64(k), err)
@@ -25,6 +29,9 @@ func (d *DB) Pending(after uint64, max int) ([]*plumbv1.Delta, error) {
 		}
 		return nil
 	})
+	if n := len(out); n > 0 {
+		d.sent = max(d.sent, out[n-1].GetSeq())
+	}
 	return out, err
 }
 

@@ -412,3 +412,40 @@ func TestCompactionForgetsWhatCameAndWent(t *testing.T) {
 		t.Fatal("acked digest wrong after acking the compacted spool")
 	}
 }
+
+// A fact created and deleted within one stretch leaves nothing after
+// compaction, unless its creation may already be on its way to the
+// collector: then the delete must follow it. Before, it was dropped, and
+// the collector kept a file the agent had seen go.
+func TestCompactionKeepsTheDeleteOfAFactAlreadySent(t *testing.T) {
+	m := NewMetrics(nil)
+	d := openDB(t, t.TempDir(), Options{SpoolLimit: 2 << 10, Metrics: m})
+	if err := d.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ack(d.Status().Seq); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, d, 1, up(fileFact("/etc/x.dpkg-new", "x")))
+	sent, err := d.Pending(d.Status().AckedSeq, 100) // the stream reads it
+	if err != nil || len(sent) != 1 {
+		t.Fatalf("pending %v, %v", sent, err)
+	}
+	mustApply(t, d, 1, del("/etc/x.dpkg-new"))
+	for i := range 40 { // one fact rewritten: compaction keeps one delta
+		mustApply(t, d, 1, up(fileFact("/etc/busy", fmt.Sprint(i))))
+	}
+	if count(t, m.Compactions) == 0 || count(t, m.Drops) != 0 {
+		t.Fatalf("%v compactions, %v drops: the test needs compaction alone", count(t, m.Compactions), count(t, m.Drops))
+	}
+	rest, err := d.Pending(sent[0].GetSeq(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dl := range rest {
+		if dl.GetOp() == plumbv1.DeltaOp_DELTA_OP_DELETE && string(dl.GetFact().GetKey()) == "/etc/x.dpkg-new" {
+			return
+		}
+	}
+	t.Fatal("the delete of a fact whose creation was sent was compacted away")
+}
