@@ -30,6 +30,8 @@ func (r *runner) handle(ctx context.Context, p string) {
 			// queued before a directory's watch was dropped is stale.
 			if _, ok := r.ws.watched(filepath.Dir(p)); ok {
 				r.syncPath(ctx, p)
+			} else {
+				r.logger.Debug("event in a directory not watched; ignored", "path", r.display(p))
 			}
 			return
 		}

@@ -161,6 +161,8 @@ func (r *runner) recheckLinks(p string) {
 		r.recheck(q)
 	}
 	if r.links.nlink[id] > uint64(live) && r.links.searches[id] < linkSearches {
+		r.logger.Debug("hard-linked file changed; searching for its other names", "path", r.display(p),
+			"links", r.links.nlink[id], "names_known", live, "searches", r.links.searches[id])
 		r.wantLinks(id, linkSearchDelay)
 	}
 }
