@@ -106,7 +106,8 @@ func (l *linkSet) forget(p string) {
 		delete(l.names, id)
 		delete(l.nlink, id)
 		delete(l.searches, id)
-		delete(l.wanted, id)
+		// A search already wanted still runs: the name that asked for
+		// it may have moved, the others are still to be found.
 	}
 }
 
