@@ -63,7 +63,7 @@ func newLinkSet() *linkSet {
 func (l *linkSet) note(p string, st *unix.Stat_t) {
 	id := devIno{st.Dev, st.Ino}
 	if old, ok := l.inode[p]; ok && old == id && st.Nlink > 1 {
-		l.setNlink(id, st.Nlink)
+		l.setNlink(id, uint64(st.Nlink))
 		return
 	}
 	l.forget(p)
@@ -71,7 +71,7 @@ func (l *linkSet) note(p string, st *unix.Stat_t) {
 		return
 	}
 	l.add(p, id)
-	l.setNlink(id, st.Nlink)
+	l.setNlink(id, uint64(st.Nlink))
 }
 
 func (l *linkSet) setNlink(id devIno, n uint64) {
