@@ -126,7 +126,11 @@ func TestWatchDroppedStreamFails(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("watch did not end when the server stopped")
 	}
-	if !strings.Contains(stderr.String(), "plumbctl: watch drift: stream dropped: ") {
-		t.Errorf("stderr = %q, want a stream dropped error", stderr.String())
+	// The fake counts a watcher once its handler runs, which can be before
+	// the client's call has returned: then gRPC retries the call, finds the
+	// collector gone, and the call fails rather than the stream.
+	if e := stderr.String(); !strings.Contains(e, "plumbctl: watch drift: stream dropped: unavailable: ") &&
+		!strings.Contains(e, "plumbctl: watch drift: unavailable: ") {
+		t.Errorf("stderr = %q, want a stream dropped (or call failed) error", e)
 	}
 }
