@@ -65,6 +65,14 @@ func buildDeb(t *testing.T) string {
 	put("DEBIAN/conffiles", debConffile+"\n")
 	put(debConffile, debConfText)
 	put(debDataFile, "Plumb e2e test data.\n")
+	deb := filepath.Join(dir, debName+".deb")
+	dpkgDebBuild(t, tree, deb)
+	return deb
+}
+
+// dpkgDebBuild builds the package tree (with its DEBIAN/) into deb.
+func dpkgDebBuild(t *testing.T, tree, deb string) {
+	t.Helper()
 	// dpkg-deb wants the control directory 0755, and the tree's root
 	// becomes "./" in the archive: keep it from being 0700 like TempDir.
 	for _, d := range []string{tree, filepath.Join(tree, "DEBIAN")} {
@@ -72,11 +80,9 @@ func buildDeb(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	deb := filepath.Join(dir, debName+".deb")
 	if out, err := exec.Command("dpkg-deb", "--root-owner-group", "--build", tree, deb).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb --build: %v\n%s", err, out)
 	}
-	return deb
 }
 
 // runDpkg runs dpkg with args, waiting out another dpkg run that holds the

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,15 +50,8 @@ func buildUpgradeDeb(t *testing.T, v int) string {
 		put(fmt.Sprintf("%s/sub%d/file%02d", upgradeDebDir[1:], i%5, i),
 			fmt.Appendf(nil, "file %d of version %d\n", i, version), 0o644)
 	}
-	for _, d := range []string{tree, filepath.Join(tree, "DEBIAN")} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	deb := filepath.Join(filepath.Dir(tree), fmt.Sprintf("%s_%d.deb", upgradeDebName, v))
-	if out, err := exec.Command("dpkg-deb", "--root-owner-group", "--build", tree, deb).CombinedOutput(); err != nil {
-		t.Fatalf("dpkg-deb --build: %v\n%s", err, out)
-	}
+	dpkgDebBuild(t, tree, deb)
 	return deb
 }
 
