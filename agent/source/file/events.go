@@ -63,7 +63,7 @@ func (r *runner) syncPath(ctx context.Context, p string) (exists bool) {
 		}
 		return true
 	}
-	r.links.note(p, &st)
+	r.noteLinks(p, &st)
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		id := devIno{st.Dev, st.Ino}
 		cur, watched := r.ws.watched(p)

@@ -168,10 +168,25 @@ func (r *runner) recheckLinks(p string) {
 	}
 }
 
-// wantLinks has id's names searched for within delay.
+// noteLinks records what st says of p, a path just looked at, and if it
+// is a name of an inode with more links than names known, has the others
+// searched for: the file may have been linked to a name the source had
+// seen with one link, which inotify never mentions again.
+func (r *runner) noteLinks(p string, st *unix.Stat_t) {
+	r.links.note(p, st)
+	id, ok := r.links.inode[p]
+	if ok && r.links.nlink[id] > uint64(len(r.links.names[id])) && r.links.searches[id] < linkSearches {
+		r.wantLinks(id, linkSearchDelay)
+	}
+}
+
+// wantLinks has id's names searched for within delay, or later if the
+// last search was recent: searches take at most about a tenth of the
+// source's time, however many links a package upgrade makes.
 func (r *runner) wantLinks(id devIno, delay time.Duration) {
 	r.links.wanted[id] = struct{}{}
 	if r.linkSearchC == nil {
+		delay = max(delay, time.Until(r.linkNext))
 		r.linkSearch = time.NewTimer(delay)
 		r.linkSearchC = r.linkSearch.C
 	}
@@ -188,6 +203,8 @@ func (r *runner) recheck(p string) {
 // the inodes waiting, and has each name it finds looked at again.
 func (r *runner) findLinks() {
 	r.linkSearch, r.linkSearchC = nil, nil
+	began := time.Now()
+	defer func() { r.linkNext = time.Now().Add(10 * time.Since(began)) }()
 	wanted := r.links.wanted
 	r.links.wanted = map[devIno]struct{}{}
 	facts, ok := r.sink.(source.FactReader)

@@ -55,6 +55,7 @@ type runner struct {
 	// linkSearch runs findLinks once a burst's inodes are gathered
 	linkSearch  *time.Timer
 	linkSearchC <-chan time.Time // linkSearch.C, or nil
+	linkNext    time.Time        // no search before then
 }
 
 // root is one configured path.

@@ -183,7 +183,7 @@ func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
 		r.sink.Hold(r.scope(it.path))
 		return hashJob{}, false
 	}
-	r.links.note(it.path, &it.st)
+	r.noteLinks(it.path, &it.st)
 	a := attrsOf(&it.st)
 	switch a.Type {
 	case dirType:
