@@ -279,6 +279,12 @@ func TestMetricsPrecreatedAndPending(t *testing.T) {
 		v, _ := metric(t, reg, "plumb_alert_pending_events", map[string]string{"notifier": "m"})
 		return v == 3
 	})
+	// A failure must have been timed before the receiver comes back: the
+	// first attempt may otherwise come after the release.
+	waitFor(t, "a failed attempt", func() bool {
+		v, _ := metric(t, reg, "plumb_alert_deliveries_total", map[string]string{"notifier": "m", "result": "retry"})
+		return v >= 1
+	})
 	close(release)
 	waitFor(t, "pending = 0", func() bool {
 		v, _ := metric(t, reg, "plumb_alert_pending_events", map[string]string{"notifier": "m"})
