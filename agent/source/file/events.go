@@ -26,13 +26,24 @@ func (r *runner) handle(ctx context.Context, p string) {
 			r.syncRoot(ctx, rt)
 			return
 		case within(p, rt.path):
-			// Only paths in directories the source watches: an event
-			// queued before a directory's watch was dropped is stale.
-			if _, ok := r.ws.watched(filepath.Dir(p)); ok {
+			dir := filepath.Dir(p)
+			if _, ok := r.ws.watched(dir); ok {
 				r.syncPath(ctx, p)
-			} else {
-				r.logger.Debug("event in a directory not watched; ignored", "path", r.display(p))
+				return
 			}
+			// An event from a directory the source does not hold as
+			// watched: stale (queued before the directory moved or went)
+			// if it is not there, else the source's record is behind the
+			// kernel's (a watch kept under a name the source dropped):
+			// then the directory is looked at, and so watched and
+			// scanned, rather than its changes ignored.
+			var st unix.Stat_t
+			if dir != rt.path && unix.Lstat(dir, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				r.logger.Debug("event in a directory not held as watched; looking at it", "path", r.display(p))
+				r.syncPath(ctx, dir)
+				return
+			}
+			r.logger.Debug("stale event ignored", "path", r.display(p))
 			return
 		}
 	}
