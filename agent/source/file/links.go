@@ -19,9 +19,10 @@ import (
 //
 // A name the source never saw linked (it had one link when last looked at,
 // and another name was made for it since, which inotify reports only under
-// the new name) is found when a change through the new name shows the
-// inode has more links than names known: the recorded facts are searched,
-// once per inode and link count, in one pass for every inode waiting.
+// the new name) is found when a name is seen for an inode with more links
+// than names known: the recorded facts are searched, in one pass for every
+// inode waiting, at most linkSearches times until the inode's names or
+// link count change.
 // Links from outside the watched roots cannot be followed: inotify never
 // says a word about them.
 
@@ -146,24 +147,28 @@ func (r *runner) recheckLinks(p string) {
 	if !ok {
 		return
 	}
-	live := 1
 	for _, q := range r.links.others(p) {
 		// A name the source has not seen go (its directory moved, say)
 		// is not one of this file's any more.
 		var st unix.Stat_t
 		if err := unix.Lstat(q, &st); err != nil || (devIno{st.Dev, st.Ino}) != id {
 			r.links.forget(q)
-			if err == nil || isGone(err) {
-				r.recheck(q)
+			if err != nil && !isGone(err) {
+				continue
 			}
-			continue
 		}
-		live++
 		r.recheck(q)
 	}
-	if r.links.nlink[id] > uint64(live) && r.links.searches[id] < linkSearches {
-		r.logger.Debug("hard-linked file changed; searching for its other names", "path", r.display(p),
-			"links", r.links.nlink[id], "names_known", live, "searches", r.links.searches[id])
+	r.searchIfShort(p, id)
+}
+
+// searchIfShort has the names of id (p's inode) searched for if it has
+// more links than names known, and has not been searched for too often.
+func (r *runner) searchIfShort(p string, id devIno) {
+	n, known := r.links.nlink[id], len(r.links.names[id])
+	if n > uint64(known) && r.links.searches[id] < linkSearches {
+		r.logger.Debug("hard-linked file with names not known; searching for them", "path", r.display(p),
+			"links", n, "names_known", known, "searches", r.links.searches[id])
 		r.wantLinks(id, linkSearchDelay)
 	}
 }
@@ -174,9 +179,8 @@ func (r *runner) recheckLinks(p string) {
 // seen with one link, which inotify never mentions again.
 func (r *runner) noteLinks(p string, st *unix.Stat_t) {
 	r.links.note(p, st)
-	id, ok := r.links.inode[p]
-	if ok && r.links.nlink[id] > uint64(len(r.links.names[id])) && r.links.searches[id] < linkSearches {
-		r.wantLinks(id, linkSearchDelay)
+	if id, ok := r.links.inode[p]; ok {
+		r.searchIfShort(p, id)
 	}
 }
 
