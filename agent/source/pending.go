@@ -65,27 +65,20 @@ func (v *pendingView) in(sc Scope) map[fact.Key]*plumbv1.Fact {
 	return out
 }
 
-// committed forgets the notes of a batch the Recorder has committed,
-// unless a newer report of the same key is still on its way. notes[i] is
-// batch[i]'s note, 0 for ops without one.
-func (v *pendingView) committed(batch []Op, notes []uint64) {
+// pendingRef names the note a recorded op settles.
+type pendingRef struct {
+	key fact.Key
+	n   uint64
+}
+
+// committed forgets the notes of ops the Recorder has committed, unless a
+// newer report of the same key is still on its way.
+func (v *pendingView) committed(refs []pendingRef) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for i, op := range batch {
-		if notes[i] == 0 {
-			continue
-		}
-		var k fact.Key
-		switch {
-		case op.Upsert != nil:
-			k = fact.KeyOf(op.Upsert)
-		case op.Delete != nil:
-			k = *op.Delete
-		default:
-			continue
-		}
-		if p, ok := v.keys[k]; ok && p.n == notes[i] {
-			delete(v.keys, k)
+	for _, ref := range refs {
+		if p, ok := v.keys[ref.key]; ok && p.n == ref.n {
+			delete(v.keys, ref.key)
 		}
 	}
 }

@@ -171,7 +171,7 @@ func (r *Runner) loop(ctx context.Context) error {
 	readySources := map[string]bool{}
 	readyDone := false
 	batch := make([]Op, 0, r.MaxBatch)
-	notes := make([]uint64, 0, r.MaxBatch) // batch[i]'s pending note
+	notes := make([]pendingRef, 0, r.MaxBatch) // what the batch settles in the pending view
 
 	flush := func() {
 		if len(batch) == 0 {
@@ -184,7 +184,7 @@ func (r *Runner) loop(ctx context.Context) error {
 				r.metrics.batch.Observe(float64(len(batch)))
 				r.metrics.recorded.Add(float64(n))
 				r.metrics.applyLatency.Observe(time.Since(start).Seconds())
-				r.pending.committed(batch, notes)
+				r.pending.committed(notes)
 				break
 			}
 			// A full disk or similar: keep the batch, back off, retry.
@@ -199,9 +199,11 @@ func (r *Runner) loop(ctx context.Context) error {
 		batch = batch[:0]
 		notes = notes[:0]
 	}
-	add := func(op Op, note uint64) {
+	add := func(op Op, ref pendingRef) {
 		batch = append(batch, op)
-		notes = append(notes, note)
+		if ref.n != 0 {
+			notes = append(notes, ref)
+		}
 	}
 
 	handle := func(op sinkOp) {
@@ -213,7 +215,7 @@ func (r *Runner) loop(ctx context.Context) error {
 					snap.seen[k] = struct{}{}
 				}
 			}
-			add(Op{Upsert: op.fact}, op.note)
+			add(Op{Upsert: op.fact}, pendingRef{k, op.note})
 		case opKeep:
 			for _, snap := range open {
 				snap.seen[op.key] = struct{}{}
@@ -224,7 +226,7 @@ func (r *Runner) loop(ctx context.Context) error {
 			}
 		case opDelete:
 			k := op.key
-			add(Op{Delete: &k}, op.note)
+			add(Op{Delete: &k}, pendingRef{k, op.note})
 		case opBegin:
 			open[op.scope] = &openSnapshot{seen: map[fact.Key]struct{}{}}
 		case opEnd:
@@ -253,7 +255,7 @@ func (r *Runner) loop(ctx context.Context) error {
 				return
 			}
 			for i := range gone {
-				add(Op{Delete: &gone[i]}, r.pending.note(gone[i], nil))
+				add(Op{Delete: &gone[i]}, pendingRef{gone[i], r.pending.note(gone[i], nil)})
 			}
 			r.metrics.snapshots.WithLabelValues(op.source).Inc()
 		case opReady:
@@ -264,7 +266,7 @@ func (r *Runner) loop(ctx context.Context) error {
 			readySources[op.source] = true
 			r.logger.Info("source ready", "source", op.source)
 			if !readyDone && len(readySources) == len(r.sources) {
-				add(Op{Checkpoint: true}, 0)
+				add(Op{Checkpoint: true}, pendingRef{})
 				flush()
 				readyDone = true
 				r.logger.Info("initial snapshot complete")
@@ -274,7 +276,7 @@ func (r *Runner) loop(ctx context.Context) error {
 	}
 
 	if len(r.sources) == 0 {
-		add(Op{Checkpoint: true}, 0)
+		add(Op{Checkpoint: true}, pendingRef{})
 		flush()
 		readyDone = true
 		close(r.ready)
