@@ -35,6 +35,7 @@ type Server struct {
 	logger    *slog.Logger
 	metrics   *Metrics
 	committer *committer
+	authorize func(ctx context.Context, host string) error
 
 	mu sync.Mutex
 	// streams holds the live stream per host id; guarded by mu. A second
@@ -44,6 +45,7 @@ type Server struct {
 
 type liveStream struct {
 	cancel context.CancelCauseFunc
+	bootID string
 }
 
 // Options configure New.
@@ -53,6 +55,9 @@ type Options struct {
 	// OnCommit is called after each commit that appended drift events,
 	// e.g. to wake the alert dispatcher and drift watchers.
 	OnCommit func(events int)
+	// Authorize decides whether the caller of a stream may speak for
+	// host (auth.Authority.AuthorizeStream); nil lets anyone.
+	Authorize func(ctx context.Context, host string) error
 	// MaxDeltasPerCommit bounds a group commit; default 20000.
 	MaxDeltasPerCommit int
 	Now                func() time.Time
@@ -74,7 +79,8 @@ func New(st store.Store, eng *drift.Engine, opts Options) *Server {
 		st:      st,
 		logger:  opts.Logger,
 		metrics: m,
-		streams: map[string]*liveStream{},
+		streams:   map[string]*liveStream{},
+		authorize: opts.Authorize,
 		committer: &committer{
 			st: st, eng: eng, logger: opts.Logger, metrics: m, now: opts.Now,
 			jobs:      make(chan *job, 1024),
@@ -97,6 +103,19 @@ func (s *Server) Connected(host string) bool {
 
 var errReplaced = errors.New("a newer stream for this host replaced this one")
 
+// CloseHost ends the host's live stream, if any, with cause (a status
+// error the agent receives), and returns how many it ended.
+func (s *Server) CloseHost(host string, cause error) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ls := s.streams[host]; ls != nil {
+		ls.cancel(cause)
+		delete(s.streams, host)
+		return 1
+	}
+	return 0
+}
+
 // Sync serves one agent.
 func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 	ctx, cancel := context.WithCancelCause(st.Context())
@@ -118,10 +137,26 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 		return status.Errorf(codes.FailedPrecondition, "hello: agent uses %d set-digest buckets, collector %d; upgrade one of them",
 			hello.GetBucketCount(), fact.BucketCount)
 	}
+	if s.authorize != nil {
+		if err := s.authorize(ctx, host); err != nil {
+			s.metrics.Rejected.Inc()
+			return err
+		}
+	}
 	logger := s.logger.With("host", host)
 
-	me := &liveStream{cancel: cancel}
+	me := &liveStream{cancel: cancel, bootID: hello.GetInfo().GetBootId()}
 	s.mu.Lock()
+	if old := s.streams[host]; old != nil && old.bootID != "" && me.bootID != "" && old.bootID != me.bootID {
+		// Two machines with one identity (a VM cloned with its agent's
+		// key): the one streaming keeps its stream. A host that rebooted
+		// while its old stream was half open waits for keepalive to end
+		// that stream (under a minute) and then connects.
+		s.mu.Unlock()
+		s.metrics.Rejected.Inc()
+		logger.Warn("refused a second stream for a host from another boot: a cloned machine with this host's key?", "live_boot_id", old.bootID, "new_boot_id", me.bootID)
+		return status.Errorf(codes.AlreadyExists, "host %q is streaming from another machine (boot id %s); a cloned VM with this host's key? Give the clone its own host id and state dir", host, old.bootID)
+	}
 	if old := s.streams[host]; old != nil {
 		old.cancel(errReplaced)
 		logger.Warn("host reconnected while its old stream was open; replacing it")
@@ -165,6 +200,8 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 			}
 			if cause := context.Cause(ctx); errors.Is(cause, errReplaced) {
 				return status.Error(codes.Aborted, cause.Error())
+			} else if _, ok := status.FromError(cause); ok && cause != nil {
+				return cause // ended by CloseHost
 			}
 			return err
 		}

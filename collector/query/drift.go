@@ -5,6 +5,7 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/drift"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/fact"
@@ -21,7 +22,7 @@ func (s *Server) ListDrift(ctx context.Context, req *plumbv1.ListDriftRequest) (
 			}
 		}
 		return tx.DriftItems(req.GetHostId(), req.GetIncludeClosed(), func(it *plumbv1.DriftItem) error {
-			resp.Items = append(resp.Items, it)
+			resp.Items = append(resp.Items, s.redactItem(ctx, it))
 			return nil
 		})
 	})
@@ -53,15 +54,23 @@ func (s *Server) AcceptDrift(ctx context.Context, req *plumbv1.AcceptDriftReques
 	if e := req.GetExpected(); e != nil {
 		want = &drift.Expected{Digest: e.GetDigest()}
 	}
-	by := req.GetAcceptedBy()
-	if by == "" {
-		by = "unknown"
+	// Who accepted is the caller's token, never what the request says.
+	by := "unknown"
+	if c, ok := auth.CallerFrom(ctx); ok {
+		by = c.Name
 	}
 	var items []*plumbv1.DriftItem
 	var events []*plumbv1.DriftEvent
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		if err := hostExists(tx, req.GetHostId()); err != nil {
 			return err
+		}
+		if want != nil {
+			cur, err := tx.Fact(req.GetHostId(), *k)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+			want = &drift.Expected{Digest: s.unredactExpected(ctx, cur, want.Digest)}
 		}
 		var err error
 		items, events, err = s.eng.Accept(tx, req.GetHostId(), k, want, by, req.GetReason())
@@ -72,6 +81,9 @@ func (s *Server) AcceptDrift(ctx context.Context, req *plumbv1.AcceptDriftReques
 	}
 	if n, ok := s.events.(notifier); ok && len(events) > 0 {
 		n.Notify()
+	}
+	for i, it := range items {
+		items[i] = s.redactItem(ctx, it)
 	}
 	return &plumbv1.AcceptDriftResponse{Accepted: items}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/store"
 )
 
@@ -17,7 +18,13 @@ func (s *Server) ListHosts(ctx context.Context, _ *plumbv1.ListHostsRequest) (*p
 	resp := &plumbv1.ListHostsResponse{}
 	err := s.view(ctx, func(tx store.ReadTx) error {
 		return tx.Hosts(func(h *store.Host) error {
-			resp.Hosts = append(resp.Hosts, s.hostProto(h))
+			hp := s.hostProto(h)
+			if id, err := tx.Identity(h.ID); err == nil {
+				hp.Identity = auth.Identity(id)
+			} else if !isNotFound(err) {
+				return err
+			}
+			resp.Hosts = append(resp.Hosts, hp)
 			return nil
 		})
 	})
@@ -55,7 +62,7 @@ func (s *Server) ListFacts(ctx context.Context, req *plumbv1.ListFactsRequest) (
 			return err
 		}
 		return tx.Facts(req.GetHostId(), req.GetKind(), func(f *plumbv1.Fact) error {
-			resp.Facts = append(resp.Facts, f)
+			resp.Facts = append(resp.Facts, s.redactFact(ctx, f))
 			return nil
 		})
 	})

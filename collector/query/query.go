@@ -47,6 +47,7 @@ type Server struct {
 	connected func(hostID string) bool
 	logger    *slog.Logger
 	poll      time.Duration
+	digestKey []byte // keys digests of unreadable files for callers below admin
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close: watches end

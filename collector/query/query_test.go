@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,11 +14,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/drift"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/fact"
@@ -35,6 +38,10 @@ type rig struct {
 	srv    *Server
 	client plumbv1.QueryServiceClient
 	seq    map[string]uint64
+	auth   *auth.Authority
+	// token is the bearer token the client sends unless a call's context
+	// carries another (asToken): the bootstrap admin's.
+	token string
 }
 
 func newRig(t *testing.T, tune ...func(*Server)) *rig {
@@ -54,20 +61,56 @@ func newRig(t *testing.T, tune ...func(*Server)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer()
+	// The real authenticating interceptors, with the bootstrap admin
+	// token as the client's default credential.
+	r.auth = auth.New(st, auth.Options{})
+	dir := t.TempDir()
+	if _, err := r.auth.Bootstrap(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := os.ReadFile(filepath.Join(dir, auth.AdminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.token = strings.TrimSpace(string(tok))
+	r.srv.SetDigestKey([]byte("0123456789abcdef0123456789abcdef"))
+	gs := grpc.NewServer(grpc.UnaryInterceptor(r.auth.UnaryInterceptor), grpc.StreamInterceptor(r.auth.StreamInterceptor))
 	plumbv1.RegisterQueryServiceServer(gs, r.srv)
 	go func() { _ = gs.Serve(lis) }()
 	t.Cleanup(func() {
 		r.srv.Close()
 		gs.GracefulStop()
 	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	withToken := func(ctx context.Context) context.Context {
+		if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get("authorization")) > 0 {
+			return ctx
+		}
+		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+r.token)
+	}
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return invoker(withToken(ctx), method, req, reply, cc, opts...)
+		}),
+		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return streamer(withToken(ctx), desc, cc, method, opts...)
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	r.client = plumbv1.NewQueryServiceClient(conn)
 	return r
+}
+
+// asRole returns ctx carrying a new API token of role, named name.
+func (r *rig) asRole(ctx context.Context, role plumbv1.Role, name string) context.Context {
+	r.t.Helper()
+	admin := auth.WithCaller(ctx, auth.Caller{Name: "admin", Role: plumbv1.Role_ROLE_ADMIN})
+	resp, err := r.auth.AdminServer().CreateAPIToken(admin, &plumbv1.CreateAPITokenRequest{Role: role, Name: name})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+resp.GetToken())
 }
 
 func sysctl(name, value string) *plumbv1.Fact {
@@ -240,9 +283,10 @@ func TestAcceptDrift(t *testing.T) {
 		wantCode(t, err, tc.code, tc.contains)
 	}
 
-	resp, err := r.client.AcceptDrift(ctx, &plumbv1.AcceptDriftRequest{
+	// Accepted-by is the token's name, not what the request claims.
+	resp, err := r.client.AcceptDrift(r.asRole(ctx, plumbv1.Role_ROLE_OPERATOR, "alice"), &plumbv1.AcceptDriftRequest{
 		HostId: "web-1", Kind: plumbv1.FactKind_FACT_KIND_SYSCTL, Key: []byte("a"),
-		Reason: "tuning ticket 7", AcceptedBy: "alice",
+		Reason: "tuning ticket 7", AcceptedBy: "mallory",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +307,7 @@ func TestAcceptDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.GetAccepted()) != 1 || resp.GetAccepted()[0].GetAcceptedBy() != "unknown" {
+	if len(resp.GetAccepted()) != 1 || resp.GetAccepted()[0].GetAcceptedBy() != "admin" {
 		t.Errorf("accept all = %v", resp.GetAccepted())
 	}
 	hosts, err := r.client.ListHosts(ctx, &plumbv1.ListHostsRequest{})

@@ -72,7 +72,7 @@ func (s *Server) sendAfter(ctx context.Context, stream grpc.ServerStreamingServe
 			if host != "" && ev.GetItem().GetHostId() != host {
 				continue
 			}
-			if err := stream.Send(&plumbv1.WatchDriftResponse{Event: ev}); err != nil {
+			if err := stream.Send(&plumbv1.WatchDriftResponse{Event: s.redactEvent(ctx, ev)}); err != nil {
 				return seq, err
 			}
 		}

@@ -71,6 +71,9 @@ func (o Options) withDefaults() Options {
 //	events/     <seq uint64 big-endian> = plumbv1.DriftEvent
 //	            (bucket sequence = last seq ever assigned)
 //	cursors/    <consumer name> = seq uint64 big-endian
+//	join_tokens/ <token id> = JoinToken (JSON)
+//	api_tokens/  <token id> = APIToken (JSON)
+//	identities/  <host id>  = Identity (JSON)
 //
 // Keys inside a host are fact.Key.Encode(), so facts of one kind sort
 // together. Drift keeps the latest item per fact; closed items stay until a

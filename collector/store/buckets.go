@@ -27,6 +27,13 @@ var (
 	bucketEvents = []byte("events")
 	// bucketCursors maps a consumer name to the last seq it finished.
 	bucketCursors = []byte("cursors")
+
+	// bucketJoinTokens, bucketAPITokens and bucketIdentities hold
+	// credentials as JSON records: join tokens and API tokens by token id
+	// (their secrets only as SHA-256), identities by host id.
+	bucketJoinTokens = []byte("join_tokens")
+	bucketAPITokens  = []byte("api_tokens")
+	bucketIdentities = []byte("identities")
 )
 
 // magic is the value of keyMagic.

@@ -21,12 +21,22 @@ type migration struct {
 // released entry.
 var migrations = []migration{
 	{version: 1, name: "create top-level buckets", apply: migrateV1},
+	{version: 2, name: "create credential buckets", apply: migrateV2},
 }
 
 func latestSchema() uint64 { return migrations[len(migrations)-1].version }
 
 func migrateV1(tx *bolt.Tx) error {
 	for _, name := range [][]byte{bucketHosts, bucketEvents, bucketCursors} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func migrateV2(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketJoinTokens, bucketAPITokens, bucketIdentities} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

@@ -60,8 +60,8 @@ func TestMigrateV1(t *testing.T) {
 			return err
 		}
 		v, err := schemaVersion(tx)
-		if v != 1 || err != nil {
-			t.Errorf("after migrate: schema %d, %v; want 1", v, err)
+		if v != latestSchema() || err != nil {
+			t.Errorf("after migrate: schema %d, %v; want %d", v, err, latestSchema())
 		}
 		return nil
 	})
@@ -73,6 +73,11 @@ func TestMigrateV1(t *testing.T) {
 	s.logger = s.opts.Logger
 	if err := s.Update(context.Background(), func(tx Tx) error { return tx.PutHost(&Host{ID: "h"}) }); err != nil {
 		t.Errorf("Update on a migrated database: %v", err)
+	}
+	if err := s.Update(context.Background(), func(tx Tx) error {
+		return tx.PutIdentity(&Identity{HostID: "h", KeyPin: "sha256:00"})
+	}); err != nil {
+		t.Errorf("PutIdentity on a migrated database: %v", err)
 	}
 }
 

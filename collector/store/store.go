@@ -88,6 +88,14 @@ type ReadTx interface {
 	Cursor(name string) (uint64, error)
 	// Cursors calls fn for each cursor in name order.
 	Cursors(fn func(name string, seq uint64) error) error
+
+	// JoinToken, APIToken and Identity return ErrNotFound when missing.
+	JoinToken(id string) (*JoinToken, error)
+	JoinTokens(fn func(*JoinToken) error) error
+	APIToken(id string) (*APIToken, error)
+	APITokens(fn func(*APIToken) error) error
+	Identity(host string) (*Identity, error)
+	Identities(fn func(*Identity) error) error
 }
 
 // Tx is a read-write transaction.
@@ -114,4 +122,9 @@ type Tx interface {
 	// DeleteCursor forgets a consumer, so that it no longer holds back
 	// pruning. Deleting a missing cursor is not an error.
 	DeleteCursor(name string) error
+
+	PutJoinToken(t *JoinToken) error
+	DeleteJoinToken(id string) error
+	PutAPIToken(t *APIToken) error
+	PutIdentity(i *Identity) error
 }

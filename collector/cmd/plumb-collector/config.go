@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/store"
 )
 
@@ -25,6 +26,12 @@ type Config struct {
 	LogFormat      string           `koanf:"log_format"`
 	EventRetention time.Duration    `koanf:"event_retention"`
 	Webhooks       []map[string]any `koanf:"webhooks"`
+	// CertTTL is the life of the client certificates agents get.
+	CertTTL time.Duration `koanf:"cert_ttl"`
+	// TLSNames are extra DNS names or IP addresses for the collector's
+	// server certificate (the listen address, localhost and the host
+	// name are always in it).
+	TLSNames []string `koanf:"tls_names"`
 
 	// Flag-only conveniences folded into Webhooks by Validate.
 	webhookURLs   []string
@@ -39,6 +46,7 @@ func NewConfig() *Config {
 		LogLevel:       "info",
 		LogFormat:      "text",
 		EventRetention: store.DefaultEventRetention,
+		CertTTL:        auth.DefaultCertTTL,
 	}
 }
 
@@ -50,12 +58,14 @@ var flagKeys = map[string]string{
 	"log-level":       "log_level",
 	"log-format":      "log_format",
 	"event-retention": "event_retention",
+	"cert-ttl":        "cert_ttl",
+	"tls-name":        "tls_names",
 }
 
 // AddFlags binds the flags to c.
 func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "gRPC address for agents and the query API, host:port")
-	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "serve plaintext gRPC (required until TLS is implemented)")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "serve plaintext gRPC: no TLS, no agent enrollment, agents may claim any host id (API tokens are still required)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "directory for the collector's database (plumb.db)")
 	fs.StringArrayVar(&c.webhookURLs, "webhook-url", nil, "send drift events as JSON to this URL (repeatable; adds to webhooks in the config file)")
 	fs.StringVar(&c.webhookSecret, "webhook-secret", "", "Standard Webhooks signing secret (whsec_...) for --webhook-url")
@@ -63,6 +73,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "keep delivered drift events this long")
+	fs.DurationVar(&c.CertTTL, "cert-ttl", c.CertTTL, "life of agents' client certificates (they renew at two thirds of it)")
+	fs.StringSliceVar(&c.TLSNames, "tls-name", c.TLSNames, "extra DNS name or IP address for the collector's certificate (repeatable)")
 }
 
 // Validate checks c and folds the flag conveniences into it.
@@ -71,8 +83,8 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen %q: %w", c.Listen, err))
 	}
-	if !c.Insecure {
-		errs = append(errs, errors.New("TLS is not implemented yet: pass --insecure (or insecure: true) to serve plaintext gRPC"))
+	if c.CertTTL < time.Second || c.CertTTL > 366*24*time.Hour {
+		errs = append(errs, fmt.Errorf("cert_ttl %v: want 1s to 366 days", c.CertTTL))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: required"))

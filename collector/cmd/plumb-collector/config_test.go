@@ -28,7 +28,7 @@ func TestPackagedConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "127.0.0.1:7700" || cfg.DataDir != "/var/lib/plumb/collector" {
+	if cfg.Listen != "127.0.0.1:7700" || cfg.DataDir != "/var/lib/plumb/collector" || cfg.Insecure {
 		t.Fatalf("packaged config: %+v", cfg)
 	}
 }
@@ -50,7 +50,7 @@ func TestWebhookFlagsBecomeNotifiers(t *testing.T) {
 	}{
 		{[]string{"--insecure", "--webhook-secret", "whsec_x"}, "needs --webhook-url"},
 		{[]string{"--insecure", "--listen", "nope"}, "listen"},
-		{[]string{"--data", "/x"}, "pass --insecure"},
+		{[]string{"--cert-ttl", "0s"}, "cert_ttl"},
 	} {
 		if _, err := load(t, "", tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err %v, want %q", tc.args, err, tc.want)

@@ -26,6 +26,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/alert"
+	"github.com/plumb-dev/plumb/collector/auth"
 	_ "github.com/plumb-dev/plumb/collector/alert/webhook"
 	"github.com/plumb-dev/plumb/collector/drift"
 	"github.com/plumb-dev/plumb/collector/ingest"
@@ -92,12 +93,26 @@ func serve(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	creds, ca, err := transport(cfg, logger)
+	if err != nil {
+		return err
+	}
+	authority := auth.New(st, auth.Options{
+		CA: ca, CertTTL: cfg.CertTTL, Logger: logger.With("component", "auth"), Metrics: auth.NewMetrics(reg),
+	})
+	if made, err := authority.Bootstrap(ctx, cfg.DataDir); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	} else if made {
+		logger.Info("wrote the first admin API token; plumbctl on this host reads it", "path", filepath.Join(cfg.DataDir, auth.AdminTokenFile))
+	}
 	watchers := &query.Broadcaster{}
 	ing := ingest.New(st, eng, ingest.Options{
 		Logger:     logger.With("component", "ingest"),
 		Registerer: reg,
 		OnCommit:   func(int) { watchers.Notify() },
+		Authorize:  authority.AuthorizeStream,
 	})
+	authority.SetStreams(ing)
 	qs := query.New(st, eng, watchers, ing.Connected, logger.With("component", "query"))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -105,17 +120,26 @@ func serve(ctx context.Context, cfg *Config) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := grpc.NewServer(
+		grpc.Creds(creds),
+		grpc.ChainUnaryInterceptor(authority.UnaryInterceptor),
+		grpc.ChainStreamInterceptor(authority.StreamInterceptor),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(16<<20),
 	)
 	plumbv1.RegisterAgentServiceServer(srv, ing)
 	plumbv1.RegisterQueryServiceServer(srv, qs)
+	plumbv1.RegisterEnrollServiceServer(srv, authority.EnrollServer())
+	plumbv1.RegisterAdminServiceServer(srv, authority.AdminServer())
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 
-	logger.Warn("serving plaintext gRPC (--insecure): agents and API clients are not authenticated", "listen", ln.Addr().String())
+	if ca == nil {
+		logger.Warn("serving plaintext gRPC (--insecure): traffic can be read and forged, and agents may claim any host id", "listen", ln.Addr().String())
+	} else {
+		logger.Info("serving TLS", "listen", ln.Addr().String(), "ca", filepath.Join(cfg.DataDir, auth.CACertFile), "ca_pin", ca.Pin)
+	}
 	logger.Info("plumb-collector starting", "version", version.Version, "data", cfg.DataDir, "notifiers", len(notifiers))
 
 	g, ctx := errgroup.WithContext(ctx)

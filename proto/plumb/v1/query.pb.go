@@ -203,8 +203,11 @@ type Host struct {
 	OpenDrift        uint64                 `protobuf:"varint,9,opt,name=open_drift,json=openDrift,proto3" json:"open_drift,omitempty"`
 	LastSeenUnixNano int64                  `protobuf:"varint,10,opt,name=last_seen_unix_nano,json=lastSeenUnixNano,proto3" json:"last_seen_unix_nano,omitempty"`
 	Coverage         []*CoverageCondition   `protobuf:"bytes,11,rep,name=coverage,proto3" json:"coverage,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Its enrolled identity; unset for a host that streamed without one
+	// (a collector run with --insecure).
+	Identity      *HostIdentity `protobuf:"bytes,12,opt,name=identity,proto3" json:"identity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Host) Reset() {
@@ -310,6 +313,13 @@ func (x *Host) GetLastSeenUnixNano() int64 {
 func (x *Host) GetCoverage() []*CoverageCondition {
 	if x != nil {
 		return x.Coverage
+	}
+	return nil
+}
+
+func (x *Host) GetIdentity() *HostIdentity {
+	if x != nil {
+		return x.Identity
 	}
 	return nil
 }
@@ -824,7 +834,8 @@ type AcceptDriftRequest struct {
 	Kind   FactKind `protobuf:"varint,2,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
 	Key    []byte   `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Reason string   `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	// Who accepts; plumbctl fills in the local user.
+	// Ignored: the collector records the name of the caller's API token.
+	// Kept so that old clients still parse.
 	AcceptedBy string `protobuf:"bytes,5,opt,name=accepted_by,json=acceptedBy,proto3" json:"accepted_by,omitempty"`
 	// Optional, and only with kind and key: the value of the fact that the
 	// caller looked at and means to accept. The collector then accepts only
@@ -1097,7 +1108,7 @@ var File_plumb_v1_query_proto protoreflect.FileDescriptor
 
 const file_plumb_v1_query_proto_rawDesc = "" +
 	"\n" +
-	"\x14plumb/v1/query.proto\x12\bplumb.v1\x1a\x14plumb/v1/agent.proto\x1a\x13plumb/v1/fact.proto\"\xdd\x03\n" +
+	"\x14plumb/v1/query.proto\x12\bplumb.v1\x1a\x14plumb/v1/agent.proto\x1a\x13plumb/v1/auth.proto\x1a\x13plumb/v1/fact.proto\"\x91\x04\n" +
 	"\x04Host\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
 	"\x04info\x18\x02 \x01(\v2\x12.plumb.v1.HostInfoR\x04info\x122\n" +
@@ -1114,7 +1125,8 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"open_drift\x18\t \x01(\x04R\topenDrift\x12-\n" +
 	"\x13last_seen_unix_nano\x18\n" +
 	" \x01(\x03R\x10lastSeenUnixNano\x127\n" +
-	"\bcoverage\x18\v \x03(\v2\x1b.plumb.v1.CoverageConditionR\bcoverage\x1a9\n" +
+	"\bcoverage\x18\v \x03(\v2\x1b.plumb.v1.CoverageConditionR\bcoverage\x122\n" +
+	"\bidentity\x18\f \x01(\v2\x16.plumb.v1.HostIdentityR\bidentity\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x12\n" +
@@ -1230,43 +1242,45 @@ var file_plumb_v1_query_proto_goTypes = []any{
 	nil,                         // 17: plumb.v1.Host.LabelsEntry
 	(*HostInfo)(nil),            // 18: plumb.v1.HostInfo
 	(*CoverageCondition)(nil),   // 19: plumb.v1.CoverageCondition
-	(FactKind)(0),               // 20: plumb.v1.FactKind
-	(*Fact)(nil),                // 21: plumb.v1.Fact
+	(*HostIdentity)(nil),        // 20: plumb.v1.HostIdentity
+	(FactKind)(0),               // 21: plumb.v1.FactKind
+	(*Fact)(nil),                // 22: plumb.v1.Fact
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
 	18, // 0: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
 	17, // 1: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
 	19, // 2: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	3,  // 3: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	20, // 4: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	21, // 5: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	20, // 6: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
-	0,  // 7: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
-	1,  // 8: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	21, // 9: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	21, // 10: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
-	2,  // 11: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
-	8,  // 12: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	8,  // 13: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	20, // 14: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	13, // 15: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
-	8,  // 16: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	9,  // 17: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	4,  // 18: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	6,  // 19: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	10, // 20: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	12, // 21: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	15, // 22: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	5,  // 23: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	7,  // 24: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	11, // 25: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	14, // 26: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	16, // 27: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	23, // [23:28] is the sub-list for method output_type
-	18, // [18:23] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	20, // 3: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	3,  // 4: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
+	21, // 5: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	22, // 6: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	21, // 7: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	0,  // 8: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
+	1,  // 9: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
+	22, // 10: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	22, // 11: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	2,  // 12: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
+	8,  // 13: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
+	8,  // 14: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
+	21, // 15: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	13, // 16: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	8,  // 17: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	9,  // 18: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	4,  // 19: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	6,  // 20: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	10, // 21: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	12, // 22: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	15, // 23: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	5,  // 24: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	7,  // 25: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	11, // 26: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	14, // 27: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	16, // 28: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	24, // [24:29] is the sub-list for method output_type
+	19, // [19:24] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -1275,6 +1289,7 @@ func file_plumb_v1_query_proto_init() {
 		return
 	}
 	file_plumb_v1_agent_proto_init()
+	file_plumb_v1_auth_proto_init()
 	file_plumb_v1_fact_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
