@@ -11,6 +11,7 @@ package auth
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -188,4 +189,31 @@ func (ca *CA) ServerTLS(cert tls.Certificate) *tls.Config {
 		ClientCAs:    pool,
 		MinVersion:   tls.VersionTLS13,
 	}
+}
+
+// DigestKeyFile keys the content digests that callers below admin see.
+const DigestKeyFile = "digest.key"
+
+// LoadOrCreateDigestKey returns the 32-byte secret in dir/digest.key,
+// creating it (0600) on first start.
+func LoadOrCreateDigestKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, DigestKeyFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) != 32 {
+			return nil, fmt.Errorf("%s: %d bytes, want 32 (delete it to have a new one made; keyed digests then change)", path, len(b))
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := pki.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return b, nil
 }

@@ -53,7 +53,10 @@ func (i *Identity) Quarantined() bool { return !i.Revoked && i.Clashes > 0 }
 
 func (t *boltTx) JoinToken(id string) (*JoinToken, error) {
 	v := &JoinToken{}
-	return v, t.getRecord(bucketJoinTokens, id, v)
+	if err := t.getRecord(bucketJoinTokens, id, v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 func (t *boltTx) PutJoinToken(v *JoinToken) error {
@@ -70,7 +73,10 @@ func (t *boltTx) JoinTokens(fn func(*JoinToken) error) error {
 
 func (t *boltTx) APIToken(id string) (*APIToken, error) {
 	v := &APIToken{}
-	return v, t.getRecord(bucketAPITokens, id, v)
+	if err := t.getRecord(bucketAPITokens, id, v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 func (t *boltTx) PutAPIToken(v *APIToken) error {
@@ -83,7 +89,10 @@ func (t *boltTx) APITokens(fn func(*APIToken) error) error {
 
 func (t *boltTx) Identity(host string) (*Identity, error) {
 	v := &Identity{}
-	return v, t.getRecord(bucketIdentities, host, v)
+	if err := t.getRecord(bucketIdentities, host, v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 func (t *boltTx) PutIdentity(v *Identity) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/agent/state"
+	"github.com/plumb-dev/plumb/pkg/pki"
 )
 
 // Config is the agent's whole configuration: defaults from NewConfig,
@@ -19,6 +20,10 @@ import (
 type Config struct {
 	Collector     string            `koanf:"collector"`
 	Insecure      bool              `koanf:"insecure"`
+	// JoinToken and CAPin enroll the agent (first start, or after its
+	// certificate expired or was revoked).
+	JoinToken string `koanf:"join_token"`
+	CAPin     string `koanf:"ca_pin"`
 	StateDir      string            `koanf:"state_dir"`
 	HostID        string            `koanf:"host_id"`
 	HostRoot      string            `koanf:"host_root"`
@@ -58,6 +63,8 @@ func NewConfig() *Config {
 var flagKeys = map[string]string{
 	"collector":       "collector",
 	"insecure":        "insecure",
+	"join-token":      "join_token",
+	"ca-pin":          "ca_pin",
 	"state":           "state_dir",
 	"host-id":         "host_id",
 	"host-root":       "host_root",
@@ -71,7 +78,9 @@ var flagKeys = map[string]string{
 // AddFlags binds the flags to c.
 func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Collector, "collector", c.Collector, "collector address, host:port")
-	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "use plaintext gRPC (required until TLS is implemented)")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "use plaintext gRPC, without enrollment (only with a collector run with --insecure)")
+	fs.StringVar(&c.JoinToken, "join-token", c.JoinToken, "join token from `plumbctl token create`, to enroll with the collector (needed once)")
+	fs.StringVar(&c.CAPin, "ca-pin", c.CAPin, "the collector CA's pin, sha256:<hex> (printed by `plumbctl token create`)")
 	fs.StringVar(&c.StateDir, "state", c.StateDir, "directory for the agent's state database and spool")
 	fs.StringVar(&c.HostID, "host-id", c.HostID, "this host's id (default: /etc/machine-id, else the hostname)")
 	fs.StringVar(&c.HostRoot, "host-root", c.HostRoot, "where the host's filesystem is mounted (for containers)")
@@ -92,8 +101,13 @@ func (c *Config) Validate() (map[string]source.Options, error) {
 	if c.Collector == "" {
 		errs = append(errs, errors.New("collector: address required"))
 	}
-	if !c.Insecure {
-		errs = append(errs, errors.New("TLS is not implemented yet: pass --insecure (or insecure: true) to use plaintext gRPC"))
+	if c.Insecure && (c.JoinToken != "" || c.CAPin != "") {
+		errs = append(errs, errors.New("--insecure uses plaintext and no enrollment: drop --join-token and --ca-pin, or drop --insecure"))
+	}
+	if c.CAPin != "" {
+		if _, err := pki.ParsePin(c.CAPin); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("state_dir: required"))

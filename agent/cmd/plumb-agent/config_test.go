@@ -61,7 +61,8 @@ func TestValidateErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{}, "pass --insecure"},
+		{[]string{"--ca-pin", "sha256:abc"}, "want sha256:<64 hex digits>"},
+		{[]string{"--insecure", "--join-token", "pjt.x.y"}, "drop --join-token"},
 		{[]string{"--insecure", "--label", "novalue"}, "want key=value"},
 		{[]string{"--insecure", "--sources", "nope"}, "unknown source"},
 		{[]string{"--insecure", "--host-root", "relative"}, "must be absolute"},

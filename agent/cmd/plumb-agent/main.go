@@ -14,8 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/plumb-dev/plumb/agent/enroll"
 	"github.com/plumb-dev/plumb/agent/hostinfo"
 	"github.com/plumb-dev/plumb/agent/source"
 	_ "github.com/plumb-dev/plumb/agent/source/builtin"
@@ -54,7 +56,6 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 	if err != nil {
 		return cli.Usage(err)
 	}
-	logger.Warn("using plaintext gRPC to the collector (--insecure)", "collector", cfg.Collector)
 	hostID := cfg.HostID
 	if hostID == "" {
 		hostID = hostinfo.DefaultHostID(cfg.HostRoot)
@@ -88,7 +89,19 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 	}
 	runner := source.NewRunner(logger, db, sources, reg)
 
-	conn, err := grpc.NewClient(cfg.Collector, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	var ident *enroll.Identity
+	creds := insecure.NewCredentials()
+	if cfg.Insecure {
+		logger.Warn("using plaintext gRPC to the collector (--insecure): traffic can be read and forged", "collector", cfg.Collector)
+	} else {
+		ident, err = enroll.Load(enroll.Options{Dir: cfg.StateDir, HostID: hostID, CAPin: cfg.CAPin, JoinToken: cfg.JoinToken,
+			Logger: logger.With("component", "enroll")})
+		if err != nil {
+			return cli.Usage(err)
+		}
+		creds = credentials.NewTLS(ident.TLSConfig())
+	}
+	conn, err := grpc.NewClient(cfg.Collector, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return fmt.Errorf("collector address %q: %w", cfg.Collector, err)
 	}
@@ -100,7 +113,23 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 	logger.Info("plumb-agent starting", "version", version.Version, "host_id", hostID, "sources", names, "collector", cfg.Collector)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(ctx) })
-	g.Go(func() error { return client.Run(ctx) })
+	g.Go(func() error {
+		if ident != nil {
+			// Sources run and spool meanwhile; nothing streams unenrolled.
+			if err := ident.Ensure(ctx, cfg.Collector, cfg.ReconnectMax); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return cli.Usage(err)
+			}
+			go func() {
+				if err := ident.Renew(ctx, conn); err != nil {
+					logger.Error("agent certificate lapsed; the agent keeps recording and cannot stream", "err", err)
+				}
+			}()
+		}
+		return client.Run(ctx)
+	})
 	g.Go(func() error {
 		start := time.Now()
 		select {

@@ -114,6 +114,11 @@ func serve(ctx context.Context, cfg *Config) error {
 	})
 	authority.SetStreams(ing)
 	qs := query.New(st, eng, watchers, ing.Connected, logger.With("component", "query"))
+	digestKey, err := auth.LoadOrCreateDigestKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	qs.SetDigestKey(digestKey)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

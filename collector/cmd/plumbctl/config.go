@@ -23,6 +23,10 @@ type options struct {
 	Insecure  bool          `koanf:"insecure"`
 	Output    string        `koanf:"output"`
 	Timeout   time.Duration `koanf:"timeout"`
+	CAFile    string        `koanf:"ca_file"`
+	CAPin     string        `koanf:"ca_pin"`
+	Token     string        `koanf:"token"`
+	TokenFile string        `koanf:"token_file"`
 }
 
 // Output formats.
@@ -34,16 +38,31 @@ const (
 // envCollector overrides the config file's collector address.
 const envCollector = "PLUMB_COLLECTOR"
 
+// envToken is an API token; --token wins over it, and it over
+// --token-file.
+const envToken = "PLUMB_TOKEN"
+
+// The packaged collector's files: plumbctl on the collector host finds
+// the CA and the first admin token there without flags.
+const (
+	defaultCAFile    = "/var/lib/plumb/collector/ca.crt"
+	defaultTokenFile = "/var/lib/plumb/collector/admin.token"
+)
+
 // configKeys are the keys a config file may set: the global flags except
 // --config itself.
-var configKeys = []string{"collector", "insecure", "output", "timeout"}
+var configKeys = []string{"collector", "insecure", "output", "timeout", "ca_file", "ca_pin", "token", "token_file"}
 
 func addGlobalFlags(fs *pflag.FlagSet, configFile *string) {
 	fs.String("collector", "127.0.0.1:7700", "collector query address, host:port (env "+envCollector+")")
-	fs.Bool("insecure", false, "use plaintext gRPC (required until TLS is implemented)")
+	fs.Bool("insecure", false, "use plaintext gRPC (only with a collector run with --insecure)")
+	fs.String("ca-file", defaultCAFile, "the collector's CA certificate (its data dir's ca.crt)")
+	fs.String("ca-pin", "", "trust the collector CA with this pin, sha256:<hex>, instead of --ca-file")
+	fs.String("token", "", "API token (env "+envToken+"; visible to other local users in ps: prefer --token-file)")
+	fs.String("token-file", defaultTokenFile, "file holding the API token")
 	fs.StringP("output", "o", outputTable, "output format: table or json")
 	fs.Duration("timeout", 10*time.Second, "deadline for each call to the collector")
-	fs.StringVar(configFile, "config", "", "YAML file with collector, insecure, output and timeout")
+	fs.StringVar(configFile, "config", "", "YAML file with collector, insecure, output, timeout, ca_file, ca_pin, token and token_file")
 }
 
 func lookupEnv(name string) (string, bool) { return os.LookupEnv(name) }
@@ -62,13 +81,18 @@ func loadOptions(flags *pflag.FlagSet, configFile string, getenv func(string) (s
 			return options{}, fmt.Errorf("%s: %w", envCollector, err)
 		}
 	}
+	if v, ok := getenv(envToken); ok && v != "" {
+		if err := k.Set("token", v); err != nil {
+			return options{}, fmt.Errorf("%s: %w", envToken, err)
+		}
+	}
 	// Flags left at their default do not override the file or the
 	// environment; --config is not an option.
 	fp := posflag.ProviderWithFlag(flags, ".", k, func(f *pflag.Flag) (string, any) {
 		if f.Name == "config" {
 			return "", nil
 		}
-		return f.Name, posflag.FlagVal(flags, f)
+		return strings.ReplaceAll(f.Name, "-", "_"), posflag.FlagVal(flags, f)
 	})
 	if err := k.Load(fp, nil); err != nil {
 		return options{}, fmt.Errorf("flags: %w", err)

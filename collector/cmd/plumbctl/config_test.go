@@ -97,6 +97,12 @@ func TestLoadOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tt.want.CAFile == "" {
+				tt.want.CAFile = defaultCAFile
+			}
+			if tt.want.TokenFile == "" {
+				tt.want.TokenFile = defaultTokenFile
+			}
 			if got != tt.want {
 				t.Errorf("options = %+v, want %+v", got, tt.want)
 			}

@@ -15,12 +15,14 @@ import (
 )
 
 func (a *app) hostsCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "hosts",
 		Short: "List the hosts the collector knows, with their drift and coverage",
 		Args:  cobra.NoArgs,
 		RunE:  action(a.hosts),
 	}
+	cmd.AddCommand(a.revokeCommand())
+	return cmd
 }
 
 func (a *app) hosts(ctx context.Context) error {
@@ -42,11 +44,12 @@ func (a *app) hosts(ctx context.Context) error {
 		}
 		return writeJSON(a.stdout, out)
 	}
-	t := newTable(a.stdout, "HOST", "CONNECTED", "FACTS", "DRIFT", "BASELINE", "COVERAGE", "LAST SEEN", "OS")
+	t := newTable(a.stdout, "HOST", "CONNECTED", "IDENTITY", "FACTS", "DRIFT", "BASELINE", "COVERAGE", "LAST SEEN", "OS")
 	for _, h := range resp.GetHosts() {
 		t.row(
 			h.GetHostId(),
 			yesNo(h.GetConnected()),
+			orDash(identityState(h.GetIdentity())),
 			strconv.FormatUint(h.GetFactCount(), 10),
 			strconv.FormatUint(h.GetOpenDrift(), 10),
 			yesNo(h.GetHasBaseline()),
@@ -99,6 +102,28 @@ type hostJSON struct {
 	Info        hostInfoJSON      `json:"info"`
 	Labels      map[string]string `json:"labels"`
 	Coverage    []coverageJSON    `json:"coverage"`
+	Identity    *identityJSON     `json:"identity,omitempty"`
+}
+
+// identityJSON is the host's enrolled identity; absent for a host that
+// streamed to a plaintext collector.
+type identityJSON struct {
+	State       string `json:"state"` // enrolled, quarantined or revoked
+	KeyPin      string `json:"key_pin"`
+	Enrolled    string `json:"enrolled"`
+	CertExpires string `json:"cert_expires"`
+	Clashes     uint64 `json:"clashes"`
+	ClashKeyPin string `json:"clash_key_pin,omitempty"`
+	ClashAt     string `json:"clash_at,omitempty"`
+	ClashReason string `json:"clash_reason,omitempty"`
+}
+
+// identityState names an identity's state in lower case ("" if none).
+func identityState(id *plumbv1.HostIdentity) string {
+	if id == nil {
+		return ""
+	}
+	return strings.ToLower(strings.TrimPrefix(id.GetState().String(), "IDENTITY_STATE_"))
 }
 
 type hostInfoJSON struct {
@@ -144,6 +169,16 @@ func toHostJSON(h *plumbv1.Host) hostJSON {
 	}
 	if out.Labels == nil {
 		out.Labels = map[string]string{}
+	}
+	if id := h.GetIdentity(); id != nil {
+		out.Identity = &identityJSON{
+			State: identityState(id), KeyPin: id.GetKeyPin(), Enrolled: factjson.Time(id.GetEnrolledUnixNano()),
+			CertExpires: factjson.Time(id.GetCertNotAfterUnixNano()), Clashes: id.GetClashes(), ClashKeyPin: id.GetClashKeyPin(),
+			ClashReason: id.GetClashReason(),
+		}
+		if id.GetClashUnixNano() != 0 {
+			out.Identity.ClashAt = factjson.Time(id.GetClashUnixNano())
+		}
 	}
 	for _, c := range h.GetCoverage() {
 		out.Coverage = append(out.Coverage, coverageJSON{

@@ -24,6 +24,10 @@ func (a *app) rpcError(op string, err error) error {
 		msg += fmt.Sprintf(" (is the collector running at %s?)", a.opts.Collector)
 	case codes.DeadlineExceeded:
 		msg += fmt.Sprintf(" (no answer within --timeout %v)", a.opts.Timeout)
+	case codes.Unauthenticated:
+		if a.tokenErr != nil {
+			msg += fmt.Sprintf(" (the default token file: %v)", a.tokenErr)
+		}
 	case codes.Unimplemented:
 		msg += fmt.Sprintf(" (is %s a Plumb collector as new as this plumbctl?)", a.opts.Collector)
 	}

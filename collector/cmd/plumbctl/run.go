@@ -18,6 +18,8 @@ type app struct {
 	global     *pflag.FlagSet
 	configFile string
 	opts       options
+	// tokenErr is why the default token file could not be read, if so.
+	tokenErr error
 }
 
 // run executes plumbctl with args (without the program name) and returns
@@ -72,6 +74,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.factsCommand(),
 		a.driftCommand(),
 		a.acceptCommand(),
+		a.tokenCommand(),
+		a.apitokenCommand(),
 		a.versionCommand(),
 	)
 	return root

@@ -1,0 +1,151 @@
+package enroll
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/pki"
+)
+
+// maxReply bounds what the collector may answer to Enroll and Renew.
+const maxReply = 64 << 10
+
+// Ensure returns once the agent holds an unexpired certificate, enrolling
+// with the join token over a connection of its own (one that presents no
+// certificate) if it must. It retries with backoff while the collector is
+// unreachable; a refusal (bad token, a clash) is logged and retried at
+// the slowest pace, so that a fixed collector side is picked up without a
+// restart and a clone never hammers the collector.
+func (id *Identity) Ensure(ctx context.Context, addr string, maxWait time.Duration) error {
+	if id.Enrolled() {
+		return nil
+	}
+	if id.token == "" {
+		return errNoToken
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(id.TLSConfig())),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxReply)))
+	if err != nil {
+		return fmt.Errorf("collector address %q: %w", addr, err)
+	}
+	defer conn.Close()
+	client := plumbv1.NewEnrollServiceClient(conn)
+	bo := &backoff.ExponentialBackOff{InitialInterval: 500 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: maxWait}
+	bo.Reset()
+	for {
+		err := id.enrollOnce(ctx, client)
+		if err == nil {
+			id.logger.Info("enrolled with the collector", "host_id", id.host, "not_after", id.NotAfter())
+			return nil
+		}
+		wait := bo.NextBackOff()
+		switch status.Code(err) {
+		case codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument:
+			wait = maxWait
+			id.logger.Error("the collector refused enrollment", "err", err, "retry_in", wait)
+		default:
+			id.logger.Warn("enrollment failed", "err", err, "retry_in", wait.Round(time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (id *Identity) enrollOnce(ctx context.Context, client plumbv1.EnrollServiceClient) error {
+	csr, err := id.csr()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := callContext(ctx)
+	defer cancel()
+	resp, err := client.Enroll(ctx, &plumbv1.EnrollRequest{JoinToken: id.token, CsrDer: csr})
+	if err != nil {
+		return err
+	}
+	if len(resp.GetCaCertificateDer()) > 16<<10 {
+		return fmt.Errorf("collector sent a CA certificate of %d bytes", len(resp.GetCaCertificateDer()))
+	}
+	ca, err := x509.ParseCertificate(resp.GetCaCertificateDer())
+	if err != nil {
+		return fmt.Errorf("collector sent a bad CA certificate: %w", err)
+	}
+	id.mu.Lock()
+	pin, stored := id.pin, id.ca
+	id.mu.Unlock()
+	switch {
+	case pin != "" && !pki.SamePin(pki.Pin(ca), pin):
+		return fmt.Errorf("%w: collector sent CA %s, pinned %s", pki.ErrPinMismatch, pki.Pin(ca), pin)
+	case pin == "" && (stored == nil || !stored.Equal(ca)):
+		return fmt.Errorf("%w: collector sent CA %s", pki.ErrPinMismatch, pki.Pin(ca))
+	}
+	return id.adopt(resp.GetCertificateDer(), ca)
+}
+
+// Renew keeps the certificate fresh: at two thirds of its life it asks
+// the collector, over conn (which presents the current certificate), for
+// a new one for the same key, retrying with backoff until it expires.
+func (id *Identity) Renew(ctx context.Context, conn grpc.ClientConnInterface) error {
+	client := plumbv1.NewEnrollServiceClient(conn)
+	for {
+		id.mu.Lock()
+		leaf := id.cert.Leaf
+		id.mu.Unlock()
+		life := leaf.NotAfter.Sub(leaf.NotBefore)
+		at := leaf.NotBefore.Add(life * 2 / 3)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Until(at)):
+		}
+		bo := &backoff.ExponentialBackOff{InitialInterval: time.Second, RandomizationFactor: 0.5, Multiplier: 2,
+			MaxInterval: max(time.Second, life/20)}
+		bo.Reset()
+		for {
+			err := id.renewOnce(ctx, client)
+			if err == nil {
+				id.logger.Info("certificate renewed", "not_after", id.NotAfter())
+				break
+			}
+			if !id.now().Before(leaf.NotAfter) {
+				return fmt.Errorf("certificate expired at %v before it could be renewed (%v): enroll again with a new join token", leaf.NotAfter, err)
+			}
+			wait := bo.NextBackOff()
+			id.logger.Warn("certificate renewal failed", "err", err, "retry_in", wait.Round(time.Millisecond), "expires", leaf.NotAfter)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+		}
+	}
+}
+
+func (id *Identity) renewOnce(ctx context.Context, client plumbv1.EnrollServiceClient) error {
+	csr, err := id.csr()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := callContext(ctx)
+	defer cancel()
+	resp, err := client.Renew(ctx, &plumbv1.RenewRequest{CsrDer: csr}, grpc.MaxCallRecvMsgSize(maxReply))
+	if err != nil {
+		return err
+	}
+	id.mu.Lock()
+	ca := id.ca
+	id.mu.Unlock()
+	return id.adopt(resp.GetCertificateDer(), ca)
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+)
+
+func (a *app) tokenCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Join tokens, with which agents enroll (admin)",
+		Args:  cobra.NoArgs,
+	}
+	var ttl time.Duration
+	var uses uint32
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a join token and print it with the collector CA's pin",
+		Args:  cobra.NoArgs,
+		RunE: action(func(ctx context.Context) error {
+			if ttl < time.Second {
+				return usagef("--ttl %v: at least 1s", ttl)
+			}
+			if uses == 0 {
+				return usagef("--uses: at least 1")
+			}
+			cc, closeConn, err := a.dial()
+			if err != nil {
+				return err
+			}
+			defer closeConn()
+			cctx, cancel := a.callContext(ctx)
+			defer cancel()
+			resp, err := plumbv1.NewAdminServiceClient(cc).CreateJoinToken(cctx, &plumbv1.CreateJoinTokenRequest{
+				TtlSeconds: int64(ttl / time.Second), Uses: uses,
+			})
+			if err != nil {
+				return a.rpcError("create join token", err)
+			}
+			expires := time.Unix(0, resp.GetExpiresUnixNano()).UTC()
+			if a.opts.Output == outputJSON {
+				return writeJSON(a.stdout, map[string]any{
+					"token": resp.GetToken(), "ca_pin": resp.GetCaPin(),
+					"expires": expires.Format(time.RFC3339), "uses": resp.GetUses(),
+				})
+			}
+			fmt.Fprintf(a.stdout, "token:   %s\nca_pin:  %s\nexpires: %s (%d use%s)\n\nOn the new host:\n  plumb-agent --collector %s --join-token %s --ca-pin %s\n",
+				resp.GetToken(), resp.GetCaPin(), expires.Format(time.RFC3339), resp.GetUses(), plural(int(resp.GetUses())),
+				a.opts.Collector, resp.GetToken(), resp.GetCaPin())
+			return nil
+		}),
+	}
+	create.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token may be used")
+	create.Flags().Uint32Var(&uses, "uses", 1, "how many agents may enroll with it")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func (a *app) apitokenCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "apitoken",
+		Short: "API tokens for people and tools (admin)",
+		Args:  cobra.NoArgs,
+	}
+	var role, name string
+	var ttl time.Duration
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API token with a role: viewer (read), operator (also accept drift) or admin",
+		Args:  cobra.NoArgs,
+		RunE: action(func(ctx context.Context) error {
+			r, ok := map[string]plumbv1.Role{
+				"viewer": plumbv1.Role_ROLE_VIEWER, "operator": plumbv1.Role_ROLE_OPERATOR, "admin": plumbv1.Role_ROLE_ADMIN,
+			}[strings.ToLower(role)]
+			if !ok {
+				return usagef("--role %q: want viewer, operator or admin", role)
+			}
+			if ttl < 0 {
+				return usagef("--ttl %v: must not be negative", ttl)
+			}
+			cc, closeConn, err := a.dial()
+			if err != nil {
+				return err
+			}
+			defer closeConn()
+			cctx, cancel := a.callContext(ctx)
+			defer cancel()
+			resp, err := plumbv1.NewAdminServiceClient(cc).CreateAPIToken(cctx, &plumbv1.CreateAPITokenRequest{
+				Role: r, Name: name, TtlSeconds: int64(ttl / time.Second),
+			})
+			if err != nil {
+				return a.rpcError("create API token", err)
+			}
+			expires := ""
+			if resp.GetExpiresUnixNano() != 0 {
+				expires = time.Unix(0, resp.GetExpiresUnixNano()).UTC().Format(time.RFC3339)
+			}
+			if a.opts.Output == outputJSON {
+				return writeJSON(a.stdout, map[string]any{
+					"token": resp.GetToken(), "name": resp.GetName(), "role": strings.ToLower(role), "expires": expires,
+				})
+			}
+			fmt.Fprintf(a.stdout, "token: %s\nname:  %s\nrole:  %s\n", resp.GetToken(), resp.GetName(), strings.ToLower(role))
+			if expires != "" {
+				fmt.Fprintf(a.stdout, "expires: %s\n", expires)
+			}
+			return nil
+		}),
+	}
+	create.Flags().StringVar(&role, "role", "viewer", "viewer, operator or admin")
+	create.Flags().StringVar(&name, "name", "", "name recorded as who acted (default <role>-<id>)")
+	create.Flags().DurationVar(&ttl, "ttl", 0, "how long the token is valid (0: no expiry)")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func (a *app) revokeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke HOST",
+		Short: "Make every certificate of HOST useless at once (admin); it may enroll again with a new join token",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return action(func(ctx context.Context) error {
+				cc, closeConn, err := a.dial()
+				if err != nil {
+					return err
+				}
+				defer closeConn()
+				cctx, cancel := a.callContext(ctx)
+				defer cancel()
+				resp, err := plumbv1.NewAdminServiceClient(cc).RevokeHost(cctx, &plumbv1.RevokeHostRequest{HostId: args[0]})
+				if err != nil {
+					return a.rpcError("revoke host", err)
+				}
+				if a.opts.Output == outputJSON {
+					return writeJSON(a.stdout, map[string]any{"host_id": args[0], "streams_closed": resp.GetStreamsClosed()})
+				}
+				fmt.Fprintf(a.stdout, "revoked %s (%d live stream%s ended)\n", args[0], resp.GetStreamsClosed(), plural(int(resp.GetStreamsClosed())))
+				return nil
+			})(cmd, args)
+		},
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
