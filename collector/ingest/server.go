@@ -76,9 +76,9 @@ func New(st store.Store, eng *drift.Engine, opts Options) *Server {
 	}
 	m := NewMetrics(opts.Registerer)
 	return &Server{
-		st:      st,
-		logger:  opts.Logger,
-		metrics: m,
+		st:        st,
+		logger:    opts.Logger,
+		metrics:   m,
 		streams:   map[string]*liveStream{},
 		authorize: opts.Authorize,
 		committer: &committer{

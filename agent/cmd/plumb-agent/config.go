@@ -18,12 +18,12 @@ import (
 // Config is the agent's whole configuration: defaults from NewConfig,
 // overlaid by the YAML file, overlaid by flags.
 type Config struct {
-	Collector     string            `koanf:"collector"`
-	Insecure      bool              `koanf:"insecure"`
+	Collector string `koanf:"collector"`
+	Insecure  bool   `koanf:"insecure"`
 	// JoinToken and CAPin enroll the agent (first start, or after its
 	// certificate expired or was revoked).
-	JoinToken string `koanf:"join_token"`
-	CAPin     string `koanf:"ca_pin"`
+	JoinToken     string            `koanf:"join_token"`
+	CAPin         string            `koanf:"ca_pin"`
 	StateDir      string            `koanf:"state_dir"`
 	HostID        string            `koanf:"host_id"`
 	HostRoot      string            `koanf:"host_root"`

@@ -26,8 +26,8 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/alert"
-	"github.com/plumb-dev/plumb/collector/auth"
 	_ "github.com/plumb-dev/plumb/collector/alert/webhook"
+	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/drift"
 	"github.com/plumb-dev/plumb/collector/ingest"
 	"github.com/plumb-dev/plumb/collector/query"
