@@ -38,11 +38,12 @@ func TestBinariesRejectBadInvocations(t *testing.T) {
 		want string
 	}{
 		{"agent unknown flag", bin.agent, []string{"--bogus"}, 2, "unknown flag: --bogus"},
-		{"agent needs --insecure", bin.agent, []string{"--state", dir}, 2, "pass --insecure"},
+		{"agent not enrolled needs a pin", bin.agent, []string{"--state", filepath.Join(dir, "agent"), "--sources", "kernel"}, 2, "not enrolled: give the collector's CA pin"},
+		{"agent bad pin", bin.agent, []string{"--ca-pin", "sha256:12", "--join-token", "x"}, 2, "want sha256:<64 hex digits>"},
 		{"agent unknown source", bin.agent, []string{"--insecure", "--sources", "nope"}, 2, `unknown source`},
 		{"agent stray argument", bin.agent, []string{"--insecure", "extra"}, 2, "unknown command"},
 		{"collector unknown flag", bin.collector, []string{"--nope"}, 2, "unknown flag: --nope"},
-		{"collector needs --insecure", bin.collector, []string{"--data", dir}, 2, "pass --insecure"},
+		{"collector bad cert ttl", bin.collector, []string{"--data", dir, "--cert-ttl", "1ms"}, 2, "cert_ttl"},
 		{"collector unknown config key", bin.collector, []string{"--config", badYAML, "--insecure"}, 2, "colour"},
 		{"collector missing config", bin.collector, []string{"--config", filepath.Join(dir, "none.yaml")}, 2, "none.yaml"},
 		{"collector bad webhook url", bin.collector, []string{"--insecure", "--webhook-url", "ftp://x"}, 2, "http or https"},

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -178,10 +179,11 @@ func startCollector(t *testing.T, data string, hookURL string, extra ...string) 
 // address its agents already use.
 func startCollectorAt(t *testing.T, addr, data string, hookURL string, extra ...string) *collector {
 	t.Helper()
-	args := []string{"--insecure", "--listen", addr, "--data", data, "--log-level", "debug"}
+	args := []string{"--listen", addr, "--data", data, "--log-level", "debug"}
 	if hookURL != "" {
 		args = append(args, "--webhook-url", hookURL)
 	}
+	useCollector(addr, data, slices.Contains(extra, "--insecure"), addr)
 	c := &collector{proc: start(t, "collector", bin.collector, append(args, extra...)...), addr: addr, data: data}
 	waitFor(t, 10*time.Second, "collector to serve", func() bool {
 		conn, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
@@ -190,6 +192,9 @@ func startCollectorAt(t *testing.T, addr, data string, hookURL string, extra ...
 		}
 		return err == nil
 	})
+	// Agents of this collector may start while it is down: make their
+	// join token now.
+	agentAuthArgs(t, addr)
 	return c
 }
 
@@ -201,8 +206,8 @@ func startAgent(t *testing.T, collectorAddr, state, hostID string, watch ...stri
 // startAgentArgs is startAgent with extra flags.
 func startAgentArgs(t *testing.T, collectorAddr, state, hostID string, extra []string, watch ...string) *proc {
 	t.Helper()
-	args := []string{"--insecure", "--collector", collectorAddr, "--state", state, "--host-id", hostID,
-		"--sources", "file", "--log-level", "debug"}
+	args := append(agentAuthArgs(t, collectorAddr), "--collector", collectorAddr, "--state", state, "--host-id", hostID,
+		"--sources", "file", "--log-level", "debug")
 	for _, w := range watch {
 		args = append(args, "--watch", w)
 	}
@@ -221,7 +226,7 @@ func ctl(t *testing.T, addr string, args ...string) string {
 }
 
 func ctlResult(addr string, args ...string) (string, string, error) {
-	cmd := exec.Command(bin.ctl, append([]string{"--insecure", "--collector", addr}, args...)...)
+	cmd := exec.Command(bin.ctl, append(append(ctlAuthArgs(addr), "--collector", addr), args...)...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

@@ -117,7 +117,7 @@ func (r *rig) startAgent(t *testing.T) {
 		extra = append(extra, "--spool-limit-mib", strconv.Itoa(r.spoolMiB))
 	}
 	if r.cut != nil {
-		args := append(sourcesAgentArgs(r.colAddr, r.state, r.host, "file", "--watch", r.tree.root), extra...)
+		args := append(sourcesAgentArgs(t, r.colAddr, r.state, r.host, "file", "--watch", r.tree.root), extra...)
 		r.agent = startInNetns(t, r.cut.ns, "agent "+r.host, bin.agent, args...)
 	} else {
 		r.agent = startAgentArgs(t, r.colAddr, r.state, r.host, extra, r.tree.root)

@@ -11,13 +11,13 @@ import (
 // --host-root or --config.
 func startSourcesAgent(t *testing.T, collectorAddr, state, hostID, sources string, extra ...string) *proc {
 	t.Helper()
-	return start(t, "agent "+hostID, bin.agent, sourcesAgentArgs(collectorAddr, state, hostID, sources, extra...)...)
+	return start(t, "agent "+hostID, bin.agent, sourcesAgentArgs(t, collectorAddr, state, hostID, sources, extra...)...)
 }
 
 // sourcesAgentArgs are the flags of an agent that runs only sources.
-func sourcesAgentArgs(collectorAddr, state, hostID, sources string, extra ...string) []string {
-	args := []string{"--insecure", "--collector", collectorAddr, "--state", state, "--host-id", hostID,
-		"--sources", sources, "--log-level", "debug"}
+func sourcesAgentArgs(t *testing.T, collectorAddr, state, hostID, sources string, extra ...string) []string {
+	args := append(agentAuthArgs(t, collectorAddr), "--collector", collectorAddr, "--state", state, "--host-id", hostID,
+		"--sources", sources, "--log-level", "debug")
 	return append(args, extra...)
 }
 

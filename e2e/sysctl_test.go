@@ -26,7 +26,7 @@ func TestSysctlDriftInNetns(t *testing.T) {
 	relay(t, hookIn, func() (net.Conn, error) { return net.Dial("tcp", h.srv.Listener.Addr().String()) })
 
 	colAddr := freeAddrInNetns(t, ns)
-	startInNetns(t, ns, "collector", bin.collector, "--insecure", "--listen", colAddr,
+	startInNetns(t, ns, "collector", bin.collector, "--listen", colAddr,
 		"--data", filepath.Join(dir, "collector"), "--log-level", "debug",
 		"--webhook-url", "http://"+hookIn.Addr().String())
 	ctlIn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -35,10 +35,12 @@ func TestSysctlDriftInNetns(t *testing.T) {
 	}
 	relay(t, ctlIn, func() (net.Conn, error) { return dialInNetns(ns, colAddr) })
 	addr := ctlIn.Addr().String()
+	useCollector(colAddr, filepath.Join(dir, "collector"), false, addr)
+	useCollector(addr, filepath.Join(dir, "collector"), false, addr)
 
 	cfg := writeAgentConfig(t, dir, "sources:\n  kernel:\n    interval: 200ms\n    sysctl_prefixes: [net.ipv4]\n")
 	startInNetns(t, ns, "agent "+host, bin.agent,
-		sourcesAgentArgs(colAddr, filepath.Join(dir, "agent"), host, "kernel", "--config", cfg)...)
+		sourcesAgentArgs(t, colAddr, filepath.Join(dir, "agent"), host, "kernel", "--config", cfg)...)
 	waitBaseline(t, addr, host)
 
 	const key = "net.ipv4.ip_forward"

@@ -164,7 +164,7 @@ func (ca *CA) IssueClient(host string, pub crypto.PublicKey, now time.Time, ttl 
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: host, Organization: []string{"Plumb agents"}},
-		NotBefore:    now.Add(-5 * time.Minute), // tolerate a little clock skew
+		NotBefore:    now.Add(-min(5*time.Minute, ttl/10)), // tolerate a little clock skew
 		NotAfter:     now.Add(ttl),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},

@@ -192,8 +192,9 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 	// until the final one.
 	pending := map[uint32][]*plumbv1.Fact{}
 	pendingFacts := 0
+	recv := receiver(ctx, st)
 	for {
-		m, err := st.Recv()
+		m, err := recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -269,6 +270,38 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 			return status.Error(codes.InvalidArgument, "hello sent twice")
 		default:
 			return status.Errorf(codes.InvalidArgument, "unknown message %T", msg)
+		}
+	}
+}
+
+// receiver returns a Recv that also returns when ctx ends: a stream
+// replaced or revoked (CloseHost) ends at once, not at the agent's next
+// message. It reads at most one message ahead.
+func receiver(ctx context.Context, st plumbv1.AgentService_SyncServer) func() (*plumbv1.SyncRequest, error) {
+	type received struct {
+		m   *plumbv1.SyncRequest
+		err error
+	}
+	ch := make(chan received)
+	go func() {
+		for {
+			m, err := st.Recv()
+			select {
+			case ch <- received{m, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return func() (*plumbv1.SyncRequest, error) {
+		select {
+		case r := <-ch:
+			return r.m, r.err
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
 		}
 	}
 }
