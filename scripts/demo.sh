@@ -19,39 +19,49 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-./bin/plumb-collector --insecure --listen "$ADDR" --data "$DATA/collector" \
+# TLS and tokens as in production: the collector makes its CA and a first
+# admin token in its data dir; the agent enrolls with a join token.
+./bin/plumb-collector --listen "$ADDR" --data "$DATA/collector" \
   --log-level warn 2>>"$DATA/collector.log" &
 pids+=($!)
+ctl() {
+  ./bin/plumbctl --collector "$ADDR" --ca-file "$DATA/collector/ca.crt" \
+    --token-file "$DATA/collector/admin.token" "$@"
+}
 
 for _ in $(seq 50); do
-  ./bin/plumbctl --insecure --collector "$ADDR" hosts >/dev/null 2>&1 && break
+  ctl hosts >/dev/null 2>&1 && break
   sleep 0.1
 done
+join=$(ctl -o json token create --ttl 10m)
+token=$(printf '%s\n' "$join" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
+pin=$(printf '%s\n' "$join" | sed -n 's/.*"ca_pin": *"\([^"]*\)".*/\1/p')
 
-./bin/plumb-agent --insecure --collector "$ADDR" --state "$DATA/agent" \
+./bin/plumb-agent --collector "$ADDR" --state "$DATA/agent" \
+  --join-token "$token" --ca-pin "$pin" \
   --watch "$WATCH" --log-level warn 2>>"$DATA/agent.log" &
 pids+=($!)
 
 echo "Plumb demo: collector on $ADDR, agent watching $WATCH (logs in $DATA)."
 echo "Waiting for the first snapshot to become the baseline..."
 for _ in $(seq 600); do
-  if ./bin/plumbctl --insecure --collector "$ADDR" -o json hosts 2>/dev/null | grep -q '"has_baseline": *true'; then
+  if ctl -o json hosts 2>/dev/null | grep -q '"has_baseline": *true'; then
     break
   fi
   sleep 0.1
 done
-./bin/plumbctl --insecure --collector "$ADDR" hosts 2>/dev/null || true
+ctl hosts 2>/dev/null || true
 cat <<MSG
 
 Baseline recorded. Drift appears below as it happens. Try, in another shell:
   sudo sh -c 'echo "# plumb demo" >> $WATCH/hosts'     # modified
   sudo touch $WATCH/plumb-demo                           # added
   sudo rm $WATCH/plumb-demo                              # resolved
-Query it:  ./bin/plumbctl --insecure --collector $ADDR drift
-Accept it: ./bin/plumbctl --insecure --collector $ADDR accept --host HOST --reason "why"
+Query it:  ./bin/plumbctl --collector $ADDR --ca-file $DATA/collector/ca.crt --token-file $DATA/collector/admin.token drift
+Accept it: (the same flags) accept --host HOST --reason "why"
 Ctrl-C stops the demo.
 
 MSG
-./bin/plumbctl --insecure --collector "$ADDR" 2>/dev/null drift --watch &
+ctl drift --watch 2>/dev/null &
 pids+=($!)
 wait "${pids[0]}"

@@ -28,7 +28,7 @@ func TestPackagedConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "127.0.0.1:7700" || cfg.DataDir != "/var/lib/plumb/collector" || cfg.Insecure {
+	if cfg.Listen != "0.0.0.0:7700" || cfg.DataDir != "/var/lib/plumb/collector" || cfg.Insecure {
 		t.Fatalf("packaged config: %+v", cfg)
 	}
 }
