@@ -112,7 +112,7 @@ func (a *app) accept(ctx context.Context, args acceptArgs) error {
 	resp, err := client.AcceptDrift(cctx, req)
 	if status.Code(err) == codes.FailedPrecondition && req.GetExpected() != nil {
 		return fmt.Errorf("accept drift: %s on %s changed since you looked; run plumbctl drift again",
-			fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, req.GetHostId())
+			fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, esc(req.GetHostId()))
 	}
 	if err != nil {
 		return a.rpcError("accept drift", err)
@@ -123,13 +123,13 @@ func (a *app) accept(ctx context.Context, args acceptArgs) error {
 	}
 	switch {
 	case len(accepted) > 0:
-		fmt.Fprintf(a.stderr, "accepted %d drift item(s) on %s as %s\n", len(accepted), req.GetHostId(), by)
+		fmt.Fprintf(a.stderr, "accepted %d drift item(s) on %s as %s\n", len(accepted), esc(req.GetHostId()), esc(by))
 	case req.GetKey() != nil:
 		// The operator named one fact and it was not drifted: say so.
 		return fmt.Errorf("accept drift: no open drift for %s on %s",
-			fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, req.GetHostId())
+			fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, esc(req.GetHostId()))
 	default:
-		fmt.Fprintf(a.stderr, "no open drift on %s\n", req.GetHostId())
+		fmt.Fprintf(a.stderr, "no open drift on %s\n", esc(req.GetHostId()))
 	}
 	return nil
 }
@@ -149,14 +149,14 @@ func (a *app) openDrift(ctx context.Context, client plumbv1.QueryServiceClient, 
 		}
 	}
 	return nil, fmt.Errorf("accept drift: no open drift for %s on %s",
-		fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, req.GetHostId())
+		fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, esc(req.GetHostId()))
 }
 
 // acceptingLine tells the operator which value is about to become the
 // baseline: "accepting file /etc/hosts on web-1 at regular 0644 0:0 174B
 // (modified, digest 3f0c1a2b3c4d)", or "... as removed".
 func acceptingLine(it *plumbv1.DriftItem) string {
-	what := fmt.Sprintf("%s %s on %s", fact.KindName(it.GetKind()), fact.Display(it.GetKey()), it.GetHostId())
+	what := fmt.Sprintf("%s %s on %s", fact.KindName(it.GetKind()), fact.Display(it.GetKey()), esc(it.GetHostId()))
 	cur := it.GetCurrent()
 	if cur == nil {
 		return "accepting " + what + " as removed"

@@ -63,8 +63,8 @@ func (a *app) writeDriftItems(items []*plumbv1.DriftItem) error {
 	t := newTable(a.stdout, "ID", "HOST", "KIND", "KEY", "CHANGE", "STATUS", "DETECTED")
 	for _, it := range items {
 		t.row(
-			short(it.GetId(), 12),
-			it.GetHostId(),
+			esc(short(it.GetId(), 12)),
+			esc(it.GetHostId()),
 			fact.KindName(it.GetKind()),
 			fact.Display(it.GetKey()),
 			factjson.Change(it.GetChange()),

@@ -31,6 +31,8 @@ type fakeCollector struct {
 	accepts  []*plumbv1.AcceptDriftRequest
 	watchers map[*watcher]bool
 	seq      uint64
+	// hostsErr, when set, is what ListHosts returns.
+	hostsErr error
 }
 
 type watcher struct {
@@ -232,6 +234,9 @@ func notFound(host string) error {
 func (f *fakeCollector) ListHosts(context.Context, *plumbv1.ListHostsRequest) (*plumbv1.ListHostsResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.hostsErr != nil {
+		return nil, f.hostsErr
+	}
 	resp := &plumbv1.ListHostsResponse{}
 	for _, h := range f.hosts {
 		resp.Hosts = append(resp.Hosts, proto.Clone(h).(*plumbv1.Host))

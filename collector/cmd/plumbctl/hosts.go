@@ -47,7 +47,7 @@ func (a *app) hosts(ctx context.Context) error {
 	t := newTable(a.stdout, "HOST", "CONNECTED", "IDENTITY", "FACTS", "DRIFT", "BASELINE", "COVERAGE", "LAST SEEN", "OS")
 	for _, h := range resp.GetHosts() {
 		t.row(
-			h.GetHostId(),
+			esc(h.GetHostId()),
 			yesNo(h.GetConnected()),
 			orDash(identityState(h.GetIdentity())),
 			strconv.FormatUint(h.GetFactCount(), 10),
@@ -55,7 +55,7 @@ func (a *app) hosts(ctx context.Context) error {
 			yesNo(h.GetHasBaseline()),
 			coverageCell(h.GetCoverage()),
 			timeCell(h.GetLastSeenUnixNano()),
-			orDash(osName(h.GetInfo())),
+			orDash(esc(osName(h.GetInfo()))),
 		)
 	}
 	return t.flush()
@@ -71,8 +71,8 @@ func coverageCell(gaps []*plumbv1.CoverageCondition) string {
 	var reasons []string
 	for _, g := range gaps {
 		worst = max(worst, g.GetState())
-		if !slices.Contains(reasons, g.GetReason()) {
-			reasons = append(reasons, g.GetReason())
+		if !slices.Contains(reasons, esc(g.GetReason())) {
+			reasons = append(reasons, esc(g.GetReason()))
 		}
 	}
 	state := strings.ToLower(strings.TrimPrefix(worst.String(), "COVERAGE_STATE_"))

@@ -3,6 +3,10 @@
 // and drift, watches drift as it happens and accepts drift with a reason.
 // It prints tables for people and JSON (-o json) for scripts; keys are
 // always shown in fact.Display form, which `accept --key` parses back.
+// Text from the collector or an agent (host ids, reasons, OS strings,
+// error messages) is escaped by pkg/termsafe before it is printed, so it
+// cannot drive the terminal or forge table rows; JSON output escapes DEL,
+// C1 controls and bidi and invisible runes as \uNNNN.
 package main
 
 import (

@@ -1,27 +1,52 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/plumb-dev/plumb/pkg/termsafe"
 )
+
+// Everything plumbctl prints that came from the collector (and so, often,
+// from an agent) is escaped by termsafe before it reaches the terminal:
+// text cells and error messages by esc (keys by fact.Display, the same
+// escaping), JSON by termsafe.JSON. As a last guard, table rows and the
+// final error line escape whatever still holds a control character.
+
+// esc escapes text from the collector or an agent for the terminal.
+func esc(s string) string { return termsafe.String(s) }
 
 // writeJSON writes v as indented JSON and a newline.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("write json: %w", err)
 	}
+	if _, err := w.Write(termsafe.JSON(buf.Bytes())); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
 	return nil
 }
 
-// table writes aligned columns. Cells must not contain tabs or newlines;
-// keys and values pass through fact.Display first, which escapes them.
+// jsonLine is v as one line of JSON and a newline, for streams.
+func jsonLine(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("write json: %w", err)
+	}
+	return append(termsafe.JSON(b), '\n'), nil
+}
+
+// table writes aligned columns. Cells must not contain tabs or newlines:
+// callers escape text with esc or fact.Display first.
 type table struct {
 	tw *tabwriter.Writer
 }
@@ -33,6 +58,11 @@ func newTable(w io.Writer, header ...string) *table {
 }
 
 func (t *table) row(cells ...string) {
+	for i, c := range cells {
+		if !termsafe.Safe(c) {
+			cells[i] = esc(c) // a cell the caller forgot to escape
+		}
+	}
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
 

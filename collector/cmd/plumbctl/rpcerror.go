@@ -18,7 +18,9 @@ func (a *app) rpcError(op string, err error) error {
 	if !ok {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	msg := fmt.Sprintf("%s: %s: %s", op, codeWords(st.Code()), st.Message())
+	// The message is the collector's text and may quote what an agent
+	// sent (a host id, a key): escape it.
+	msg := fmt.Sprintf("%s: %s: %s", op, codeWords(st.Code()), esc(st.Message()))
 	switch st.Code() {
 	case codes.Unavailable:
 		msg += fmt.Sprintf(" (is the collector running at %s?)", a.opts.Collector)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/plumb-dev/plumb/pkg/termsafe"
 )
 
 // app is one invocation of plumbctl: where it writes and the options its
@@ -36,7 +38,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	code := exitCode(err)
-	fmt.Fprintf(stderr, "plumbctl: %v\n", err)
+	msg := err.Error()
+	if !termsafe.Safe(msg) {
+		// Collector text is escaped where it enters a message; this
+		// catches the rest (a transport error, an argument cobra quotes).
+		msg = esc(msg)
+	}
+	fmt.Fprintf(stderr, "plumbctl: %s\n", msg)
 	if code == exitUsage && cmd != nil {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}

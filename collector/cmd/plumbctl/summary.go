@@ -55,7 +55,7 @@ func fileSummary(fa *plumbv1.FileAttrs) string {
 	return s
 }
 
-func display(s string) string { return fact.Display([]byte(s)) }
+func display(s string) string { return esc(s) }
 
 func nonEmpty(ss ...string) []string {
 	out := ss[:0]

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,11 +54,11 @@ func (a *app) watchDrift(ctx context.Context, host string) error {
 func (a *app) writeEvent(ev *plumbv1.DriftEvent) error {
 	var line []byte
 	if a.opts.Output == outputJSON {
-		b, err := json.Marshal(factjson.FromEvent(ev))
+		b, err := jsonLine(factjson.FromEvent(ev))
 		if err != nil {
-			return fmt.Errorf("write json: %w", err)
+			return err
 		}
-		line = append(b, '\n')
+		line = b
 	} else {
 		line = []byte(eventLine(ev))
 	}
@@ -83,7 +82,7 @@ func eventLine(ev *plumbv1.DriftEvent) string {
 	return fmt.Sprintf("%s  %-8s  %s  %-8s  %s  %s\n",
 		timeCell(ev.GetAtUnixNano()),
 		typ,
-		it.GetHostId(),
+		esc(it.GetHostId()),
 		fact.KindName(it.GetKind()),
 		fact.Display(it.GetKey()),
 		factjson.Change(it.GetChange()),
