@@ -5,13 +5,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
@@ -26,12 +26,32 @@ const Delim = "::"
 // explicitly. keys maps a flag name to its config key (nested with
 // Delim); flags not in keys are not config (like --config itself).
 func Load(dst any, path string, fs *pflag.FlagSet, keys map[string]string) error {
+	if path == "" {
+		return load(dst, "", nil, fs, keys)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return load(dst, path, b, fs, keys)
+}
+
+// LoadBytes is Load with the YAML file's contents already read; name
+// stands for the file in errors.
+func LoadBytes(dst any, name string, data []byte, fs *pflag.FlagSet, keys map[string]string) error {
+	if name == "" {
+		name = "(config)"
+	}
+	return load(dst, name, data, fs, keys)
+}
+
+func load(dst any, path string, data []byte, fs *pflag.FlagSet, keys map[string]string) error {
 	k := koanf.New(Delim)
 	if path != "" {
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("config file: %w", err)
-		}
-		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+		if err := k.Load(rawBytes(data), yaml.Parser()); err != nil {
 			return fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
@@ -68,6 +88,15 @@ func Load(dst any, path string, fs *pflag.FlagSet, keys map[string]string) error
 		return fmt.Errorf("config %s: %s", where, cleanDecodeError(err))
 	}
 	return nil
+}
+
+// rawBytes is a koanf provider for a file already read.
+type rawBytes []byte
+
+func (r rawBytes) ReadBytes() ([]byte, error) { return r, nil }
+
+func (r rawBytes) Read() (map[string]any, error) {
+	return nil, errors.New("config: raw bytes need a parser")
 }
 
 // cleanDecodeError makes mapstructure's messages read as config errors.
