@@ -44,7 +44,11 @@ func Resolve(root, p string) (string, error) {
 		next := path.Join(resolved, c)
 		fi, err := os.Lstat(filepath.Join(root, next))
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return filepath.Join(root, next, path.Join(rest...)), nil
+			// Nothing exists below next. Joining the rest as it is
+			// would let its ".." climb out of the root (a link to
+			// "missing/../../../etc" led to this machine's /etc);
+			// rooted first, it cannot.
+			return filepath.Join(root, next, path.Join(append([]string{"/"}, rest...)...)), nil
 		}
 		if err != nil {
 			return "", err

@@ -35,6 +35,8 @@ func TestResolve(t *testing.T) {
 		{"/../../etc", "etc"},
 		{"/var/lib/rpm/../../..", "usr"},
 		{"/missing/dir/file", "missing/dir/file"},
+		{"/missing/../../../etc", "missing/etc"}, // once the agent's own /etc
+		{"/etc/escape/etc/x/../../../..", "etc/x"},
 		{"/", ""},
 	} {
 		got, err := Resolve(root, tt.in)
