@@ -56,6 +56,13 @@ func findDatabase(dir string) (string, error) {
 
 // readDatabase reads every package from the database file at path.
 func readDatabase(path string) (pkgs []Package, err error) {
+	// go-rpmdb decodes header blobs the database holds and may index
+	// past their end; a damaged database is an error, not a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			pkgs, err = nil, fmt.Errorf("read rpm database %s: malformed: %v", path, r)
+		}
+	}()
 	db, err := rpmdb.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open rpm database %s: %w", path, err)
