@@ -13,7 +13,7 @@ PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 STATICCHECK_VERSION        ?= v0.8.2
 
-.PHONY: all build test test-short soak lint proto tools demo bench clean packages
+.PHONY: all build test test-short fuzz soak lint proto tools demo bench clean packages
 
 all: build
 
@@ -34,6 +34,32 @@ test: build
 
 test-short:
 	$(GO) test -short -count=1 ./...
+
+# Go native fuzzing: each target in FUZZ_TARGETS (package:FuzzName) for
+# FUZZTIME, one after another. Add yours to the list. `go test ./...`
+# already runs every target's seed corpus; a crasher lands in the
+# package's testdata/fuzz/ and stays there as a regression seed.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./pkg/termsafe:FuzzBytes \
+	./pkg/termsafe:FuzzParse \
+	./pkg/termsafe:FuzzJSON \
+	./pkg/fact:FuzzDisplayRoundTrip \
+	./pkg/fact:FuzzParseDisplay \
+	./pkg/config:FuzzLoad \
+	./agent/cmd/plumb-agent:FuzzConfig \
+	./collector/cmd/plumb-collector:FuzzConfig \
+	./collector/cmd/plumbctl:FuzzConfigFile \
+	./agent/source/dpkg:FuzzParseStatus \
+	./agent/source/rpm:FuzzHeaderBlob \
+	./agent/hostpath:FuzzResolve
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 # The disk oracle at length (e2e/oracle_test.go): SOAK_SEEDS seeded runs,
 # cycling through its fault mixes, of SOAK_OPS operations each, then one
