@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,8 @@ func FuzzConfig(f *testing.F) {
 	f.Add(packaged)
 	for _, s := range []string{
 		"", "insecure: true\n",
+		"join_token: pjt.0123456789abcdef.x\nca_pin: sha256:" + strings.Repeat("ab", 32) + "\n",
+		"insecure: true\nca_pin: sha256:12\n",
 		"insecure: true\nhost_root: relative\n",
 		"insecure: true\nspool_limit_mib: -1\nreconnect_max: 1ms\n",
 		"insecure: true\nlabels: {role: web, \"\": x}\n",

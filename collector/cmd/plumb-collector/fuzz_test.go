@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/plumb-dev/plumb/collector/alert"
 	"github.com/plumb-dev/plumb/pkg/config"
@@ -40,7 +41,7 @@ func FuzzConfig(f *testing.F) {
 		if err := cfg.Validate(); err != nil {
 			return
 		}
-		if _, _, err := net.SplitHostPort(cfg.Listen); err != nil || cfg.DataDir == "" || cfg.EventRetention <= 0 || !cfg.Insecure {
+		if _, _, err := net.SplitHostPort(cfg.Listen); err != nil || cfg.DataDir == "" || cfg.EventRetention <= 0 || cfg.CertTTL < time.Second {
 			t.Fatalf("Validate accepted %+v", cfg)
 		}
 		logger, err := config.NewLogger(io.Discard, cfg.LogLevel, cfg.LogFormat)
