@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -10,7 +11,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
@@ -32,14 +32,20 @@ func BenchmarkIngest(b *testing.B) {
 	total := envInt(b, "PLUMB_BENCH_INGEST_DELTAS", 2000000)
 	single := envInt(b, "PLUMB_BENCH_INGEST_SINGLE_DELTAS", total/10)
 	for range b.N {
-		many := ingest(b, agents, total)
-		one := ingest(b, 1, single)
+		many := ingest(b, agents, total, true)
+		manyPlain := ingest(b, agents, total, false)
+		one := ingest(b, 1, single, true)
+		onePlain := ingest(b, 1, single, false)
 
 		tab := newTable(fmt.Sprintf("BenchmarkIngest: batches of %d upserts, %d in flight per stream", ingestBatch, ingestWindow),
-			"agents", "deltas", "time", "deltas/s", "÷ 1 agent", "group commit (mean deltas)", "commit (mean)", "collector CPU", "fake agents CPU", "collector peak RSS")
-		for _, r := range []ingestResult{many, one} {
-			tab.row(fmt.Sprint(r.agents), fmt.Sprint(r.deltas), secs(r.took), fmt.Sprintf("%.0f", r.rate()),
-				ratio(r.rate(), one.rate()), fmt.Sprintf("%.0f (%.0f commits)", r.commitDeltas/r.commits, r.commits),
+			"agents", "transport", "deltas", "time", "deltas/s", "÷ plaintext", "÷ 1 agent", "group commit (mean deltas)", "commit (mean)", "collector CPU", "fake agents CPU", "collector peak RSS")
+		for _, r := range []struct {
+			ingestResult
+			transport string
+			plain     ingestResult
+		}{{many, "TLS", manyPlain}, {manyPlain, "plaintext", manyPlain}, {one, "TLS", onePlain}, {onePlain, "plaintext", onePlain}} {
+			tab.row(fmt.Sprint(r.agents), r.transport, fmt.Sprint(r.deltas), secs(r.took), fmt.Sprintf("%.0f", r.rate()),
+				ratio(r.rate(), r.plain.rate()), ratio(r.rate(), one.rate()), fmt.Sprintf("%.0f (%.0f commits)", r.commitDeltas/r.commits, r.commits),
 				millis(time.Duration(r.commitSeconds/r.commits*float64(time.Second))),
 				fmt.Sprintf("%s (%.1f µs/delta)", secs(r.collectorCPU), float64(r.collectorCPU.Microseconds())/float64(r.deltas)),
 				secs(r.benchCPU), mib(float64(r.rss)))
@@ -48,6 +54,7 @@ func BenchmarkIngest(b *testing.B) {
 		tab.print()
 
 		b.ReportMetric(many.rate(), "deltas/s")
+		b.ReportMetric(manyPlain.rate(), "plaintext-deltas/s")
 		b.ReportMetric(one.rate(), "1-agent-deltas/s")
 		b.ReportMetric(many.commitDeltas/many.commits, "deltas/commit")
 	}
@@ -68,17 +75,21 @@ func (r ingestResult) rate() float64 { return float64(r.deltas) / r.took.Seconds
 
 // ingest runs one fresh collector and n fake agents that send total
 // deltas between them (rounded up to whole batches per agent).
-func ingest(b *testing.B, n, total int) ingestResult {
+func ingest(b *testing.B, n, total int, secure bool) ingestResult {
 	b.Helper()
 	dir := scratch(b, "ingest")
-	c := startCollector(b, sub(dir, "collector"), "")
+	var extra []string
+	if !secure {
+		extra = append(extra, "--insecure")
+	}
+	c := startCollector(b, sub(dir, "collector"), "", extra...)
 	batches := max(1, (total/n+ingestBatch-1)/ingestBatch)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	fakes := make([]*fakeAgent, n)
 	for i := range fakes {
-		fakes[i] = dialFake(ctx, b, c.addr, fmt.Sprintf("bench-%d", i))
+		fakes[i] = dialFake(ctx, b, c, fmt.Sprintf("bench-%d", i))
 	}
 	before, err := scrapeAll(c.metrics, "plumb_collector_group_commit_deltas_sum",
 		"plumb_collector_group_commit_deltas_count", "plumb_collector_group_commit_seconds_sum")
@@ -151,12 +162,13 @@ type fakeAgent struct {
 }
 
 // dialFake connects and completes the handshake.
-func dialFake(ctx context.Context, b *testing.B, addr, id string) *fakeAgent {
+func dialFake(ctx context.Context, b *testing.B, c *collector, id string) *fakeAgent {
 	b.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
+	var cert *tls.Certificate
+	if !c.insecure {
+		cert = c.enroll(b, id)
 	}
+	conn := c.dial(b, cert, false)
 	st, err := plumbv1.NewAgentServiceClient(conn).Sync(ctx)
 	if err != nil {
 		b.Fatalf("%s: open stream: %v", id, err)

@@ -23,7 +23,7 @@ func BenchmarkResyncCost(b *testing.B) {
 
 		// Full sync: every fact travels once.
 		c := startCollector(b, data, "")
-		a := startAgent(b, c.addr, state, "resync", t.dir)
+		a := startAgent(b, c, state, "resync", t.dir)
 		c.awaitBaseline(b, 10*time.Minute, "resync", t.facts())
 		awaitMetric(b, time.Minute, a.metrics, "plumb_agent_spool_deltas", func(v float64) bool { return v == 0 })
 		fullSync := time.Since(a.started)
@@ -39,7 +39,7 @@ func BenchmarkResyncCost(b *testing.B) {
 		backup := sub(dir, "collector-backup")
 		copyDir(b, data, backup)
 		c = startCollector(b, data, "")
-		a = startAgent(b, c.addr, state, "resync", t.dir)
+		a = startAgent(b, c, state, "resync", t.dir)
 		a.awaitLine(b, 10*time.Minute, "in sync with collector")
 		changed := filepath.Join(t.dir, "t000", "d00", "f000000.conf")
 		if err := os.WriteFile(changed, []byte("# changed by BenchmarkResyncCost "+strconv.Itoa(i)+"\n"), 0o644); err != nil {
@@ -62,7 +62,7 @@ func BenchmarkResyncCost(b *testing.B) {
 		if h := c.host("resync"); h == nil || h.GetOpenDrift() != 0 {
 			b.Fatalf("restored collector: host %v, want no open drift", h)
 		}
-		a = startAgent(b, c.addr, state, "resync", t.dir)
+		a = startAgent(b, c, state, "resync", t.dir)
 		line := a.awaitLine(b, 10*time.Minute, "resynced buckets that differed")
 		a.awaitLine(b, time.Minute, "in sync with collector", fmt.Sprintf("facts=%d", t.facts()))
 		repair := time.Since(a.started)

@@ -47,7 +47,7 @@ func BenchmarkInitialScan(b *testing.B) {
 
 			dir := scratch(b, "initial")
 			c := startCollector(b, sub(dir, "collector"), "")
-			a := startAgent(b, c.addr, sub(dir, "agent"), "scan", t.dir)
+			a := startAgent(b, c, sub(dir, "agent"), "scan", t.dir)
 			end := c.awaitFacts(b, 10*time.Minute, "scan", t.facts())
 			if d := end.Sub(a.started); agentTook == 0 || d < agentTook.d() {
 				agentTook = fastest(d)
@@ -97,7 +97,7 @@ func BenchmarkRescanUnchanged(b *testing.B) {
 		warm(b, t)
 		dir := scratch(b, "rescan")
 		c := startCollector(b, sub(dir, "collector"), "")
-		a := startAgent(b, c.addr, sub(dir, "agent"), "rescan", t.dir)
+		a := startAgent(b, c, sub(dir, "agent"), "rescan", t.dir)
 		c.awaitBaseline(b, 10*time.Minute, "rescan", t.facts())
 		awaitMetric(b, time.Minute, a.metrics, "plumb_agent_spool_deltas", func(v float64) bool { return v == 0 })
 		a.stop()
@@ -116,7 +116,7 @@ func BenchmarkRescanUnchanged(b *testing.B) {
 				aideCheck.add(ad.check(b))
 			}
 
-			a = startAgent(b, c.addr, sub(dir, "agent"), "rescan", t.dir)
+			a = startAgent(b, c, sub(dir, "agent"), "rescan", t.dir)
 			scanned := a.awaitLine(b, 10*time.Minute, "initial scan recorded")
 			synced := a.awaitLine(b, time.Minute, "in sync with collector", fmt.Sprintf("facts=%d", t.facts()))
 			n, err := scrape(a.metrics, "plumb_agent_changes_recorded_total")

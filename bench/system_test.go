@@ -6,11 +6,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 )
@@ -20,17 +19,20 @@ type collector struct {
 	*proc
 	addr, metrics, data string
 	query               plumbv1.QueryServiceClient
+	insecure            bool
+	joinToken, caPin    string // for agents, when TLS
 }
 
-// startCollector runs a collector on data; hookURL may be empty.
-func startCollector(b *testing.B, data, hookURL string) *collector {
+// startCollector runs a collector on data, with TLS as packaged; hookURL
+// may be empty. extra may hold --insecure.
+func startCollector(b *testing.B, data, hookURL string, extra ...string) *collector {
 	b.Helper()
-	c := &collector{addr: freeAddr(b), metrics: freeAddr(b), data: data}
-	args := []string{"--insecure", "--listen", c.addr, "--data", data, "--metrics-listen", c.metrics, "--log-level", "info"}
+	c := &collector{addr: freeAddr(b), metrics: freeAddr(b), data: data, insecure: slices.Contains(extra, "--insecure")}
+	args := []string{"--listen", c.addr, "--data", data, "--metrics-listen", c.metrics, "--log-level", "info"}
 	if hookURL != "" {
 		args = append(args, "--webhook-url", hookURL)
 	}
-	c.proc = start(b, "collector", bin.collector, args...)
+	c.proc = start(b, "collector", bin.collector, append(args, extra...)...)
 	waitFor(b, 20*time.Second, "collector to serve", func() bool {
 		conn, err := net.DialTimeout("tcp", c.addr, 100*time.Millisecond)
 		if err == nil {
@@ -38,12 +40,17 @@ func startCollector(b *testing.B, data, hookURL string) *collector {
 		}
 		return err == nil
 	})
-	conn, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close() })
+	conn := c.dial(b, nil, true)
 	c.query = plumbv1.NewQueryServiceClient(conn)
+	if !c.insecure {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := plumbv1.NewAdminServiceClient(conn).CreateJoinToken(ctx, &plumbv1.CreateJoinTokenRequest{TtlSeconds: 86400, Uses: 100000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.joinToken, c.caPin = resp.GetToken(), resp.GetCaPin()
+	}
 	return c
 }
 
@@ -103,12 +110,16 @@ type agent struct {
 	metrics string
 }
 
-func startAgent(b *testing.B, collectorAddr, state, hostID, tree string) *agent {
+func startAgent(b *testing.B, c *collector, state, hostID, tree string) *agent {
 	b.Helper()
 	a := &agent{metrics: freeAddr(b)}
-	a.proc = start(b, "agent "+hostID, bin.agent, "--insecure", "--collector", collectorAddr,
+	auth := []string{"--insecure"}
+	if !c.insecure {
+		auth = []string{"--join-token", c.joinToken, "--ca-pin", c.caPin}
+	}
+	a.proc = start(b, "agent "+hostID, bin.agent, append(auth, "--collector", c.addr,
 		"--state", state, "--host-id", hostID, "--sources", "file", "--watch", tree,
-		"--metrics-listen", a.metrics, "--log-level", "info")
+		"--metrics-listen", a.metrics, "--log-level", "info")...)
 	return a
 }
 

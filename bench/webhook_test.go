@@ -108,7 +108,7 @@ func BenchmarkWriteToWebhook(b *testing.B) {
 		paths, original := smallTree(b, root, files)
 		hook := newHookReceiver(b)
 		c := startCollector(b, sub(dir, "collector"), hook.srv.URL)
-		startAgent(b, c.addr, sub(dir, "agent"), "hook", root)
+		startAgent(b, c, sub(dir, "agent"), "hook", root)
 		c.awaitBaseline(b, time.Minute, "hook", uint64(files+files/filesPerDir+1))
 
 		var total, toObserved, toCommitted, toReceived []time.Duration
