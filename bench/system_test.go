@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 )
 

@@ -226,7 +226,8 @@ func TestJoinTokensRefused(t *testing.T) {
 func TestStreamBoundToCertificate(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	c := startCollector(t, filepath.Join(dir, "collector"), "")
+	metrics := freeAddr(t)
+	c := startCollector(t, filepath.Join(dir, "collector"), "", "--metrics-listen", metrics)
 	tree := filepath.Join(dir, "tree")
 	if err := os.MkdirAll(tree, 0o755); err != nil {
 		t.Fatal(err)
@@ -254,6 +255,9 @@ func TestStreamBoundToCertificate(t *testing.T) {
 		t.Errorf("host a's certificate reporting for b: %v, want PermissionDenied", err)
 	}
 	logged(t, c.proc, 5*time.Second, "agent tried to stream for another host")
+	if v, err := scrape(metrics, `plumb_collector_auth_denied_total{reason="wrong_host"}`); err != nil || v != 1 {
+		t.Errorf("wrong_host refusals counted: %v, %v; want 1", v, err)
+	}
 
 	ctl(t, c.addr, "hosts", "revoke", "bound-a")
 	start := time.Now()
@@ -263,6 +267,9 @@ func TestStreamBoundToCertificate(t *testing.T) {
 		t.Errorf("revoked host streaming: %v, want PermissionDenied (revoked)", err)
 	}
 	logged(t, agentA, 10*time.Second, "collector stream ended", "revoked")
+	if v, err := scrape(metrics, `plumb_collector_auth_denied_total{reason="revoked"}`); err != nil || v < 1 {
+		t.Errorf("revoked refusals counted: %v, %v", v, err)
+	}
 	if h := hostIdentity(t, c.addr, "bound-a"); h.Identity == nil || h.Identity.State != "revoked" || h.Connected {
 		t.Errorf("revoked host: %+v", h)
 	}
