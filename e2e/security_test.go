@@ -384,6 +384,15 @@ func TestAPIRoles(t *testing.T) {
 	if len(items) != 1 || items[0].AcceptedBy != "otto" {
 		t.Errorf("accepted items %+v, want accepted_by otto (the token's name)", items)
 	}
+	// A revoked token stops working at once; listing shows no secrets.
+	out := ctl(t, c.addr, "apitoken", "list")
+	if !strings.Contains(out, "vera") || strings.Contains(out, strings.Split(viewer, ".")[2]) {
+		t.Errorf("apitoken list:\n%s", out)
+	}
+	ctl(t, c.addr, "apitoken", "revoke", "vera")
+	if out, code := run(viewer, "hosts"); code != 1 || !strings.Contains(out, "unauthenticated") {
+		t.Errorf("revoked token: exit %d, %s", code, out)
+	}
 }
 
 // TestDigestsOfUnreadableFilesKeyed: the content digest of a file only

@@ -173,3 +173,55 @@ func TestEnrollRenewAndClash(t *testing.T) {
 		t.Errorf("the old key streams after the host enrolled anew: %v", err)
 	}
 }
+
+func TestJoinTokensPrunedAndAPITokensRevoked(t *testing.T) {
+	f := newFixture(t)
+	adm := f.a.AdminServer()
+	if _, err := adm.CreateJoinToken(f.admin, &plumbv1.CreateJoinTokenRequest{TtlSeconds: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.a.PruneJoinTokens(context.Background(), time.Now()); err != nil || n != 0 {
+		t.Fatalf("pruned %d live tokens (%v)", n, err)
+	}
+	if n, err := f.a.PruneJoinTokens(context.Background(), time.Now().Add(2*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("pruned %d of 1 expired tokens (%v)", n, err)
+	}
+	if _, err := adm.CreateJoinToken(f.admin, &plumbv1.CreateJoinTokenRequest{TtlSeconds: -1}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("negative ttl: %v", err)
+	}
+	if _, err := adm.CreateJoinToken(f.admin, &plumbv1.CreateJoinTokenRequest{Uses: 1 << 30}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a billion uses: %v", err)
+	}
+	if _, err := adm.CreateAPIToken(f.admin, &plumbv1.CreateAPITokenRequest{Role: plumbv1.Role(9)}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("role 9: %v", err)
+	}
+	if _, err := adm.CreateAPIToken(f.admin, &plumbv1.CreateAPITokenRequest{Role: plumbv1.Role_ROLE_VIEWER, Name: "a\x1bb"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a name with an escape: %v", err)
+	}
+	for range 2 {
+		if _, err := adm.CreateAPIToken(f.admin, &plumbv1.CreateAPITokenRequest{Role: plumbv1.Role_ROLE_VIEWER, Name: "twin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := adm.CreateAPIToken(f.admin, &plumbv1.CreateAPITokenRequest{Role: plumbv1.Role_ROLE_VIEWER, Name: "grafana", TtlSeconds: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.lookupToken(context.Background(), tok.GetToken()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.RevokeAPIToken(f.admin, &plumbv1.RevokeAPITokenRequest{Token: "twin"}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("revoke an ambiguous name: %v", err)
+	}
+	if _, err := adm.RevokeAPIToken(f.admin, &plumbv1.RevokeAPITokenRequest{Token: "grafana"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.lookupToken(context.Background(), tok.GetToken()); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("revoked token: %v", err)
+	}
+	expiring, _ := adm.CreateAPIToken(f.admin, &plumbv1.CreateAPITokenRequest{Role: plumbv1.Role_ROLE_VIEWER, TtlSeconds: 1})
+	f.a.now = func() time.Time { return time.Now().Add(2 * time.Second) }
+	if _, err := f.a.lookupToken(context.Background(), expiring.GetToken()); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("expired API token: %v", err)
+	}
+}

@@ -27,6 +27,8 @@ var methodRoles = map[string]plumbv1.Role{
 	plumbv1.AdminService_CreateJoinToken_FullMethodName: plumbv1.Role_ROLE_ADMIN,
 	plumbv1.AdminService_CreateAPIToken_FullMethodName:  plumbv1.Role_ROLE_ADMIN,
 	plumbv1.AdminService_RevokeHost_FullMethodName:      plumbv1.Role_ROLE_ADMIN,
+	plumbv1.AdminService_ListAPITokens_FullMethodName:   plumbv1.Role_ROLE_ADMIN,
+	plumbv1.AdminService_RevokeAPIToken_FullMethodName:  plumbv1.Role_ROLE_ADMIN,
 }
 
 // selfAuthenticated methods carry their own credential (a client

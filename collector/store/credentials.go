@@ -83,6 +83,10 @@ func (t *boltTx) PutAPIToken(v *APIToken) error {
 	return t.putRecord(bucketAPITokens, v.ID, v)
 }
 
+func (t *boltTx) DeleteAPIToken(id string) error {
+	return t.tx.Bucket(bucketAPITokens).Delete([]byte(id))
+}
+
 func (t *boltTx) APITokens(fn func(*APIToken) error) error {
 	return forRecords(t.tx.Bucket(bucketAPITokens), func() *APIToken { return &APIToken{} }, fn)
 }

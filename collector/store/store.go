@@ -126,5 +126,6 @@ type Tx interface {
 	PutJoinToken(t *JoinToken) error
 	DeleteJoinToken(id string) error
 	PutAPIToken(t *APIToken) error
+	DeleteAPIToken(id string) error
 	PutIdentity(i *Identity) error
 }

@@ -164,7 +164,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	})
 	g.Go(func() error { ing.Run(ctx); return nil })
 	g.Go(func() error { return dispatcher.Run(ctx) })
-	g.Go(func() error { return prune(ctx, st, logger) })
+	g.Go(func() error { return prune(ctx, st, authority, logger) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc: %w", err)
@@ -197,8 +197,8 @@ func serve(ctx context.Context, cfg *Config) error {
 	return err
 }
 
-// prune bounds the event log, hourly.
-func prune(ctx context.Context, st *store.Bolt, logger *slog.Logger) error {
+// prune bounds the event log and drops expired join tokens, hourly.
+func prune(ctx context.Context, st *store.Bolt, authority *auth.Authority, logger *slog.Logger) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -206,6 +206,11 @@ func prune(ctx context.Context, st *store.Bolt, logger *slog.Logger) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
+			if n, err := authority.PruneJoinTokens(ctx, now); err != nil {
+				logger.Warn("pruning expired join tokens failed", "err", err)
+			} else if n > 0 {
+				logger.Info("pruned expired join tokens", "tokens", n)
+			}
 			n, err := st.Prune(ctx, now)
 			if err != nil {
 				logger.Warn("pruning the event log failed", "err", err)

@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/factjson"
 )
 
 func (a *app) tokenCommand() *cobra.Command {
@@ -116,8 +118,75 @@ func (a *app) apitokenCommand() *cobra.Command {
 	create.Flags().StringVar(&role, "role", "viewer", "viewer, operator or admin")
 	create.Flags().StringVar(&name, "name", "", "name recorded as who acted (default <role>-<id>)")
 	create.Flags().DurationVar(&ttl, "ttl", 0, "how long the token is valid (0: no expiry)")
-	cmd.AddCommand(create)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List API tokens: id, name, role, expiry (never the secrets)",
+		Args:  cobra.NoArgs,
+		RunE: action(func(ctx context.Context) error {
+			cc, closeConn, err := a.dial()
+			if err != nil {
+				return err
+			}
+			defer closeConn()
+			cctx, cancel := a.callContext(ctx)
+			defer cancel()
+			resp, err := plumbv1.NewAdminServiceClient(cc).ListAPITokens(cctx, &plumbv1.ListAPITokensRequest{})
+			if err != nil {
+				return a.rpcError("list API tokens", err)
+			}
+			if a.opts.Output == outputJSON {
+				out := make([]map[string]any, 0, len(resp.GetTokens()))
+				for _, t := range resp.GetTokens() {
+					out = append(out, apiTokenJSON(t))
+				}
+				return writeJSON(a.stdout, out)
+			}
+			tab := newTable(a.stdout, "ID", "NAME", "ROLE", "CREATED", "EXPIRES", "CREATED BY")
+			for _, t := range resp.GetTokens() {
+				j := apiTokenJSON(t)
+				tab.row(t.GetId(), esc(t.GetName()), j["role"].(string), j["created"].(string), orDash(j["expires"].(string)), esc(t.GetCreatedBy()))
+			}
+			return tab.flush()
+		}),
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke ID|NAME",
+		Short: "Delete an API token: calls with it fail from then on",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return action(func(ctx context.Context) error {
+				cc, closeConn, err := a.dial()
+				if err != nil {
+					return err
+				}
+				defer closeConn()
+				cctx, cancel := a.callContext(ctx)
+				defer cancel()
+				resp, err := plumbv1.NewAdminServiceClient(cc).RevokeAPIToken(cctx, &plumbv1.RevokeAPITokenRequest{Token: args[0]})
+				if err != nil {
+					return a.rpcError("revoke API token", err)
+				}
+				if a.opts.Output == outputJSON {
+					return writeJSON(a.stdout, apiTokenJSON(resp.GetRevoked()))
+				}
+				fmt.Fprintf(a.stdout, "revoked API token %s (%s)\n", resp.GetRevoked().GetId(), esc(resp.GetRevoked().GetName()))
+				return nil
+			})(cmd, args)
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
 	return cmd
+}
+
+func apiTokenJSON(t *plumbv1.APIToken) map[string]any {
+	expires := ""
+	if t.GetExpiresUnixNano() != 0 {
+		expires = factjson.Time(t.GetExpiresUnixNano())
+	}
+	return map[string]any{
+		"id": t.GetId(), "name": t.GetName(), "role": strings.ToLower(strings.TrimPrefix(t.GetRole().String(), "ROLE_")),
+		"created": factjson.Time(t.GetCreatedUnixNano()), "expires": expires, "created_by": t.GetCreatedBy(),
+	}
 }
 
 func (a *app) revokeCommand() *cobra.Command {

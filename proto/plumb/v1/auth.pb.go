@@ -593,6 +593,262 @@ func (x *CreateAPITokenResponse) GetExpiresUnixNano() int64 {
 	return 0
 }
 
+type APIToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's id: the part between its first two dots, not secret.
+	Id              string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name            string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Role            Role   `protobuf:"varint,3,opt,name=role,proto3,enum=plumb.v1.Role" json:"role,omitempty"`
+	CreatedUnixNano int64  `protobuf:"varint,4,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	// 0: never.
+	ExpiresUnixNano int64 `protobuf:"varint,5,opt,name=expires_unix_nano,json=expiresUnixNano,proto3" json:"expires_unix_nano,omitempty"`
+	// Name of the token that created it.
+	CreatedBy     string `protobuf:"bytes,6,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *APIToken) Reset() {
+	*x = APIToken{}
+	mi := &file_plumb_v1_auth_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *APIToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*APIToken) ProtoMessage() {}
+
+func (x *APIToken) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_auth_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use APIToken.ProtoReflect.Descriptor instead.
+func (*APIToken) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *APIToken) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *APIToken) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *APIToken) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *APIToken) GetCreatedUnixNano() int64 {
+	if x != nil {
+		return x.CreatedUnixNano
+	}
+	return 0
+}
+
+func (x *APIToken) GetExpiresUnixNano() int64 {
+	if x != nil {
+		return x.ExpiresUnixNano
+	}
+	return 0
+}
+
+func (x *APIToken) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+type ListAPITokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAPITokensRequest) Reset() {
+	*x = ListAPITokensRequest{}
+	mi := &file_plumb_v1_auth_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAPITokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAPITokensRequest) ProtoMessage() {}
+
+func (x *ListAPITokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_auth_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAPITokensRequest.ProtoReflect.Descriptor instead.
+func (*ListAPITokensRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{9}
+}
+
+type ListAPITokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*APIToken            `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAPITokensResponse) Reset() {
+	*x = ListAPITokensResponse{}
+	mi := &file_plumb_v1_auth_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAPITokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAPITokensResponse) ProtoMessage() {}
+
+func (x *ListAPITokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_auth_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAPITokensResponse.ProtoReflect.Descriptor instead.
+func (*ListAPITokensResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListAPITokensResponse) GetTokens() []*APIToken {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type RevokeAPITokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token's id, or its name when exactly one token has it.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAPITokenRequest) Reset() {
+	*x = RevokeAPITokenRequest{}
+	mi := &file_plumb_v1_auth_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAPITokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAPITokenRequest) ProtoMessage() {}
+
+func (x *RevokeAPITokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_auth_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAPITokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeAPITokenRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RevokeAPITokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type RevokeAPITokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revoked       *APIToken              `protobuf:"bytes,1,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAPITokenResponse) Reset() {
+	*x = RevokeAPITokenResponse{}
+	mi := &file_plumb_v1_auth_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAPITokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAPITokenResponse) ProtoMessage() {}
+
+func (x *RevokeAPITokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_auth_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAPITokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeAPITokenResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RevokeAPITokenResponse) GetRevoked() *APIToken {
+	if x != nil {
+		return x.Revoked
+	}
+	return nil
+}
+
 type RevokeHostRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	HostId        string                 `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
@@ -602,7 +858,7 @@ type RevokeHostRequest struct {
 
 func (x *RevokeHostRequest) Reset() {
 	*x = RevokeHostRequest{}
-	mi := &file_plumb_v1_auth_proto_msgTypes[8]
+	mi := &file_plumb_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -614,7 +870,7 @@ func (x *RevokeHostRequest) String() string {
 func (*RevokeHostRequest) ProtoMessage() {}
 
 func (x *RevokeHostRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_auth_proto_msgTypes[8]
+	mi := &file_plumb_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -627,7 +883,7 @@ func (x *RevokeHostRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeHostRequest.ProtoReflect.Descriptor instead.
 func (*RevokeHostRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RevokeHostRequest) GetHostId() string {
@@ -647,7 +903,7 @@ type RevokeHostResponse struct {
 
 func (x *RevokeHostResponse) Reset() {
 	*x = RevokeHostResponse{}
-	mi := &file_plumb_v1_auth_proto_msgTypes[9]
+	mi := &file_plumb_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +915,7 @@ func (x *RevokeHostResponse) String() string {
 func (*RevokeHostResponse) ProtoMessage() {}
 
 func (x *RevokeHostResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_auth_proto_msgTypes[9]
+	mi := &file_plumb_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +928,7 @@ func (x *RevokeHostResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeHostResponse.ProtoReflect.Descriptor instead.
 func (*RevokeHostResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RevokeHostResponse) GetStreamsClosed() uint32 {
@@ -703,7 +959,7 @@ type HostIdentity struct {
 
 func (x *HostIdentity) Reset() {
 	*x = HostIdentity{}
-	mi := &file_plumb_v1_auth_proto_msgTypes[10]
+	mi := &file_plumb_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +971,7 @@ func (x *HostIdentity) String() string {
 func (*HostIdentity) ProtoMessage() {}
 
 func (x *HostIdentity) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_auth_proto_msgTypes[10]
+	mi := &file_plumb_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +984,7 @@ func (x *HostIdentity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostIdentity.ProtoReflect.Descriptor instead.
 func (*HostIdentity) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HostIdentity) GetState() IdentityState {
@@ -821,7 +1077,22 @@ const file_plumb_v1_auth_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x0e.plumb.v1.RoleR\x04role\x12*\n" +
-	"\x11expires_unix_nano\x18\x04 \x01(\x03R\x0fexpiresUnixNano\",\n" +
+	"\x11expires_unix_nano\x18\x04 \x01(\x03R\x0fexpiresUnixNano\"\xc9\x01\n" +
+	"\bAPIToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x0e.plumb.v1.RoleR\x04role\x12*\n" +
+	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano\x12*\n" +
+	"\x11expires_unix_nano\x18\x05 \x01(\x03R\x0fexpiresUnixNano\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x06 \x01(\tR\tcreatedBy\"\x16\n" +
+	"\x14ListAPITokensRequest\"C\n" +
+	"\x15ListAPITokensResponse\x12*\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x12.plumb.v1.APITokenR\x06tokens\"-\n" +
+	"\x15RevokeAPITokenRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"F\n" +
+	"\x16RevokeAPITokenResponse\x12,\n" +
+	"\arevoked\x18\x01 \x01(\v2\x12.plumb.v1.APITokenR\arevoked\",\n" +
 	"\x11RevokeHostRequest\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\";\n" +
 	"\x12RevokeHostResponse\x12%\n" +
@@ -848,12 +1119,14 @@ const file_plumb_v1_auth_proto_rawDesc = "" +
 	"\x16IDENTITY_STATE_REVOKED\x10\x032\x86\x01\n" +
 	"\rEnrollService\x12;\n" +
 	"\x06Enroll\x12\x17.plumb.v1.EnrollRequest\x1a\x18.plumb.v1.EnrollResponse\x128\n" +
-	"\x05Renew\x12\x16.plumb.v1.RenewRequest\x1a\x17.plumb.v1.RenewResponse2\x84\x02\n" +
+	"\x05Renew\x12\x16.plumb.v1.RenewRequest\x1a\x17.plumb.v1.RenewResponse2\xab\x03\n" +
 	"\fAdminService\x12V\n" +
 	"\x0fCreateJoinToken\x12 .plumb.v1.CreateJoinTokenRequest\x1a!.plumb.v1.CreateJoinTokenResponse\x12S\n" +
 	"\x0eCreateAPIToken\x12\x1f.plumb.v1.CreateAPITokenRequest\x1a .plumb.v1.CreateAPITokenResponse\x12G\n" +
 	"\n" +
-	"RevokeHost\x12\x1b.plumb.v1.RevokeHostRequest\x1a\x1c.plumb.v1.RevokeHostResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
+	"RevokeHost\x12\x1b.plumb.v1.RevokeHostRequest\x1a\x1c.plumb.v1.RevokeHostResponse\x12P\n" +
+	"\rListAPITokens\x12\x1e.plumb.v1.ListAPITokensRequest\x1a\x1f.plumb.v1.ListAPITokensResponse\x12S\n" +
+	"\x0eRevokeAPIToken\x12\x1f.plumb.v1.RevokeAPITokenRequest\x1a .plumb.v1.RevokeAPITokenResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
 
 var (
 	file_plumb_v1_auth_proto_rawDescOnce sync.Once
@@ -868,7 +1141,7 @@ func file_plumb_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_plumb_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plumb_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_plumb_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_plumb_v1_auth_proto_goTypes = []any{
 	(Role)(0),                       // 0: plumb.v1.Role
 	(IdentityState)(0),              // 1: plumb.v1.IdentityState
@@ -880,29 +1153,41 @@ var file_plumb_v1_auth_proto_goTypes = []any{
 	(*CreateJoinTokenResponse)(nil), // 7: plumb.v1.CreateJoinTokenResponse
 	(*CreateAPITokenRequest)(nil),   // 8: plumb.v1.CreateAPITokenRequest
 	(*CreateAPITokenResponse)(nil),  // 9: plumb.v1.CreateAPITokenResponse
-	(*RevokeHostRequest)(nil),       // 10: plumb.v1.RevokeHostRequest
-	(*RevokeHostResponse)(nil),      // 11: plumb.v1.RevokeHostResponse
-	(*HostIdentity)(nil),            // 12: plumb.v1.HostIdentity
+	(*APIToken)(nil),                // 10: plumb.v1.APIToken
+	(*ListAPITokensRequest)(nil),    // 11: plumb.v1.ListAPITokensRequest
+	(*ListAPITokensResponse)(nil),   // 12: plumb.v1.ListAPITokensResponse
+	(*RevokeAPITokenRequest)(nil),   // 13: plumb.v1.RevokeAPITokenRequest
+	(*RevokeAPITokenResponse)(nil),  // 14: plumb.v1.RevokeAPITokenResponse
+	(*RevokeHostRequest)(nil),       // 15: plumb.v1.RevokeHostRequest
+	(*RevokeHostResponse)(nil),      // 16: plumb.v1.RevokeHostResponse
+	(*HostIdentity)(nil),            // 17: plumb.v1.HostIdentity
 }
 var file_plumb_v1_auth_proto_depIdxs = []int32{
 	0,  // 0: plumb.v1.CreateAPITokenRequest.role:type_name -> plumb.v1.Role
 	0,  // 1: plumb.v1.CreateAPITokenResponse.role:type_name -> plumb.v1.Role
-	1,  // 2: plumb.v1.HostIdentity.state:type_name -> plumb.v1.IdentityState
-	2,  // 3: plumb.v1.EnrollService.Enroll:input_type -> plumb.v1.EnrollRequest
-	4,  // 4: plumb.v1.EnrollService.Renew:input_type -> plumb.v1.RenewRequest
-	6,  // 5: plumb.v1.AdminService.CreateJoinToken:input_type -> plumb.v1.CreateJoinTokenRequest
-	8,  // 6: plumb.v1.AdminService.CreateAPIToken:input_type -> plumb.v1.CreateAPITokenRequest
-	10, // 7: plumb.v1.AdminService.RevokeHost:input_type -> plumb.v1.RevokeHostRequest
-	3,  // 8: plumb.v1.EnrollService.Enroll:output_type -> plumb.v1.EnrollResponse
-	5,  // 9: plumb.v1.EnrollService.Renew:output_type -> plumb.v1.RenewResponse
-	7,  // 10: plumb.v1.AdminService.CreateJoinToken:output_type -> plumb.v1.CreateJoinTokenResponse
-	9,  // 11: plumb.v1.AdminService.CreateAPIToken:output_type -> plumb.v1.CreateAPITokenResponse
-	11, // 12: plumb.v1.AdminService.RevokeHost:output_type -> plumb.v1.RevokeHostResponse
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	0,  // 2: plumb.v1.APIToken.role:type_name -> plumb.v1.Role
+	10, // 3: plumb.v1.ListAPITokensResponse.tokens:type_name -> plumb.v1.APIToken
+	10, // 4: plumb.v1.RevokeAPITokenResponse.revoked:type_name -> plumb.v1.APIToken
+	1,  // 5: plumb.v1.HostIdentity.state:type_name -> plumb.v1.IdentityState
+	2,  // 6: plumb.v1.EnrollService.Enroll:input_type -> plumb.v1.EnrollRequest
+	4,  // 7: plumb.v1.EnrollService.Renew:input_type -> plumb.v1.RenewRequest
+	6,  // 8: plumb.v1.AdminService.CreateJoinToken:input_type -> plumb.v1.CreateJoinTokenRequest
+	8,  // 9: plumb.v1.AdminService.CreateAPIToken:input_type -> plumb.v1.CreateAPITokenRequest
+	15, // 10: plumb.v1.AdminService.RevokeHost:input_type -> plumb.v1.RevokeHostRequest
+	11, // 11: plumb.v1.AdminService.ListAPITokens:input_type -> plumb.v1.ListAPITokensRequest
+	13, // 12: plumb.v1.AdminService.RevokeAPIToken:input_type -> plumb.v1.RevokeAPITokenRequest
+	3,  // 13: plumb.v1.EnrollService.Enroll:output_type -> plumb.v1.EnrollResponse
+	5,  // 14: plumb.v1.EnrollService.Renew:output_type -> plumb.v1.RenewResponse
+	7,  // 15: plumb.v1.AdminService.CreateJoinToken:output_type -> plumb.v1.CreateJoinTokenResponse
+	9,  // 16: plumb.v1.AdminService.CreateAPIToken:output_type -> plumb.v1.CreateAPITokenResponse
+	16, // 17: plumb.v1.AdminService.RevokeHost:output_type -> plumb.v1.RevokeHostResponse
+	12, // 18: plumb.v1.AdminService.ListAPITokens:output_type -> plumb.v1.ListAPITokensResponse
+	14, // 19: plumb.v1.AdminService.RevokeAPIToken:output_type -> plumb.v1.RevokeAPITokenResponse
+	13, // [13:20] is the sub-list for method output_type
+	6,  // [6:13] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_auth_proto_init() }
@@ -916,7 +1201,7 @@ func file_plumb_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_auth_proto_rawDesc), len(file_plumb_v1_auth_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

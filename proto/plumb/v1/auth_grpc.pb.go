@@ -178,6 +178,8 @@ const (
 	AdminService_CreateJoinToken_FullMethodName = "/plumb.v1.AdminService/CreateJoinToken"
 	AdminService_CreateAPIToken_FullMethodName  = "/plumb.v1.AdminService/CreateAPIToken"
 	AdminService_RevokeHost_FullMethodName      = "/plumb.v1.AdminService/RevokeHost"
+	AdminService_ListAPITokens_FullMethodName   = "/plumb.v1.AdminService/ListAPITokens"
+	AdminService_RevokeAPIToken_FullMethodName  = "/plumb.v1.AdminService/RevokeAPIToken"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -193,6 +195,10 @@ type AdminServiceClient interface {
 	// live stream ends, and it can neither stream nor renew. The host id
 	// may enroll again, with a new join token.
 	RevokeHost(ctx context.Context, in *RevokeHostRequest, opts ...grpc.CallOption) (*RevokeHostResponse, error)
+	// ListAPITokens lists API tokens (never their secrets).
+	ListAPITokens(ctx context.Context, in *ListAPITokensRequest, opts ...grpc.CallOption) (*ListAPITokensResponse, error)
+	// RevokeAPIToken deletes an API token: calls with it fail from then on.
+	RevokeAPIToken(ctx context.Context, in *RevokeAPITokenRequest, opts ...grpc.CallOption) (*RevokeAPITokenResponse, error)
 }
 
 type adminServiceClient struct {
@@ -233,6 +239,26 @@ func (c *adminServiceClient) RevokeHost(ctx context.Context, in *RevokeHostReque
 	return out, nil
 }
 
+func (c *adminServiceClient) ListAPITokens(ctx context.Context, in *ListAPITokensRequest, opts ...grpc.CallOption) (*ListAPITokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAPITokensResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListAPITokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RevokeAPIToken(ctx context.Context, in *RevokeAPITokenRequest, opts ...grpc.CallOption) (*RevokeAPITokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeAPITokenResponse)
+	err := c.cc.Invoke(ctx, AdminService_RevokeAPIToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -246,6 +272,10 @@ type AdminServiceServer interface {
 	// live stream ends, and it can neither stream nor renew. The host id
 	// may enroll again, with a new join token.
 	RevokeHost(context.Context, *RevokeHostRequest) (*RevokeHostResponse, error)
+	// ListAPITokens lists API tokens (never their secrets).
+	ListAPITokens(context.Context, *ListAPITokensRequest) (*ListAPITokensResponse, error)
+	// RevokeAPIToken deletes an API token: calls with it fail from then on.
+	RevokeAPIToken(context.Context, *RevokeAPITokenRequest) (*RevokeAPITokenResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -264,6 +294,12 @@ func (UnimplementedAdminServiceServer) CreateAPIToken(context.Context, *CreateAP
 }
 func (UnimplementedAdminServiceServer) RevokeHost(context.Context, *RevokeHostRequest) (*RevokeHostResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeHost not implemented")
+}
+func (UnimplementedAdminServiceServer) ListAPITokens(context.Context, *ListAPITokensRequest) (*ListAPITokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAPITokens not implemented")
+}
+func (UnimplementedAdminServiceServer) RevokeAPIToken(context.Context, *RevokeAPITokenRequest) (*RevokeAPITokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeAPIToken not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -340,6 +376,42 @@ func _AdminService_RevokeHost_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListAPITokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAPITokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListAPITokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListAPITokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListAPITokens(ctx, req.(*ListAPITokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RevokeAPIToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeAPITokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RevokeAPIToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RevokeAPIToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RevokeAPIToken(ctx, req.(*RevokeAPITokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -358,6 +430,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeHost",
 			Handler:    _AdminService_RevokeHost_Handler,
+		},
+		{
+			MethodName: "ListAPITokens",
+			Handler:    _AdminService_ListAPITokens_Handler,
+		},
+		{
+			MethodName: "RevokeAPIToken",
+			Handler:    _AdminService_RevokeAPIToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
