@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"errors"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -61,6 +62,16 @@ func (s *EnrollServer) Enroll(ctx context.Context, req *plumbv1.EnrollRequest) (
 	if err != nil {
 		return nil, a.deny("bad_join_token", codes.Unauthenticated, "join token: %v", err)
 	}
+	now := a.now()
+	// A wrong token costs a read, never a signature check, a signature or
+	// a write.
+	err = a.st.View(ctx, func(tx store.ReadTx) error {
+		_, err := a.joinToken(tx, id, hash, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	csr, err := a.parseCSR(req.GetCsrDer())
 	if err != nil {
 		return nil, err
@@ -70,7 +81,6 @@ func (s *EnrollServer) Enroll(ctx context.Context, req *plumbv1.EnrollRequest) (
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "certificate request key: %v", err)
 	}
-	now := a.now()
 	cert, err := a.ca.IssueClient(host, csr.PublicKey, now, a.certTTL)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "issue certificate: %v", err)
@@ -78,22 +88,12 @@ func (s *EnrollServer) Enroll(ctx context.Context, req *plumbv1.EnrollRequest) (
 	var refused error
 	err = a.st.Update(ctx, func(tx store.Tx) error {
 		refused = nil
-		t, err := tx.JoinToken(id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			refused = a.deny("bad_join_token", codes.Unauthenticated, "join token not recognised (used up, expired and pruned, or never issued)")
+		t, err := a.joinToken(tx, id, hash, now)
+		if status.Code(err) == codes.Unauthenticated {
+			refused = err // used up by a concurrent enrollment
 			return nil
-		case err != nil:
+		} else if err != nil {
 			return err
-		case !sameHash(t.Hash, hash):
-			refused = a.deny("bad_join_token", codes.Unauthenticated, "join token not recognised (used up, expired and pruned, or never issued)")
-			return nil
-		case now.UnixNano() >= t.Expires:
-			refused = a.deny("expired_join_token", codes.Unauthenticated, "join token expired; create another with `plumbctl token create`")
-			return nil
-		case t.UsesLeft == 0:
-			refused = a.deny("bad_join_token", codes.Unauthenticated, "join token used up")
-			return nil
 		}
 		old, err := tx.Identity(host)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -187,3 +187,22 @@ func (s *EnrollServer) Renew(ctx context.Context, req *plumbv1.RenewRequest) (*p
 }
 
 var errRevokedMeanwhile = errors.New("revoked meanwhile")
+
+// joinToken returns the usable join token id whose secret hashes to hash,
+// or an Unauthenticated status saying why there is none.
+func (a *Authority) joinToken(tx store.ReadTx, id string, hash []byte, now time.Time) (*store.JoinToken, error) {
+	t, err := tx.JoinToken(id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, a.deny("bad_join_token", codes.Unauthenticated, "join token not recognised (used up, expired and pruned, or never issued)")
+	case err != nil:
+		return nil, status.Errorf(codes.Unavailable, "join token: %v", err)
+	case !sameHash(t.Hash, hash):
+		return nil, a.deny("bad_join_token", codes.Unauthenticated, "join token not recognised (used up, expired and pruned, or never issued)")
+	case now.UnixNano() >= t.Expires:
+		return nil, a.deny("expired_join_token", codes.Unauthenticated, "join token expired; create another with `plumbctl token create`")
+	case t.UsesLeft == 0:
+		return nil, a.deny("bad_join_token", codes.Unauthenticated, "join token used up")
+	}
+	return t, nil
+}
