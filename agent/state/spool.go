@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -40,6 +41,10 @@ func (d *DB) Pending(after uint64, limit int) ([]*plumbv1.Delta, error) {
 func (d *DB) Ack(seq uint64) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if seq > d.seq {
+		// Only numbers this agent assigned can be acknowledged.
+		return fmt.Errorf("%w: ack of seq %d, last assigned %d", ErrPeerAhead, seq, d.seq)
+	}
 	resync, err := d.ackLocked(seq)
 	if resync {
 		// The checkpoint the dirty buckets waited for is applied: a new
@@ -126,6 +131,12 @@ func (d *DB) Status() Status {
 	}
 }
 
+// ErrPeerAhead is returned when the collector names a sequence number this
+// agent cannot accept: an ack above its last assigned number, or a
+// welcome's applied number beyond fact.SeqWindow above it. Nothing is
+// changed; the caller ends the session and retries later.
+var ErrPeerAhead = errors.New("collector's sequence number is out of range")
+
 // Resume takes the collector's applied sequence from a welcome and returns
 // the buckets whose contents differ from the collector's (theirs, indexed
 // by bucket). Everything up to applied counts as acknowledged. If the
@@ -135,6 +146,12 @@ func (d *DB) Status() Status {
 func (d *DB) Resume(applied uint64, theirs [][]byte) ([]uint32, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !fact.SeqWithin(d.seq, applied) {
+		// Adopting it would put this agent's counter within reach of
+		// wrapping, and every later delta out of the collector's window.
+		return nil, fmt.Errorf("%w: collector applied seq %d, %d above this agent's %d (window %d)",
+			ErrPeerAhead, applied, applied-d.seq, d.seq, fact.SeqWindow)
+	}
 	if applied > d.seq {
 		d.logger.Warn("collector is ahead of this agent's sequence; continuing above it",
 			"agent_seq", d.seq, "collector_applied", applied)
@@ -180,11 +197,10 @@ func (d *DB) ResyncBuckets(bs []uint32) (map[uint32][]*plumbv1.Fact, error) {
 	want := make(map[uint32]bool, len(bs))
 	acked, dirty := d.acked, d.dirty
 	for _, b := range bs {
-		if b >= fact.BucketCount {
-			return nil, fmt.Errorf("resync: bucket %d out of range", b)
+		if err := acked.ResetBucket(b); err != nil {
+			return nil, fmt.Errorf("resync: %w", err)
 		}
 		want[b] = true
-		acked.ResetBucket(b)
 		dirty.clear(b)
 	}
 	var out map[uint32][]*plumbv1.Fact

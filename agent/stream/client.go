@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -47,8 +48,12 @@ type Config struct {
 	// from MinBackoff up to MaxBackoff, each wait jittered by ±50% so that
 	// agents do not reconnect in step after a collector restart.
 	MinBackoff, MaxBackoff time.Duration
-	// BatchSize is the most deltas per message.
+	// BatchSize is the most deltas (or snapshot facts) per message.
 	BatchSize int
+	// BatchBytes bounds a message's encoded deltas or facts, so that a
+	// batch of long keys stays far below the collector's receive limit;
+	// default DefaultBatchBytes. One item larger than this goes alone.
+	BatchBytes int
 	// Ready is closed once the agent's initial snapshot is recorded. After
 	// a resync the client then spools a checkpoint, so the collector
 	// checks the digest (and adopts a baseline if it has none, as after
@@ -76,6 +81,9 @@ func New(conn grpc.ClientConnInterface, cfg Config, spool Spool, coverage *sourc
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1000
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = DefaultBatchBytes
 	}
 	if m == nil {
 		m = NewMetrics(nil)
@@ -121,7 +129,7 @@ func (c *Client) session(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	client := plumbv1.NewAgentServiceClient(c.conn)
-	st, err := client.Sync(ctx, grpc.WaitForReady(false))
+	st, err := client.Sync(ctx, grpc.WaitForReady(false), grpc.MaxCallRecvMsgSize(maxRecvMsgSize))
 	if err != nil {
 		return fmt.Errorf("open stream: %w", err)
 	}
@@ -152,10 +160,15 @@ func (c *Client) session(ctx context.Context) error {
 	}
 	w := resp.GetWelcome()
 	if w == nil {
-		return fmt.Errorf("collector sent %T before a welcome", resp.GetMsg())
+		return fmt.Errorf("%w: %T before a welcome", errBadCollectorMessage, resp.GetMsg())
+	}
+	if err := checkWelcome(w); err != nil {
+		return c.refuse(err)
 	}
 	buckets, err := c.spool.Resume(w.GetAppliedSeq(), w.GetBucketDigests())
-	if err != nil {
+	if errors.Is(err, state.ErrPeerAhead) {
+		return c.refuse(err)
+	} else if err != nil {
 		return err
 	}
 	if len(buckets) > 0 {
@@ -182,6 +195,14 @@ func (c *Client) session(ctx context.Context) error {
 	go func() { errc <- s.coverageLoop(ctx) }()
 	err = <-errc
 	cancel(err)
+	return err
+}
+
+// refuse logs a collector message the agent will not act on, counts it,
+// and returns the error that ends the session; Run retries with backoff.
+func (c *Client) refuse(err error) error {
+	c.metrics.Refused.Inc()
+	c.logger.Error("refusing the collector's message; will reconnect later", "err", err)
 	return err
 }
 
@@ -231,8 +252,8 @@ func (s *session) resync(buckets []uint32) (int, error) {
 		}
 		for _, b := range group {
 			facts := byBucket[b]
-			for i := 0; ; i += s.c.cfg.BatchSize {
-				end := min(i+s.c.cfg.BatchSize, len(facts))
+			for i := 0; ; {
+				end := i + byBytes(facts[i:min(i+s.c.cfg.BatchSize, len(facts))], s.c.cfg.BatchBytes)
 				m := &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{
 					Bucket: b, Facts: facts[i:end], Final: end == len(facts),
 				}}}
@@ -243,6 +264,7 @@ func (s *session) resync(buckets []uint32) (int, error) {
 				if end == len(facts) {
 					break
 				}
+				i = end
 			}
 			n += len(facts)
 		}
@@ -268,10 +290,14 @@ func (s *session) sendLoop(ctx context.Context, after uint64) error {
 			}
 			continue
 		}
-		if err := s.send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Deltas{Deltas: &plumbv1.DeltaBatch{Deltas: batch}}}); err != nil {
-			return fmt.Errorf("send deltas: %w", err)
+		for rest := batch; len(rest) > 0; {
+			part := rest[:byBytes(rest, s.c.cfg.BatchBytes)]
+			rest = rest[len(part):]
+			if err := s.send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Deltas{Deltas: &plumbv1.DeltaBatch{Deltas: part}}}); err != nil {
+				return fmt.Errorf("send deltas: %w", err)
+			}
+			s.c.metrics.DeltasSent.Add(float64(len(part)))
 		}
-		s.c.metrics.DeltasSent.Add(float64(len(batch)))
 		after = batch[len(batch)-1].GetSeq()
 	}
 }
@@ -287,15 +313,25 @@ func (s *session) recvLoop(ctx context.Context) error {
 		}
 		switch m := resp.GetMsg().(type) {
 		case *plumbv1.SyncResponse_Ack:
+			if err := checkAck(m.Ack, s.c.spool.Status().Seq); err != nil {
+				return s.c.refuse(err)
+			}
 			if err := s.c.spool.Ack(m.Ack.GetSeq()); err != nil {
+				if errors.Is(err, state.ErrPeerAhead) {
+					return s.c.refuse(err)
+				}
 				return err
 			}
 			if err := s.checkDigest(m.Ack); err != nil {
 				return err
 			}
 		case *plumbv1.SyncResponse_Resync:
-			s.c.metrics.ResyncBuckets.Add(float64(len(m.Resync.GetBuckets())))
-			if _, err := s.resync(m.Resync.GetBuckets()); err != nil {
+			buckets, err := resyncBuckets(m.Resync)
+			if err != nil {
+				return s.c.refuse(err)
+			}
+			s.c.metrics.ResyncBuckets.Add(float64(len(buckets)))
+			if _, err := s.resync(buckets); err != nil {
 				return err
 			}
 		default:
@@ -346,4 +382,21 @@ func (s *session) coverageLoop(ctx context.Context) error {
 		case <-s.c.coverage.Changed():
 		}
 	}
+}
+
+// DefaultBatchBytes is the default Config.BatchBytes: a sixteenth of the
+// collector's default receive limit.
+const DefaultBatchBytes = 1 << 20
+
+// byBytes returns how many of items, from the first, fit in limit encoded
+// bytes (with their field tags); at least one if items is not empty.
+func byBytes[M proto.Message](items []M, limit int) int {
+	total := 0
+	for i, m := range items {
+		total += protowire.SizeTag(1) + protowire.SizeBytes(proto.Size(m))
+		if total > limit && i > 0 {
+			return i
+		}
+	}
+	return len(items)
 }

@@ -11,6 +11,7 @@ type Metrics struct {
 	Resyncs          prometheus.Counter
 	ResyncBuckets    prometheus.Counter
 	DigestMismatches prometheus.Counter
+	Refused          prometheus.Counter
 }
 
 // NewMetrics registers the metrics with reg; nil keeps them unregistered.
@@ -23,9 +24,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Resyncs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_agent_resyncs_total", Help: "Bucket resyncs performed."}),
 		ResyncBuckets:    prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_agent_resync_buckets_total", Help: "Buckets sent in resyncs."}),
 		DigestMismatches: prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_agent_digest_mismatches_total", Help: "Times the collector's set digest differed from the agent's when idle."}),
+		Refused:          prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_agent_collector_messages_refused_total", Help: "Collector messages refused as out of range (each ends the session)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connected, m.Reconnects, m.DeltasSent, m.BytesSent, m.Resyncs, m.ResyncBuckets, m.DigestMismatches)
+		reg.MustRegister(m.Connected, m.Reconnects, m.DeltasSent, m.BytesSent, m.Resyncs, m.ResyncBuckets, m.DigestMismatches, m.Refused)
 	}
 	return m
 }

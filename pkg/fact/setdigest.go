@@ -108,8 +108,11 @@ func (s *SetDigest) Sum() []byte {
 	return t.bytes()
 }
 
-// Bucket returns bucket i's sum.
+// Bucket returns bucket i's sum; nil if i is out of range.
 func (s *SetDigest) Bucket(i uint32) []byte {
+	if i >= BucketCount {
+		return nil
+	}
 	return s.buckets[i].bytes()
 }
 
@@ -122,9 +125,19 @@ func (s *SetDigest) Buckets() [][]byte {
 	return out
 }
 
-// ResetBucket sets bucket i to the empty set.
-func (s *SetDigest) ResetBucket(i uint32) {
+// ErrBucketRange is returned for a bucket number not below BucketCount,
+// which only a confused or hostile peer sends.
+var ErrBucketRange = fmt.Errorf("bucket out of range (want < %d)", BucketCount)
+
+// ResetBucket sets bucket i to the empty set. An out-of-range i changes
+// nothing and returns ErrBucketRange: a number a peer sent must not crash
+// the process that holds the digest.
+func (s *SetDigest) ResetBucket(i uint32) error {
+	if i >= BucketCount {
+		return fmt.Errorf("%w: %d", ErrBucketRange, i)
+	}
 	s.buckets[i] = sum256{}
+	return nil
 }
 
 // MarshalBinary returns the bucket sums, 32 bytes each, for storage.
