@@ -27,6 +27,12 @@ func (e *Engine) Apply(tx store.Tx, h *store.Host, d *plumbv1.Delta) ([]*plumbv1
 	if d.GetSeq() <= h.AppliedSeq {
 		return nil, nil
 	}
+	if !fact.SeqWithin(h.AppliedSeq, d.GetSeq()) {
+		// Believing it would freeze the host: every later, real delta
+		// would look like a duplicate.
+		return nil, fmt.Errorf("%w: host %q seq %d is more than %d above applied seq %d",
+			ErrSeqWindow, h.ID, d.GetSeq(), fact.SeqWindow, h.AppliedSeq)
+	}
 	a := e.applier(tx, h, cause{n: d.GetSeq()}, d.GetObservedUnixNano())
 	var mismatch error
 	switch d.GetOp() {

@@ -30,6 +30,11 @@ var ErrDigestMismatch = errors.New("set digest mismatch")
 // aborted and the host reloaded.
 var ErrInvalidDelta = errors.New("invalid delta")
 
+// ErrSeqWindow is returned by Apply for a delta numbered more than
+// fact.SeqWindow above the host's applied sequence number. Nothing is
+// applied.
+var ErrSeqWindow = errors.New("sequence number outside the window")
+
 // ErrChanged is returned, wrapped, by Accept when the fact's current value
 // is not the one the caller expected: it changed after the caller read it.
 var ErrChanged = errors.New("changed since it was read")

@@ -9,6 +9,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
@@ -65,6 +66,9 @@ type committer struct {
 	maxDeltas int
 	// onCommit is called after a commit that appended drift events.
 	onCommit func(events int)
+	// maxFacts is the quota of facts per host.
+	maxFacts uint64
+	lm       *limits.Metrics
 }
 
 func (c *committer) submit(ctx context.Context, j *job) result {
@@ -138,7 +142,9 @@ func (c *committer) commit(ctx context.Context, batch []*job, deltas int) {
 	events := 0
 	for i, j := range batch {
 		events += results[i].events
-		c.metrics.DeltasApplied.Add(float64(len(j.deltas)))
+		if results[i].err == nil {
+			c.metrics.DeltasApplied.Add(float64(len(j.deltas)))
+		}
 		j.done <- results[i]
 	}
 	if events > 0 && c.onCommit != nil {
@@ -153,6 +159,11 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 		h = &store.Host{ID: j.host}
 	} else if err != nil {
 		return result{}, err
+	}
+	// A refusal writes nothing for this job and fails no other job of
+	// the group: it is the job's result, not the transaction's error.
+	if err := c.refuse(tx, h, j); err != nil {
+		return result{err: err}, nil
 	}
 	h.LastSeen = c.now().UnixNano()
 	var r result

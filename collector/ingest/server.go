@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/fact"
 	"github.com/plumb-dev/plumb/pkg/version"
@@ -36,6 +38,11 @@ type Server struct {
 	metrics   *Metrics
 	committer *committer
 	authorize func(ctx context.Context, host string) error
+	limits    limits.Limits
+	lm        *limits.Metrics
+	// pendingTotal is the wire bytes of unfinished bucket snapshots held
+	// by every stream.
+	pendingTotal atomic.Int64
 
 	mu sync.Mutex
 	// streams holds the live stream per host id; guarded by mu. A second
@@ -61,6 +68,10 @@ type Options struct {
 	// MaxDeltasPerCommit bounds a group commit; default 20000.
 	MaxDeltasPerCommit int
 	Now                func() time.Time
+	// Limits bound what one agent may send; zero means limits.NewDefaults.
+	// LimitMetrics counts refusals (nil: a private, unregistered one).
+	Limits       limits.Limits
+	LimitMetrics *limits.Metrics
 }
 
 // New returns a server; call Run to start its writer.
@@ -74,11 +85,19 @@ func New(st store.Store, eng *drift.Engine, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Limits == (limits.Limits{}) {
+		opts.Limits = limits.NewDefaults()
+	}
+	if opts.LimitMetrics == nil {
+		opts.LimitMetrics = limits.NewMetrics(nil)
+	}
 	m := NewMetrics(opts.Registerer)
 	return &Server{
 		st:        st,
 		logger:    opts.Logger,
 		metrics:   m,
+		limits:    opts.Limits,
+		lm:        opts.LimitMetrics,
 		streams:   map[string]*liveStream{},
 		authorize: opts.Authorize,
 		committer: &committer{
@@ -86,6 +105,8 @@ func New(st store.Store, eng *drift.Engine, opts Options) *Server {
 			jobs:      make(chan *job, 1024),
 			maxDeltas: opts.MaxDeltasPerCommit,
 			onCommit:  opts.OnCommit,
+			maxFacts:  opts.Limits.MaxFactsPerHost,
+			lm:        opts.LimitMetrics,
 		},
 	}
 }
@@ -121,18 +142,21 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 	ctx, cancel := context.WithCancelCause(st.Context())
 	defer cancel(nil)
 
-	first, err := st.Recv()
+	first, err := s.recvHello(st)
 	if err != nil {
+		return err
+	}
+	if err := refusalOf(first); err != nil {
 		return err
 	}
 	hello := first.GetHello()
 	if hello == nil {
 		return status.Error(codes.InvalidArgument, "the first message must be a hello")
 	}
-	host := hello.GetHostId()
-	if host == "" || len(host) > 253 {
-		return status.Error(codes.InvalidArgument, "hello: host_id must be 1 to 253 bytes")
+	if err := s.checkHello(hello); err != nil {
+		return err
 	}
+	host := hello.GetHostId()
 	if hello.GetBucketCount() != fact.BucketCount {
 		return status.Errorf(codes.FailedPrecondition, "hello: agent uses %d set-digest buckets, collector %d; upgrade one of them",
 			hello.GetBucketCount(), fact.BucketCount)
@@ -190,8 +214,8 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 
 	// Bucket snapshots may span several messages; facts gather here
 	// until the final one.
-	pending := map[uint32][]*plumbv1.Fact{}
-	pendingFacts := 0
+	pending := &pendingSnapshots{s: s, buckets: map[uint32][]*plumbv1.Fact{}}
+	defer pending.release()
 	recv := receiver(ctx, st)
 	for {
 		m, err := recv()
@@ -204,6 +228,9 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 			} else if _, ok := status.FromError(cause); ok && cause != nil {
 				return cause // ended by CloseHost
 			}
+			return err
+		}
+		if err := refusalOf(m); err != nil {
 			return err
 		}
 		switch msg := m.GetMsg().(type) {
@@ -240,17 +267,13 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 					return status.Errorf(codes.InvalidArgument, "fact %s is not in bucket %d", fact.KeyOf(f), b.GetBucket())
 				}
 			}
-			pending[b.GetBucket()] = append(pending[b.GetBucket()], b.GetFacts()...)
-			if pendingFacts += len(b.GetFacts()); pendingFacts > maxPendingFacts {
-				s.metrics.Rejected.Inc()
-				return status.Errorf(codes.ResourceExhausted, "bucket snapshots hold more than %d facts before their final message", maxPendingFacts)
+			if err := pending.add(b); err != nil {
+				return err
 			}
 			if !b.GetFinal() {
 				continue
 			}
-			facts := pending[b.GetBucket()]
-			delete(pending, b.GetBucket())
-			pendingFacts -= len(facts)
+			facts := pending.take(b.GetBucket())
 			r := s.committer.submit(ctx, &job{host: host, kind: jobBucket, bucket: &bucketJob{bucket: b.GetBucket(), facts: facts}})
 			if r.err != nil {
 				return storeError(r.err)
@@ -259,6 +282,9 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 			logger.Info("bucket resynced", "bucket", b.GetBucket(), "facts", len(facts), "events", r.events)
 		case *plumbv1.SyncRequest_Coverage:
 			conds := msg.Coverage.GetConditions()
+			if err := s.checkCoverage(conds); err != nil {
+				return err
+			}
 			r := s.committer.submit(ctx, &job{host: host, kind: jobCoverage, coverage: conds})
 			if r.err != nil {
 				return storeError(r.err)
@@ -330,13 +356,8 @@ func validDeltas(ds []*plumbv1.Delta) error {
 	return nil
 }
 
-// maxPendingFacts bounds the facts of unfinished bucket snapshots one
-// stream may hold in memory: far above a real bucket (a million-fact host
-// has about 4,000 per bucket), far below what hurts the collector.
-const maxPendingFacts = 1 << 20
-
 // maxKeyLen bounds a fact key (PATH_MAX is 4096).
-const maxKeyLen = 8192
+const maxKeyLen = limits.MaxKeyBytes
 
 func validFact(f *plumbv1.Fact) error {
 	switch {
@@ -358,6 +379,9 @@ func validFact(f *plumbv1.Fact) error {
 func storeError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, errReplaced) {
 		return status.Error(codes.Aborted, err.Error())
+	}
+	if _, ok := status.FromError(err); ok {
+		return err // a refusal, already a status
 	}
 	return status.Errorf(codes.Unavailable, "collector could not commit: %v", err)
 }

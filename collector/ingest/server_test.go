@@ -17,6 +17,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
@@ -25,17 +26,26 @@ type rig struct {
 	st     *store.Bolt
 	client plumbv1.AgentServiceClient
 	events chan int
+	lm     *limits.Metrics
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigWith(t, limits.NewDefaults()) }
+
+// newRigWith serves with limits l and the collector's wire codec.
+func newRigWith(t *testing.T, l limits.Limits) *rig {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "plumb.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &rig{st: st, events: make(chan int, 100)}
-	srv := New(st, &drift.Engine{}, Options{OnCommit: func(n int) { r.events <- n }})
+	r := &rig{st: st, events: make(chan int, 100), lm: limits.NewMetrics(nil)}
+	srv := New(st, &drift.Engine{}, Options{OnCommit: func(n int) {
+		select {
+		case r.events <- n:
+		default:
+		}
+	}, Limits: l, LimitMetrics: r.lm})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go srv.Run(ctx)
@@ -43,7 +53,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(append(l.ServerOptions(), grpc.ForceServerCodecV2(ServerCodec(l, r.lm)))...)
 	plumbv1.RegisterAgentServiceServer(gs, srv)
 	go gs.Serve(ln)
 	t.Cleanup(gs.Stop)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/plumb-dev/plumb/collector/auth"
+	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/store"
 )
 
@@ -31,7 +32,8 @@ type Config struct {
 	// TLSNames are extra DNS names or IP addresses for the collector's
 	// server certificate (the listen address, localhost and the host
 	// name are always in it).
-	TLSNames []string `koanf:"tls_names"`
+	TLSNames []string      `koanf:"tls_names"`
+	Limits   limits.Limits `koanf:"limits"`
 
 	// Flag-only conveniences folded into Webhooks by Validate.
 	webhookURLs   []string
@@ -47,6 +49,7 @@ func NewConfig() *Config {
 		LogFormat:      "text",
 		EventRetention: store.DefaultEventRetention,
 		CertTTL:        auth.DefaultCertTTL,
+		Limits:         limits.NewDefaults(),
 	}
 }
 
@@ -91,6 +94,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventRetention <= 0 {
 		errs = append(errs, fmt.Errorf("event_retention %v: must be positive", c.EventRetention))
+	}
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, u := range c.webhookURLs {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/pkg/config"
 )
 
@@ -55,5 +59,35 @@ func TestWebhookFlagsBecomeNotifiers(t *testing.T) {
 		if _, err := load(t, "", tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+func TestLimitsOverlayDefaults(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := "insecure: true\nlimits:\n  max_facts_per_host: 100\n  hello_timeout: 3s\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := limits.NewDefaults()
+	want.MaxFactsPerHost = 100
+	want.HelloTimeout = 3 * time.Second
+	if cfg.Limits != want {
+		t.Fatalf("limits %+v\nwant %+v", cfg.Limits, want)
+	}
+	if err := os.WriteFile(file, []byte("insecure: true\nlimits:\n  max_connections: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(t, file); err == nil || !strings.Contains(err.Error(), "max_connections") {
+		t.Fatalf("a zero limit: %v", err)
+	}
+	if err := os.WriteFile(file, []byte("insecure: true\nlimits:\n  max_factz: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(t, file); err == nil {
+		t.Fatal("an unknown limit was accepted")
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/drift"
 	"github.com/plumb-dev/plumb/collector/ingest"
+	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/query"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/cli"
@@ -106,11 +107,14 @@ func serve(ctx context.Context, cfg *Config) error {
 		logger.Info("wrote the first admin API token; plumbctl on this host reads it", "path", filepath.Join(cfg.DataDir, auth.AdminTokenFile))
 	}
 	watchers := &query.Broadcaster{}
+	lm := limits.NewMetrics(reg)
 	ing := ingest.New(st, eng, ingest.Options{
-		Logger:     logger.With("component", "ingest"),
-		Registerer: reg,
-		OnCommit:   func(int) { watchers.Notify() },
-		Authorize:  authority.AuthorizeStream,
+		Logger:       logger.With("component", "ingest"),
+		Registerer:   reg,
+		OnCommit:     func(int) { watchers.Notify() },
+		Authorize:    authority.AuthorizeStream,
+		Limits:       cfg.Limits,
+		LimitMetrics: lm,
 	})
 	authority.SetStreams(ing)
 	qs := query.New(st, eng, watchers, ing.Connected, logger.With("component", "query"))
@@ -124,14 +128,14 @@ func serve(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := grpc.NewServer(
+	ln = limitListener(ln, cfg.Limits, lm, logger)
+	srv := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.Creds(creds),
 		grpc.ChainUnaryInterceptor(authority.UnaryInterceptor),
 		grpc.ChainStreamInterceptor(authority.StreamInterceptor),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.MaxRecvMsgSize(16<<20),
-	)
+	}, limitOptions(cfg.Limits, lm)...)...)
 	plumbv1.RegisterAgentServiceServer(srv, ing)
 	plumbv1.RegisterQueryServiceServer(srv, qs)
 	plumbv1.RegisterEnrollServiceServer(srv, authority.EnrollServer())
