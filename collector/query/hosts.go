@@ -2,15 +2,21 @@ package query
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"google.golang.org/protobuf/proto"
+
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/auth"
+	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
 // ListHosts lists every host the collector knows, in id order.
@@ -51,25 +57,77 @@ func (s *Server) hostProto(h *store.Host) *plumbv1.Host {
 }
 
 // ListFacts lists one host's current facts, optionally of one kind, in key
-// order.
+// order, a page at a time: at most page_size facts and about
+// limits.MaxListFactsPageBytes, so no call holds a big host in memory.
+// Pages are read in separate transactions; a fact changed while a client
+// pages shows its value at the time its page was read.
 func (s *Server) ListFacts(ctx context.Context, req *plumbv1.ListFactsRequest) (*plumbv1.ListFactsResponse, error) {
 	if req.GetHostId() == "" {
 		return nil, invalid("host_id is required")
 	}
+	size := int(req.GetPageSize())
+	switch {
+	case size == 0:
+		size = min(limits.DefaultListFactsPage, s.limits.MaxListFactsPage)
+	case size > s.limits.MaxListFactsPage:
+		return nil, s.lm.Refuse(codes.InvalidArgument, limits.ListFactsPageSize, "page_size %d, at most %d", size, s.limits.MaxListFactsPage)
+	}
+	after, err := decodePageToken(req.GetPageToken())
+	if err != nil {
+		return nil, invalid(err.Error())
+	}
+	maxBytes := min(limits.MaxListFactsPageBytes, s.limits.MaxSendMsgBytes/2)
 	resp := &plumbv1.ListFactsResponse{}
-	err := s.view(ctx, func(tx store.ReadTx) error {
+	bytes := 0
+	var last *plumbv1.Fact
+	err = s.view(ctx, func(tx store.ReadTx) error {
 		if err := hostExists(tx, req.GetHostId()); err != nil {
 			return err
 		}
-		return tx.Facts(req.GetHostId(), req.GetKind(), func(f *plumbv1.Fact) error {
+		err := tx.FactsAfter(req.GetHostId(), req.GetKind(), after, func(f *plumbv1.Fact) error {
+			n := proto.Size(f)
+			if len(resp.Facts) >= size || (len(resp.Facts) > 0 && bytes+n > maxBytes) {
+				resp.NextPageToken = encodePageToken(fact.KeyOf(last))
+				return errPageFull
+			}
 			resp.Facts = append(resp.Facts, s.redactFact(ctx, f))
+			bytes += n
+			last = f
 			return nil
 		})
+		if errors.Is(err, errPageFull) {
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// errPageFull stops a page's scan.
+var errPageFull = errors.New("page full")
+
+// A page token is the last key of the page before, encoded; opaque to
+// clients.
+func encodePageToken(k fact.Key) string {
+	return base64.RawURLEncoding.EncodeToString(k.Encode())
+}
+
+func decodePageToken(tok string) (*fact.Key, error) {
+	if tok == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) < 2 || len(b) > 1+limits.MaxKeyBytes {
+		return nil, errors.New("page_token is not one this collector issued")
+	}
+	k, err := fact.DecodeKey(b)
+	if err != nil {
+		return nil, errors.New("page_token is not one this collector issued")
+	}
+	return &k, nil
 }
 
 // hostExists returns a NotFound status naming the host if it is unknown.

@@ -8,11 +8,13 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/store"
 )
 
@@ -51,6 +53,10 @@ type Server struct {
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close: watches end
+
+	limits  limits.Limits
+	lm      *limits.Metrics
+	watches atomic.Int64 // open WatchDrift streams
 }
 
 // New returns a server over st. eng accepts drift; events wakes watches
@@ -66,7 +72,16 @@ func New(st store.Store, eng *drift.Engine, events Subscriber, connected func(ho
 	return &Server{
 		st: st, eng: eng, events: events, connected: connected, logger: logger,
 		poll: defaultPoll, done: make(chan struct{}),
+		limits: limits.NewDefaults(), lm: limits.NewMetrics(nil),
 	}
+}
+
+// WithLimits sets the limits of watch streams and fact pages (default
+// limits.NewDefaults) and the metrics that count refusals; it returns s.
+// Call it before serving.
+func (s *Server) WithLimits(l limits.Limits, m *limits.Metrics) *Server {
+	s.limits, s.lm = l, m
+	return s
 }
 
 // Close ends every WatchDrift stream, so that grpc.Server.GracefulStop

@@ -62,6 +62,10 @@ type ReadTx interface {
 	// Facts calls fn for the host's facts of kind (all kinds when kind is
 	// FACT_KIND_UNSPECIFIED) in key order.
 	Facts(host string, kind plumbv1.FactKind, fn func(*plumbv1.Fact) error) error
+	// FactsAfter is Facts starting after key after (from the first fact
+	// when after is nil), for paging: a page resumes where the last ended
+	// without reading what came before.
+	FactsAfter(host string, kind plumbv1.FactKind, after *fact.Key, fn func(*plumbv1.Fact) error) error
 	// FactsInBucket calls fn for the host's facts whose key falls in
 	// set-digest bucket b (fact.Key.Bucket), for resyncs. Only those facts
 	// are decoded.

@@ -132,6 +132,16 @@ func (t *boltTx) Facts(host string, kind plumbv1.FactKind, fn func(*plumbv1.Fact
 	})
 }
 
+func (t *boltTx) FactsAfter(host string, kind plumbv1.FactKind, after *fact.Key, fn func(*plumbv1.Fact) error) error {
+	return t.scanAfter(host, bucketFacts, kind, after, func(v []byte) error {
+		f := &plumbv1.Fact{}
+		if err := proto.Unmarshal(v, f); err != nil {
+			return fmt.Errorf("decode fact of host %q: %w", host, err)
+		}
+		return fn(f)
+	})
+}
+
 func (t *boltTx) FactsInBucket(host string, bucket uint32, fn func(*plumbv1.Fact) error) error {
 	b, err := t.sub(host, bucketFacts, false)
 	if b == nil || err != nil {
@@ -244,6 +254,11 @@ func (t *boltTx) get(host string, name []byte, k fact.Key, m proto.Message) erro
 // scan calls fn with each value in the host's sub-bucket, of one kind or
 // of all kinds, in key order. A missing host has no values.
 func (t *boltTx) scan(host string, name []byte, kind plumbv1.FactKind, fn func(v []byte) error) error {
+	return t.scanAfter(host, name, kind, nil, fn)
+}
+
+// scanAfter is scan starting after key after (nil: from the start).
+func (t *boltTx) scanAfter(host string, name []byte, kind plumbv1.FactKind, after *fact.Key, fn func(v []byte) error) error {
 	b, err := t.sub(host, name, false)
 	if b == nil || err != nil {
 		return err
@@ -251,11 +266,22 @@ func (t *boltTx) scan(host string, name []byte, kind plumbv1.FactKind, fn func(v
 	c := b.Cursor()
 	var k, v []byte
 	var prefix []byte
-	if kind == plumbv1.FactKind_FACT_KIND_UNSPECIFIED {
-		k, v = c.First()
-	} else {
+	if kind != plumbv1.FactKind_FACT_KIND_UNSPECIFIED {
 		prefix = []byte{byte(kind)}
+	}
+	switch {
+	case after != nil:
+		from := after.Encode()
+		if k, v = c.Seek(from); k != nil && bytes.Equal(k, from) {
+			k, v = c.Next()
+		}
+		if prefix != nil && k != nil && bytes.Compare(k, prefix) < 0 {
+			k, v = c.Seek(prefix)
+		}
+	case prefix != nil:
 		k, v = c.Seek(prefix)
+	default:
+		k, v = c.First()
 	}
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if err := fn(v); err != nil {

@@ -327,3 +327,66 @@ func TestFactsInBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFactsAfterPages(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx Tx) error {
+		if err := tx.PutHost(&Host{ID: "h"}); err != nil {
+			return err
+		}
+		for _, f := range []*plumbv1.Fact{sysctl("a", "1"), sysctl("b", "1"), sysctl("c", "1"), fileFact("/x", "1"), fileFact("/y", "1")} {
+			if err := tx.PutFact("h", f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(kind plumbv1.FactKind, after *fact.Key) string {
+		var out []string
+		err := s.View(ctx, func(tx ReadTx) error {
+			return tx.FactsAfter("h", kind, after, func(f *plumbv1.Fact) error {
+				out = append(out, string(f.GetKey()))
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(out)
+	}
+	file, sys := plumbv1.FactKind_FACT_KIND_FILE, plumbv1.FactKind_FACT_KIND_SYSCTL
+	all := plumbv1.FactKind_FACT_KIND_UNSPECIFIED
+	for _, tc := range []struct {
+		kind  plumbv1.FactKind
+		after *fact.Key
+		want  string
+	}{
+		{all, nil, keys(all, nil)},
+		{sys, nil, "[a b c]"},
+		{sys, &fact.Key{Kind: sys, ID: "a"}, "[b c]"},
+		{sys, &fact.Key{Kind: sys, ID: "bb"}, "[c]"}, // a key that does not exist
+		{sys, &fact.Key{Kind: sys, ID: "c"}, "[]"},
+		{sys, &fact.Key{Kind: file, ID: "/x"}, keysAfterFile(file, sys)},
+		{file, &fact.Key{Kind: file, ID: "/x"}, "[/y]"},
+	} {
+		if got := keys(tc.kind, tc.after); got != tc.want {
+			t.Errorf("FactsAfter(%v, %v) = %s, want %s", tc.kind, tc.after, got, tc.want)
+		}
+	}
+	if got := keys(all, nil); got != "[/x /y a b c]" && got != "[a b c /x /y]" {
+		t.Errorf("all facts: %s", got)
+	}
+}
+
+// keysAfterFile is what a sysctl listing resumed after a file key holds:
+// nothing if files sort after sysctls, every sysctl if before.
+func keysAfterFile(file, sys plumbv1.FactKind) string {
+	if file < sys {
+		return "[a b c]"
+	}
+	return "[]"
+}

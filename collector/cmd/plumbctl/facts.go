@@ -44,21 +44,32 @@ func (a *app) facts(ctx context.Context, host, kindName string) error {
 		return err
 	}
 	defer closeConn()
-	cctx, cancel := a.callContext(ctx)
-	defer cancel()
-	resp, err := client.ListFacts(cctx, &plumbv1.ListFactsRequest{HostId: host, Kind: kind})
-	if err != nil {
-		return a.rpcError("list facts", err)
+	// The collector returns a big host's facts a page at a time; each
+	// page is one call, with its own timeout.
+	var facts []*plumbv1.Fact
+	req := &plumbv1.ListFactsRequest{HostId: host, Kind: kind}
+	for {
+		cctx, cancel := a.callContext(ctx)
+		resp, err := client.ListFacts(cctx, req)
+		cancel()
+		if err != nil {
+			return a.rpcError("list facts", err)
+		}
+		facts = append(facts, resp.GetFacts()...)
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
 	}
 	if a.opts.Output == outputJSON {
-		out := make([]*factjson.Fact, 0, len(resp.GetFacts()))
-		for _, f := range resp.GetFacts() {
+		out := make([]*factjson.Fact, 0, len(facts))
+		for _, f := range facts {
 			out = append(out, factjson.FromFact(f))
 		}
 		return writeJSON(a.stdout, out)
 	}
 	t := newTable(a.stdout, "KIND", "KEY", "DIGEST", "SUMMARY")
-	for _, f := range resp.GetFacts() {
+	for _, f := range facts {
 		t.row(
 			fact.KindName(f.GetKind()),
 			fact.Display(f.GetKey()),

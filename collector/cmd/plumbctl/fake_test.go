@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -250,11 +251,25 @@ func (f *fakeCollector) ListFacts(_ context.Context, req *plumbv1.ListFactsReque
 	if !f.knownLocked(req.GetHostId()) {
 		return nil, notFound(req.GetHostId())
 	}
-	resp := &plumbv1.ListFactsResponse{}
+	// Pages of two facts, so that every facts script exercises the
+	// CLI's paging; the token is the index of the next fact.
+	var all []*plumbv1.Fact
 	for _, ft := range f.facts[req.GetHostId()] {
 		if req.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED || ft.GetKind() == req.GetKind() {
-			resp.Facts = append(resp.Facts, proto.Clone(ft).(*plumbv1.Fact))
+			all = append(all, proto.Clone(ft).(*plumbv1.Fact))
 		}
+	}
+	from := 0
+	if tok := req.GetPageToken(); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 || n > len(all) {
+			return nil, status.Error(codes.InvalidArgument, "bad page_token")
+		}
+		from = n
+	}
+	resp := &plumbv1.ListFactsResponse{Facts: all[from:min(from+2, len(all))]}
+	if from+2 < len(all) {
+		resp.NextPageToken = strconv.Itoa(from + 2)
 	}
 	return resp, nil
 }

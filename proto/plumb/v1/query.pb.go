@@ -408,7 +408,14 @@ type ListFactsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	HostId string                 `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
 	// Optional filter; unspecified lists every kind.
-	Kind          FactKind `protobuf:"varint,2,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	Kind FactKind `protobuf:"varint,2,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	// Most facts in one response: 0 means the default (10,000); more than
+	// the collector's maximum (100,000 by default) is refused. A page may
+	// hold fewer, to stay within the collector's message size.
+	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from the previous response's next_page_token; empty for
+	// the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -457,9 +464,25 @@ func (x *ListFactsRequest) GetKind() FactKind {
 	return FactKind_FACT_KIND_UNSPECIFIED
 }
 
+func (x *ListFactsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListFactsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListFactsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Facts         []*Fact                `protobuf:"bytes,1,rep,name=facts,proto3" json:"facts,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Facts []*Fact                `protobuf:"bytes,1,rep,name=facts,proto3" json:"facts,omitempty"`
+	// Cursor of the next page; empty when this is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -499,6 +522,13 @@ func (x *ListFactsResponse) GetFacts() []*Fact {
 		return x.Facts
 	}
 	return nil
+}
+
+func (x *ListFactsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // DriftItem is one fact that differs from the baseline.
@@ -1018,7 +1048,12 @@ func (x *AcceptDriftResponse) GetAccepted() []*DriftItem {
 type WatchDriftRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Optional: one host.
-	HostId        string `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	HostId string `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	// Optional: resume after this event seq (DriftEvent.seq) instead of
+	// starting with the events committed after the call. A watcher the
+	// collector dropped for reading too slowly resumes from the seq its
+	// status message names. Events pruned from the log are not resent.
+	AfterSeq      uint64 `protobuf:"varint,2,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1058,6 +1093,13 @@ func (x *WatchDriftRequest) GetHostId() string {
 		return x.HostId
 	}
 	return ""
+}
+
+func (x *WatchDriftRequest) GetAfterSeq() uint64 {
+	if x != nil {
+		return x.AfterSeq
+	}
+	return 0
 }
 
 type WatchDriftResponse struct {
@@ -1132,12 +1174,16 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x12\n" +
 	"\x10ListHostsRequest\"9\n" +
 	"\x11ListHostsResponse\x12$\n" +
-	"\x05hosts\x18\x01 \x03(\v2\x0e.plumb.v1.HostR\x05hosts\"S\n" +
+	"\x05hosts\x18\x01 \x03(\v2\x0e.plumb.v1.HostR\x05hosts\"\x8f\x01\n" +
 	"\x10ListFactsRequest\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
-	"\x04kind\x18\x02 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\"9\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"a\n" +
 	"\x11ListFactsResponse\x12$\n" +
-	"\x05facts\x18\x01 \x03(\v2\x0e.plumb.v1.FactR\x05facts\"\xe3\x03\n" +
+	"\x05facts\x18\x01 \x03(\v2\x0e.plumb.v1.FactR\x05facts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe3\x03\n" +
 	"\tDriftItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12&\n" +
@@ -1178,9 +1224,10 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\rExpectedValue\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\fR\x06digest\"F\n" +
 	"\x13AcceptDriftResponse\x12/\n" +
-	"\baccepted\x18\x01 \x03(\v2\x13.plumb.v1.DriftItemR\baccepted\",\n" +
+	"\baccepted\x18\x01 \x03(\v2\x13.plumb.v1.DriftItemR\baccepted\"I\n" +
 	"\x11WatchDriftRequest\x12\x17\n" +
-	"\ahost_id\x18\x01 \x01(\tR\x06hostId\"@\n" +
+	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12\x1b\n" +
+	"\tafter_seq\x18\x02 \x01(\x04R\bafterSeq\"@\n" +
 	"\x12WatchDriftResponse\x12*\n" +
 	"\x05event\x18\x01 \x01(\v2\x14.plumb.v1.DriftEventR\x05event*x\n" +
 	"\vDriftChange\x12\x1c\n" +
