@@ -371,7 +371,7 @@ func (s *session) coverageLoop(ctx context.Context) error {
 	for {
 		conds, v := s.c.coverage.Snapshot()
 		if v != sent {
-			if err := s.send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Coverage{Coverage: &plumbv1.Coverage{Conditions: conds}}}); err != nil {
+			if err := s.send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Coverage{Coverage: &plumbv1.Coverage{Conditions: boundCoverage(conds)}}}); err != nil {
 				return fmt.Errorf("send coverage: %w", err)
 			}
 			sent = v

@@ -203,3 +203,23 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestCoverageBoundedBeforeSending(t *testing.T) {
+	var conds []*plumbv1.CoverageCondition
+	for i := range 5000 {
+		conds = append(conds, &plumbv1.CoverageCondition{Source: "file", State: plumbv1.CoverageState_COVERAGE_STATE_BLIND,
+			Reason: "unreadable", Detail: "/srv/" + strings.Repeat("d", 200) + string(rune('a'+i%26))})
+	}
+	got := boundCoverage(conds)
+	if len(got) > maxCoverageConditions || proto.Size(&plumbv1.Coverage{Conditions: got}) > maxCoverageBytes {
+		t.Fatalf("bounded coverage: %d conditions, %d bytes", len(got), proto.Size(&plumbv1.Coverage{Conditions: got}))
+	}
+	last := got[len(got)-1]
+	if last.GetReason() != "coverage_truncated" || last.GetState() != plumbv1.CoverageState_COVERAGE_STATE_BLIND ||
+		!strings.Contains(last.GetDetail(), "more") {
+		t.Fatalf("summary condition %v", last)
+	}
+	if few := boundCoverage(conds[:3]); len(few) != 3 {
+		t.Fatalf("3 conditions became %d", len(few))
+	}
+}
