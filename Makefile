@@ -52,7 +52,11 @@ FUZZ_TARGETS := \
 	./collector/cmd/plumbctl:FuzzConfigFile \
 	./agent/source/dpkg:FuzzParseStatus \
 	./agent/source/rpm:FuzzHeaderBlob \
-	./agent/hostpath:FuzzResolve
+	./agent/hostpath:FuzzResolve \
+	./collector/ingest:FuzzSyncRequest \
+	./agent/stream:FuzzCollectorMessages \
+	./collector/auth:FuzzParseSecret \
+	./pkg/pki:FuzzVerifyChain
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -214,8 +214,8 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 
 	// Bucket snapshots may span several messages; facts gather here
 	// until the final one.
-	pending := &pendingSnapshots{s: s, buckets: map[uint32][]*plumbv1.Fact{}}
-	defer pending.release()
+	ss := &session{host: host, logger: logger, pending: &pendingSnapshots{s: s, buckets: map[uint32][]*plumbv1.Fact{}}}
+	defer ss.pending.release()
 	recv := receiver(ctx, st)
 	for {
 		m, err := recv()
@@ -230,72 +230,14 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 			}
 			return err
 		}
-		if err := refusalOf(m); err != nil {
-			return err
+		reply, err := s.handle(ctx, ss, m)
+		if reply != nil {
+			if err := st.Send(reply); err != nil {
+				return err
+			}
 		}
-		switch msg := m.GetMsg().(type) {
-		case *plumbv1.SyncRequest_Deltas:
-			ds := msg.Deltas.GetDeltas()
-			if err := validDeltas(ds); err != nil {
-				s.metrics.Rejected.Inc()
-				return status.Error(codes.InvalidArgument, err.Error())
-			}
-			r := s.committer.submit(ctx, &job{host: host, kind: jobDeltas, deltas: ds})
-			if r.err != nil {
-				return storeError(r.err)
-			}
-			if err := st.Send(&plumbv1.SyncResponse{Msg: &plumbv1.SyncResponse_Ack{Ack: &plumbv1.Ack{
-				Seq: r.appliedSeq, SetDigest: r.digest.Sum(),
-			}}}); err != nil {
-				return err
-			}
-			if r.mismatch {
-				s.metrics.DigestMismatches.Inc()
-				logger.Warn("checkpoint set digest differs from the collector's; asking the agent to resync")
-				return status.Error(codes.FailedPrecondition, "set digest mismatch at checkpoint: reconnect to resync")
-			}
-		case *plumbv1.SyncRequest_Bucket:
-			b := msg.Bucket
-			if b.GetBucket() >= fact.BucketCount {
-				return status.Errorf(codes.InvalidArgument, "bucket %d out of range", b.GetBucket())
-			}
-			for _, f := range b.GetFacts() {
-				if err := validFact(f); err != nil {
-					return status.Error(codes.InvalidArgument, err.Error())
-				}
-				if fact.KeyOf(f).Bucket() != b.GetBucket() {
-					return status.Errorf(codes.InvalidArgument, "fact %s is not in bucket %d", fact.KeyOf(f), b.GetBucket())
-				}
-			}
-			if err := pending.add(b); err != nil {
-				return err
-			}
-			if !b.GetFinal() {
-				continue
-			}
-			facts := pending.take(b.GetBucket())
-			r := s.committer.submit(ctx, &job{host: host, kind: jobBucket, bucket: &bucketJob{bucket: b.GetBucket(), facts: facts}})
-			if r.err != nil {
-				return storeError(r.err)
-			}
-			s.metrics.ResyncBuckets.Inc()
-			logger.Info("bucket resynced", "bucket", b.GetBucket(), "facts", len(facts), "events", r.events)
-		case *plumbv1.SyncRequest_Coverage:
-			conds := msg.Coverage.GetConditions()
-			if err := s.checkCoverage(conds); err != nil {
-				return err
-			}
-			r := s.committer.submit(ctx, &job{host: host, kind: jobCoverage, coverage: conds})
-			if r.err != nil {
-				return storeError(r.err)
-			}
-			if len(conds) > 0 {
-				logger.Warn("agent reports coverage gaps", "conditions", len(conds))
-			}
-		case *plumbv1.SyncRequest_Hello:
-			return status.Error(codes.InvalidArgument, "hello sent twice")
-		default:
-			return status.Errorf(codes.InvalidArgument, "unknown message %T", msg)
+		if err != nil {
+			return err
 		}
 	}
 }
@@ -330,6 +272,85 @@ func receiver(ctx context.Context, st plumbv1.AgentService_SyncServer) func() (*
 			return nil, context.Cause(ctx)
 		}
 	}
+}
+
+// session is one stream's state after its hello.
+type session struct {
+	host    string
+	logger  *slog.Logger
+	pending *pendingSnapshots
+}
+
+// handle checks and applies one message after the hello. It returns the
+// reply to send, if any, then the status that ends the stream, if any.
+func (s *Server) handle(ctx context.Context, ss *session, m *plumbv1.SyncRequest) (*plumbv1.SyncResponse, error) {
+	if err := refusalOf(m); err != nil {
+		return nil, err
+	}
+	switch msg := m.GetMsg().(type) {
+	case *plumbv1.SyncRequest_Deltas:
+		ds := msg.Deltas.GetDeltas()
+		if err := validDeltas(ds); err != nil {
+			s.metrics.Rejected.Inc()
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+		r := s.committer.submit(ctx, &job{host: ss.host, kind: jobDeltas, deltas: ds})
+		if r.err != nil {
+			return nil, storeError(r.err)
+		}
+		ack := &plumbv1.SyncResponse{Msg: &plumbv1.SyncResponse_Ack{Ack: &plumbv1.Ack{
+			Seq: r.appliedSeq, SetDigest: r.digest.Sum(),
+		}}}
+		if r.mismatch {
+			s.metrics.DigestMismatches.Inc()
+			ss.logger.Warn("checkpoint set digest differs from the collector's; asking the agent to resync")
+			return ack, status.Error(codes.FailedPrecondition, "set digest mismatch at checkpoint: reconnect to resync")
+		}
+		return ack, nil
+	case *plumbv1.SyncRequest_Bucket:
+		b := msg.Bucket
+		if b.GetBucket() >= fact.BucketCount {
+			return nil, status.Errorf(codes.InvalidArgument, "bucket %d out of range", b.GetBucket())
+		}
+		for _, f := range b.GetFacts() {
+			if err := validFact(f); err != nil {
+				return nil, status.Error(codes.InvalidArgument, err.Error())
+			}
+			if fact.KeyOf(f).Bucket() != b.GetBucket() {
+				return nil, status.Errorf(codes.InvalidArgument, "fact %s is not in bucket %d", fact.KeyOf(f), b.GetBucket())
+			}
+		}
+		if err := ss.pending.add(b); err != nil {
+			return nil, err
+		}
+		if !b.GetFinal() {
+			return nil, nil
+		}
+		facts := ss.pending.take(b.GetBucket())
+		r := s.committer.submit(ctx, &job{host: ss.host, kind: jobBucket, bucket: &bucketJob{bucket: b.GetBucket(), facts: facts}})
+		if r.err != nil {
+			return nil, storeError(r.err)
+		}
+		s.metrics.ResyncBuckets.Inc()
+		ss.logger.Info("bucket resynced", "bucket", b.GetBucket(), "facts", len(facts), "events", r.events)
+	case *plumbv1.SyncRequest_Coverage:
+		conds := msg.Coverage.GetConditions()
+		if err := s.checkCoverage(conds); err != nil {
+			return nil, err
+		}
+		r := s.committer.submit(ctx, &job{host: ss.host, kind: jobCoverage, coverage: conds})
+		if r.err != nil {
+			return nil, storeError(r.err)
+		}
+		if len(conds) > 0 {
+			ss.logger.Warn("agent reports coverage gaps", "conditions", len(conds))
+		}
+	case *plumbv1.SyncRequest_Hello:
+		return nil, status.Error(codes.InvalidArgument, "hello sent twice")
+	default:
+		return nil, status.Errorf(codes.InvalidArgument, "unknown message %T", msg)
+	}
+	return nil, nil
 }
 
 func validDeltas(ds []*plumbv1.Delta) error {
