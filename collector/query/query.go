@@ -37,7 +37,7 @@ type notifier interface {
 const defaultPoll = 2 * time.Second
 
 // watchBatch bounds how many events a watch reads per transaction.
-const watchBatch = 256
+const watchBatch = 64
 
 // Server implements plumbv1.QueryServiceServer.
 type Server struct {
