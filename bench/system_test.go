@@ -28,6 +28,13 @@ func startCollector(b *testing.B, data, hookURL string, extra ...string) *collec
 	b.Helper()
 	c := &collector{addr: freeAddr(b), metrics: freeAddr(b), data: data, insecure: slices.Contains(extra, "--insecure")}
 	args := []string{"--listen", c.addr, "--data", data, "--metrics-listen", c.metrics, "--log-level", "info"}
+	// Every fake agent here connects from 127.0.0.1: lift the
+	// per-address connection cap that would otherwise stop the 65th.
+	cfg := filepath.Join(b.TempDir(), "collector.yaml")
+	if err := os.WriteFile(cfg, []byte("limits:\n  max_connections_per_ip: 100000\n  max_connections: 100000\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	args = append(args, "--config", cfg)
 	if hookURL != "" {
 		args = append(args, "--webhook-url", hookURL)
 	}
