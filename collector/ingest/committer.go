@@ -51,6 +51,10 @@ type result struct {
 	err        error
 }
 
+// maxAdoptedSeq caps the acknowledged number a new host record adopts
+// from a hello, so that numbering always has room above it.
+const maxAdoptedSeq = 1 << 62
+
 // committer is the single writer: it takes jobs from every stream and
 // commits as many as are waiting in one transaction (group commit), so
 // fsync cost is shared across agents.
@@ -157,6 +161,14 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 	h, err := tx.Host(j.host)
 	if errors.Is(err, store.ErrNotFound) {
 		h = &store.Host{ID: j.host}
+		if j.kind == jobHello {
+			// A host the collector has no record of (new, or its record
+			// lost) starts at the agent's acknowledged number: the
+			// sequence window then holds around the agent's own
+			// numbering, and the welcome's bucket digests (all empty)
+			// make the agent resync everything it had acknowledged.
+			h.AppliedSeq = min(j.hello.GetLastAckedSeq(), maxAdoptedSeq)
+		}
 	} else if err != nil {
 		return result{}, err
 	}

@@ -252,3 +252,34 @@ func TestCoverageBounded(t *testing.T) {
 }
 
 func keyBucket(f *plumbv1.Fact) uint32 { return fact.KeyOf(f).Bucket() }
+
+// A collector that lost its database meets an agent numbering past the
+// sequence window: the new host record starts at the agent's acknowledged
+// number, so the agent's spool is applied, not refused.
+func TestNewHostRecordStartsAtAgentsAckedSeq(t *testing.T) {
+	r := newRig(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := r.client.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const acked = 5 << 32
+	if err := st.Send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Hello{Hello: &plumbv1.Hello{
+		HostId: "old-agent", BucketCount: fact.BucketCount, LastAckedSeq: acked, LastSeq: acked + 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.Recv()
+	if err != nil || m.GetWelcome().GetAppliedSeq() != acked {
+		t.Fatalf("welcome %v %v, want applied %d", m, err, uint64(acked))
+	}
+	if a := send(t, st, batch(upsert(acked+1, "/a", "1"), upsert(acked+2, "/b", "1"))); a.GetSeq() != acked+2 {
+		t.Fatalf("ack %d, want %d", a.GetSeq(), uint64(acked+2))
+	}
+	// A known host does not move with its hello.
+	st2, w := r.open(t, "old-agent")
+	_ = st2
+	if w.GetAppliedSeq() != acked+2 {
+		t.Fatalf("second welcome applied %d", w.GetAppliedSeq())
+	}
+}
