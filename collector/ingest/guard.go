@@ -2,11 +2,13 @@ package ingest
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -33,6 +35,7 @@ func (s *Server) recvHello(st plumbv1.AgentService_SyncServer) (*plumbv1.SyncReq
 	defer t.Stop()
 	select {
 	case r := <-ch:
+		s.countRecvLimit(r.err)
 		return r.m, r.err
 	case <-t.C:
 		return nil, s.lm.Refuse(codes.DeadlineExceeded, limits.HelloTimeout, "no hello within %v", s.limits.HelloTimeout)
@@ -157,4 +160,13 @@ func (p *pendingSnapshots) release() {
 	p.bytes = 0
 	clear(p.buckets)
 	clear(p.size)
+}
+
+// countRecvLimit counts a message gRPC refused for its size
+// (max_recv_msg_bytes): gRPC ends the stream ResourceExhausted itself.
+func (s *Server) countRecvLimit(err error) {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted &&
+		strings.Contains(st.Message(), "larger than max") {
+		s.lm.Reject(limits.RecvMsgBytes)
+	}
 }

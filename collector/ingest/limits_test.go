@@ -283,3 +283,21 @@ func TestNewHostRecordStartsAtAgentsAckedSeq(t *testing.T) {
 		t.Fatalf("second welcome applied %d", w.GetAppliedSeq())
 	}
 }
+
+func TestOversizeMessageCounted(t *testing.T) {
+	r := newRig(t)
+	st, _ := r.open(t, "h")
+	big := upsert(1, "/"+strings.Repeat("k", 8000), "1")
+	big.Fact.Attrs.(*plumbv1.Fact_File).File.LinkTarget = []byte(strings.Repeat("x", 5<<20))
+	s := refused(t, st, batch(big))
+	if s.Code() != codes.ResourceExhausted {
+		t.Fatalf("a 5 MiB message: %v, want ResourceExhausted", s)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.lm.Rejected(limits.RecvMsgBytes) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("rejections{recv_msg_bytes} = %v, want 1", r.lm.Rejected(limits.RecvMsgBytes))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -228,6 +228,7 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 			} else if _, ok := status.FromError(cause); ok && cause != nil {
 				return cause // ended by CloseHost
 			}
+			s.countRecvLimit(err)
 			return err
 		}
 		reply, err := s.handle(ctx, ss, m)

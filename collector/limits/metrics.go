@@ -14,7 +14,6 @@ const (
 	Connections       = "connections"
 	DeltasPerBatch    = "deltas_per_batch"
 	FactsPerSnapshot  = "facts_per_snapshot"
-	WireElements      = "wire_elements"
 	PendingSnapshot   = "pending_snapshot_bytes"
 	PendingTotal      = "pending_snapshot_bytes_total"
 	SeqWindow         = "seq_window"
@@ -26,11 +25,12 @@ const (
 	WatchStreams      = "watch_streams"
 	WatchSlow         = "watch_slow"
 	ListFactsPageSize = "list_facts_page_size"
+	RecvMsgBytes      = "recv_msg_bytes"
 )
 
-var all = []string{HelloTimeout, ConnectionsPerIP, Connections, DeltasPerBatch, FactsPerSnapshot, WireElements,
+var all = []string{HelloTimeout, ConnectionsPerIP, Connections, DeltasPerBatch, FactsPerSnapshot,
 	PendingSnapshot, PendingTotal, SeqWindow, FactsPerHost, Labels, HostInfo, HostID, Coverage, WatchStreams,
-	WatchSlow, ListFactsPageSize}
+	WatchSlow, ListFactsPageSize, RecvMsgBytes}
 
 // Metrics counts refusals by limit. A nil *Metrics counts nothing.
 type Metrics struct {
