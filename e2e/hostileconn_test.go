@@ -18,7 +18,9 @@ import (
 // It dials from 127.0.0.2, so that the collector's per-address
 // connection cap falls on the attacker and not on the legitimate agent
 // and plumbctl, which connect from 127.0.0.1. Each call is a new
-// connection.
+// connection. Its flow-control windows are fixed and small (no BDP
+// growth), as a client that does not read would leave them: the collector
+// meets back-pressure after 64 KiB per stream, not after 16 MiB.
 func hostileConn(t *testing.T, c *collector, hostID string) *grpc.ClientConn {
 	t.Helper()
 	_ = hostID
@@ -29,6 +31,8 @@ func hostileConn(t *testing.T, c *collector, hostID string) *grpc.ClientConn {
 			return d.DialContext(ctx, "tcp", addr)
 		}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20)),
+		grpc.WithInitialWindowSize(64<<10),
+		grpc.WithInitialConnWindowSize(1<<20),
 	)
 	if err != nil {
 		t.Fatal(err)
