@@ -34,11 +34,14 @@ type fakeCollector struct {
 	seq      uint64
 	// hostsErr, when set, is what ListHosts returns.
 	hostsErr error
+	log      []*plumbv1.DriftEvent // every pushed event, for resumed watches
+	resumes  []uint64              // after_seq of each watch opened
 }
 
 type watcher struct {
 	host   string
 	events chan *plumbv1.DriftEvent // closed to end the stream cleanly
+	drop   chan struct{}            // closed to drop it as too slow
 }
 
 // serveFake serves a seeded fakeCollector on a 127.0.0.1 port and returns
@@ -322,10 +325,18 @@ func (f *fakeCollector) AcceptDrift(_ context.Context, req *plumbv1.AcceptDriftR
 }
 
 func (f *fakeCollector) WatchDrift(req *plumbv1.WatchDriftRequest, stream grpc.ServerStreamingServer[plumbv1.WatchDriftResponse]) error {
-	w := &watcher{host: req.GetHostId(), events: make(chan *plumbv1.DriftEvent, 64)}
+	w := &watcher{host: req.GetHostId(), events: make(chan *plumbv1.DriftEvent, 64), drop: make(chan struct{})}
 	f.mu.Lock()
+	// Resuming: the logged events after the cursor come first.
+	for _, ev := range f.log {
+		if req.GetAfterSeq() > 0 && ev.GetSeq() > req.GetAfterSeq() && (w.host == "" || w.host == ev.GetItem().GetHostId()) {
+			w.events <- ev
+		}
+	}
 	f.watchers[w] = true
+	f.resumes = append(f.resumes, req.GetAfterSeq())
 	f.mu.Unlock()
+	var sent uint64
 	defer func() {
 		f.mu.Lock()
 		delete(f.watchers, w)
@@ -335,6 +346,9 @@ func (f *fakeCollector) WatchDrift(req *plumbv1.WatchDriftRequest, stream grpc.S
 		select {
 		case <-stream.Context().Done():
 			return stream.Context().Err()
+		case <-w.drop:
+			// The real collector's words (collector/query/watch.go).
+			return status.Errorf(codes.ResourceExhausted, "limit watch_slow: watcher did not read for 10s; resume with after_seq %d", sent)
 		case ev, ok := <-w.events:
 			if !ok {
 				return nil
@@ -342,6 +356,7 @@ func (f *fakeCollector) WatchDrift(req *plumbv1.WatchDriftRequest, stream grpc.S
 			if err := stream.Send(&plumbv1.WatchDriftResponse{Event: ev}); err != nil {
 				return err
 			}
+			sent = ev.GetSeq()
 		}
 	}
 }
@@ -391,10 +406,22 @@ func (f *fakeCollector) push(typ plumbv1.DriftEventType, host string, kind plumb
 			DetectedUnixNano: at(time.Duration(f.seq) * time.Second),
 		},
 	}
+	f.log = append(f.log, ev)
 	for w := range f.watchers {
 		if w.host == "" || w.host == host {
 			w.events <- ev
 		}
+	}
+}
+
+// dropWatches drops every open watch as too slow, as the collector does
+// a watcher that does not read.
+func (f *fakeCollector) dropWatches() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for w := range f.watchers {
+		close(w.drop)
+		delete(f.watchers, w)
 	}
 }
 

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
@@ -20,35 +24,65 @@ import (
 // It returns nil when ctx is cancelled (SIGINT, SIGTERM) or the collector
 // ends the stream cleanly, and an error when the stream breaks. --timeout
 // bounds unary calls only, never the watch.
+//
+// A collector drops a watch that reads too slowly (ResourceExhausted,
+// naming the after_seq to resume from); the watch then resumes there, so
+// no event is lost or printed twice.
 func (a *app) watchDrift(ctx context.Context, host string) error {
 	client, closeConn, err := a.connect()
 	if err != nil {
 		return err
 	}
 	defer closeConn()
-	stream, err := client.WatchDrift(ctx, &plumbv1.WatchDriftRequest{HostId: host})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return a.rpcError("watch drift", err)
-	}
+	var after uint64 // last event seq printed
 	for {
-		resp, err := stream.Recv()
-		switch {
-		case err == nil:
-		case errors.Is(err, io.EOF):
-			fmt.Fprintln(a.stderr, "watch: the collector closed the stream")
-			return nil
-		case ctx.Err() != nil:
-			return nil
-		default:
-			return a.rpcError("watch drift: stream dropped", err)
+		stream, err := client.WatchDrift(ctx, &plumbv1.WatchDriftRequest{HostId: host, AfterSeq: after})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return a.rpcError("watch drift", err)
 		}
-		if err := a.writeEvent(resp.GetEvent()); err != nil {
-			return err
+		for {
+			resp, err := stream.Recv()
+			if err == nil {
+				if err := a.writeEvent(resp.GetEvent()); err != nil {
+					return err
+				}
+				after = resp.GetEvent().GetSeq()
+				continue
+			}
+			switch {
+			case errors.Is(err, io.EOF):
+				fmt.Fprintln(a.stderr, "watch: the collector closed the stream")
+				return nil
+			case ctx.Err() != nil:
+				return nil
+			}
+			seq, ok := resumeAfter(err)
+			if !ok {
+				return a.rpcError("watch drift: stream dropped", err)
+			}
+			after = max(after, seq)
+			fmt.Fprintf(a.stderr, "watch: the collector dropped this watch as too slow; resuming after event %d\n", after)
+			break
 		}
 	}
+}
+
+// resumeAfter reads the resume cursor from a collector's "too slow"
+// status.
+func resumeAfter(err error) (uint64, bool) {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.ResourceExhausted {
+		return 0, false
+	}
+	_, rest, found := strings.Cut(st.Message(), "resume with after_seq ")
+	if !found {
+		return 0, false
+	}
+	seq, perr := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
+	return seq, perr == nil
 }
 
 func (a *app) writeEvent(ev *plumbv1.DriftEvent) error {

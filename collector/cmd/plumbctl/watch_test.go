@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -132,5 +133,54 @@ func TestWatchDroppedStreamFails(t *testing.T) {
 	if e := stderr.String(); !strings.Contains(e, "plumbctl: watch drift: stream dropped: unavailable: ") &&
 		!strings.Contains(e, "plumbctl: watch drift: unavailable: ") {
 		t.Errorf("stderr = %q, want a stream dropped (or call failed) error", e)
+	}
+}
+
+// TestWatchResumesWhenDroppedAsSlow: the collector drops a slow watch
+// naming the seq to resume after; plumbctl resumes there and prints every
+// event once.
+func TestWatchResumesWhenDroppedAsSlow(t *testing.T) {
+	f, addr, _ := startFake(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--insecure", "--collector", addr, "drift", "--watch"}, &stdout, &stderr)
+	}()
+	if err := f.waitWatchers(1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	push := func(key string) {
+		f.push(plumbv1.DriftEventType_DRIFT_EVENT_TYPE_OPENED, "web-1", plumbv1.FactKind_FACT_KIND_FILE,
+			[]byte(key), plumbv1.DriftChange_DRIFT_CHANGE_MODIFIED)
+	}
+	push("/a")
+	push("/b")
+	waitFor(t, "two events", func() bool { return strings.Count(stdout.String(), "\n") == 2 })
+	f.dropWatches()
+	push("/c") // while no watch is open
+	waitFor(t, "the resumed watch", func() bool { return f.watcherCount() == 1 })
+	push("/d")
+	waitFor(t, "four events", func() bool { return strings.Count(stdout.String(), "\n") >= 4 })
+	time.Sleep(50 * time.Millisecond)
+	out := stdout.String()
+	for _, k := range []string{"/a", "/b", "/c", "/d"} {
+		if n := strings.Count(out, k+" "); n != 1 {
+			t.Errorf("%s printed %d times:\n%s", k, n, out)
+		}
+	}
+	f.mu.Lock()
+	resumes := fmt.Sprint(f.resumes)
+	f.mu.Unlock()
+	if resumes != "[0 2]" {
+		t.Errorf("watches opened with after_seq %s, want [0 2]", resumes)
+	}
+	if !strings.Contains(stderr.String(), "resuming after event 2") {
+		t.Errorf("stderr = %q", stderr.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("status %d; stderr: %s", code, stderr.String())
 	}
 }
