@@ -42,8 +42,7 @@ const maxAttackRSS = 250 << 20
 
 // hostileConfig shortens the limits that are timeouts, so the suite runs
 // in seconds; the sizes are the defaults.
-const hostileConfig = `insecure: true
-limits:
+const hostileConfig = `limits:
   hello_timeout: 2s
   watch_send_timeout: 2s
 `
@@ -62,10 +61,12 @@ func newHostileRig(t *testing.T, config string) *hostileRig {
 	t.Helper()
 	r := &hostileRig{t: t, dir: t.TempDir(), metrics: freeAddr(t)}
 	path := bin.collector
-	args := []string{"--insecure", "--listen", freeAddr(t), "--data", filepath.Join(r.dir, "col"), "--log-level", "info",
+	args := []string{"--listen", freeAddr(t), "--data", filepath.Join(r.dir, "col"), "--log-level", "info",
 		"--metrics-listen", r.metrics}
 	if other := os.Getenv("PLUMB_HOSTILE_COLLECTOR"); other != "" {
+		// A build from before TLS serves only plaintext.
 		path, r.measure = other, true
+		args = append(args, "--insecure")
 	} else {
 		cfg := filepath.Join(r.dir, "collector.yaml")
 		if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
@@ -73,8 +74,9 @@ func newHostileRig(t *testing.T, config string) *hostileRig {
 		}
 		args = append(args, "--config", cfg)
 	}
-	addr := args[2]
-	r.col = &collector{proc: start(t, "collector", path, args...), addr: addr, data: args[4]}
+	addr := args[1]
+	useCollector(addr, args[3], r.measure, addr)
+	r.col = &collector{proc: start(t, "collector", path, args...), addr: addr, data: args[3]}
 	waitFor(t, 10*time.Second, "collector to serve", func() bool {
 		_, err := scrape(r.metrics, "go_goroutines")
 		return err == nil

@@ -74,7 +74,14 @@ func enrollAs(t *testing.T, c *collector, host string) (*tls.Certificate, error)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := plumbv1.NewEnrollServiceClient(dialTLS(t, c, nil)).Enroll(ctx, &plumbv1.EnrollRequest{JoinToken: token, CsrDer: csr})
+	// A connection of its own, closed at once: enrolling many hosts must
+	// not hold many connections open against the per-address cap.
+	cc, err := grpc.NewClient(c.addr, grpc.WithTransportCredentials(credentials.NewTLS(collectorTLS(t, c, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	resp, err := plumbv1.NewEnrollServiceClient(cc).Enroll(ctx, &plumbv1.EnrollRequest{JoinToken: token, CsrDer: csr})
 	if err != nil {
 		return nil, err
 	}
