@@ -225,7 +225,7 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 			}
 			if cause := context.Cause(ctx); errors.Is(cause, errReplaced) {
 				return status.Error(codes.Aborted, cause.Error())
-			} else if _, ok := status.FromError(cause); ok && cause != nil {
+			} else if isStatus(cause) {
 				return cause // ended by CloseHost
 			}
 			s.countRecvLimit(err)
@@ -243,36 +243,56 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 	}
 }
 
-// receiver returns a Recv that also returns when ctx ends: a stream
-// replaced or revoked (CloseHost) ends at once, not at the agent's next
-// message. It reads at most one message ahead.
+// receiver returns a Recv that also returns when the stream is ended
+// from this side (replaced, or revoked by CloseHost: ctx's cause is then
+// errReplaced or a status), at once rather than at the agent's next
+// message. When the stream itself ends, it returns the error gRPC's Recv
+// gave, so that a refusal of gRPC's (a message too large) is seen.
 func receiver(ctx context.Context, st plumbv1.AgentService_SyncServer) func() (*plumbv1.SyncRequest, error) {
-	type received struct {
-		m   *plumbv1.SyncRequest
-		err error
-	}
-	ch := make(chan received)
+	msgs := make(chan *plumbv1.SyncRequest)
+	finished := make(chan struct{})
+	var final error // set before finished is closed
 	go func() {
+		defer close(finished)
 		for {
 			m, err := st.Recv()
-			select {
-			case ch <- received{m, err}:
-			case <-ctx.Done():
+			if err != nil {
+				final = err
 				return
 			}
-			if err != nil {
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
 				return
 			}
 		}
 	}()
+	result := func() (*plumbv1.SyncRequest, error) {
+		if final != nil {
+			return nil, final
+		}
+		return nil, context.Cause(ctx)
+	}
 	return func() (*plumbv1.SyncRequest, error) {
 		select {
-		case r := <-ch:
-			return r.m, r.err
+		case m := <-msgs:
+			return m, nil
+		case <-finished:
+			return result()
 		case <-ctx.Done():
-			return nil, context.Cause(ctx)
+			if cause := context.Cause(ctx); errors.Is(cause, errReplaced) || isStatus(cause) {
+				return nil, cause
+			}
+			<-finished // the stream ended: its Recv returns at once
+			return result()
 		}
 	}
+}
+
+// isStatus reports whether err is a gRPC status error.
+func isStatus(err error) bool {
+	_, ok := status.FromError(err)
+	return ok && err != nil
 }
 
 // session is one stream's state after its hello.
