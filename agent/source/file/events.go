@@ -65,6 +65,11 @@ func (r *runner) syncPath(ctx context.Context, p string) (exists bool) {
 	if err := unix.Lstat(p, &st); err != nil {
 		switch {
 		case isGone(err):
+			if _, had := r.lookup(p); !had {
+				// Came and went unseen: if it was a hard link, what
+				// was done through it shows only in ctimes.
+				r.wantSweep()
+			}
 			r.removePath(p)
 			return false
 		case isDenied(err):
@@ -132,6 +137,11 @@ func (r *runner) emptiedMidWrite(p string, st *unix.Stat_t) bool {
 // removePath reports that p no longer exists, with everything under it if
 // it was a directory.
 func (r *runner) removePath(p string) {
+	// A hard link's other names may have been changed through it before
+	// it went.
+	for _, q := range r.links.others(p) {
+		r.recheck(q)
+	}
 	prev, had := r.lookup(p)
 	if r.wasDirFact(p, prev) {
 		scope := r.scope(p)

@@ -74,3 +74,52 @@ func TestChangeThroughAHardLinkReachesEveryName(t *testing.T) {
 		return !stale && hasContent(s, early, []byte("three\n"))
 	})
 }
+
+// A hard link made, used and removed before the source looks at it leaves
+// the change under a name that is gone: the file's own name has no event.
+// Its ctime moved, and the sweep that a vanished, never-recorded name
+// calls for finds it. Before, the change went unseen until the file's
+// next event: a way to change /etc/shadow past the agent.
+func TestChangeThroughAVanishedLinkIsSeen(t *testing.T) {
+	root := t.TempDir()
+	mkdirAll(t, root+"/a")
+	mkdirAll(t, root+"/b")
+	secret := filepath.Join(root, "a", "secret")
+	writeFile(t, secret, "old\n")
+	if err := unix.Chmod(secret, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startSource(t, map[string]any{"paths": []string{root}, "debounce": "5ms"}, hooks{})
+	s := r.sink
+	waitFor(t, "the file", func() bool { return hasContent(s, secret, []byte("old\n")) })
+
+	tmp := filepath.Join(root, "b", "tmp")
+	through := func(fn func()) {
+		t.Helper()
+		if err := os.Link(secret, tmp); err != nil {
+			t.Fatal(err)
+		}
+		fn()
+		if err := os.Remove(tmp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	through(func() {
+		if err := unix.Chmod(tmp, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
+	waitFor(t, "the mode changed through a vanished link", func() bool {
+		f, ok := s.get(secret)
+		return ok && f.GetFile().GetMode() == 0o600
+	})
+	through(func() {
+		if err := os.WriteFile(tmp, []byte("new\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
+	waitFor(t, "the content changed through a vanished link", func() bool { return hasContent(s, secret, []byte("new\n")) })
+	if _, ok := s.get(tmp); ok {
+		t.Error("the vanished link is recorded")
+	}
+}

@@ -56,6 +56,10 @@ type runner struct {
 	linkSearch  *time.Timer
 	linkSearchC <-chan time.Time // linkSearch.C, or nil
 	linkNext    time.Time        // no search before then
+	// sweep runs sweepCtimes after an event for a name gone unseen.
+	sweep     *time.Timer
+	sweepC    <-chan time.Time // sweep.C, or nil
+	sweepNext time.Time        // no sweep before then
 }
 
 // root is one configured path.
@@ -117,6 +121,9 @@ func (r *runner) stop() {
 	if r.linkSearch != nil {
 		r.linkSearch.Stop()
 	}
+	if r.sweep != nil {
+		r.sweep.Stop()
+	}
 	if r.poller != nil {
 		r.poller.Stop()
 	}
@@ -173,6 +180,8 @@ func (r *runner) loop(ctx context.Context) error {
 			r.poll(ctx)
 		case <-r.linkSearchC:
 			r.findLinks()
+		case <-r.sweepC:
+			r.sweepCtimes()
 		}
 	}
 }
