@@ -14,7 +14,7 @@ func ValidHostID(id string) error {
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_', c == ':':
 		default:
-			return fmt.Errorf("host id: byte %d is %q; allowed are letters, digits and . - _ :", i, c)
+			return fmt.Errorf("host id: byte %d is %q; allowed are letters, digits and the marks . - _ and colon", i, c)
 		}
 	}
 	return nil
