@@ -402,12 +402,14 @@ step "man pages match --help"
 flags_in() {
   sed 's/\\-/-/g' | grep -oE -- '--[a-z][a-z0-9-]*[a-z0-9]' | sort -u
 }
+# help_text prints the help of bin and of each of its cobra-style
+# subcommands, at any depth (plumbctl token create).
 help_text() {
   local bin=$1 cmd
-  "$bin" --help 2>&1
-  # cobra-style subcommands: the help of each.
-  for cmd in $("$bin" --help 2>&1 | sed -n '/^Available Commands:/,/^$/p' | awk 'NR > 1 && $1 != "help" { print $1 }'); do
-    "$bin" "$cmd" --help 2>&1
+  shift
+  "$bin" "$@" --help 2>&1
+  for cmd in $("$bin" "$@" --help 2>&1 | sed -n '/^Available Commands:/,/^$/p' | awk 'NR > 1 && $1 != "help" { print $1 }'); do
+    help_text "$bin" "$@" "$cmd"
   done
 }
 for bin in plumb-agent plumb-collector plumbctl; do
