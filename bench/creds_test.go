@@ -17,6 +17,7 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/pkg/bearer"
 	"github.com/plumb-dev/plumb/pkg/pki"
 )
 
@@ -31,14 +32,7 @@ func (c *collector) dial(b *testing.B, cert *tls.Certificate, admin bool) *grpc.
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfg := &tls.Config{
-			MinVersion:         tls.VersionTLS13,
-			InsecureSkipVerify: true,
-			VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-				_, _, err := pki.VerifyChain(raw, ca, "", x509.ExtKeyUsageServerAuth)
-				return err
-			},
-		}
+		cfg := pki.ClientTLS(pki.TrustCA(ca, ""))
 		if cert != nil {
 			cfg.Certificates = []tls.Certificate{*cert}
 		}
@@ -50,7 +44,7 @@ func (c *collector) dial(b *testing.B, cert *tls.Certificate, admin bool) *grpc.
 		if err != nil {
 			b.Fatal(err)
 		}
-		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: strings.TrimSpace(string(tok)), secure: !c.insecure}))
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer.Token{Token: strings.TrimSpace(string(tok)), Insecure: c.insecure}))
 	}
 	conn, err := grpc.NewClient(c.addr, opts...)
 	if err != nil {
@@ -59,17 +53,6 @@ func (c *collector) dial(b *testing.B, cert *tls.Certificate, admin bool) *grpc.
 	b.Cleanup(func() { conn.Close() })
 	return conn
 }
-
-type bearer struct {
-	token  string
-	secure bool
-}
-
-func (t bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + t.token}, nil
-}
-
-func (t bearer) RequireTransportSecurity() bool { return t.secure }
 
 // enroll gets a client certificate for host, as an agent does.
 func (c *collector) enroll(b *testing.B, host string) *tls.Certificate {

@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/plumb-dev/plumb/pkg/bearer"
 )
 
 // hostileConn is the hostile suite's one way to reach the collector c as
@@ -53,26 +55,19 @@ func hostileConn(t *testing.T, c *collector, hostID string) *grpc.ClientConn {
 	return conn
 }
 
-var viewerTokens sync.Map // collector data dir → bearerToken
-
-type bearerToken string
-
-func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(b)}, nil
-}
-
-func (bearerToken) RequireTransportSecurity() bool { return true }
+var viewerTokens sync.Map // collector data dir → bearer.Token
 
 // viewerToken is a viewer API token of the collector, made once.
-func viewerToken(t *testing.T, c *collector) bearerToken {
+func viewerToken(t *testing.T, c *collector) bearer.Token {
 	t.Helper()
 	if v, ok := viewerTokens.Load(c.data); ok {
-		return v.(bearerToken)
+		return v.(bearer.Token)
 	}
 	var tok struct {
 		Token string `json:"token"`
 	}
 	ctlJSON(t, c.addr, &tok, "apitoken", "create", "--role", "viewer", "--name", "attacker")
-	viewerTokens.Store(c.data, bearerToken(tok.Token))
-	return bearerToken(tok.Token)
+	b := bearer.Token{Token: tok.Token}
+	viewerTokens.Store(c.data, b)
+	return b
 }

@@ -112,11 +112,7 @@ func TestEnrollAndStream(t *testing.T) {
 		t.Fatalf("host after enrollment: %+v", h)
 	}
 	writeFile(t, filepath.Join(tree, "a.conf"), "two\n")
-	waitFor(t, 15*time.Second, "drift over TLS", func() bool {
-		var items []map[string]any
-		out, _, err := ctlResult(c.addr, "-o", "json", "drift", "--host", "enrolled-1")
-		return err == nil && json.Unmarshal([]byte(out), &items) == nil && len(items) == 1
-	})
+	awaitOpenDrift(t, c.addr, "enrolled-1", 1, "drift over TLS")
 }
 
 // TestPlaintextAndUnpinnedRefused: a plaintext client, an agent pinned to
@@ -303,11 +299,7 @@ func TestClonedIdentityQuarantined(t *testing.T) {
 	}
 	// The original still streams: a change reaches the collector.
 	writeFile(t, filepath.Join(tree, "a"), "changed\n")
-	waitFor(t, 15*time.Second, "the original's drift", func() bool {
-		var items []map[string]any
-		out, _, err := ctlResult(c.addr, "-o", "json", "drift", "--host", "vm-1")
-		return err == nil && json.Unmarshal([]byte(out), &items) == nil && len(items) == 1
-	})
+	awaitOpenDrift(t, c.addr, "vm-1", 1, "the original's drift")
 	// The clone tries again only at its slowest pace: not a loop.
 	n := strings.Count(clone.out.String(), "refused enrollment")
 	time.Sleep(2 * time.Second)
@@ -490,15 +482,21 @@ func TestRenewalKeepsStreaming(t *testing.T) {
 		time.Sleep(d + 500*time.Millisecond)
 	}
 	writeFile(t, filepath.Join(tree, "a"), "after expiry\n")
-	waitFor(t, 15*time.Second, "drift after the first certificate expired", func() bool {
-		var items []map[string]any
-		out, _, err := ctlResult(c.addr, "-o", "json", "drift", "--host", "renew-1")
-		return err == nil && json.Unmarshal([]byte(out), &items) == nil && len(items) == 1
-	})
+	awaitOpenDrift(t, c.addr, "renew-1", 1, "drift after the first certificate expired")
 	a.stop()
 	// A new process: a new TLS handshake, with the renewed certificate
 	// (it renews again as it goes; the join token is not needed).
 	b := start(t, "agent renew-1 again", bin.agent, "--collector", c.addr, "--state", state, "--host-id", "renew-1",
 		"--sources", "file", "--watch", tree, "--ca-pin", agentAuthArgs(t, c.addr)[3])
 	logged(t, b, 15*time.Second, "in sync with collector")
+}
+
+// awaitOpenDrift waits until host has n open drift items.
+func awaitOpenDrift(t *testing.T, addr, host string, n int, what string) {
+	t.Helper()
+	waitFor(t, 15*time.Second, what, func() bool {
+		var items []map[string]any
+		out, _, err := ctlResult(addr, "-o", "json", "drift", "--host", host)
+		return err == nil && json.Unmarshal([]byte(out), &items) == nil && len(items) == n
+	})
 }

@@ -33,14 +33,7 @@ func collectorTLS(t *testing.T, c *collector, cert *tls.Certificate) *tls.Config
 		ca, err = pki.ReadCertFile(filepath.Join(c.data, "ca.crt"))
 		return err == nil
 	})
-	cfg := &tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		InsecureSkipVerify: true,
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			_, _, err := pki.VerifyChain(raw, ca, "", x509.ExtKeyUsageServerAuth)
-			return err
-		},
-	}
+	cfg := pki.ClientTLS(pki.TrustCA(ca, ""))
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}

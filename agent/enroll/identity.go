@@ -171,25 +171,20 @@ func (id *Identity) NotAfter() time.Time {
 // the current certificate, once there is an unexpired one. It checks the
 // collector's chain and key usage, not its name: see package pki.
 func (id *Identity) TLSConfig() *tls.Config {
-	return &tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		InsecureSkipVerify: true, // replaced by VerifyPeerCertificate below
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			id.mu.Lock()
-			ca, pin := id.ca, id.pin
-			id.mu.Unlock()
-			_, _, err := pki.VerifyChain(raw, ca, pin, x509.ExtKeyUsageServerAuth)
-			return err
-		},
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			id.mu.Lock()
-			defer id.mu.Unlock()
-			if id.cert == nil || !id.now().Before(id.cert.Leaf.NotAfter) {
-				return &tls.Certificate{}, nil // none: enrollment, or expired
-			}
-			return id.cert, nil
-		},
+	cfg := pki.ClientTLS(func() (*x509.Certificate, string) {
+		id.mu.Lock()
+		defer id.mu.Unlock()
+		return id.ca, id.pin
+	})
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		id.mu.Lock()
+		defer id.mu.Unlock()
+		if id.cert == nil || !id.now().Before(id.cert.Leaf.NotAfter) {
+			return &tls.Certificate{}, nil // none: enrollment, or expired
+		}
+		return id.cert, nil
 	}
+	return cfg
 }
 
 // csr returns a certificate request for the host over the agent's key.

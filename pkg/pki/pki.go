@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -229,4 +230,26 @@ func VerifyChain(rawCerts [][]byte, roots *x509.Certificate, pin string, usage x
 		return nil, nil, fmt.Errorf("peer certificate: %w", err)
 	}
 	return certs[0], ca, nil
+}
+
+// ClientTLS is the TLS configuration of a client of a Plumb collector: it
+// trusts the CA that trust returns (a CA certificate, or nil and a pin to
+// find it in the server's chain) and checks the server's chain and key
+// usage with VerifyChain. trust is called at each handshake, so a client
+// that learns its CA later (an agent enrolling) sees it.
+func ClientTLS(trust func() (ca *x509.Certificate, pin string)) *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		InsecureSkipVerify: true, // replaced by VerifyPeerCertificate: chain and key usage, no name
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			ca, pin := trust()
+			_, _, err := VerifyChain(raw, ca, pin, x509.ExtKeyUsageServerAuth)
+			return err
+		},
+	}
+}
+
+// TrustCA is a trust function for ClientTLS with a fixed CA or pin.
+func TrustCA(ca *x509.Certificate, pin string) func() (*x509.Certificate, string) {
+	return func() (*x509.Certificate, string) { return ca, pin }
 }

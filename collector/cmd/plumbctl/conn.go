@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/pkg/bearer"
 	"github.com/plumb-dev/plumb/pkg/pki"
 )
 
@@ -48,7 +48,7 @@ func (a *app) dial() (*grpc.ClientConn, func(), error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxReply)),
 	}
 	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: token, secure: !a.opts.Insecure}))
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer.Token{Token: token, Insecure: a.opts.Insecure}))
 	}
 	cc, err := grpc.NewClient(a.opts.Collector, opts...)
 	if err != nil {
@@ -82,14 +82,7 @@ func (a *app) transport() (credentials.TransportCredentials, error) {
 		}
 		ca = c
 	}
-	return credentials.NewTLS(&tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		InsecureSkipVerify: true, // replaced by the pinned check below
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			_, _, err := pki.VerifyChain(raw, ca, pin, x509.ExtKeyUsageServerAuth)
-			return err
-		},
-	}), nil
+	return credentials.NewTLS(pki.ClientTLS(pki.TrustCA(ca, pin))), nil
 }
 
 // token returns the API token: --token or PLUMB_TOKEN, else the token
@@ -115,18 +108,6 @@ func (a *app) token() (string, error) {
 	}
 	return strings.TrimSpace(string(b)), nil
 }
-
-// bearer sends the API token with every call.
-type bearer struct {
-	token  string
-	secure bool
-}
-
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + b.token}, nil
-}
-
-func (b bearer) RequireTransportSecurity() bool { return b.secure }
 
 // callContext bounds one unary call by --timeout.
 func (a *app) callContext(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -32,18 +32,15 @@ func (a *app) tokenCommand() *cobra.Command {
 			if uses == 0 {
 				return usagef("--uses: at least 1")
 			}
-			cc, closeConn, err := a.dial()
-			if err != nil {
+			var resp *plumbv1.CreateJoinTokenResponse
+			err := a.admin(ctx, "create join token", func(ctx context.Context, c plumbv1.AdminServiceClient) (err error) {
+				resp, err = c.CreateJoinToken(ctx, &plumbv1.CreateJoinTokenRequest{
+					TtlSeconds: int64(ttl / time.Second), Uses: uses,
+				})
 				return err
-			}
-			defer closeConn()
-			cctx, cancel := a.callContext(ctx)
-			defer cancel()
-			resp, err := plumbv1.NewAdminServiceClient(cc).CreateJoinToken(cctx, &plumbv1.CreateJoinTokenRequest{
-				TtlSeconds: int64(ttl / time.Second), Uses: uses,
 			})
 			if err != nil {
-				return a.rpcError("create join token", err)
+				return err
 			}
 			expires := time.Unix(0, resp.GetExpiresUnixNano()).UTC()
 			if a.opts.Output == outputJSON {
@@ -86,18 +83,15 @@ func (a *app) apitokenCommand() *cobra.Command {
 			if ttl < 0 {
 				return usagef("--ttl %v: must not be negative", ttl)
 			}
-			cc, closeConn, err := a.dial()
-			if err != nil {
+			var resp *plumbv1.CreateAPITokenResponse
+			err := a.admin(ctx, "create API token", func(ctx context.Context, c plumbv1.AdminServiceClient) (err error) {
+				resp, err = c.CreateAPIToken(ctx, &plumbv1.CreateAPITokenRequest{
+					Role: r, Name: name, TtlSeconds: int64(ttl / time.Second),
+				})
 				return err
-			}
-			defer closeConn()
-			cctx, cancel := a.callContext(ctx)
-			defer cancel()
-			resp, err := plumbv1.NewAdminServiceClient(cc).CreateAPIToken(cctx, &plumbv1.CreateAPITokenRequest{
-				Role: r, Name: name, TtlSeconds: int64(ttl / time.Second),
 			})
 			if err != nil {
-				return a.rpcError("create API token", err)
+				return err
 			}
 			expires := ""
 			if resp.GetExpiresUnixNano() != 0 {
@@ -123,16 +117,13 @@ func (a *app) apitokenCommand() *cobra.Command {
 		Short: "List API tokens: id, name, role, expiry (never the secrets)",
 		Args:  cobra.NoArgs,
 		RunE: action(func(ctx context.Context) error {
-			cc, closeConn, err := a.dial()
+			var resp *plumbv1.ListAPITokensResponse
+			err := a.admin(ctx, "list API tokens", func(ctx context.Context, c plumbv1.AdminServiceClient) (err error) {
+				resp, err = c.ListAPITokens(ctx, &plumbv1.ListAPITokensRequest{})
+				return err
+			})
 			if err != nil {
 				return err
-			}
-			defer closeConn()
-			cctx, cancel := a.callContext(ctx)
-			defer cancel()
-			resp, err := plumbv1.NewAdminServiceClient(cc).ListAPITokens(cctx, &plumbv1.ListAPITokensRequest{})
-			if err != nil {
-				return a.rpcError("list API tokens", err)
 			}
 			if a.opts.Output == outputJSON {
 				out := make([]map[string]any, 0, len(resp.GetTokens()))
@@ -155,16 +146,13 @@ func (a *app) apitokenCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return action(func(ctx context.Context) error {
-				cc, closeConn, err := a.dial()
+				var resp *plumbv1.RevokeAPITokenResponse
+				err := a.admin(ctx, "revoke API token", func(ctx context.Context, c plumbv1.AdminServiceClient) (err error) {
+					resp, err = c.RevokeAPIToken(ctx, &plumbv1.RevokeAPITokenRequest{Token: args[0]})
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				defer closeConn()
-				cctx, cancel := a.callContext(ctx)
-				defer cancel()
-				resp, err := plumbv1.NewAdminServiceClient(cc).RevokeAPIToken(cctx, &plumbv1.RevokeAPITokenRequest{Token: args[0]})
-				if err != nil {
-					return a.rpcError("revoke API token", err)
 				}
 				if a.opts.Output == outputJSON {
 					return writeJSON(a.stdout, apiTokenJSON(resp.GetRevoked()))
@@ -196,16 +184,13 @@ func (a *app) revokeCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return action(func(ctx context.Context) error {
-				cc, closeConn, err := a.dial()
+				var resp *plumbv1.RevokeHostResponse
+				err := a.admin(ctx, "revoke host", func(ctx context.Context, c plumbv1.AdminServiceClient) (err error) {
+					resp, err = c.RevokeHost(ctx, &plumbv1.RevokeHostRequest{HostId: args[0]})
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				defer closeConn()
-				cctx, cancel := a.callContext(ctx)
-				defer cancel()
-				resp, err := plumbv1.NewAdminServiceClient(cc).RevokeHost(cctx, &plumbv1.RevokeHostRequest{HostId: args[0]})
-				if err != nil {
-					return a.rpcError("revoke host", err)
 				}
 				if a.opts.Output == outputJSON {
 					return writeJSON(a.stdout, map[string]any{"host_id": args[0], "streams_closed": resp.GetStreamsClosed()})
@@ -222,4 +207,19 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// admin makes one AdminService call, op naming it in errors.
+func (a *app) admin(ctx context.Context, op string, call func(context.Context, plumbv1.AdminServiceClient) error) error {
+	cc, closeConn, err := a.dial()
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	cctx, cancel := a.callContext(ctx)
+	defer cancel()
+	if err := call(cctx, plumbv1.NewAdminServiceClient(cc)); err != nil {
+		return a.rpcError(op, err)
+	}
+	return nil
 }
