@@ -277,15 +277,7 @@ func TestStreamBoundToCertificate(t *testing.T) {
 // revoke the new machine may take the id.
 func TestClonedIdentityQuarantined(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	c := startCollector(t, filepath.Join(dir, "collector"), "")
-	tree := filepath.Join(dir, "tree")
-	if err := os.MkdirAll(tree, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(tree, "a"), "a\n")
-	startAgent(t, c.addr, filepath.Join(dir, "orig"), "vm-1", tree)
-	waitBaseline(t, c.addr, "vm-1")
+	dir, c, tree := enrolledHost(t, "vm-1", "orig")
 	orig := hostIdentity(t, c.addr, "vm-1").Identity.KeyPin
 
 	clone := startAgent(t, c.addr, filepath.Join(dir, "clone"), "vm-1", tree)
@@ -306,21 +298,21 @@ func TestClonedIdentityQuarantined(t *testing.T) {
 	if m := strings.Count(clone.out.String(), "refused enrollment"); m != n {
 		t.Errorf("refused clone retried %d times in 2s", m-n)
 	}
+	// An admin decides the new machine is vm-1 now: revoke, enroll.
+	clone.stop()
+	ctl(t, c.addr, "hosts", "revoke", "vm-1")
+	again := startAgent(t, c.addr, filepath.Join(dir, "clone"), "vm-1", tree)
+	logged(t, again, 15*time.Second, "enrolled with the collector")
+	if h := hostIdentity(t, c.addr, "vm-1"); h.Identity == nil || h.Identity.State != "enrolled" || h.Identity.KeyPin == orig || h.Identity.Clashes != 0 {
+		t.Errorf("after revoke and enrollment: %+v", h.Identity)
+	}
 }
 
 // TestAPIRoles: no token, a forged token, and a too-weak role are
 // refused; accepted-by is the token's name.
 func TestAPIRoles(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	c := startCollector(t, filepath.Join(dir, "collector"), "")
-	tree := filepath.Join(dir, "tree")
-	if err := os.MkdirAll(tree, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(tree, "a"), "a\n")
-	startAgent(t, c.addr, filepath.Join(dir, "agent"), "roles-1", tree)
-	waitBaseline(t, c.addr, "roles-1")
+	_, c, tree := enrolledHost(t, "roles-1", "agent")
 	writeFile(t, filepath.Join(tree, "a"), "b\n")
 
 	token := func(role, name string) string {
@@ -499,4 +491,21 @@ func awaitOpenDrift(t *testing.T, addr, host string, n int, what string) {
 		out, _, err := ctlResult(addr, "-o", "json", "drift", "--host", host)
 		return err == nil && json.Unmarshal([]byte(out), &items) == nil && len(items) == n
 	})
+}
+
+// enrolledHost starts a TLS collector and an agent for host, its state in
+// dir/state, watching dir/tree (one file, "a"), and waits for its
+// baseline.
+func enrolledHost(t *testing.T, host, state string) (dir string, c *collector, tree string) {
+	t.Helper()
+	dir = t.TempDir()
+	c = startCollector(t, filepath.Join(dir, "collector"), "")
+	tree = filepath.Join(dir, "tree")
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(tree, "a"), "a\n")
+	startAgent(t, c.addr, filepath.Join(dir, state), host, tree)
+	waitBaseline(t, c.addr, host)
+	return dir, c, tree
 }
