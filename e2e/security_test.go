@@ -144,7 +144,7 @@ func TestPlaintextAndUnpinnedRefused(t *testing.T) {
 	wrong := strings.Repeat("ab", 32)
 	bad := start(t, "agent wrong pin", bin.agent, "--collector", c.addr, "--state", filepath.Join(dir, "wrongpin"),
 		"--host-id", "wrongpin-1", "--sources", "kernel", "--join-token", args[1], "--ca-pin", "sha256:"+wrong)
-	logged(t, bad, 15*time.Second, "enrollment failed", "does not match the pinned CA")
+	logged(t, bad, 15*time.Second, "refusing the collector: its CA is not the pinned one", "does not match the pinned CA")
 	logged(t, plain, 15*time.Second, "collector stream ended")
 	if _, err := os.Stat(filepath.Join(dir, "wrongpin", "agent.crt")); !os.IsNotExist(err) {
 		t.Errorf("agent with a wrong pin holds a certificate: %v", err)

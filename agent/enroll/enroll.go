@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -49,8 +51,13 @@ func (id *Identity) Ensure(ctx context.Context, addr string, maxWait time.Durati
 			return nil
 		}
 		wait := bo.NextBackOff()
-		switch status.Code(err) {
-		case codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument:
+		switch {
+		case strings.Contains(err.Error(), pki.ErrPinMismatch.Error()):
+			// Not the collector we were told to trust: nothing is sent
+			// to it, and trying often will not change its CA.
+			wait = maxWait
+			id.logger.Error("refusing the collector: its CA is not the pinned one (wrong --ca-pin, or not the right collector)", "err", err, "retry_in", wait)
+		case slices.Contains([]codes.Code{codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument}, status.Code(err)):
 			wait = maxWait
 			id.logger.Error("the collector refused enrollment", "err", err, "retry_in", wait)
 		default:
