@@ -63,6 +63,9 @@ func readDatabase(path string) (pkgs []Package, err error) {
 			pkgs, err = nil, fmt.Errorf("read rpm database %s: malformed: %v", path, r)
 		}
 	}()
+	if err := checkHeaders(path); err != nil {
+		return nil, fmt.Errorf("read rpm database %s: malformed: %w", path, err)
+	}
 	db, err := rpmdb.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open rpm database %s: %w", path, err)

@@ -32,15 +32,10 @@ func FuzzHeaderBlob(f *testing.F) {
 	f.Add(header([][4]uint32{{1003, 4, 0, 1}, {1000, 6, 4, 1}}, []byte{0, 0, 0, 1, 'a', 0}))
 	f.Add(header([][4]uint32{{1117, 8, 0, 2}, {1116, 4, 0, 5}}, []byte("a\x00")))
 	f.Add(header([][4]uint32{{1000, 6, 0xffffff00, 1}}, nil))
+	// 1.7e9 index entries declared in 8 bytes: go-rpmdb would allocate
+	// 27 GB for them, a fatal out-of-memory (checkHeaders refuses it).
+	f.Add([]byte("f\x06\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, blob []byte) {
-		// go-rpmdb v0.1.1 allocates 16 bytes per index entry the header
-		// claims before checking the claim against the blob, so
-		// "f\x06\x00\x00..." (1.7e9 entries) is a fatal out-of-memory
-		// that recover cannot catch. Such blobs are left out here until
-		// the agent checks header sizes before go-rpmdb reads them.
-		if len(blob) >= 4 && int64(binary.BigEndian.Uint32(blob)) > int64(len(blob))/16+1 {
-			return
-		}
 		path := filepath.Join(t.TempDir(), "rpmdb.sqlite")
 		db, err := sql.Open("sqlite", path)
 		if err != nil {
@@ -61,4 +56,23 @@ func FuzzHeaderBlob(f *testing.F) {
 			t.Fatalf("one header read as %d packages", len(pkgs))
 		}
 	})
+}
+
+func TestHeaderFits(t *testing.T) {
+	good := header([][4]uint32{{1000, 6, 0, 1}}, []byte("foo\x00"))
+	if err := headerFits(good); err != nil {
+		t.Fatalf("a well-formed header: %v", err)
+	}
+	for name, b := range map[string][]byte{
+		"short":               []byte{0, 0, 0},
+		"no tags":             header(nil, nil),
+		"1.7e9 tags":          []byte("f\x06\x00\x00\x00\x00\x00\x00"),
+		"data past the end":   good[:len(good)-1],
+		"300 MB of data":      binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 1), 300<<20),
+		"70,000 tags, in fit": append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 70000), 0), make([]byte, 16*70000)...),
+	} {
+		if err := headerFits(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }
