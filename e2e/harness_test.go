@@ -290,6 +290,7 @@ type event struct {
 	Kind       string         `json:"kind"`
 	Key        string         `json:"key"`
 	Change     string         `json:"change"`
+	Severity   string         `json:"severity"`
 	ItemID     string         `json:"item_id"`
 	Baseline   map[string]any `json:"baseline"`
 	Current    map[string]any `json:"current"`

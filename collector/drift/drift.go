@@ -16,6 +16,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/plumb-dev/plumb/collector/severity"
 )
 
 // ErrDigestMismatch is returned, wrapped, by Apply for a checkpoint whose
@@ -50,6 +52,9 @@ type Engine struct {
 	Now func() time.Time
 	// Logger receives baseline adoption and checkpoint logs; nil discards.
 	Logger *slog.Logger
+	// Severity classifies drift items at each transition; nil means the
+	// shipped defaults.
+	Severity *severity.Rules
 }
 
 func (e *Engine) now() time.Time {

@@ -79,6 +79,7 @@ func (a *applier) evaluate(k fact.Key, cur *plumbv1.Fact) error {
 
 // record stores item and appends its transition to the event log.
 func (a *applier) record(item *plumbv1.DriftItem, typ plumbv1.DriftEventType, now int64) error {
+	item.Severity = a.e.Severity.Of(item.GetKind(), item.GetKey())
 	if err := a.tx.PutDrift(item); err != nil {
 		return err
 	}

@@ -100,6 +100,7 @@ type DriftItem struct {
 	Key        string `json:"key"`
 	Change     string `json:"change"`
 	Status     string `json:"status"`
+	Severity   string `json:"severity"`
 	Baseline   *Fact  `json:"baseline"`
 	Current    *Fact  `json:"current"`
 	ObservedAt string `json:"observed_at"`
@@ -118,6 +119,7 @@ func FromDriftItem(it *plumbv1.DriftItem) *DriftItem {
 		Key:        fact.Display(it.GetKey()),
 		Change:     Change(it.GetChange()),
 		Status:     Status(it.GetStatus()),
+		Severity:   Severity(it.GetSeverity()),
 		Baseline:   FromFact(it.GetBaseline()),
 		Current:    FromFact(it.GetCurrent()),
 		ObservedAt: Time(it.GetObservedUnixNano()),
@@ -131,6 +133,14 @@ func FromDriftItem(it *plumbv1.DriftItem) *DriftItem {
 // Change returns "added", "modified" or "removed".
 func Change(c plumbv1.DriftChange) string {
 	return strings.ToLower(strings.TrimPrefix(c.String(), "DRIFT_CHANGE_"))
+}
+
+// Severity returns "info", "warning" or "critical" ("" if unspecified).
+func Severity(s plumbv1.Severity) string {
+	if s == plumbv1.Severity_SEVERITY_UNSPECIFIED {
+		return ""
+	}
+	return strings.ToLower(strings.TrimPrefix(s.String(), "SEVERITY_"))
 }
 
 // Status returns "open", "resolved" or "accepted".

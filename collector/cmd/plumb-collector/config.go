@@ -13,6 +13,7 @@ import (
 
 	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/limits"
+	"github.com/plumb-dev/plumb/collector/severity"
 	"github.com/plumb-dev/plumb/collector/store"
 )
 
@@ -34,6 +35,11 @@ type Config struct {
 	// name are always in it).
 	TLSNames []string      `koanf:"tls_names"`
 	Limits   limits.Limits `koanf:"limits"`
+
+	// Severity rules for drift items, before the shipped defaults.
+	Severity []severity.Config `koanf:"severity"`
+	// severityRules is Severity parsed by Validate.
+	severityRules *severity.Rules
 
 	// Flag-only conveniences folded into Webhooks by Validate.
 	webhookURLs   []string
@@ -111,6 +117,11 @@ func (c *Config) Validate() error {
 			w["secret"] = c.webhookSecret
 		}
 		c.Webhooks = append(c.Webhooks, w)
+	}
+	if rules, err := severity.Parse(c.Severity); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.severityRules = rules
 	}
 	if c.webhookSecret != "" && len(c.webhookURLs) == 0 {
 		errs = append(errs, errors.New("--webhook-secret needs --webhook-url"))

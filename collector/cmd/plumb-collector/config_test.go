@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/plumb-dev/plumb/collector/limits"
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
 	"github.com/plumb-dev/plumb/pkg/config"
 )
 
@@ -89,5 +91,45 @@ func TestLimitsOverlayDefaults(t *testing.T) {
 	}
 	if _, err := load(t, file); err == nil {
 		t.Fatal("an unknown limit was accepted")
+	}
+}
+
+func TestSeverityRulesFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/good.yaml"
+	if err := os.WriteFile(good, []byte("severity:\n  - {kind: file, key: \"/srv/app/**\", severity: critical}\n  - {key: \"net.ipv4.ip_forward\", severity: warning}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		kind plumbv1.FactKind
+		key  string
+		want plumbv1.Severity
+	}{
+		{plumbv1.FactKind_FACT_KIND_FILE, "/srv/app/config.yml", plumbv1.Severity_SEVERITY_CRITICAL},
+		{plumbv1.FactKind_FACT_KIND_SYSCTL, "net.ipv4.ip_forward", plumbv1.Severity_SEVERITY_WARNING},
+		{plumbv1.FactKind_FACT_KIND_FILE, "/etc/shadow", plumbv1.Severity_SEVERITY_CRITICAL}, // a default
+		{plumbv1.FactKind_FACT_KIND_FILE, "/srv/other", plumbv1.Severity_SEVERITY_INFO},
+	} {
+		if got := cfg.severityRules.Of(tc.kind, []byte(tc.key)); got != tc.want {
+			t.Errorf("%v %s: %v, want %v", tc.kind, tc.key, got, tc.want)
+		}
+	}
+	for name, yaml := range map[string]string{
+		"bad level": "severity: [{key: \"**\", severity: urgent}]\n",
+		"bad kind":  "severity: [{kind: files, key: \"**\", severity: info}]\n",
+		"no key":    "severity: [{kind: file, severity: info}]\n",
+		"bad glob":  "severity: [{key: \"[\", severity: info}]\n",
+	} {
+		p := dir + "/" + strings.ReplaceAll(name, " ", "_") + ".yaml"
+		if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := load(t, p); err == nil || !strings.Contains(err.Error(), "severity[0]") {
+			t.Errorf("%s: %v, want an error naming severity[0]", name, err)
+		}
 	}
 }

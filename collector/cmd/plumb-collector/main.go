@@ -87,7 +87,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	}
 	defer st.Close()
 
-	eng := &drift.Engine{Logger: logger.With("component", "drift")}
+	eng := &drift.Engine{Logger: logger.With("component", "drift"), Severity: cfg.severityRules}
 	dispatcher, err := alert.NewDispatcher(st, notifiers, alert.Options{
 		Logger: logger.With("component", "alert"), Registerer: reg,
 	})

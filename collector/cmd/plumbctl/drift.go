@@ -60,7 +60,7 @@ func (a *app) writeDriftItems(items []*plumbv1.DriftItem) error {
 		}
 		return writeJSON(a.stdout, out)
 	}
-	t := newTable(a.stdout, "ID", "HOST", "KIND", "KEY", "CHANGE", "STATUS", "DETECTED")
+	t := newTable(a.stdout, "ID", "HOST", "KIND", "KEY", "CHANGE", "STATUS", "SEVERITY", "DETECTED")
 	for _, it := range items {
 		t.row(
 			esc(short(it.GetId(), 12)),
@@ -69,6 +69,7 @@ func (a *app) writeDriftItems(items []*plumbv1.DriftItem) error {
 			fact.Display(it.GetKey()),
 			factjson.Change(it.GetChange()),
 			factjson.Status(it.GetStatus()),
+			orDash(factjson.Severity(it.GetSeverity())),
 			timeCell(it.GetDetectedUnixNano()),
 		)
 	}

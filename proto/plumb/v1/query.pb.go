@@ -132,6 +132,60 @@ func (DriftStatus) EnumDescriptor() ([]byte, []int) {
 	return file_plumb_v1_query_proto_rawDescGZIP(), []int{1}
 }
 
+// Severity is how urgent a drift item is, from the collector's severity
+// rules (by kind and key).
+type Severity int32
+
+const (
+	Severity_SEVERITY_UNSPECIFIED Severity = 0
+	Severity_SEVERITY_INFO        Severity = 1
+	Severity_SEVERITY_WARNING     Severity = 2
+	Severity_SEVERITY_CRITICAL    Severity = 3
+)
+
+// Enum value maps for Severity.
+var (
+	Severity_name = map[int32]string{
+		0: "SEVERITY_UNSPECIFIED",
+		1: "SEVERITY_INFO",
+		2: "SEVERITY_WARNING",
+		3: "SEVERITY_CRITICAL",
+	}
+	Severity_value = map[string]int32{
+		"SEVERITY_UNSPECIFIED": 0,
+		"SEVERITY_INFO":        1,
+		"SEVERITY_WARNING":     2,
+		"SEVERITY_CRITICAL":    3,
+	}
+)
+
+func (x Severity) Enum() *Severity {
+	p := new(Severity)
+	*p = x
+	return p
+}
+
+func (x Severity) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Severity) Descriptor() protoreflect.EnumDescriptor {
+	return file_plumb_v1_query_proto_enumTypes[2].Descriptor()
+}
+
+func (Severity) Type() protoreflect.EnumType {
+	return &file_plumb_v1_query_proto_enumTypes[2]
+}
+
+func (x Severity) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Severity.Descriptor instead.
+func (Severity) EnumDescriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{2}
+}
+
 // DriftEventType is a drift item's transition.
 type DriftEventType int32
 
@@ -173,11 +227,11 @@ func (x DriftEventType) String() string {
 }
 
 func (DriftEventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[2].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[3].Descriptor()
 }
 
 func (DriftEventType) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[2]
+	return &file_plumb_v1_query_proto_enumTypes[3]
 }
 
 func (x DriftEventType) Number() protoreflect.EnumNumber {
@@ -186,7 +240,7 @@ func (x DriftEventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriftEventType.Descriptor instead.
 func (DriftEventType) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{2}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{3}
 }
 
 // Host is the collector's record of one agent's host.
@@ -552,8 +606,10 @@ type DriftItem struct {
 	// Collector clock of the last transition.
 	UpdatedUnixNano int64 `protobuf:"varint,11,opt,name=updated_unix_nano,json=updatedUnixNano,proto3" json:"updated_unix_nano,omitempty"`
 	// Who accepted it, and why (ACCEPTED only).
-	AcceptedBy    string `protobuf:"bytes,12,opt,name=accepted_by,json=acceptedBy,proto3" json:"accepted_by,omitempty"`
-	Reason        string `protobuf:"bytes,13,opt,name=reason,proto3" json:"reason,omitempty"`
+	AcceptedBy string `protobuf:"bytes,12,opt,name=accepted_by,json=acceptedBy,proto3" json:"accepted_by,omitempty"`
+	Reason     string `protobuf:"bytes,13,opt,name=reason,proto3" json:"reason,omitempty"`
+	// From the collector's severity rules at the item's last transition.
+	Severity      Severity `protobuf:"varint,14,opt,name=severity,proto3,enum=plumb.v1.Severity" json:"severity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -677,6 +733,13 @@ func (x *DriftItem) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *DriftItem) GetSeverity() Severity {
+	if x != nil {
+		return x.Severity
+	}
+	return Severity_SEVERITY_UNSPECIFIED
 }
 
 // DriftEvent is one transition, as recorded in the audit log and outbox.
@@ -1183,7 +1246,7 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"a\n" +
 	"\x11ListFactsResponse\x12$\n" +
 	"\x05facts\x18\x01 \x03(\v2\x0e.plumb.v1.FactR\x05facts\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe3\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x93\x04\n" +
 	"\tDriftItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12&\n" +
@@ -1199,7 +1262,8 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x11updated_unix_nano\x18\v \x01(\x03R\x0fupdatedUnixNano\x12\x1f\n" +
 	"\vaccepted_by\x18\f \x01(\tR\n" +
 	"acceptedBy\x12\x16\n" +
-	"\x06reason\x18\r \x01(\tR\x06reason\"\xa7\x01\n" +
+	"\x06reason\x18\r \x01(\tR\x06reason\x12.\n" +
+	"\bseverity\x18\x0e \x01(\x0e2\x12.plumb.v1.SeverityR\bseverity\"\xa7\x01\n" +
 	"\n" +
 	"DriftEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
@@ -1239,7 +1303,12 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x18DRIFT_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DRIFT_STATUS_OPEN\x10\x01\x12\x19\n" +
 	"\x15DRIFT_STATUS_RESOLVED\x10\x02\x12\x19\n" +
-	"\x15DRIFT_STATUS_ACCEPTED\x10\x03*\xab\x01\n" +
+	"\x15DRIFT_STATUS_ACCEPTED\x10\x03*d\n" +
+	"\bSeverity\x12\x18\n" +
+	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rSEVERITY_INFO\x10\x01\x12\x14\n" +
+	"\x10SEVERITY_WARNING\x10\x02\x12\x15\n" +
+	"\x11SEVERITY_CRITICAL\x10\x03*\xab\x01\n" +
 	"\x0eDriftEventType\x12 \n" +
 	"\x1cDRIFT_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DRIFT_EVENT_TYPE_OPENED\x10\x01\x12\x1d\n" +
@@ -1266,68 +1335,70 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 	return file_plumb_v1_query_proto_rawDescData
 }
 
-var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_plumb_v1_query_proto_goTypes = []any{
 	(DriftChange)(0),            // 0: plumb.v1.DriftChange
 	(DriftStatus)(0),            // 1: plumb.v1.DriftStatus
-	(DriftEventType)(0),         // 2: plumb.v1.DriftEventType
-	(*Host)(nil),                // 3: plumb.v1.Host
-	(*ListHostsRequest)(nil),    // 4: plumb.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),   // 5: plumb.v1.ListHostsResponse
-	(*ListFactsRequest)(nil),    // 6: plumb.v1.ListFactsRequest
-	(*ListFactsResponse)(nil),   // 7: plumb.v1.ListFactsResponse
-	(*DriftItem)(nil),           // 8: plumb.v1.DriftItem
-	(*DriftEvent)(nil),          // 9: plumb.v1.DriftEvent
-	(*ListDriftRequest)(nil),    // 10: plumb.v1.ListDriftRequest
-	(*ListDriftResponse)(nil),   // 11: plumb.v1.ListDriftResponse
-	(*AcceptDriftRequest)(nil),  // 12: plumb.v1.AcceptDriftRequest
-	(*ExpectedValue)(nil),       // 13: plumb.v1.ExpectedValue
-	(*AcceptDriftResponse)(nil), // 14: plumb.v1.AcceptDriftResponse
-	(*WatchDriftRequest)(nil),   // 15: plumb.v1.WatchDriftRequest
-	(*WatchDriftResponse)(nil),  // 16: plumb.v1.WatchDriftResponse
-	nil,                         // 17: plumb.v1.Host.LabelsEntry
-	(*HostInfo)(nil),            // 18: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),   // 19: plumb.v1.CoverageCondition
-	(*HostIdentity)(nil),        // 20: plumb.v1.HostIdentity
-	(FactKind)(0),               // 21: plumb.v1.FactKind
-	(*Fact)(nil),                // 22: plumb.v1.Fact
+	(Severity)(0),               // 2: plumb.v1.Severity
+	(DriftEventType)(0),         // 3: plumb.v1.DriftEventType
+	(*Host)(nil),                // 4: plumb.v1.Host
+	(*ListHostsRequest)(nil),    // 5: plumb.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),   // 6: plumb.v1.ListHostsResponse
+	(*ListFactsRequest)(nil),    // 7: plumb.v1.ListFactsRequest
+	(*ListFactsResponse)(nil),   // 8: plumb.v1.ListFactsResponse
+	(*DriftItem)(nil),           // 9: plumb.v1.DriftItem
+	(*DriftEvent)(nil),          // 10: plumb.v1.DriftEvent
+	(*ListDriftRequest)(nil),    // 11: plumb.v1.ListDriftRequest
+	(*ListDriftResponse)(nil),   // 12: plumb.v1.ListDriftResponse
+	(*AcceptDriftRequest)(nil),  // 13: plumb.v1.AcceptDriftRequest
+	(*ExpectedValue)(nil),       // 14: plumb.v1.ExpectedValue
+	(*AcceptDriftResponse)(nil), // 15: plumb.v1.AcceptDriftResponse
+	(*WatchDriftRequest)(nil),   // 16: plumb.v1.WatchDriftRequest
+	(*WatchDriftResponse)(nil),  // 17: plumb.v1.WatchDriftResponse
+	nil,                         // 18: plumb.v1.Host.LabelsEntry
+	(*HostInfo)(nil),            // 19: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),   // 20: plumb.v1.CoverageCondition
+	(*HostIdentity)(nil),        // 21: plumb.v1.HostIdentity
+	(FactKind)(0),               // 22: plumb.v1.FactKind
+	(*Fact)(nil),                // 23: plumb.v1.Fact
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
-	18, // 0: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	17, // 1: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	19, // 2: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	20, // 3: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
-	3,  // 4: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	21, // 5: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	22, // 6: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	21, // 7: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	19, // 0: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	18, // 1: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	20, // 2: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	21, // 3: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	4,  // 4: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
+	22, // 5: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	23, // 6: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	22, // 7: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
 	0,  // 8: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
 	1,  // 9: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	22, // 10: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	22, // 11: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
-	2,  // 12: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
-	8,  // 13: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	8,  // 14: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	21, // 15: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	13, // 16: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
-	8,  // 17: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	9,  // 18: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	4,  // 19: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	6,  // 20: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	10, // 21: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	12, // 22: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	15, // 23: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	5,  // 24: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	7,  // 25: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	11, // 26: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	14, // 27: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	16, // 28: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	24, // [24:29] is the sub-list for method output_type
-	19, // [19:24] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	23, // 10: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	23, // 11: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	2,  // 12: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
+	3,  // 13: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
+	9,  // 14: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
+	9,  // 15: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
+	22, // 16: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	14, // 17: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	9,  // 18: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	10, // 19: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	5,  // 20: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	7,  // 21: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	11, // 22: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	13, // 23: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	16, // 24: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	6,  // 25: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	8,  // 26: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	12, // 27: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	15, // 28: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	17, // 29: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	25, // [25:30] is the sub-list for method output_type
+	20, // [20:25] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -1343,7 +1414,7 @@ func file_plumb_v1_query_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
