@@ -12,7 +12,8 @@ import (
 // `type` key.
 const DefaultType = "webhook"
 
-// Build turns the collector's `webhooks:` entries into notifiers. Each
+// Build turns the collector's `notifiers:` entries (`webhooks:` is an
+// older name for the same list) into notifiers. Each
 // entry names its type (`type`, default "webhook") and may name itself
 // (`name`, default the type followed by the entry's index, "webhook0");
 // the rest of the entry is the type's own configuration. Every problem in
@@ -48,20 +49,35 @@ func buildOne(i int, cfg map[string]any, seen map[string]int, logger *slog.Logge
 	}
 	typ, err := popString(raw, "type", DefaultType)
 	if err != nil {
-		return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
+		return nil, fmt.Errorf("notifiers[%d]: %w", i, err)
 	}
 	name, err := popString(raw, "name", typ+strconv.Itoa(i))
 	if err != nil {
-		return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
+		return nil, fmt.Errorf("notifiers[%d]: %w", i, err)
 	}
-	prefix := fmt.Sprintf("webhooks[%d] %q", i, name)
+	prefix := fmt.Sprintf("notifiers[%d] %q", i, name)
 	if err := validName(name); err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
 	if j, dup := seen[name]; dup {
-		return nil, fmt.Errorf("%s: name already used by webhooks[%d]", prefix, j)
+		return nil, fmt.Errorf("%s: name already used by notifiers[%d]", prefix, j)
 	}
 	seen[name] = i
+	var flt *filter
+	if v, ok := raw["filter"]; ok {
+		delete(raw, "filter")
+		var fc FilterConfig
+		m, isMap := v.(map[string]any)
+		if !isMap {
+			return nil, fmt.Errorf("%s: filter must be a mapping, not %T", prefix, v)
+		}
+		if err := (Params{Raw: m}).Decode(&fc); err != nil {
+			return nil, fmt.Errorf("%s: filter: %w", prefix, err)
+		}
+		if flt, err = parseFilter(fc); err != nil {
+			return nil, fmt.Errorf("%s: %w", prefix, err)
+		}
+	}
 	f, err := lookup(typ)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
@@ -72,6 +88,9 @@ func buildOne(i int, cfg map[string]any, seen map[string]int, logger *slog.Logge
 	}
 	if n.Name() != name {
 		return nil, fmt.Errorf("%s: type %q built a notifier named %q", prefix, typ, n.Name())
+	}
+	if flt != nil {
+		n = &filtered{Notifier: n, f: flt}
 	}
 	return n, nil
 }

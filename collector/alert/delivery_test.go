@@ -285,12 +285,12 @@ func TestBuildReportsEveryProblem(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		`webhooks[1] "dup": name already used by webhooks[0]`,
-		`webhooks[2] "webhook2"`, "urll",
-		`webhooks[3] "carrier-pigeon3": unknown notifier type "carrier-pigeon"`,
-		`webhooks[4] "no-url": url is required`,
-		`webhooks[5] "bad name!"`,
-		`webhooks[6]: name must be a string`,
+		`notifiers[1] "dup": name already used by notifiers[0]`,
+		`notifiers[2] "webhook2"`, "urll",
+		`notifiers[3] "carrier-pigeon3": unknown notifier type "carrier-pigeon"`,
+		`notifiers[4] "no-url": url is required`,
+		`notifiers[5] "bad name!"`,
+		`notifiers[6]: name must be a string`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not mention %q:\n%s", want, msg)

@@ -27,7 +27,10 @@ type Config struct {
 	LogLevel       string           `koanf:"log_level"`
 	LogFormat      string           `koanf:"log_format"`
 	EventRetention time.Duration    `koanf:"event_retention"`
-	Webhooks       []map[string]any `koanf:"webhooks"`
+	// Notifiers receive drift events; Webhooks is the older name of the
+	// same list, and the two are joined.
+	Notifiers []map[string]any `koanf:"notifiers"`
+	Webhooks  []map[string]any `koanf:"webhooks"`
 	// CertTTL is the life of the client certificates agents get.
 	CertTTL time.Duration `koanf:"cert_ttl"`
 	// TLSNames are extra DNS names or IP addresses for the collector's
@@ -127,4 +130,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--webhook-secret needs --webhook-url"))
 	}
 	return errors.Join(errs...)
+}
+
+// notifierConfigs are the notifiers: entries, then the webhooks: ones
+// (with --webhook-url's).
+func (c *Config) notifierConfigs() []map[string]any {
+	return append(append([]map[string]any(nil), c.Notifiers...), c.Webhooks...)
 }

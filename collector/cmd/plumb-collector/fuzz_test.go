@@ -48,9 +48,9 @@ func FuzzConfig(f *testing.F) {
 		if err != nil {
 			return
 		}
-		notifiers, err := alert.Build(cfg.Webhooks, logger)
-		if err == nil && len(notifiers) != len(cfg.Webhooks) {
-			t.Fatalf("%d webhooks built %d notifiers", len(cfg.Webhooks), len(notifiers))
+		notifiers, err := alert.Build(cfg.notifierConfigs(), logger)
+		if err == nil && len(notifiers) != len(cfg.notifierConfigs()) {
+			t.Fatalf("%d notifier entries built %d notifiers", len(cfg.notifierConfigs()), len(notifiers))
 		}
 	})
 }

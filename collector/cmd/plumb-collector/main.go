@@ -68,7 +68,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return cli.Usage(err)
 	}
-	notifiers, err := alert.Build(cfg.Webhooks, logger)
+	notifiers, err := alert.Build(cfg.notifierConfigs(), logger)
 	if err != nil {
 		return cli.Usage(err)
 	}
