@@ -20,13 +20,13 @@ import (
 // Config is the collector's whole configuration: defaults from NewConfig,
 // overlaid by the YAML file, overlaid by flags.
 type Config struct {
-	Listen         string           `koanf:"listen"`
-	Insecure       bool             `koanf:"insecure"`
-	DataDir        string           `koanf:"data_dir"`
-	MetricsListen  string           `koanf:"metrics_listen"`
-	LogLevel       string           `koanf:"log_level"`
-	LogFormat      string           `koanf:"log_format"`
-	EventRetention time.Duration    `koanf:"event_retention"`
+	Listen         string        `koanf:"listen"`
+	Insecure       bool          `koanf:"insecure"`
+	DataDir        string        `koanf:"data_dir"`
+	MetricsListen  string        `koanf:"metrics_listen"`
+	LogLevel       string        `koanf:"log_level"`
+	LogFormat      string        `koanf:"log_format"`
+	EventRetention time.Duration `koanf:"event_retention"`
 	// Notifiers receive drift events; Webhooks is the older name of the
 	// same list, and the two are joined.
 	Notifiers []map[string]any `koanf:"notifiers"`
