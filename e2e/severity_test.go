@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,5 +86,56 @@ func TestNotifierFilters(t *testing.T) {
 		if ev.Severity != "critical" {
 			t.Errorf("the pager got %s %s of severity %q", ev.Type, ev.Key, ev.Severity)
 		}
+	}
+}
+
+// TestNotifierStatus: plumbctl notifiers shows what each notifier has
+// delivered and what waits: a receiver that is down has a backlog and its
+// last error, without its URL (which may hold a secret).
+func TestNotifierStatus(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	up := newHook(t)
+	dead := "http://" + freeAddr(t) + "/secret-path-token"
+	cfg := filepath.Join(dir, "collector.yaml")
+	writeFile(t, cfg, "notifiers:\n"+
+		"  - {name: up, url: \""+up.srv.URL+"\"}\n"+
+		"  - {name: down, url: \""+dead+"\", timeout: 1s}\n")
+	c := startCollector(t, filepath.Join(dir, "collector"), "", "--config", cfg)
+	tree := filepath.Join(dir, "tree")
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	startAgent(t, c.addr, filepath.Join(dir, "agent"), "ns-1", tree)
+	waitBaseline(t, c.addr, "ns-1")
+	writeFile(t, filepath.Join(tree, "a"), "a\n")
+	up.await(t, 15*time.Second, "the change", is("drift.opened", "ns-1", "added", filepath.Join(tree, "a")))
+
+	type status struct {
+		Name        string `json:"name"`
+		Backlog     uint64 `json:"backlog"`
+		Delivered   uint64 `json:"delivered"`
+		LastSuccess string `json:"last_success"`
+		LastError   string `json:"last_error"`
+		Retries     uint64 `json:"retries"`
+	}
+	var got map[string]status
+	waitFor(t, 15*time.Second, "both notifiers' state", func() bool {
+		var list []status
+		out, _, err := ctlResult(c.addr, "-o", "json", "notifiers")
+		if err != nil || json.Unmarshal([]byte(out), &list) != nil {
+			return false
+		}
+		got = map[string]status{}
+		for _, s := range list {
+			got[s.Name] = s
+		}
+		return got["up"].Delivered >= 1 && got["down"].Retries >= 1 && got["down"].LastError != ""
+	})
+	if s := got["up"]; s.Backlog != 0 || s.LastSuccess == "" || s.LastError != "" {
+		t.Errorf("the receiver that is up: %+v", s)
+	}
+	if s := got["down"]; s.Backlog == 0 || s.Delivered != 0 || strings.Contains(s.LastError, "secret-path-token") || strings.Contains(s.LastError, "secret") || !strings.Contains(s.LastError, "refused") {
+		t.Errorf("the receiver that is down: %+v", s)
 	}
 }

@@ -27,16 +27,19 @@ type worker struct {
 	cursor uint64 // every event <= cursor is finished (in memory)
 	saved  uint64 // the cursor as last committed to the store
 	last   uint64 // newest event seq, as last read
+
+	status status // for Dispatcher.Status
 }
 
 func newWorker(d *Dispatcher, n Notifier) *worker {
 	return &worker{
-		d:    d,
-		n:    n,
-		name: n.Name(),
-		log:  d.opts.Logger.With("notifier", n.Name()),
-		kick: make(chan struct{}, 1),
-		bo:   newBackoff(d.opts.InitialBackoff, d.opts.MaxBackoff),
+		d:      d,
+		n:      n,
+		name:   n.Name(),
+		log:    d.opts.Logger.With("notifier", n.Name()),
+		kick:   make(chan struct{}, 1),
+		bo:     newBackoff(d.opts.InitialBackoff, d.opts.MaxBackoff),
+		status: status{s: Status{Name: n.Name()}},
 	}
 }
 
@@ -82,6 +85,7 @@ func (w *worker) start(ctx context.Context) bool {
 		cursor, added, err := startCursor(ctx, w.d.store, w.name)
 		if err == nil {
 			w.cursor, w.saved = cursor, cursor
+			w.setPending()
 			w.bo.Reset()
 			if added {
 				w.log.Info("alert notifier added, starting at newest event", "cursor", cursor)
@@ -131,6 +135,7 @@ func (w *worker) deliver(ctx context.Context, events []*plumbv1.DriftEvent) {
 		return
 	}
 	ids, seqs := eventIDs(failed)
+	w.failed(err)
 	if !retryable {
 		w.count(resultDropped, len(failed))
 		w.log.Error("alert events dropped, receiver rejected them for good",
@@ -148,6 +153,24 @@ func (w *worker) deliver(ctx context.Context, events []*plumbv1.DriftEvent) {
 
 func (w *worker) count(result string, n int) {
 	w.d.metrics.deliveries.WithLabelValues(w.name, result).Add(float64(n))
+	w.status.update(func(s *Status) {
+		switch result {
+		case resultOK:
+			s.Delivered += uint64(n)
+			s.LastSuccess = time.Now()
+		case resultDropped:
+			s.Dropped += uint64(n)
+		case resultRetry:
+			s.Retries += uint64(n)
+		}
+	})
+}
+
+// failed records a delivery's error.
+func (w *worker) failed(err error) {
+	w.status.update(func(s *Status) {
+		s.LastError, s.LastErrorAt = errorText(err), time.Now()
+	})
 }
 
 func (w *worker) advance(seq uint64) {
@@ -161,6 +184,7 @@ func (w *worker) setPending() {
 		p = w.last - w.cursor
 	}
 	w.d.metrics.pending.WithLabelValues(w.name).Set(float64(p))
+	w.status.update(func(s *Status) { s.Cursor, s.Backlog = w.cursor, p })
 }
 
 // save commits the cursor if it moved. A failed commit is only logged: the

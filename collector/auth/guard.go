@@ -24,6 +24,7 @@ var methodRoles = map[string]plumbv1.Role{
 	plumbv1.QueryService_ListDrift_FullMethodName:       plumbv1.Role_ROLE_VIEWER,
 	plumbv1.QueryService_WatchDrift_FullMethodName:      plumbv1.Role_ROLE_VIEWER,
 	plumbv1.QueryService_AcceptDrift_FullMethodName:     plumbv1.Role_ROLE_OPERATOR,
+	plumbv1.QueryService_ListNotifiers_FullMethodName:   plumbv1.Role_ROLE_OPERATOR,
 	plumbv1.AdminService_CreateJoinToken_FullMethodName: plumbv1.Role_ROLE_ADMIN,
 	plumbv1.AdminService_CreateAPIToken_FullMethodName:  plumbv1.Role_ROLE_ADMIN,
 	plumbv1.AdminService_RevokeHost_FullMethodName:      plumbv1.Role_ROLE_ADMIN,

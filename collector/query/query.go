@@ -50,6 +50,7 @@ type Server struct {
 	logger    *slog.Logger
 	poll      time.Duration
 	digestKey []byte // keys digests of unreadable files for callers below admin
+	notifiers func() []*plumbv1.NotifierStatus
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close: watches end

@@ -58,7 +58,7 @@ func init() {
 type Notifier struct {
 	name     string
 	url      *url.URL
-	redacted string // scheme://host/path: what errors and logs show
+	redacted string // scheme://host and "/…" if there is a path: what errors and logs show
 	key      []byte // HMAC key; nil sends unsigned requests
 	timeout  time.Duration
 	headers  http.Header
@@ -207,7 +207,14 @@ func eventID(ev *plumbv1.DriftEvent) string {
 // redact returns the URL without userinfo, query or fragment, which may
 // carry secrets (tokens in query strings are common in webhook URLs).
 func redact(u *url.URL) string {
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	r := (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+	if u.Path != "" && u.Path != "/" {
+		// The path may be the secret itself (Slack's
+		// /services/T…/B…/X…): errors, logs and the API show that
+		// there is one, not what it is.
+		r += "/…"
+	}
+	return r
 }
 
 // stripURL unwraps a *url.Error, whose message repeats the full URL.

@@ -123,6 +123,7 @@ func serve(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	qs.SetDigestKey(digestKey)
+	qs.SetNotifiers(func() []*plumbv1.NotifierStatus { return notifierStatus(dispatcher) })
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -223,4 +224,23 @@ func prune(ctx context.Context, st *store.Bolt, authority *auth.Authority, logge
 			}
 		}
 	}
+}
+
+// notifierStatus is the API view of the dispatcher's notifiers.
+func notifierStatus(d *alert.Dispatcher) []*plumbv1.NotifierStatus {
+	var out []*plumbv1.NotifierStatus
+	nano := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixNano()
+	}
+	for _, s := range d.Status() {
+		out = append(out, &plumbv1.NotifierStatus{
+			Name: s.Name, Cursor: s.Cursor, Backlog: s.Backlog,
+			LastSuccessUnixNano: nano(s.LastSuccess), LastErrorUnixNano: nano(s.LastErrorAt), LastError: s.LastError,
+			Delivered: s.Delivered, Dropped: s.Dropped, Retries: s.Retries,
+		})
+	}
+	return out
 }

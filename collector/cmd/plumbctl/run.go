@@ -84,6 +84,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.acceptCommand(),
 		a.tokenCommand(),
 		a.apitokenCommand(),
+		a.notifiersCommand(),
 		a.versionCommand(),
 	)
 	return root

@@ -243,6 +243,201 @@ func (DriftEventType) EnumDescriptor() ([]byte, []int) {
 	return file_plumb_v1_query_proto_rawDescGZIP(), []int{3}
 }
 
+type ListNotifiersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotifiersRequest) Reset() {
+	*x = ListNotifiersRequest{}
+	mi := &file_plumb_v1_query_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotifiersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotifiersRequest) ProtoMessage() {}
+
+func (x *ListNotifiersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotifiersRequest.ProtoReflect.Descriptor instead.
+func (*ListNotifiersRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{0}
+}
+
+type ListNotifiersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Notifiers     []*NotifierStatus      `protobuf:"bytes,1,rep,name=notifiers,proto3" json:"notifiers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotifiersResponse) Reset() {
+	*x = ListNotifiersResponse{}
+	mi := &file_plumb_v1_query_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotifiersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotifiersResponse) ProtoMessage() {}
+
+func (x *ListNotifiersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotifiersResponse.ProtoReflect.Descriptor instead.
+func (*ListNotifiersResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListNotifiersResponse) GetNotifiers() []*NotifierStatus {
+	if x != nil {
+		return x.Notifiers
+	}
+	return nil
+}
+
+// NotifierStatus is where one notifier's deliveries stand, since the
+// collector started (the cursor and backlog also across restarts).
+type NotifierStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Every event up to this seq is finished (delivered or dropped).
+	Cursor uint64 `protobuf:"varint,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Events committed after the cursor, not yet finished.
+	Backlog             uint64 `protobuf:"varint,3,opt,name=backlog,proto3" json:"backlog,omitempty"`
+	LastSuccessUnixNano int64  `protobuf:"varint,4,opt,name=last_success_unix_nano,json=lastSuccessUnixNano,proto3" json:"last_success_unix_nano,omitempty"`
+	LastErrorUnixNano   int64  `protobuf:"varint,5,opt,name=last_error_unix_nano,json=lastErrorUnixNano,proto3" json:"last_error_unix_nano,omitempty"`
+	// The last failure, without the receiver's URL.
+	LastError string `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	Delivered uint64 `protobuf:"varint,7,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	// Events the receiver rejected for good (4xx), skipped.
+	Dropped uint64 `protobuf:"varint,8,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// Failed attempts that will be retried.
+	Retries       uint64 `protobuf:"varint,9,opt,name=retries,proto3" json:"retries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotifierStatus) Reset() {
+	*x = NotifierStatus{}
+	mi := &file_plumb_v1_query_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotifierStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotifierStatus) ProtoMessage() {}
+
+func (x *NotifierStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotifierStatus.ProtoReflect.Descriptor instead.
+func (*NotifierStatus) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *NotifierStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NotifierStatus) GetCursor() uint64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+func (x *NotifierStatus) GetBacklog() uint64 {
+	if x != nil {
+		return x.Backlog
+	}
+	return 0
+}
+
+func (x *NotifierStatus) GetLastSuccessUnixNano() int64 {
+	if x != nil {
+		return x.LastSuccessUnixNano
+	}
+	return 0
+}
+
+func (x *NotifierStatus) GetLastErrorUnixNano() int64 {
+	if x != nil {
+		return x.LastErrorUnixNano
+	}
+	return 0
+}
+
+func (x *NotifierStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *NotifierStatus) GetDelivered() uint64 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
+func (x *NotifierStatus) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+func (x *NotifierStatus) GetRetries() uint64 {
+	if x != nil {
+		return x.Retries
+	}
+	return 0
+}
+
 // Host is the collector's record of one agent's host.
 type Host struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
@@ -266,7 +461,7 @@ type Host struct {
 
 func (x *Host) Reset() {
 	*x = Host{}
-	mi := &file_plumb_v1_query_proto_msgTypes[0]
+	mi := &file_plumb_v1_query_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -278,7 +473,7 @@ func (x *Host) String() string {
 func (*Host) ProtoMessage() {}
 
 func (x *Host) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[0]
+	mi := &file_plumb_v1_query_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -291,7 +486,7 @@ func (x *Host) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Host.ProtoReflect.Descriptor instead.
 func (*Host) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{0}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Host) GetHostId() string {
@@ -386,7 +581,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[1]
+	mi := &file_plumb_v1_query_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +593,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[1]
+	mi := &file_plumb_v1_query_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +606,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{1}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{4}
 }
 
 type ListHostsResponse struct {
@@ -423,7 +618,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[2]
+	mi := &file_plumb_v1_query_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +630,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[2]
+	mi := &file_plumb_v1_query_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +643,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{2}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListHostsResponse) GetHosts() []*Host {
@@ -476,7 +671,7 @@ type ListFactsRequest struct {
 
 func (x *ListFactsRequest) Reset() {
 	*x = ListFactsRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[3]
+	mi := &file_plumb_v1_query_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +683,7 @@ func (x *ListFactsRequest) String() string {
 func (*ListFactsRequest) ProtoMessage() {}
 
 func (x *ListFactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[3]
+	mi := &file_plumb_v1_query_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +696,7 @@ func (x *ListFactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactsRequest.ProtoReflect.Descriptor instead.
 func (*ListFactsRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{3}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListFactsRequest) GetHostId() string {
@@ -543,7 +738,7 @@ type ListFactsResponse struct {
 
 func (x *ListFactsResponse) Reset() {
 	*x = ListFactsResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[4]
+	mi := &file_plumb_v1_query_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -555,7 +750,7 @@ func (x *ListFactsResponse) String() string {
 func (*ListFactsResponse) ProtoMessage() {}
 
 func (x *ListFactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[4]
+	mi := &file_plumb_v1_query_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -568,7 +763,7 @@ func (x *ListFactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactsResponse.ProtoReflect.Descriptor instead.
 func (*ListFactsResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{4}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListFactsResponse) GetFacts() []*Fact {
@@ -616,7 +811,7 @@ type DriftItem struct {
 
 func (x *DriftItem) Reset() {
 	*x = DriftItem{}
-	mi := &file_plumb_v1_query_proto_msgTypes[5]
+	mi := &file_plumb_v1_query_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +823,7 @@ func (x *DriftItem) String() string {
 func (*DriftItem) ProtoMessage() {}
 
 func (x *DriftItem) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[5]
+	mi := &file_plumb_v1_query_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +836,7 @@ func (x *DriftItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftItem.ProtoReflect.Descriptor instead.
 func (*DriftItem) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{5}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DriftItem) GetId() string {
@@ -759,7 +954,7 @@ type DriftEvent struct {
 
 func (x *DriftEvent) Reset() {
 	*x = DriftEvent{}
-	mi := &file_plumb_v1_query_proto_msgTypes[6]
+	mi := &file_plumb_v1_query_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +966,7 @@ func (x *DriftEvent) String() string {
 func (*DriftEvent) ProtoMessage() {}
 
 func (x *DriftEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[6]
+	mi := &file_plumb_v1_query_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +979,7 @@ func (x *DriftEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftEvent.ProtoReflect.Descriptor instead.
 func (*DriftEvent) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{6}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DriftEvent) GetId() string {
@@ -834,7 +1029,7 @@ type ListDriftRequest struct {
 
 func (x *ListDriftRequest) Reset() {
 	*x = ListDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[7]
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +1041,7 @@ func (x *ListDriftRequest) String() string {
 func (*ListDriftRequest) ProtoMessage() {}
 
 func (x *ListDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[7]
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +1054,7 @@ func (x *ListDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDriftRequest.ProtoReflect.Descriptor instead.
 func (*ListDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{7}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListDriftRequest) GetHostId() string {
@@ -885,7 +1080,7 @@ type ListDriftResponse struct {
 
 func (x *ListDriftResponse) Reset() {
 	*x = ListDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[8]
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +1092,7 @@ func (x *ListDriftResponse) String() string {
 func (*ListDriftResponse) ProtoMessage() {}
 
 func (x *ListDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[8]
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +1105,7 @@ func (x *ListDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDriftResponse.ProtoReflect.Descriptor instead.
 func (*ListDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{8}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListDriftResponse) GetItems() []*DriftItem {
@@ -946,7 +1141,7 @@ type AcceptDriftRequest struct {
 
 func (x *AcceptDriftRequest) Reset() {
 	*x = AcceptDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[9]
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1153,7 @@ func (x *AcceptDriftRequest) String() string {
 func (*AcceptDriftRequest) ProtoMessage() {}
 
 func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[9]
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1166,7 @@ func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftRequest.ProtoReflect.Descriptor instead.
 func (*AcceptDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{9}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AcceptDriftRequest) GetHostId() string {
@@ -1029,7 +1224,7 @@ type ExpectedValue struct {
 
 func (x *ExpectedValue) Reset() {
 	*x = ExpectedValue{}
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1236,7 @@ func (x *ExpectedValue) String() string {
 func (*ExpectedValue) ProtoMessage() {}
 
 func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1249,7 @@ func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpectedValue.ProtoReflect.Descriptor instead.
 func (*ExpectedValue) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExpectedValue) GetDigest() []byte {
@@ -1073,7 +1268,7 @@ type AcceptDriftResponse struct {
 
 func (x *AcceptDriftResponse) Reset() {
 	*x = AcceptDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1280,7 @@ func (x *AcceptDriftResponse) String() string {
 func (*AcceptDriftResponse) ProtoMessage() {}
 
 func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1293,7 @@ func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftResponse.ProtoReflect.Descriptor instead.
 func (*AcceptDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AcceptDriftResponse) GetAccepted() []*DriftItem {
@@ -1123,7 +1318,7 @@ type WatchDriftRequest struct {
 
 func (x *WatchDriftRequest) Reset() {
 	*x = WatchDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1330,7 @@ func (x *WatchDriftRequest) String() string {
 func (*WatchDriftRequest) ProtoMessage() {}
 
 func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1343,7 @@ func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftRequest.ProtoReflect.Descriptor instead.
 func (*WatchDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchDriftRequest) GetHostId() string {
@@ -1174,7 +1369,7 @@ type WatchDriftResponse struct {
 
 func (x *WatchDriftResponse) Reset() {
 	*x = WatchDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1381,7 @@ func (x *WatchDriftResponse) String() string {
 func (*WatchDriftResponse) ProtoMessage() {}
 
 func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1394,7 @@ func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftResponse.ProtoReflect.Descriptor instead.
 func (*WatchDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchDriftResponse) GetEvent() *DriftEvent {
@@ -1213,7 +1408,21 @@ var File_plumb_v1_query_proto protoreflect.FileDescriptor
 
 const file_plumb_v1_query_proto_rawDesc = "" +
 	"\n" +
-	"\x14plumb/v1/query.proto\x12\bplumb.v1\x1a\x14plumb/v1/agent.proto\x1a\x13plumb/v1/auth.proto\x1a\x13plumb/v1/fact.proto\"\x91\x04\n" +
+	"\x14plumb/v1/query.proto\x12\bplumb.v1\x1a\x14plumb/v1/agent.proto\x1a\x13plumb/v1/auth.proto\x1a\x13plumb/v1/fact.proto\"\x16\n" +
+	"\x14ListNotifiersRequest\"O\n" +
+	"\x15ListNotifiersResponse\x126\n" +
+	"\tnotifiers\x18\x01 \x03(\v2\x18.plumb.v1.NotifierStatusR\tnotifiers\"\xad\x02\n" +
+	"\x0eNotifierStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\x04R\x06cursor\x12\x18\n" +
+	"\abacklog\x18\x03 \x01(\x04R\abacklog\x123\n" +
+	"\x16last_success_unix_nano\x18\x04 \x01(\x03R\x13lastSuccessUnixNano\x12/\n" +
+	"\x14last_error_unix_nano\x18\x05 \x01(\x03R\x11lastErrorUnixNano\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x06 \x01(\tR\tlastError\x12\x1c\n" +
+	"\tdelivered\x18\a \x01(\x04R\tdelivered\x12\x18\n" +
+	"\adropped\x18\b \x01(\x04R\adropped\x12\x18\n" +
+	"\aretries\x18\t \x01(\x04R\aretries\"\x91\x04\n" +
 	"\x04Host\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
 	"\x04info\x18\x02 \x01(\v2\x12.plumb.v1.HostInfoR\x04info\x122\n" +
@@ -1314,14 +1523,15 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x17DRIFT_EVENT_TYPE_OPENED\x10\x01\x12\x1d\n" +
 	"\x19DRIFT_EVENT_TYPE_RESOLVED\x10\x02\x12\x1d\n" +
 	"\x19DRIFT_EVENT_TYPE_ACCEPTED\x10\x03\x12\x1c\n" +
-	"\x18DRIFT_EVENT_TYPE_UPDATED\x10\x042\xf7\x02\n" +
+	"\x18DRIFT_EVENT_TYPE_UPDATED\x10\x042\xc9\x03\n" +
 	"\fQueryService\x12D\n" +
 	"\tListHosts\x12\x1a.plumb.v1.ListHostsRequest\x1a\x1b.plumb.v1.ListHostsResponse\x12D\n" +
 	"\tListFacts\x12\x1a.plumb.v1.ListFactsRequest\x1a\x1b.plumb.v1.ListFactsResponse\x12D\n" +
 	"\tListDrift\x12\x1a.plumb.v1.ListDriftRequest\x1a\x1b.plumb.v1.ListDriftResponse\x12J\n" +
 	"\vAcceptDrift\x12\x1c.plumb.v1.AcceptDriftRequest\x1a\x1d.plumb.v1.AcceptDriftResponse\x12I\n" +
 	"\n" +
-	"WatchDrift\x12\x1b.plumb.v1.WatchDriftRequest\x1a\x1c.plumb.v1.WatchDriftResponse0\x01B3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
+	"WatchDrift\x12\x1b.plumb.v1.WatchDriftRequest\x1a\x1c.plumb.v1.WatchDriftResponse0\x01\x12P\n" +
+	"\rListNotifiers\x12\x1e.plumb.v1.ListNotifiersRequest\x1a\x1f.plumb.v1.ListNotifiersResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
 
 var (
 	file_plumb_v1_query_proto_rawDescOnce sync.Once
@@ -1336,69 +1546,75 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 }
 
 var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_plumb_v1_query_proto_goTypes = []any{
-	(DriftChange)(0),            // 0: plumb.v1.DriftChange
-	(DriftStatus)(0),            // 1: plumb.v1.DriftStatus
-	(Severity)(0),               // 2: plumb.v1.Severity
-	(DriftEventType)(0),         // 3: plumb.v1.DriftEventType
-	(*Host)(nil),                // 4: plumb.v1.Host
-	(*ListHostsRequest)(nil),    // 5: plumb.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),   // 6: plumb.v1.ListHostsResponse
-	(*ListFactsRequest)(nil),    // 7: plumb.v1.ListFactsRequest
-	(*ListFactsResponse)(nil),   // 8: plumb.v1.ListFactsResponse
-	(*DriftItem)(nil),           // 9: plumb.v1.DriftItem
-	(*DriftEvent)(nil),          // 10: plumb.v1.DriftEvent
-	(*ListDriftRequest)(nil),    // 11: plumb.v1.ListDriftRequest
-	(*ListDriftResponse)(nil),   // 12: plumb.v1.ListDriftResponse
-	(*AcceptDriftRequest)(nil),  // 13: plumb.v1.AcceptDriftRequest
-	(*ExpectedValue)(nil),       // 14: plumb.v1.ExpectedValue
-	(*AcceptDriftResponse)(nil), // 15: plumb.v1.AcceptDriftResponse
-	(*WatchDriftRequest)(nil),   // 16: plumb.v1.WatchDriftRequest
-	(*WatchDriftResponse)(nil),  // 17: plumb.v1.WatchDriftResponse
-	nil,                         // 18: plumb.v1.Host.LabelsEntry
-	(*HostInfo)(nil),            // 19: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),   // 20: plumb.v1.CoverageCondition
-	(*HostIdentity)(nil),        // 21: plumb.v1.HostIdentity
-	(FactKind)(0),               // 22: plumb.v1.FactKind
-	(*Fact)(nil),                // 23: plumb.v1.Fact
+	(DriftChange)(0),              // 0: plumb.v1.DriftChange
+	(DriftStatus)(0),              // 1: plumb.v1.DriftStatus
+	(Severity)(0),                 // 2: plumb.v1.Severity
+	(DriftEventType)(0),           // 3: plumb.v1.DriftEventType
+	(*ListNotifiersRequest)(nil),  // 4: plumb.v1.ListNotifiersRequest
+	(*ListNotifiersResponse)(nil), // 5: plumb.v1.ListNotifiersResponse
+	(*NotifierStatus)(nil),        // 6: plumb.v1.NotifierStatus
+	(*Host)(nil),                  // 7: plumb.v1.Host
+	(*ListHostsRequest)(nil),      // 8: plumb.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),     // 9: plumb.v1.ListHostsResponse
+	(*ListFactsRequest)(nil),      // 10: plumb.v1.ListFactsRequest
+	(*ListFactsResponse)(nil),     // 11: plumb.v1.ListFactsResponse
+	(*DriftItem)(nil),             // 12: plumb.v1.DriftItem
+	(*DriftEvent)(nil),            // 13: plumb.v1.DriftEvent
+	(*ListDriftRequest)(nil),      // 14: plumb.v1.ListDriftRequest
+	(*ListDriftResponse)(nil),     // 15: plumb.v1.ListDriftResponse
+	(*AcceptDriftRequest)(nil),    // 16: plumb.v1.AcceptDriftRequest
+	(*ExpectedValue)(nil),         // 17: plumb.v1.ExpectedValue
+	(*AcceptDriftResponse)(nil),   // 18: plumb.v1.AcceptDriftResponse
+	(*WatchDriftRequest)(nil),     // 19: plumb.v1.WatchDriftRequest
+	(*WatchDriftResponse)(nil),    // 20: plumb.v1.WatchDriftResponse
+	nil,                           // 21: plumb.v1.Host.LabelsEntry
+	(*HostInfo)(nil),              // 22: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),     // 23: plumb.v1.CoverageCondition
+	(*HostIdentity)(nil),          // 24: plumb.v1.HostIdentity
+	(FactKind)(0),                 // 25: plumb.v1.FactKind
+	(*Fact)(nil),                  // 26: plumb.v1.Fact
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
-	19, // 0: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	18, // 1: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	20, // 2: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	21, // 3: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
-	4,  // 4: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	22, // 5: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	23, // 6: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	22, // 7: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
-	0,  // 8: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
-	1,  // 9: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	23, // 10: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	23, // 11: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
-	2,  // 12: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
-	3,  // 13: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
-	9,  // 14: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	9,  // 15: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	22, // 16: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	14, // 17: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
-	9,  // 18: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	10, // 19: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	5,  // 20: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	7,  // 21: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	11, // 22: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	13, // 23: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	16, // 24: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	6,  // 25: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	8,  // 26: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	12, // 27: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	15, // 28: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	17, // 29: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	25, // [25:30] is the sub-list for method output_type
-	20, // [20:25] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	6,  // 0: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
+	22, // 1: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	21, // 2: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	23, // 3: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	24, // 4: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	7,  // 5: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
+	25, // 6: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	26, // 7: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	25, // 8: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	0,  // 9: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
+	1,  // 10: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
+	26, // 11: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	26, // 12: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	2,  // 13: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
+	3,  // 14: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
+	12, // 15: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
+	12, // 16: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
+	25, // 17: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	17, // 18: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	12, // 19: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	13, // 20: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	8,  // 21: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	10, // 22: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	14, // 23: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	16, // 24: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	19, // 25: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	4,  // 26: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
+	9,  // 27: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	11, // 28: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	15, // 29: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	18, // 30: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	20, // 31: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	5,  // 32: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -1415,7 +1631,7 @@ func file_plumb_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

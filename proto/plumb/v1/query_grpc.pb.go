@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	QueryService_ListHosts_FullMethodName   = "/plumb.v1.QueryService/ListHosts"
-	QueryService_ListFacts_FullMethodName   = "/plumb.v1.QueryService/ListFacts"
-	QueryService_ListDrift_FullMethodName   = "/plumb.v1.QueryService/ListDrift"
-	QueryService_AcceptDrift_FullMethodName = "/plumb.v1.QueryService/AcceptDrift"
-	QueryService_WatchDrift_FullMethodName  = "/plumb.v1.QueryService/WatchDrift"
+	QueryService_ListHosts_FullMethodName     = "/plumb.v1.QueryService/ListHosts"
+	QueryService_ListFacts_FullMethodName     = "/plumb.v1.QueryService/ListFacts"
+	QueryService_ListDrift_FullMethodName     = "/plumb.v1.QueryService/ListDrift"
+	QueryService_AcceptDrift_FullMethodName   = "/plumb.v1.QueryService/AcceptDrift"
+	QueryService_WatchDrift_FullMethodName    = "/plumb.v1.QueryService/WatchDrift"
+	QueryService_ListNotifiers_FullMethodName = "/plumb.v1.QueryService/ListNotifiers"
 )
 
 // QueryServiceClient is the client API for QueryService service.
@@ -39,6 +40,8 @@ type QueryServiceClient interface {
 	AcceptDrift(ctx context.Context, in *AcceptDriftRequest, opts ...grpc.CallOption) (*AcceptDriftResponse, error)
 	// WatchDrift streams drift transitions as the collector commits them.
 	WatchDrift(ctx context.Context, in *WatchDriftRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDriftResponse], error)
+	// ListNotifiers says how each notifier's deliveries stand.
+	ListNotifiers(ctx context.Context, in *ListNotifiersRequest, opts ...grpc.CallOption) (*ListNotifiersResponse, error)
 }
 
 type queryServiceClient struct {
@@ -108,6 +111,16 @@ func (c *queryServiceClient) WatchDrift(ctx context.Context, in *WatchDriftReque
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type QueryService_WatchDriftClient = grpc.ServerStreamingClient[WatchDriftResponse]
 
+func (c *queryServiceClient) ListNotifiers(ctx context.Context, in *ListNotifiersRequest, opts ...grpc.CallOption) (*ListNotifiersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNotifiersResponse)
+	err := c.cc.Invoke(ctx, QueryService_ListNotifiers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServiceServer is the server API for QueryService service.
 // All implementations must embed UnimplementedQueryServiceServer
 // for forward compatibility.
@@ -121,6 +134,8 @@ type QueryServiceServer interface {
 	AcceptDrift(context.Context, *AcceptDriftRequest) (*AcceptDriftResponse, error)
 	// WatchDrift streams drift transitions as the collector commits them.
 	WatchDrift(*WatchDriftRequest, grpc.ServerStreamingServer[WatchDriftResponse]) error
+	// ListNotifiers says how each notifier's deliveries stand.
+	ListNotifiers(context.Context, *ListNotifiersRequest) (*ListNotifiersResponse, error)
 	mustEmbedUnimplementedQueryServiceServer()
 }
 
@@ -145,6 +160,9 @@ func (UnimplementedQueryServiceServer) AcceptDrift(context.Context, *AcceptDrift
 }
 func (UnimplementedQueryServiceServer) WatchDrift(*WatchDriftRequest, grpc.ServerStreamingServer[WatchDriftResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchDrift not implemented")
+}
+func (UnimplementedQueryServiceServer) ListNotifiers(context.Context, *ListNotifiersRequest) (*ListNotifiersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNotifiers not implemented")
 }
 func (UnimplementedQueryServiceServer) mustEmbedUnimplementedQueryServiceServer() {}
 func (UnimplementedQueryServiceServer) testEmbeddedByValue()                      {}
@@ -250,6 +268,24 @@ func _QueryService_WatchDrift_Handler(srv interface{}, stream grpc.ServerStream)
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type QueryService_WatchDriftServer = grpc.ServerStreamingServer[WatchDriftResponse]
 
+func _QueryService_ListNotifiers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNotifiersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServiceServer).ListNotifiers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueryService_ListNotifiers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServiceServer).ListNotifiers(ctx, req.(*ListNotifiersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // QueryService_ServiceDesc is the grpc.ServiceDesc for QueryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -272,6 +308,10 @@ var QueryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AcceptDrift",
 			Handler:    _QueryService_AcceptDrift_Handler,
+		},
+		{
+			MethodName: "ListNotifiers",
+			Handler:    _QueryService_ListNotifiers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
