@@ -17,8 +17,11 @@
 //
 // A 2xx response is success; a transport error, a timeout, 408, 429 and
 // any 5xx are retried by the Dispatcher; any other status never will
-// succeed and is dropped. Errors show the URL as scheme://host/path only,
-// since webhook URLs often carry a token in their query or userinfo.
+// succeed and is dropped. Errors show the URL as scheme://host only, since
+// webhook URLs often carry a token in their path, query or userinfo.
+//
+// Other JSON-over-HTTP receivers (Slack, PagerDuty) reuse it with a body
+// of their own (NewPayload).
 package webhook
 
 import (
@@ -65,12 +68,28 @@ type Notifier struct {
 	client   *http.Client
 	log      *slog.Logger
 	now      func() time.Time // the webhook-timestamp clock
+	body     Body
+}
+
+// Body renders an event as a request body; skip says the receiver has no
+// use for the event (it counts as delivered).
+type Body func(ev *plumbv1.DriftEvent) (body []byte, skip bool, err error)
+
+// genericBody is the generic webhook's body: the event's factjson view.
+func genericBody(ev *plumbv1.DriftEvent) ([]byte, bool, error) {
+	b, err := json.Marshal(factjson.FromEvent(ev))
+	return b, false, err
 }
 
 var _ alert.Notifier = (*Notifier)(nil)
 
 // New returns a notifier named name that posts to cfg.URL.
 func New(name string, cfg Config, logger *slog.Logger) (*Notifier, error) {
+	return NewPayload(name, cfg, logger, genericBody)
+}
+
+// NewPayload is New with the request body rendered by body.
+func NewPayload(name string, cfg Config, logger *slog.Logger, body Body) (*Notifier, error) {
 	u, key, err := cfg.validate()
 	if err != nil {
 		return nil, err
@@ -100,8 +119,9 @@ func New(name string, cfg Config, logger *slog.Logger) (*Notifier, error) {
 			// send the signed body somewhere else. Report the 3xx instead.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		log: logger,
-		now: time.Now,
+		log:  logger,
+		now:  time.Now,
+		body: body,
 	}, nil
 }
 
@@ -125,9 +145,12 @@ func (n *Notifier) Notify(ctx context.Context, events []*plumbv1.DriftEvent) (bo
 
 // post delivers one event; it returns whether a failure may be retried.
 func (n *Notifier) post(ctx context.Context, ev *plumbv1.DriftEvent) (bool, error) {
-	body, err := json.Marshal(factjson.FromEvent(ev))
+	body, skip, err := n.body(ev)
 	if err != nil {
 		return false, fmt.Errorf("encode body: %w", err)
+	}
+	if skip {
+		return false, nil
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, n.timeout,
 		fmt.Errorf("no response from %s within %s", n.redacted, n.timeout))

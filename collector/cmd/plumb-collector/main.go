@@ -26,6 +26,8 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/alert"
+	_ "github.com/plumb-dev/plumb/collector/alert/pagerduty"
+	_ "github.com/plumb-dev/plumb/collector/alert/slack"
 	_ "github.com/plumb-dev/plumb/collector/alert/webhook"
 	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/drift"
