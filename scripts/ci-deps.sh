@@ -13,6 +13,7 @@ pkgs=(
   man-db     # make check-packages: systemd-analyze verify checks Documentation=man:
   procps     # sysctl(8): the kernel source's real-/proc test compares with sysctl -a
   aide       # make bench: AIDE is the named peer of the scan benchmarks (skipped when absent)
+  prometheus-alertmanager  # e2e: a real Alertmanager receives drift alerts
 )
 
 missing=()

@@ -124,6 +124,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, w := range d.workers {
 		wg.Go(func() { w.run(ctx) })
+		if r, ok := refresher(w.n); ok {
+			wg.Go(func() { d.refresh(ctx, w.name, r) })
+		}
 	}
 	wg.Wait()
 	return nil

@@ -26,6 +26,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/alert"
+	_ "github.com/plumb-dev/plumb/collector/alert/alertmanager"
 	_ "github.com/plumb-dev/plumb/collector/alert/pagerduty"
 	_ "github.com/plumb-dev/plumb/collector/alert/slack"
 	_ "github.com/plumb-dev/plumb/collector/alert/webhook"
