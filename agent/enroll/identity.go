@@ -228,7 +228,7 @@ func (id *Identity) adopt(certDER []byte, ca *x509.Certificate) error {
 // errNoToken explains what an agent without a certificate needs.
 var errNoToken = errors.New("no valid certificate and no join token: create one on the collector with `plumbctl token create` and pass it with --join-token (or join_token in agent.yaml)")
 
-// Context keeps Enroll and Renew calls bounded.
+// callContext bounds an Enroll or Renew call.
 func callContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, 30*time.Second)
 }

@@ -65,11 +65,6 @@ func (r *runner) syncPath(ctx context.Context, p string) (exists bool) {
 	if err := unix.Lstat(p, &st); err != nil {
 		switch {
 		case isGone(err):
-			if _, had := r.lookup(p); !had {
-				// Came and went unseen: if it was a hard link, what
-				// was done through it shows only in ctimes.
-				r.wantSweep()
-			}
 			r.removePath(p)
 			return false
 		case isDenied(err):
@@ -143,6 +138,11 @@ func (r *runner) removePath(p string) {
 		r.recheck(q)
 	}
 	prev, had := r.lookup(p)
+	if !had {
+		// Came and went unseen: if it was a hard link, what was done
+		// through it shows only in ctimes.
+		r.wantSweep()
+	}
 	if r.wasDirFact(p, prev) {
 		scope := r.scope(p)
 		r.forget(p)

@@ -57,8 +57,6 @@ type Notifier struct {
 	*webhook.Notifier
 	every time.Duration
 	now   func() time.Time
-	post  *webhook.Notifier // posts a batch of restated items
-	batch []*plumbv1.DriftItem
 }
 
 // New returns the notifier.
@@ -76,10 +74,6 @@ func New(name string, cfg Config, p alert.Params) (*Notifier, error) {
 	api := strings.TrimRight(cfg.URL, "/") + "/api/v2/alerts"
 	var err error
 	n.Notifier, err = webhook.NewPayload(name, webhook.Config{URL: api, Timeout: cfg.Timeout}, p.Logger, n.eventBody)
-	if err != nil {
-		return nil, err
-	}
-	n.post, err = webhook.NewPayload(name, webhook.Config{URL: api, Timeout: cfg.Timeout}, p.Logger, n.refreshBody)
 	if err != nil {
 		return nil, err
 	}
@@ -138,36 +132,30 @@ func (n *Notifier) eventBody(ev *plumbv1.DriftEvent) ([]byte, bool, error) {
 	return b, false, err
 }
 
-// refreshBody renders the batch being restated; ev is only the carrier.
-func (n *Notifier) refreshBody(*plumbv1.DriftEvent) ([]byte, bool, error) {
-	if len(n.batch) == 0 {
-		return nil, true, nil
-	}
-	endsAt := n.now().Add(3 * n.every)
-	alerts := make([]Alert, 0, len(n.batch))
-	for _, it := range n.batch {
-		alerts = append(alerts, alertOf(it, endsAt))
-	}
-	b, err := json.Marshal(alerts)
-	return b, false, err
-}
-
 // refreshChunk bounds the alerts of one restating request.
 const refreshChunk = 500
 
 // RefreshInterval implements alert.Refresher.
 func (n *Notifier) RefreshInterval() time.Duration { return n.every }
 
-// Refresh implements alert.Refresher: it restates every open item.
+// Refresh implements alert.Refresher: it restates every open item, in
+// requests of at most refreshChunk alerts.
 func (n *Notifier) Refresh(ctx context.Context, open []*plumbv1.DriftItem) error {
 	for len(open) > 0 {
-		n.batch = open[:min(refreshChunk, len(open))]
-		open = open[len(n.batch):]
-		if _, err := n.post.Notify(ctx, []*plumbv1.DriftEvent{{Id: "refresh"}}); err != nil {
-			n.batch = nil
+		chunk := open[:min(refreshChunk, len(open))]
+		open = open[len(chunk):]
+		endsAt := n.now().Add(3 * n.every)
+		alerts := make([]Alert, 0, len(chunk))
+		for _, it := range chunk {
+			alerts = append(alerts, alertOf(it, endsAt))
+		}
+		body, err := json.Marshal(alerts)
+		if err != nil {
+			return err
+		}
+		if _, err := n.Post(ctx, "refresh", body); err != nil {
 			return err
 		}
 	}
-	n.batch = nil
 	return nil
 }

@@ -152,6 +152,14 @@ func (n *Notifier) post(ctx context.Context, ev *plumbv1.DriftEvent) (bool, erro
 	if skip {
 		return false, nil
 	}
+	return n.Post(ctx, eventID(ev), body)
+}
+
+// Post sends body with the notifier's URL, headers, signature and
+// timeout, id as its webhook-id; it returns whether a failure may be
+// retried. Notifiers that post more than events (Alertmanager's
+// restatements) use it directly.
+func (n *Notifier) Post(ctx context.Context, id string, body []byte) (bool, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, n.timeout,
 		fmt.Errorf("no response from %s within %s", n.redacted, n.timeout))
 	defer cancel()
@@ -162,7 +170,6 @@ func (n *Notifier) post(ctx context.Context, ev *plumbv1.DriftEvent) (bool, erro
 	for k, v := range n.headers {
 		req.Header[k] = v
 	}
-	id := eventID(ev)
 	ts := strconv.FormatInt(n.now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "plumb-collector/"+version.Version)
