@@ -632,8 +632,12 @@ type Delta struct {
 	FactCount uint64 `protobuf:"varint,5,opt,name=fact_count,json=factCount,proto3" json:"fact_count,omitempty"`
 	// When the agent observed the change, agent clock.
 	ObservedUnixNano int64 `protobuf:"varint,6,opt,name=observed_unix_nano,json=observedUnixNano,proto3" json:"observed_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// For an UPSERT of a package whose version changed: how the files on
+	// disk compare with what the package database records for the new
+	// version. Context for alerting, never part of the fact.
+	PackageChange *PackageChange `protobuf:"bytes,7,opt,name=package_change,json=packageChange,proto3" json:"package_change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Delta) Reset() {
@@ -708,6 +712,132 @@ func (x *Delta) GetObservedUnixNano() int64 {
 	return 0
 }
 
+func (x *Delta) GetPackageChange() *PackageChange {
+	if x != nil {
+		return x.PackageChange
+	}
+	return nil
+}
+
+// PackageChange is a package's version change as the agent saw it, with
+// the files the new version ships checked against the package database's
+// digests (dpkg's md5sums, rpm's file digests; conffiles included).
+type PackageChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The package's fact key, "name:arch" (dpkg) or "name.arch" (rpm).
+	Package    string `protobuf:"bytes,1,opt,name=package,proto3" json:"package,omitempty"`
+	OldVersion string `protobuf:"bytes,2,opt,name=old_version,json=oldVersion,proto3" json:"old_version,omitempty"`
+	NewVersion string `protobuf:"bytes,3,opt,name=new_version,json=newVersion,proto3" json:"new_version,omitempty"`
+	// "dpkg" or "rpm".
+	Manager string `protobuf:"bytes,4,opt,name=manager,proto3" json:"manager,omitempty"`
+	// How many regular files the new version records a digest for.
+	Files uint32 `protobuf:"varint,5,opt,name=files,proto3" json:"files,omitempty"`
+	// Paths whose content on disk matches the recorded digest.
+	Matched [][]byte `protobuf:"bytes,6,rep,name=matched,proto3" json:"matched,omitempty"`
+	// Paths whose content on disk differs from the recorded digest.
+	Mismatched [][]byte `protobuf:"bytes,7,rep,name=mismatched,proto3" json:"mismatched,omitempty"`
+	// Paths recorded but absent or unreadable on disk.
+	Missing [][]byte `protobuf:"bytes,8,rep,name=missing,proto3" json:"missing,omitempty"`
+	// True when the path lists were cut short at the agent's bound; files
+	// still counts them all.
+	Truncated     bool `protobuf:"varint,9,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PackageChange) Reset() {
+	*x = PackageChange{}
+	mi := &file_plumb_v1_agent_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PackageChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PackageChange) ProtoMessage() {}
+
+func (x *PackageChange) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_agent_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PackageChange.ProtoReflect.Descriptor instead.
+func (*PackageChange) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PackageChange) GetPackage() string {
+	if x != nil {
+		return x.Package
+	}
+	return ""
+}
+
+func (x *PackageChange) GetOldVersion() string {
+	if x != nil {
+		return x.OldVersion
+	}
+	return ""
+}
+
+func (x *PackageChange) GetNewVersion() string {
+	if x != nil {
+		return x.NewVersion
+	}
+	return ""
+}
+
+func (x *PackageChange) GetManager() string {
+	if x != nil {
+		return x.Manager
+	}
+	return ""
+}
+
+func (x *PackageChange) GetFiles() uint32 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+func (x *PackageChange) GetMatched() [][]byte {
+	if x != nil {
+		return x.Matched
+	}
+	return nil
+}
+
+func (x *PackageChange) GetMismatched() [][]byte {
+	if x != nil {
+		return x.Mismatched
+	}
+	return nil
+}
+
+func (x *PackageChange) GetMissing() [][]byte {
+	if x != nil {
+		return x.Missing
+	}
+	return nil
+}
+
+func (x *PackageChange) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
 // DeltaBatch carries deltas in sequence order.
 type DeltaBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -718,7 +848,7 @@ type DeltaBatch struct {
 
 func (x *DeltaBatch) Reset() {
 	*x = DeltaBatch{}
-	mi := &file_plumb_v1_agent_proto_msgTypes[6]
+	mi := &file_plumb_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +860,7 @@ func (x *DeltaBatch) String() string {
 func (*DeltaBatch) ProtoMessage() {}
 
 func (x *DeltaBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_agent_proto_msgTypes[6]
+	mi := &file_plumb_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +873,7 @@ func (x *DeltaBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeltaBatch.ProtoReflect.Descriptor instead.
 func (*DeltaBatch) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeltaBatch) GetDeltas() []*Delta {
@@ -768,7 +898,7 @@ type BucketSnapshot struct {
 
 func (x *BucketSnapshot) Reset() {
 	*x = BucketSnapshot{}
-	mi := &file_plumb_v1_agent_proto_msgTypes[7]
+	mi := &file_plumb_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +910,7 @@ func (x *BucketSnapshot) String() string {
 func (*BucketSnapshot) ProtoMessage() {}
 
 func (x *BucketSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_agent_proto_msgTypes[7]
+	mi := &file_plumb_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +923,7 @@ func (x *BucketSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketSnapshot.ProtoReflect.Descriptor instead.
 func (*BucketSnapshot) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BucketSnapshot) GetBucket() uint32 {
@@ -830,7 +960,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_plumb_v1_agent_proto_msgTypes[8]
+	mi := &file_plumb_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -842,7 +972,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_agent_proto_msgTypes[8]
+	mi := &file_plumb_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -855,7 +985,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Ack) GetSeq() uint64 {
@@ -882,7 +1012,7 @@ type ResyncRequest struct {
 
 func (x *ResyncRequest) Reset() {
 	*x = ResyncRequest{}
-	mi := &file_plumb_v1_agent_proto_msgTypes[9]
+	mi := &file_plumb_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +1024,7 @@ func (x *ResyncRequest) String() string {
 func (*ResyncRequest) ProtoMessage() {}
 
 func (x *ResyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_agent_proto_msgTypes[9]
+	mi := &file_plumb_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +1037,7 @@ func (x *ResyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncRequest.ProtoReflect.Descriptor instead.
 func (*ResyncRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ResyncRequest) GetBuckets() []uint32 {
@@ -927,7 +1057,7 @@ type Coverage struct {
 
 func (x *Coverage) Reset() {
 	*x = Coverage{}
-	mi := &file_plumb_v1_agent_proto_msgTypes[10]
+	mi := &file_plumb_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1069,7 @@ func (x *Coverage) String() string {
 func (*Coverage) ProtoMessage() {}
 
 func (x *Coverage) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_agent_proto_msgTypes[10]
+	mi := &file_plumb_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1082,7 @@ func (x *Coverage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Coverage.ProtoReflect.Descriptor instead.
 func (*Coverage) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Coverage) GetConditions() []*CoverageCondition {
@@ -979,7 +1109,7 @@ type CoverageCondition struct {
 
 func (x *CoverageCondition) Reset() {
 	*x = CoverageCondition{}
-	mi := &file_plumb_v1_agent_proto_msgTypes[11]
+	mi := &file_plumb_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1121,7 @@ func (x *CoverageCondition) String() string {
 func (*CoverageCondition) ProtoMessage() {}
 
 func (x *CoverageCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_agent_proto_msgTypes[11]
+	mi := &file_plumb_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1134,7 @@ func (x *CoverageCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoverageCondition.ProtoReflect.Descriptor instead.
 func (*CoverageCondition) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_plumb_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CoverageCondition) GetSource() string {
@@ -1083,7 +1213,7 @@ const file_plumb_v1_agent_proto_rawDesc = "" +
 	"\x0ebucket_digests\x18\x02 \x03(\fR\rbucketDigests\x12\x1d\n" +
 	"\n" +
 	"set_digest\x18\x03 \x01(\fR\tsetDigest\x12+\n" +
-	"\x11collector_version\x18\x04 \x01(\tR\x10collectorVersion\"\xcc\x01\n" +
+	"\x11collector_version\x18\x04 \x01(\tR\x10collectorVersion\"\x8c\x02\n" +
 	"\x05Delta\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12!\n" +
 	"\x02op\x18\x02 \x01(\x0e2\x11.plumb.v1.DeltaOpR\x02op\x12\"\n" +
@@ -1092,7 +1222,22 @@ const file_plumb_v1_agent_proto_rawDesc = "" +
 	"set_digest\x18\x04 \x01(\fR\tsetDigest\x12\x1d\n" +
 	"\n" +
 	"fact_count\x18\x05 \x01(\x04R\tfactCount\x12,\n" +
-	"\x12observed_unix_nano\x18\x06 \x01(\x03R\x10observedUnixNano\"5\n" +
+	"\x12observed_unix_nano\x18\x06 \x01(\x03R\x10observedUnixNano\x12>\n" +
+	"\x0epackage_change\x18\a \x01(\v2\x17.plumb.v1.PackageChangeR\rpackageChange\"\x8d\x02\n" +
+	"\rPackageChange\x12\x18\n" +
+	"\apackage\x18\x01 \x01(\tR\apackage\x12\x1f\n" +
+	"\vold_version\x18\x02 \x01(\tR\n" +
+	"oldVersion\x12\x1f\n" +
+	"\vnew_version\x18\x03 \x01(\tR\n" +
+	"newVersion\x12\x18\n" +
+	"\amanager\x18\x04 \x01(\tR\amanager\x12\x14\n" +
+	"\x05files\x18\x05 \x01(\rR\x05files\x12\x18\n" +
+	"\amatched\x18\x06 \x03(\fR\amatched\x12\x1e\n" +
+	"\n" +
+	"mismatched\x18\a \x03(\fR\n" +
+	"mismatched\x12\x18\n" +
+	"\amissing\x18\b \x03(\fR\amissing\x12\x1c\n" +
+	"\ttruncated\x18\t \x01(\bR\ttruncated\"5\n" +
 	"\n" +
 	"DeltaBatch\x12'\n" +
 	"\x06deltas\x18\x01 \x03(\v2\x0f.plumb.v1.DeltaR\x06deltas\"d\n" +
@@ -1142,7 +1287,7 @@ func file_plumb_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_plumb_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plumb_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_plumb_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_plumb_v1_agent_proto_goTypes = []any{
 	(DeltaOp)(0),              // 0: plumb.v1.DeltaOp
 	(CoverageState)(0),        // 1: plumb.v1.CoverageState
@@ -1152,38 +1297,40 @@ var file_plumb_v1_agent_proto_goTypes = []any{
 	(*Hello)(nil),             // 5: plumb.v1.Hello
 	(*Welcome)(nil),           // 6: plumb.v1.Welcome
 	(*Delta)(nil),             // 7: plumb.v1.Delta
-	(*DeltaBatch)(nil),        // 8: plumb.v1.DeltaBatch
-	(*BucketSnapshot)(nil),    // 9: plumb.v1.BucketSnapshot
-	(*Ack)(nil),               // 10: plumb.v1.Ack
-	(*ResyncRequest)(nil),     // 11: plumb.v1.ResyncRequest
-	(*Coverage)(nil),          // 12: plumb.v1.Coverage
-	(*CoverageCondition)(nil), // 13: plumb.v1.CoverageCondition
-	nil,                       // 14: plumb.v1.Hello.LabelsEntry
-	(*Fact)(nil),              // 15: plumb.v1.Fact
+	(*PackageChange)(nil),     // 8: plumb.v1.PackageChange
+	(*DeltaBatch)(nil),        // 9: plumb.v1.DeltaBatch
+	(*BucketSnapshot)(nil),    // 10: plumb.v1.BucketSnapshot
+	(*Ack)(nil),               // 11: plumb.v1.Ack
+	(*ResyncRequest)(nil),     // 12: plumb.v1.ResyncRequest
+	(*Coverage)(nil),          // 13: plumb.v1.Coverage
+	(*CoverageCondition)(nil), // 14: plumb.v1.CoverageCondition
+	nil,                       // 15: plumb.v1.Hello.LabelsEntry
+	(*Fact)(nil),              // 16: plumb.v1.Fact
 }
 var file_plumb_v1_agent_proto_depIdxs = []int32{
 	5,  // 0: plumb.v1.SyncRequest.hello:type_name -> plumb.v1.Hello
-	8,  // 1: plumb.v1.SyncRequest.deltas:type_name -> plumb.v1.DeltaBatch
-	9,  // 2: plumb.v1.SyncRequest.bucket:type_name -> plumb.v1.BucketSnapshot
-	12, // 3: plumb.v1.SyncRequest.coverage:type_name -> plumb.v1.Coverage
+	9,  // 1: plumb.v1.SyncRequest.deltas:type_name -> plumb.v1.DeltaBatch
+	10, // 2: plumb.v1.SyncRequest.bucket:type_name -> plumb.v1.BucketSnapshot
+	13, // 3: plumb.v1.SyncRequest.coverage:type_name -> plumb.v1.Coverage
 	6,  // 4: plumb.v1.SyncResponse.welcome:type_name -> plumb.v1.Welcome
-	10, // 5: plumb.v1.SyncResponse.ack:type_name -> plumb.v1.Ack
-	11, // 6: plumb.v1.SyncResponse.resync:type_name -> plumb.v1.ResyncRequest
-	14, // 7: plumb.v1.Hello.labels:type_name -> plumb.v1.Hello.LabelsEntry
+	11, // 5: plumb.v1.SyncResponse.ack:type_name -> plumb.v1.Ack
+	12, // 6: plumb.v1.SyncResponse.resync:type_name -> plumb.v1.ResyncRequest
+	15, // 7: plumb.v1.Hello.labels:type_name -> plumb.v1.Hello.LabelsEntry
 	4,  // 8: plumb.v1.Hello.info:type_name -> plumb.v1.HostInfo
 	0,  // 9: plumb.v1.Delta.op:type_name -> plumb.v1.DeltaOp
-	15, // 10: plumb.v1.Delta.fact:type_name -> plumb.v1.Fact
-	7,  // 11: plumb.v1.DeltaBatch.deltas:type_name -> plumb.v1.Delta
-	15, // 12: plumb.v1.BucketSnapshot.facts:type_name -> plumb.v1.Fact
-	13, // 13: plumb.v1.Coverage.conditions:type_name -> plumb.v1.CoverageCondition
-	1,  // 14: plumb.v1.CoverageCondition.state:type_name -> plumb.v1.CoverageState
-	2,  // 15: plumb.v1.AgentService.Sync:input_type -> plumb.v1.SyncRequest
-	3,  // 16: plumb.v1.AgentService.Sync:output_type -> plumb.v1.SyncResponse
-	16, // [16:17] is the sub-list for method output_type
-	15, // [15:16] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	16, // 10: plumb.v1.Delta.fact:type_name -> plumb.v1.Fact
+	8,  // 11: plumb.v1.Delta.package_change:type_name -> plumb.v1.PackageChange
+	7,  // 12: plumb.v1.DeltaBatch.deltas:type_name -> plumb.v1.Delta
+	16, // 13: plumb.v1.BucketSnapshot.facts:type_name -> plumb.v1.Fact
+	14, // 14: plumb.v1.Coverage.conditions:type_name -> plumb.v1.CoverageCondition
+	1,  // 15: plumb.v1.CoverageCondition.state:type_name -> plumb.v1.CoverageState
+	2,  // 16: plumb.v1.AgentService.Sync:input_type -> plumb.v1.SyncRequest
+	3,  // 17: plumb.v1.AgentService.Sync:output_type -> plumb.v1.SyncResponse
+	17, // [17:18] is the sub-list for method output_type
+	16, // [16:17] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_agent_proto_init() }
@@ -1209,7 +1356,7 @@ func file_plumb_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_agent_proto_rawDesc), len(file_plumb_v1_agent_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,10 @@ const (
 	FactKind_FACT_KIND_KMOD FactKind = 5
 	// A sysctl. Key: the dotted name, e.g. "net.ipv4.ip_forward".
 	FactKind_FACT_KIND_SYSCTL FactKind = 6
+	// A gap in what the collector knows of a host, raised by the collector
+	// itself, never sent by an agent (the collector rejects it from one).
+	// Key: the condition, e.g. "reporting", "coverage", "digest", "identity".
+	FactKind_FACT_KIND_HEALTH FactKind = 7
 )
 
 // Enum value maps for FactKind.
@@ -52,6 +56,7 @@ var (
 		4: "FACT_KIND_KERNEL",
 		5: "FACT_KIND_KMOD",
 		6: "FACT_KIND_SYSCTL",
+		7: "FACT_KIND_HEALTH",
 	}
 	FactKind_value = map[string]int32{
 		"FACT_KIND_UNSPECIFIED": 0,
@@ -61,6 +66,7 @@ var (
 		"FACT_KIND_KERNEL":      4,
 		"FACT_KIND_KMOD":        5,
 		"FACT_KIND_SYSCTL":      6,
+		"FACT_KIND_HEALTH":      7,
 	}
 )
 
@@ -157,6 +163,67 @@ func (FileType) EnumDescriptor() ([]byte, []int) {
 	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{1}
 }
 
+// ContentState says whether a file's content change can be shown.
+type ContentState int32
+
+const (
+	// The path is not one the agent keeps content of.
+	ContentState_CONTENT_STATE_UNSPECIFIED ContentState = 0
+	// unified_diff holds the change.
+	ContentState_CONTENT_STATE_DIFF ContentState = 1
+	// Kept, but no earlier content to compare with (first sight).
+	ContentState_CONTENT_STATE_FIRST ContentState = 2
+	// Not kept: larger than the limit.
+	ContentState_CONTENT_STATE_TOO_LARGE ContentState = 3
+	// Not kept: not text.
+	ContentState_CONTENT_STATE_BINARY ContentState = 4
+)
+
+// Enum value maps for ContentState.
+var (
+	ContentState_name = map[int32]string{
+		0: "CONTENT_STATE_UNSPECIFIED",
+		1: "CONTENT_STATE_DIFF",
+		2: "CONTENT_STATE_FIRST",
+		3: "CONTENT_STATE_TOO_LARGE",
+		4: "CONTENT_STATE_BINARY",
+	}
+	ContentState_value = map[string]int32{
+		"CONTENT_STATE_UNSPECIFIED": 0,
+		"CONTENT_STATE_DIFF":        1,
+		"CONTENT_STATE_FIRST":       2,
+		"CONTENT_STATE_TOO_LARGE":   3,
+		"CONTENT_STATE_BINARY":      4,
+	}
+)
+
+func (x ContentState) Enum() *ContentState {
+	p := new(ContentState)
+	*p = x
+	return p
+}
+
+func (x ContentState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ContentState) Descriptor() protoreflect.EnumDescriptor {
+	return file_plumb_v1_fact_proto_enumTypes[2].Descriptor()
+}
+
+func (ContentState) Type() protoreflect.EnumType {
+	return &file_plumb_v1_fact_proto_enumTypes[2]
+}
+
+func (x ContentState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ContentState.Descriptor instead.
+func (ContentState) EnumDescriptor() ([]byte, []int) {
+	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{2}
+}
+
 // FactKey identifies a fact on one host.
 type FactKey struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -231,6 +298,9 @@ type FileAttrs struct {
 	CtimeUnixNano int64  `protobuf:"varint,21,opt,name=ctime_unix_nano,json=ctimeUnixNano,proto3" json:"ctime_unix_nano,omitempty"`
 	Inode         uint64 `protobuf:"varint,22,opt,name=inode,proto3" json:"inode,omitempty"`
 	Device        uint64 `protobuf:"varint,23,opt,name=device,proto3" json:"device,omitempty"`
+	// The change to the content since the agent last saw it, for paths the
+	// agent keeps content of. Absent on snapshots and resyncs.
+	Content       *ContentChange `protobuf:"bytes,24,opt,name=content,proto3" json:"content,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -342,6 +412,76 @@ func (x *FileAttrs) GetDevice() uint64 {
 	return 0
 }
 
+func (x *FileAttrs) GetContent() *ContentChange {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+// ContentChange is a text file's change as a unified diff.
+type ContentChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	State ContentState           `protobuf:"varint,1,opt,name=state,proto3,enum=plumb.v1.ContentState" json:"state,omitempty"`
+	// Unified diff from the previous content kept to this one (state DIFF).
+	UnifiedDiff string `protobuf:"bytes,2,opt,name=unified_diff,json=unifiedDiff,proto3" json:"unified_diff,omitempty"`
+	// True when lines that look like secrets were replaced in the diff.
+	Redacted      bool `protobuf:"varint,3,opt,name=redacted,proto3" json:"redacted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContentChange) Reset() {
+	*x = ContentChange{}
+	mi := &file_plumb_v1_fact_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContentChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContentChange) ProtoMessage() {}
+
+func (x *ContentChange) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_fact_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContentChange.ProtoReflect.Descriptor instead.
+func (*ContentChange) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ContentChange) GetState() ContentState {
+	if x != nil {
+		return x.State
+	}
+	return ContentState_CONTENT_STATE_UNSPECIFIED
+}
+
+func (x *ContentChange) GetUnifiedDiff() string {
+	if x != nil {
+		return x.UnifiedDiff
+	}
+	return ""
+}
+
+func (x *ContentChange) GetRedacted() bool {
+	if x != nil {
+		return x.Redacted
+	}
+	return false
+}
+
 // PackageAttrs describe an installed package.
 type PackageAttrs struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -355,7 +495,7 @@ type PackageAttrs struct {
 
 func (x *PackageAttrs) Reset() {
 	*x = PackageAttrs{}
-	mi := &file_plumb_v1_fact_proto_msgTypes[2]
+	mi := &file_plumb_v1_fact_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +507,7 @@ func (x *PackageAttrs) String() string {
 func (*PackageAttrs) ProtoMessage() {}
 
 func (x *PackageAttrs) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_fact_proto_msgTypes[2]
+	mi := &file_plumb_v1_fact_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +520,7 @@ func (x *PackageAttrs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PackageAttrs.ProtoReflect.Descriptor instead.
 func (*PackageAttrs) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{2}
+	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PackageAttrs) GetVersion() string {
@@ -425,7 +565,7 @@ type ConffileAttrs struct {
 
 func (x *ConffileAttrs) Reset() {
 	*x = ConffileAttrs{}
-	mi := &file_plumb_v1_fact_proto_msgTypes[3]
+	mi := &file_plumb_v1_fact_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +577,7 @@ func (x *ConffileAttrs) String() string {
 func (*ConffileAttrs) ProtoMessage() {}
 
 func (x *ConffileAttrs) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_fact_proto_msgTypes[3]
+	mi := &file_plumb_v1_fact_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +590,7 @@ func (x *ConffileAttrs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConffileAttrs.ProtoReflect.Descriptor instead.
 func (*ConffileAttrs) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{3}
+	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConffileAttrs) GetPackage() string {
@@ -505,7 +645,7 @@ type ValueAttrs struct {
 
 func (x *ValueAttrs) Reset() {
 	*x = ValueAttrs{}
-	mi := &file_plumb_v1_fact_proto_msgTypes[4]
+	mi := &file_plumb_v1_fact_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +657,7 @@ func (x *ValueAttrs) String() string {
 func (*ValueAttrs) ProtoMessage() {}
 
 func (x *ValueAttrs) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_fact_proto_msgTypes[4]
+	mi := &file_plumb_v1_fact_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +670,7 @@ func (x *ValueAttrs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueAttrs.ProtoReflect.Descriptor instead.
 func (*ValueAttrs) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{4}
+	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ValueAttrs) GetValue() string {
@@ -550,7 +690,7 @@ type KmodAttrs struct {
 
 func (x *KmodAttrs) Reset() {
 	*x = KmodAttrs{}
-	mi := &file_plumb_v1_fact_proto_msgTypes[5]
+	mi := &file_plumb_v1_fact_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +702,7 @@ func (x *KmodAttrs) String() string {
 func (*KmodAttrs) ProtoMessage() {}
 
 func (x *KmodAttrs) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_fact_proto_msgTypes[5]
+	mi := &file_plumb_v1_fact_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +715,7 @@ func (x *KmodAttrs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KmodAttrs.ProtoReflect.Descriptor instead.
 func (*KmodAttrs) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{5}
+	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *KmodAttrs) GetSize() int64 {
@@ -608,7 +748,7 @@ type Fact struct {
 
 func (x *Fact) Reset() {
 	*x = Fact{}
-	mi := &file_plumb_v1_fact_proto_msgTypes[6]
+	mi := &file_plumb_v1_fact_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +760,7 @@ func (x *Fact) String() string {
 func (*Fact) ProtoMessage() {}
 
 func (x *Fact) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_fact_proto_msgTypes[6]
+	mi := &file_plumb_v1_fact_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +773,7 @@ func (x *Fact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fact.ProtoReflect.Descriptor instead.
 func (*Fact) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{6}
+	return file_plumb_v1_fact_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Fact) GetKind() FactKind {
@@ -757,7 +897,7 @@ const file_plumb_v1_fact_proto_rawDesc = "" +
 	"\x13plumb/v1/fact.proto\x12\bplumb.v1\"C\n" +
 	"\aFactKey\x12&\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\fR\x03key\"\xb6\x02\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\"\xe9\x02\n" +
 	"\tFileAttrs\x12&\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x12.plumb.v1.FileTypeR\x04type\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\rR\x04mode\x12\x10\n" +
@@ -770,7 +910,12 @@ const file_plumb_v1_fact_proto_rawDesc = "" +
 	"\x0fmtime_unix_nano\x18\x14 \x01(\x03R\rmtimeUnixNano\x12&\n" +
 	"\x0fctime_unix_nano\x18\x15 \x01(\x03R\rctimeUnixNano\x12\x14\n" +
 	"\x05inode\x18\x16 \x01(\x04R\x05inode\x12\x16\n" +
-	"\x06device\x18\x17 \x01(\x04R\x06device\"V\n" +
+	"\x06device\x18\x17 \x01(\x04R\x06device\x121\n" +
+	"\acontent\x18\x18 \x01(\v2\x17.plumb.v1.ContentChangeR\acontent\"|\n" +
+	"\rContentChange\x12,\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x16.plumb.v1.ContentStateR\x05state\x12!\n" +
+	"\funified_diff\x18\x02 \x01(\tR\vunifiedDiff\x12\x1a\n" +
+	"\bredacted\x18\x03 \x01(\bR\bredacted\"V\n" +
 	"\fPackageAttrs\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x12\n" +
 	"\x04arch\x18\x02 \x01(\tR\x04arch\x12\x18\n" +
@@ -798,7 +943,7 @@ const file_plumb_v1_fact_proto_rawDesc = "" +
 	"\x05value\x18\r \x01(\v2\x14.plumb.v1.ValueAttrsH\x00R\x05value\x12)\n" +
 	"\x04kmod\x18\x0e \x01(\v2\x13.plumb.v1.KmodAttrsH\x00R\x04kmod\x12,\n" +
 	"\x12observed_unix_nano\x18\x14 \x01(\x03R\x10observedUnixNanoB\a\n" +
-	"\x05attrs*\xa8\x01\n" +
+	"\x05attrs*\xbe\x01\n" +
 	"\bFactKind\x12\x19\n" +
 	"\x15FACT_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eFACT_KIND_FILE\x10\x01\x12\x15\n" +
@@ -806,7 +951,8 @@ const file_plumb_v1_fact_proto_rawDesc = "" +
 	"\x12FACT_KIND_CONFFILE\x10\x03\x12\x14\n" +
 	"\x10FACT_KIND_KERNEL\x10\x04\x12\x12\n" +
 	"\x0eFACT_KIND_KMOD\x10\x05\x12\x14\n" +
-	"\x10FACT_KIND_SYSCTL\x10\x06*\xcd\x01\n" +
+	"\x10FACT_KIND_SYSCTL\x10\x06\x12\x14\n" +
+	"\x10FACT_KIND_HEALTH\x10\a*\xcd\x01\n" +
 	"\bFileType\x12\x19\n" +
 	"\x15FILE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11FILE_TYPE_REGULAR\x10\x01\x12\x17\n" +
@@ -815,7 +961,13 @@ const file_plumb_v1_fact_proto_rawDesc = "" +
 	"\x0eFILE_TYPE_FIFO\x10\x04\x12\x14\n" +
 	"\x10FILE_TYPE_SOCKET\x10\x05\x12\x19\n" +
 	"\x15FILE_TYPE_CHAR_DEVICE\x10\x06\x12\x1a\n" +
-	"\x16FILE_TYPE_BLOCK_DEVICE\x10\aB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
+	"\x16FILE_TYPE_BLOCK_DEVICE\x10\a*\x95\x01\n" +
+	"\fContentState\x12\x1d\n" +
+	"\x19CONTENT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12CONTENT_STATE_DIFF\x10\x01\x12\x17\n" +
+	"\x13CONTENT_STATE_FIRST\x10\x02\x12\x1b\n" +
+	"\x17CONTENT_STATE_TOO_LARGE\x10\x03\x12\x18\n" +
+	"\x14CONTENT_STATE_BINARY\x10\x04B3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
 
 var (
 	file_plumb_v1_fact_proto_rawDescOnce sync.Once
@@ -829,33 +981,37 @@ func file_plumb_v1_fact_proto_rawDescGZIP() []byte {
 	return file_plumb_v1_fact_proto_rawDescData
 }
 
-var file_plumb_v1_fact_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plumb_v1_fact_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_plumb_v1_fact_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_plumb_v1_fact_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_plumb_v1_fact_proto_goTypes = []any{
 	(FactKind)(0),         // 0: plumb.v1.FactKind
 	(FileType)(0),         // 1: plumb.v1.FileType
-	(*FactKey)(nil),       // 2: plumb.v1.FactKey
-	(*FileAttrs)(nil),     // 3: plumb.v1.FileAttrs
-	(*PackageAttrs)(nil),  // 4: plumb.v1.PackageAttrs
-	(*ConffileAttrs)(nil), // 5: plumb.v1.ConffileAttrs
-	(*ValueAttrs)(nil),    // 6: plumb.v1.ValueAttrs
-	(*KmodAttrs)(nil),     // 7: plumb.v1.KmodAttrs
-	(*Fact)(nil),          // 8: plumb.v1.Fact
+	(ContentState)(0),     // 2: plumb.v1.ContentState
+	(*FactKey)(nil),       // 3: plumb.v1.FactKey
+	(*FileAttrs)(nil),     // 4: plumb.v1.FileAttrs
+	(*ContentChange)(nil), // 5: plumb.v1.ContentChange
+	(*PackageAttrs)(nil),  // 6: plumb.v1.PackageAttrs
+	(*ConffileAttrs)(nil), // 7: plumb.v1.ConffileAttrs
+	(*ValueAttrs)(nil),    // 8: plumb.v1.ValueAttrs
+	(*KmodAttrs)(nil),     // 9: plumb.v1.KmodAttrs
+	(*Fact)(nil),          // 10: plumb.v1.Fact
 }
 var file_plumb_v1_fact_proto_depIdxs = []int32{
-	0, // 0: plumb.v1.FactKey.kind:type_name -> plumb.v1.FactKind
-	1, // 1: plumb.v1.FileAttrs.type:type_name -> plumb.v1.FileType
-	0, // 2: plumb.v1.Fact.kind:type_name -> plumb.v1.FactKind
-	3, // 3: plumb.v1.Fact.file:type_name -> plumb.v1.FileAttrs
-	4, // 4: plumb.v1.Fact.package:type_name -> plumb.v1.PackageAttrs
-	5, // 5: plumb.v1.Fact.conffile:type_name -> plumb.v1.ConffileAttrs
-	6, // 6: plumb.v1.Fact.value:type_name -> plumb.v1.ValueAttrs
-	7, // 7: plumb.v1.Fact.kmod:type_name -> plumb.v1.KmodAttrs
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	0,  // 0: plumb.v1.FactKey.kind:type_name -> plumb.v1.FactKind
+	1,  // 1: plumb.v1.FileAttrs.type:type_name -> plumb.v1.FileType
+	5,  // 2: plumb.v1.FileAttrs.content:type_name -> plumb.v1.ContentChange
+	2,  // 3: plumb.v1.ContentChange.state:type_name -> plumb.v1.ContentState
+	0,  // 4: plumb.v1.Fact.kind:type_name -> plumb.v1.FactKind
+	4,  // 5: plumb.v1.Fact.file:type_name -> plumb.v1.FileAttrs
+	6,  // 6: plumb.v1.Fact.package:type_name -> plumb.v1.PackageAttrs
+	7,  // 7: plumb.v1.Fact.conffile:type_name -> plumb.v1.ConffileAttrs
+	8,  // 8: plumb.v1.Fact.value:type_name -> plumb.v1.ValueAttrs
+	9,  // 9: plumb.v1.Fact.kmod:type_name -> plumb.v1.KmodAttrs
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_fact_proto_init() }
@@ -863,7 +1019,7 @@ func file_plumb_v1_fact_proto_init() {
 	if File_plumb_v1_fact_proto != nil {
 		return
 	}
-	file_plumb_v1_fact_proto_msgTypes[6].OneofWrappers = []any{
+	file_plumb_v1_fact_proto_msgTypes[7].OneofWrappers = []any{
 		(*Fact_File)(nil),
 		(*Fact_Package)(nil),
 		(*Fact_Conffile)(nil),
@@ -875,8 +1031,8 @@ func file_plumb_v1_fact_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_fact_proto_rawDesc), len(file_plumb_v1_fact_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   7,
+			NumEnums:      3,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

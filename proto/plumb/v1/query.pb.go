@@ -947,7 +947,12 @@ type DriftEvent struct {
 	// Collector clock of the transition.
 	AtUnixNano int64 `protobuf:"varint,4,opt,name=at_unix_nano,json=atUnixNano,proto3" json:"at_unix_nano,omitempty"`
 	// Collector-wide, strictly increasing position in the event log.
-	Seq           uint64 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq uint64 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	// For an event of a package item: the agent's check of the new
+	// version's files, when it sent one.
+	PackageChange *PackageChange `protobuf:"bytes,6,opt,name=package_change,json=packageChange,proto3" json:"package_change,omitempty"`
+	// The host's open drift items right after this transition.
+	HostOpenDrift uint32 `protobuf:"varint,7,opt,name=host_open_drift,json=hostOpenDrift,proto3" json:"host_open_drift,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1013,6 +1018,20 @@ func (x *DriftEvent) GetAtUnixNano() int64 {
 func (x *DriftEvent) GetSeq() uint64 {
 	if x != nil {
 		return x.Seq
+	}
+	return 0
+}
+
+func (x *DriftEvent) GetPackageChange() *PackageChange {
+	if x != nil {
+		return x.PackageChange
+	}
+	return nil
+}
+
+func (x *DriftEvent) GetHostOpenDrift() uint32 {
+	if x != nil {
+		return x.HostOpenDrift
 	}
 	return 0
 }
@@ -1472,7 +1491,7 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\vaccepted_by\x18\f \x01(\tR\n" +
 	"acceptedBy\x12\x16\n" +
 	"\x06reason\x18\r \x01(\tR\x06reason\x12.\n" +
-	"\bseverity\x18\x0e \x01(\x0e2\x12.plumb.v1.SeverityR\bseverity\"\xa7\x01\n" +
+	"\bseverity\x18\x0e \x01(\x0e2\x12.plumb.v1.SeverityR\bseverity\"\x8f\x02\n" +
 	"\n" +
 	"DriftEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
@@ -1480,7 +1499,9 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x04item\x18\x03 \x01(\v2\x13.plumb.v1.DriftItemR\x04item\x12 \n" +
 	"\fat_unix_nano\x18\x04 \x01(\x03R\n" +
 	"atUnixNano\x12\x10\n" +
-	"\x03seq\x18\x05 \x01(\x04R\x03seq\"R\n" +
+	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12>\n" +
+	"\x0epackage_change\x18\x06 \x01(\v2\x17.plumb.v1.PackageChangeR\rpackageChange\x12&\n" +
+	"\x0fhost_open_drift\x18\a \x01(\rR\rhostOpenDrift\"R\n" +
 	"\x10ListDriftRequest\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12%\n" +
 	"\x0einclude_closed\x18\x02 \x01(\bR\rincludeClosed\">\n" +
@@ -1575,6 +1596,7 @@ var file_plumb_v1_query_proto_goTypes = []any{
 	(*HostIdentity)(nil),          // 24: plumb.v1.HostIdentity
 	(FactKind)(0),                 // 25: plumb.v1.FactKind
 	(*Fact)(nil),                  // 26: plumb.v1.Fact
+	(*PackageChange)(nil),         // 27: plumb.v1.PackageChange
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
 	6,  // 0: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
@@ -1593,28 +1615,29 @@ var file_plumb_v1_query_proto_depIdxs = []int32{
 	2,  // 13: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
 	3,  // 14: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
 	12, // 15: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	12, // 16: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	25, // 17: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	17, // 18: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
-	12, // 19: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	13, // 20: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	8,  // 21: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	10, // 22: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	14, // 23: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	16, // 24: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	19, // 25: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	4,  // 26: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
-	9,  // 27: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	11, // 28: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	15, // 29: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	18, // 30: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	20, // 31: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	5,  // 32: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
-	27, // [27:33] is the sub-list for method output_type
-	21, // [21:27] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	27, // 16: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
+	12, // 17: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
+	25, // 18: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	17, // 19: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	12, // 20: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	13, // 21: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	8,  // 22: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	10, // 23: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	14, // 24: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	16, // 25: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	19, // 26: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	4,  // 27: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
+	9,  // 28: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	11, // 29: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	15, // 30: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	18, // 31: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	20, // 32: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	5,  // 33: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
+	28, // [28:34] is the sub-list for method output_type
+	22, // [22:28] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
