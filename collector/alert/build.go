@@ -78,6 +78,10 @@ func buildOne(i int, cfg map[string]any, seen map[string]int, logger *slog.Logge
 			return nil, fmt.Errorf("%s: %w", prefix, err)
 		}
 	}
+	grp, grpGiven, err := popGrouping(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
 	f, err := lookup(typ)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
@@ -89,8 +93,15 @@ func buildOne(i int, cfg map[string]any, seen map[string]int, logger *slog.Logge
 	if n.Name() != name {
 		return nil, fmt.Errorf("%s: type %q built a notifier named %q", prefix, typ, n.Name())
 	}
+	gn, groups := n.(GroupNotifier)
+	if grpGiven && !groups {
+		return nil, fmt.Errorf("%s: type %q does not group notifications (it sends each event; its receiver groups them), so group_wait, group_interval, critical_wait and max_events do not apply", prefix, typ)
+	}
 	if flt != nil {
 		n = &filtered{Notifier: n, f: flt}
+	}
+	if groups {
+		n = &grouped{Notifier: n, gn: gn, g: grp, f: flt}
 	}
 	return n, nil
 }
@@ -127,4 +138,19 @@ func validName(name string) error {
 		}
 	}
 	return nil
+}
+
+// Inner returns the notifier its type built, beneath what Build wrapped
+// around it for filtering and grouping.
+func Inner(n Notifier) Notifier {
+	for {
+		switch w := n.(type) {
+		case *grouped:
+			n = w.gn
+		case *filtered:
+			n = w.Notifier
+		default:
+			return n
+		}
+	}
 }

@@ -26,9 +26,14 @@ func cursorName(notifier string) string { return cursorPrefix + notifier }
 
 func registeredName(notifier string) string { return cursorPrefix + notifier + registeredSuffix }
 
+// windowName holds, for a grouping notifier, the close time (unix ns) of
+// the last window it delivered, committed with its cursor.
+func windowName(notifier string) string { return cursorPrefix + notifier + windowSuffix }
+
 const (
 	cursorPrefix     = "notifier/"
 	registeredSuffix = "/registered"
+	windowSuffix     = "/window"
 )
 
 // notifierOf returns the notifier that owns the cursor entry name, or ""
@@ -38,7 +43,7 @@ func notifierOf(name string) string {
 	if !ok {
 		return ""
 	}
-	n = strings.TrimSuffix(n, registeredSuffix)
+	n = strings.TrimSuffix(strings.TrimSuffix(n, registeredSuffix), windowSuffix)
 	if strings.Contains(n, "/") {
 		return ""
 	}
@@ -54,7 +59,7 @@ const registeredFlag = ^uint64(0)
 // webhook must not replay the collector's whole history into it. The
 // cursor and the flag are written in the same transaction as the check,
 // so a restart right after cannot skip the events appended in between.
-func startCursor(ctx context.Context, st store.Store, notifier string) (cursor uint64, added bool, err error) {
+func startCursor(ctx context.Context, st store.Store, notifier string) (cursor uint64, windowEnd int64, added bool, err error) {
 	err = st.Update(ctx, func(tx store.Tx) error {
 		flag, err := tx.Cursor(registeredName(notifier))
 		if err != nil {
@@ -65,7 +70,11 @@ func startCursor(ctx context.Context, st store.Store, notifier string) (cursor u
 			if err != nil {
 				return fmt.Errorf("read cursor %s: %w", cursorName(notifier), err)
 			}
-			added = false
+			end, err := tx.Cursor(windowName(notifier))
+			if err != nil {
+				return fmt.Errorf("read cursor %s: %w", windowName(notifier), err)
+			}
+			windowEnd, added = int64(min(end, 1<<63-1)), false
 			return nil
 		}
 		last, err := tx.LastEventSeq()
@@ -81,7 +90,7 @@ func startCursor(ctx context.Context, st store.Store, notifier string) (cursor u
 		cursor, added = last, true
 		return nil
 	})
-	return cursor, added, err
+	return cursor, windowEnd, added, err
 }
 
 // removedNotifier is a notifier whose cursor entries forgetRemoved deleted.
@@ -158,11 +167,18 @@ func readEvents(ctx context.Context, st store.Store, cursor uint64, limit int) (
 	return events, last, err
 }
 
-// saveCursor records that the notifier has finished every event <= seq.
-func saveCursor(ctx context.Context, st store.Store, notifier string, seq uint64) error {
+// saveCursor records that the notifier has finished every event <= seq
+// and, for a grouping notifier (windowEnd > 0), the close time of the last
+// window it delivered, in one transaction.
+func saveCursor(ctx context.Context, st store.Store, notifier string, seq uint64, windowEnd int64) error {
 	return st.Update(ctx, func(tx store.Tx) error {
 		if err := tx.SetCursor(cursorName(notifier), seq); err != nil {
 			return fmt.Errorf("set cursor %s: %w", cursorName(notifier), err)
+		}
+		if windowEnd > 0 {
+			if err := tx.SetCursor(windowName(notifier), uint64(windowEnd)); err != nil {
+				return fmt.Errorf("set cursor %s: %w", windowName(notifier), err)
+			}
 		}
 		return nil
 	})

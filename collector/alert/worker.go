@@ -28,6 +28,12 @@ type worker struct {
 	saved  uint64 // the cursor as last committed to the store
 	last   uint64 // newest event seq, as last read
 
+	// Grouping notifiers only (runGrouped).
+	win             *window
+	readPos         uint64 // the last event read into the window or skipped
+	savedEnd        int64  // the close time of the last window delivered, as committed
+	savedEndPending int64  // the same, in memory
+
 	status status // for Dispatcher.Status
 }
 
@@ -48,6 +54,10 @@ func (w *worker) run(ctx context.Context) {
 		return
 	}
 	defer w.saveOnExit(ctx)
+	if g, ok := w.n.(*grouped); ok {
+		w.runGrouped(ctx, g)
+		return
+	}
 	idle := time.NewTimer(w.d.opts.PollInterval)
 	defer idle.Stop()
 	for ctx.Err() == nil {
@@ -82,9 +92,10 @@ func (w *worker) run(ctx context.Context) {
 // start loads the cursor, retrying store errors until ctx ends.
 func (w *worker) start(ctx context.Context) bool {
 	for {
-		cursor, added, err := startCursor(ctx, w.d.store, w.name)
+		cursor, end, added, err := startCursor(ctx, w.d.store, w.name)
 		if err == nil {
 			w.cursor, w.saved = cursor, cursor
+			w.savedEnd, w.savedEndPending = end, end
 			w.setPending()
 			w.bo.Reset()
 			if added {
@@ -191,16 +202,16 @@ func (w *worker) setPending() {
 // in-memory cursor keeps delivery going, the commit is retried on the next
 // round, and a restart in between re-delivers (at least once).
 func (w *worker) save(ctx context.Context) {
-	if w.cursor == w.saved {
+	if w.cursor == w.saved && w.savedEndPending == w.savedEnd {
 		return
 	}
-	if err := saveCursor(ctx, w.d.store, w.name, w.cursor); err != nil {
+	if err := saveCursor(ctx, w.d.store, w.name, w.cursor, w.savedEndPending); err != nil {
 		if ctx.Err() == nil {
 			w.log.Warn("alert cursor commit failed", "cursor", w.cursor, "err", err)
 		}
 		return
 	}
-	w.saved = w.cursor
+	w.saved, w.savedEnd = w.cursor, w.savedEndPending
 }
 
 // saveOnExit commits the final cursor after ctx ended, with a context of

@@ -3,6 +3,7 @@ package drift
 import (
 	"bytes"
 	"cmp"
+	"math"
 	"slices"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -88,6 +89,8 @@ func (a *applier) record(item *plumbv1.DriftItem, typ plumbv1.DriftEventType, no
 		Type:       typ,
 		Item:       item,
 		AtUnixNano: now,
+		// Every caller has counted the transition in h.OpenDrift.
+		HostOpenDrift: uint32(min(a.h.OpenDrift, math.MaxUint32)),
 	}
 	if err := a.tx.AppendEvent(ev); err != nil {
 		return err

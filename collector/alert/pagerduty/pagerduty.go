@@ -51,8 +51,9 @@ func init() {
 			cfg.URL = DefaultURL
 		}
 		key := cfg.RoutingKey
-		return webhook.NewPayload(p.Name, webhook.Config{URL: cfg.URL, Timeout: cfg.Timeout}, p.Logger,
-			func(ev *plumbv1.DriftEvent) ([]byte, bool, error) { return Body(key, ev) })
+		return webhook.NewGrouping(p.Name, webhook.Config{URL: cfg.URL, Timeout: cfg.Timeout}, p.Logger,
+			func(ev *plumbv1.DriftEvent) ([]byte, bool, error) { return Body(key, ev) },
+			func(g *alert.Group) ([]webhook.Request, error) { return GroupBody(key, g) })
 	})
 }
 
@@ -107,6 +108,66 @@ func Body(key string, ev *plumbv1.DriftEvent) ([]byte, bool, error) {
 	}
 	b, err := json.Marshal(out)
 	return b, false, err
+}
+
+// HostDedupKey is the dedup_key of a host's incident when notifications
+// are grouped: one incident per host while it has open drift.
+func HostDedupKey(host string) string { return "plumb/" + host }
+
+// GroupBody renders a group for routing key key. Grouped, an incident is
+// a host's open drift: the group triggers the incident of each host with
+// an item still open at the end of the window (dedup_key HostDedupKey,
+// the summary of that host's part as its details), and resolves it when
+// the host's last event in the group leaves it without open drift.
+func GroupBody(key string, g *alert.Group) ([]webhook.Request, error) {
+	byHost := map[string][]*plumbv1.DriftEvent{}
+	var hosts []string
+	for _, ev := range g.Events {
+		h := ev.GetItem().GetHostId()
+		if _, ok := byHost[h]; !ok {
+			hosts = append(hosts, h)
+		}
+		byHost[h] = append(byHost[h], ev)
+	}
+	var out []webhook.Request
+	for _, h := range hosts {
+		events := byHost[h]
+		part := &alert.Group{Key: g.Key + "/" + h, Events: events}
+		open := false
+		for _, gi := range part.Items() {
+			open = open || !gi.Closed()
+		}
+		if open {
+			s := part.Summarize()
+			summary := s.Title
+			if r := []rune(summary); len(r) > maxSummary {
+				summary = string(r[:maxSummary-1]) + "…"
+			}
+			ev := Event{RoutingKey: key, EventAction: "trigger", DedupKey: HostDedupKey(h), Client: "Plumb",
+				Payload: &Payload{
+					Summary:       summary,
+					Source:        h,
+					Severity:      severity(part.Severity()),
+					Timestamp:     factjson.Time(events[len(events)-1].GetAtUnixNano()),
+					Group:         "drift",
+					Class:         "drift",
+					CustomDetails: s,
+				}}
+			b, err := json.Marshal(ev)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, webhook.Request{ID: part.Key + "/trigger", Body: b})
+		}
+		if events[len(events)-1].GetHostOpenDrift() == 0 {
+			b, err := json.Marshal(Event{RoutingKey: key, EventAction: "resolve", DedupKey: HostDedupKey(h), Client: "Plumb"})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, webhook.Request{ID: part.Key + "/resolve", Body: b})
+		}
+	}
+	return out, nil
 }
 
 // severity maps Plumb's severity onto PagerDuty's.

@@ -38,7 +38,7 @@ func init() {
 		if err := p.Decode(&cfg); err != nil {
 			return nil, err
 		}
-		return webhook.NewPayload(p.Name, webhook.Config{URL: cfg.URL, Timeout: cfg.Timeout}, p.Logger, Body)
+		return webhook.NewGrouping(p.Name, webhook.Config{URL: cfg.URL, Timeout: cfg.Timeout}, p.Logger, Body, GroupBody)
 	})
 }
 
@@ -67,7 +67,78 @@ const (
 	maxHeader = 150
 	maxField  = 2000
 	maxText   = 3000
+	maxBlocks = 50
 )
+
+// maxListed is how many unexplained items a message lists, each in a
+// block of its own; the rest are counted.
+const maxListed = 20
+
+// GroupBody renders a group as one message: a header with the summary's
+// title, fields for hosts and severity, a line per package change, then
+// the unexplained items, with the diff of each file whose content the
+// agent keeps.
+func GroupBody(g *alert.Group) ([]webhook.Request, error) {
+	s := g.Summarize()
+	var hosts []string
+	for i, h := range s.Hosts {
+		if i == 10 {
+			hosts = append(hosts, fmt.Sprintf("and %d more", len(s.Hosts)-i))
+			break
+		}
+		hosts = append(hosts, fmt.Sprintf("%s (%d)", h.Host, h.Items))
+	}
+	blocks := []Block{
+		{Type: "header", Text: &Text{Type: "plain_text", Text: clip(s.Title, maxHeader)}},
+		{Type: "section", Fields: []Text{
+			mrkdwn("*Hosts*\n" + escape(strings.Join(hosts, ", "))),
+			mrkdwn("*Severity*\n" + escape(s.Severity)),
+		}},
+	}
+	for _, p := range s.Packages {
+		line := "*Package* " + escape(p.Host+": "+p.Line())
+		if len(p.Mismatched) > 0 {
+			line += "\nDiffer from the package: `" + escape(strings.Join(p.Mismatched, "`, `")) + "`"
+		}
+		blocks = append(blocks, Block{Type: "section", Text: ptr(mrkdwn(line))})
+	}
+	if s.UnexplainedTotal > 0 && len(s.Packages) > 0 {
+		blocks = append(blocks, Block{Type: "section", Text: ptr(mrkdwn(fmt.Sprintf("*%d not explained by a package change:*", s.UnexplainedTotal)))})
+	}
+	for i, it := range s.Unexplained {
+		if i == maxListed || len(blocks) >= maxBlocks-2 {
+			break
+		}
+		line := fmt.Sprintf("*%s* %s `%s` %s on %s", escape(it.Severity), escape(it.Kind), escape(it.Key), escape(it.Change), escape(it.Host))
+		if it.Flapped {
+			line += " (flapped: changed and changed back)"
+		} else if it.Status != "open" {
+			line += " (" + escape(it.Status) + ")"
+		}
+		switch {
+		case it.Diff != "":
+			d := "```" + escape(strings.ReplaceAll(it.Diff, "```", "'''")) + "```"
+			if it.Redacted {
+				d += "\n_secrets redacted_"
+			}
+			line += "\n" + d
+		case it.Content != "":
+			line += "\n_content " + escape(it.Content) + "_"
+		}
+		blocks = append(blocks, Block{Type: "section", Text: ptr(Text{Type: "mrkdwn", Text: clip(line, maxText)})})
+	}
+	if n := s.UnexplainedTotal - min(len(s.Unexplained), maxListed); n > 0 {
+		blocks = append(blocks, Block{Type: "section", Text: ptr(mrkdwn(fmt.Sprintf("…and %d more (plumbctl drift)", n)))})
+	}
+	blocks = append(blocks, Block{Type: "context", Elements: []Text{mrkdwn(clip(escape("notification "+s.ID), maxText))}})
+	b, err := json.Marshal(Message{Text: clip(escape(s.Title), maxText), Blocks: blocks[:min(len(blocks), maxBlocks)]})
+	if err != nil {
+		return nil, err
+	}
+	return []webhook.Request{{ID: g.Key, Body: b}}, nil
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // Body renders ev.
 func Body(ev *plumbv1.DriftEvent) ([]byte, bool, error) {

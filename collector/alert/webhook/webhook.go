@@ -53,7 +53,7 @@ func init() {
 		if err := p.Decode(&cfg); err != nil {
 			return nil, err
 		}
-		return New(p.Name, cfg, p.Logger)
+		return NewGrouping(p.Name, cfg, p.Logger, genericBody, genericGroupBody)
 	})
 }
 

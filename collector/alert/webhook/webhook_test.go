@@ -441,7 +441,7 @@ func TestFactoryDecodesConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := ns[0].(*Notifier)
+	n := alert.Inner(ns[0]).(*Grouping).Notifier
 	if n.Name() != "pager" || n.timeout != 250*time.Millisecond || n.headers.Get("X-Env") != "prod" || n.key == nil {
 		t.Fatalf("decoded notifier: name %q timeout %v headers %v key set %v", n.Name(), n.timeout, n.headers, n.key != nil)
 	}
@@ -449,7 +449,7 @@ func TestFactoryDecodesConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := ns[0].(*Notifier); n.timeout != DefaultTimeout {
+	if n := alert.Inner(ns[0]).(*Grouping).Notifier; n.timeout != DefaultTimeout {
 		t.Fatalf("default timeout %v, want %v", n.timeout, DefaultTimeout)
 	}
 	_, err = alert.Build([]map[string]any{{"url": "http://127.0.0.1:9/x", "timeuot": "1s"}}, nil)
