@@ -181,7 +181,12 @@ func startCollectorAt(t *testing.T, addr, data string, hookURL string, extra ...
 	t.Helper()
 	args := []string{"--listen", addr, "--data", data, "--log-level", "debug"}
 	if hookURL != "" {
+		// Short windows: most tests wait for one event at a time. The
+		// grouping tests set their own.
 		args = append(args, "--webhook-url", hookURL)
+		if !slices.Contains(extra, "--webhook-group") {
+			args = append(args, "--webhook-group", "group_wait=300ms", "--webhook-group", "group_interval=500ms")
+		}
 	}
 	useCollector(addr, data, slices.Contains(extra, "--insecure"), addr)
 	c := &collector{proc: start(t, "collector", bin.collector, append(args, extra...)...), addr: addr, data: data}
@@ -301,11 +306,57 @@ type event struct {
 	headers  http.Header
 }
 
-// hook is a real HTTP webhook receiver.
+// notification is one request a hook received: a group of events.
+type notification struct {
+	ID       string          `json:"id"`
+	Type     string          `json:"type"`
+	Title    string          `json:"title"`
+	Severity string          `json:"severity"`
+	Hosts    []hostCount     `json:"hosts"`
+	Packages []packageChange `json:"packages"`
+	// Unexplained items (bounded) and their count.
+	Unexplained      []groupItem `json:"unexplained"`
+	UnexplainedTotal int         `json:"unexplained_total"`
+	Events           []event     `json:"events"`
+
+	webhookID string
+	received  time.Time
+}
+
+type hostCount struct {
+	Host  string `json:"Host"`
+	Items int    `json:"Items"`
+}
+
+type packageChange struct {
+	Host       string   `json:"host"`
+	Package    string   `json:"package"`
+	OldVersion string   `json:"old_version"`
+	NewVersion string   `json:"new_version"`
+	Checked    bool     `json:"checked"`
+	Files      int      `json:"files"`
+	Explained  int      `json:"explained"`
+	Mismatched []string `json:"mismatched"`
+	AllMatch   bool     `json:"all_match"`
+}
+
+type groupItem struct {
+	Host    string `json:"host"`
+	Kind    string `json:"kind"`
+	Key     string `json:"key"`
+	Change  string `json:"change"`
+	Status  string `json:"status"`
+	Flapped bool   `json:"flapped"`
+}
+
+// hook is a real HTTP webhook receiver. Each grouped notification's
+// events are also listed one by one, in order, as the events the tests
+// replay.
 type hook struct {
 	srv *httptest.Server
 	mu  sync.Mutex
 	evs []event // guarded by mu
+	ns  []notification // guarded by mu
 	// fail, when > 0, answers that many requests with 503 first.
 	fail int
 	new  chan struct{}
@@ -323,14 +374,28 @@ func newHook(t *testing.T) *hook {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		var ev event
-		if err := json.Unmarshal(body, &ev); err != nil {
+		var n notification
+		if err := json.Unmarshal(body, &n); err != nil {
 			h.mu.Unlock()
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		ev.received, ev.headers = now, r.Header.Clone()
-		h.evs = append(h.evs, ev)
+		if n.Type != "drift.group" {
+			// One event per request: the notifier does not group.
+			var ev event
+			if err := json.Unmarshal(body, &ev); err != nil {
+				h.mu.Unlock()
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			n = notification{ID: ev.ID, Type: ev.Type, Events: []event{ev}}
+		}
+		n.webhookID, n.received = r.Header.Get("webhook-id"), now
+		for _, ev := range n.Events {
+			ev.received, ev.headers = now, r.Header.Clone()
+			h.evs = append(h.evs, ev)
+		}
+		h.ns = append(h.ns, n)
 		h.mu.Unlock()
 		select {
 		case h.new <- struct{}{}:
@@ -340,6 +405,13 @@ func newHook(t *testing.T) *hook {
 	}))
 	t.Cleanup(h.srv.Close)
 	return h
+}
+
+// notifications returns the requests received, in order.
+func (h *hook) notifications() []notification {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]notification(nil), h.ns...)
 }
 
 func (h *hook) events() []event {

@@ -28,7 +28,8 @@ func TestSysctlDriftInNetns(t *testing.T) {
 	colAddr := freeAddrInNetns(t, ns)
 	startInNetns(t, ns, "collector", bin.collector, "--listen", colAddr,
 		"--data", filepath.Join(dir, "collector"), "--log-level", "debug",
-		"--webhook-url", "http://"+hookIn.Addr().String())
+		"--webhook-url", "http://"+hookIn.Addr().String(),
+		"--webhook-group", "group_wait=300ms", "--webhook-group", "group_interval=500ms")
 	ctlIn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -47,6 +48,7 @@ type Config struct {
 	// Flag-only conveniences folded into Webhooks by Validate.
 	webhookURLs   []string
 	webhookSecret string
+	webhookGroup  []string // --webhook-group KEY=VALUE, grouping keys for --webhook-url
 }
 
 // NewConfig returns the defaults.
@@ -81,6 +83,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "directory for the collector's database (plumb.db)")
 	fs.StringArrayVar(&c.webhookURLs, "webhook-url", nil, "send drift events as JSON to this URL (repeatable; adds to webhooks in the config file)")
 	fs.StringVar(&c.webhookSecret, "webhook-secret", "", "Standard Webhooks signing secret (whsec_...) for --webhook-url")
+	fs.StringArrayVar(&c.webhookGroup, "webhook-group", nil, "grouping for --webhook-url as KEY=DURATION or max_events=N, e.g. group_wait=1s (repeatable; keys as in a notifier's entry)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (empty: off)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
@@ -119,12 +122,23 @@ func (c *Config) Validate() error {
 		if c.webhookSecret != "" {
 			w["secret"] = c.webhookSecret
 		}
+		for _, kv := range c.webhookGroup {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				errs = append(errs, fmt.Errorf("--webhook-group %q: want KEY=VALUE", kv))
+				continue
+			}
+			w[k] = v
+		}
 		c.Webhooks = append(c.Webhooks, w)
 	}
 	if rules, err := severity.Parse(c.Severity); err != nil {
 		errs = append(errs, err)
 	} else {
 		c.severityRules = rules
+	}
+	if len(c.webhookGroup) > 0 && len(c.webhookURLs) == 0 {
+		errs = append(errs, errors.New("--webhook-group needs --webhook-url"))
 	}
 	if c.webhookSecret != "" && len(c.webhookURLs) == 0 {
 		errs = append(errs, errors.New("--webhook-secret needs --webhook-url"))
