@@ -407,6 +407,17 @@ func newHook(t *testing.T) *hook {
 	return h
 }
 
+// setFailing makes the receiver answer 503 to every request (true) or to
+// none (false).
+func (h *hook) setFailing(down bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fail = 0
+	if down {
+		h.fail = 1 << 30
+	}
+}
+
 // notifications returns the requests received, in order.
 func (h *hook) notifications() []notification {
 	h.mu.Lock()

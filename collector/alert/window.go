@@ -34,7 +34,7 @@ const (
 	DefaultGroupWait     = 5 * time.Second
 	DefaultGroupInterval = 30 * time.Second
 	DefaultCriticalWait  = time.Second
-	DefaultMaxEvents     = 2500
+	DefaultMaxEvents     = 5000
 	// maxMaxEvents bounds what one window holds in memory.
 	maxMaxEvents = 20000
 	maxWait      = 24 * time.Hour
