@@ -355,7 +355,7 @@ type groupItem struct {
 type hook struct {
 	srv *httptest.Server
 	mu  sync.Mutex
-	evs []event // guarded by mu
+	evs []event        // guarded by mu
 	ns  []notification // guarded by mu
 	// fail, when > 0, answers that many requests with 503 first.
 	fail int
