@@ -12,6 +12,8 @@
 package pagerduty
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,7 +114,15 @@ func Body(key string, ev *plumbv1.DriftEvent) ([]byte, bool, error) {
 
 // HostDedupKey is the dedup_key of a host's incident when notifications
 // are grouped: one incident per host while it has open drift.
-func HostDedupKey(host string) string { return "plumb/" + host }
+// PagerDuty takes dedup keys of at most 255 characters; a longer one is
+// hashed.
+func HostDedupKey(host string) string {
+	if k := "plumb/" + host; len(k) <= 255 {
+		return k
+	}
+	sum := sha256.Sum256([]byte(host))
+	return "plumb/sha256:" + hex.EncodeToString(sum[:])
+}
 
 // GroupBody renders a group for routing key key. Grouped, an incident is
 // a host's open drift: the group triggers the incident of each host with

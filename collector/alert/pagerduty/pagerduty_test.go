@@ -129,3 +129,39 @@ func TestTriggerThenResolve(t *testing.T) {
 		t.Error("a short routing key accepted")
 	}
 }
+
+// A group triggers the incident of each host left with open drift, with
+// the host's part summarized, and resolves that of a host whose drift all
+// closed; every request follows the schema, even for a host id longer
+// than a dedup key may be.
+func TestGroupBodyIsAnIncidentPerHost(t *testing.T) {
+	long := strings.Repeat("h", 253)
+	opened := event(plumbv1.DriftEventType_DRIFT_EVENT_TYPE_OPENED, plumbv1.Severity_SEVERITY_CRITICAL, "/etc/sudoers")
+	opened.HostOpenDrift = 1
+	again := event(plumbv1.DriftEventType_DRIFT_EVENT_TYPE_OPENED, plumbv1.Severity_SEVERITY_INFO, "/etc/motd")
+	again.Item.HostId, again.Item.Id, again.HostOpenDrift = long, "item-2", 1
+	closed := event(plumbv1.DriftEventType_DRIFT_EVENT_TYPE_RESOLVED, plumbv1.Severity_SEVERITY_INFO, "/etc/motd")
+	closed.Item.HostId, closed.Item.Id, closed.HostOpenDrift = long, "item-2", 0
+	reqs, err := GroupBody(key, &alert.Group{Key: "g1-3", Events: []*plumbv1.DriftEvent{opened, again, closed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range reqs {
+		m := checkSchema(t, r.Body)
+		got = append(got, m["event_action"].(string)+" "+m["dedup_key"].(string))
+		if m["event_action"] == "trigger" {
+			p := m["payload"].(map[string]any)
+			if p["severity"] != "critical" || !strings.Contains(p["summary"].(string), "/etc/sudoers") {
+				t.Errorf("trigger payload %v", p)
+			}
+		}
+	}
+	want := []string{"trigger plumb/web-1", "resolve " + HostDedupKey(long)}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("requests %q, want %q", got, want)
+	}
+	if len(HostDedupKey(long)) > 255 {
+		t.Fatalf("dedup key of %d characters", len(HostDedupKey(long)))
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/collector/alert"
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
@@ -58,5 +59,57 @@ func TestMessageFollowsBlockKit(t *testing.T) {
 		if !strings.Contains(string(b), "critical") {
 			t.Error("no severity in the message")
 		}
+	}
+}
+
+// A group of many hostile items stays within Block Kit's limits (at most
+// 50 blocks, header 150, texts 3000), escapes markup, lists what it can
+// and counts the rest, and shows a kept diff without letting it close
+// its code block early.
+func TestGroupMessageFollowsBlockKit(t *testing.T) {
+	var events []*plumbv1.DriftEvent
+	for i := range 300 {
+		key := "/etc/<!channel>&<http://evil|x>/" + strings.Repeat("k", i%7*500) + string(rune('a'+i%26))
+		f := &plumbv1.FileAttrs{Type: plumbv1.FileType_FILE_TYPE_REGULAR,
+			Content: &plumbv1.ContentChange{State: plumbv1.ContentState_CONTENT_STATE_DIFF, UnifiedDiff: "--- a\n+++ b\n-x\n+```<!here>\n", Redacted: i%2 == 0}}
+		events = append(events, &plumbv1.DriftEvent{Id: "e", Seq: uint64(i + 1), Type: plumbv1.DriftEventType_DRIFT_EVENT_TYPE_OPENED, Item: &plumbv1.DriftItem{
+			Id: key, HostId: "h<@U123>" + string(rune('a'+i%3)), Kind: plumbv1.FactKind_FACT_KIND_FILE, Key: []byte(key),
+			Change: plumbv1.DriftChange_DRIFT_CHANGE_MODIFIED, Status: plumbv1.DriftStatus_DRIFT_STATUS_OPEN,
+			Severity: plumbv1.Severity_SEVERITY_WARNING, Current: &plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_FILE, Attrs: &plumbv1.Fact_File{File: f}},
+		}})
+	}
+	reqs, err := GroupBody(&alert.Group{Key: "g1-300", Events: events})
+	if err != nil || len(reqs) != 1 || reqs[0].ID != "g1-300" {
+		t.Fatalf("requests %d, err %v", len(reqs), err)
+	}
+	var m Message
+	if err := json.Unmarshal(reqs[0].Body, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Blocks) > 50 || m.Blocks[0].Type != "header" || utf8.RuneCountInString(m.Blocks[0].Text.Text) > 150 {
+		t.Fatalf("%d blocks, first %+v", len(m.Blocks), m.Blocks[0])
+	}
+	var texts []Text
+	for _, b := range m.Blocks {
+		if b.Text != nil && b.Type != "header" {
+			texts = append(texts, *b.Text)
+		}
+		texts = append(append(texts, b.Fields...), b.Elements...)
+	}
+	for _, tx := range texts {
+		if utf8.RuneCountInString(tx.Text) > 3000 {
+			t.Errorf("text of %d characters", utf8.RuneCountInString(tx.Text))
+		}
+		bare := strings.NewReplacer("&amp;", "", "&lt;", "", "&gt;", "").Replace(tx.Text)
+		if strings.ContainsAny(bare, "<>&") {
+			t.Errorf("unescaped markup in %q", tx.Text[:min(80, len(tx.Text))])
+		}
+		if strings.Count(tx.Text, "```")%2 != 0 {
+			t.Errorf("unbalanced code block in %q", tx.Text[:min(80, len(tx.Text))])
+		}
+	}
+	body := string(reqs[0].Body)
+	if !strings.Contains(body, "more (plumbctl drift)") || !strings.Contains(body, "secrets redacted") || !strings.Contains(body, "3 hosts") {
+		t.Errorf("message lacks the count of the rest, the redaction note or the host count: %.400s", body)
 	}
 }
