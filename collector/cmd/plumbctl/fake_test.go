@@ -409,6 +409,7 @@ func (f *fakeCollector) push(typ plumbv1.DriftEventType, host string, kind plumb
 			Id: fmt.Sprintf("it-%04d", f.seq), HostId: host, Kind: kind, Key: key,
 			Change: change, Status: plumbv1.DriftStatus_DRIFT_STATUS_OPEN,
 			DetectedUnixNano: at(time.Duration(f.seq) * time.Second),
+			Severity:         plumbv1.Severity(1 + f.seq%3),
 		},
 	}
 	f.log = append(f.log, ev)

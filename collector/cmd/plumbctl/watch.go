@@ -107,15 +107,16 @@ func (a *app) writeEvent(ev *plumbv1.DriftEvent) error {
 	return nil
 }
 
-// eventLine is the table-mode form of an event: time, type, host, kind,
-// key, change, space separated, with the fixed-width fields padded so that
-// successive lines line up.
+// eventLine is the table-mode form of an event: time, type, severity,
+// host, kind, key, change, space separated, with the fixed-width fields
+// padded so that successive lines line up.
 func eventLine(ev *plumbv1.DriftEvent) string {
 	it := ev.GetItem()
 	typ := strings.TrimPrefix(factjson.EventType(ev.GetType()), "drift.")
-	return fmt.Sprintf("%s  %-8s  %s  %-8s  %s  %s\n",
+	return fmt.Sprintf("%s  %-8s  %-8s  %s  %-8s  %s  %s\n",
 		timeCell(ev.GetAtUnixNano()),
 		typ,
+		factjson.Severity(it.GetSeverity()),
 		esc(it.GetHostId()),
 		fact.KindName(it.GetKind()),
 		fact.Display(it.GetKey()),

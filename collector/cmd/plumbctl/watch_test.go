@@ -75,8 +75,8 @@ func TestWatchPrintsEventsAsTheyArrive(t *testing.T) {
 
 	got := lines()
 	want := []string{
-		"2026-03-01T10:00:01Z  opened    web-1  file      /etc/shadow  modified",
-		`2026-03-01T10:00:02Z  resolved  db-1  file      /etc/caf\xe9.conf  added`,
+		"2026-03-01T10:00:01Z  opened    warning   web-1  file      /etc/shadow  modified",
+		`2026-03-01T10:00:02Z  resolved  critical  db-1  file      /etc/caf\xe9.conf  added`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("stdout lines = %q, want %q", got, want)
