@@ -26,7 +26,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 	defer d.mu.Unlock()
 	cur := d.cur
 	seq, n, facts, cps := d.seq, 0, d.facts, 0
-	var added int64
+	var added, contentFreed int64
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		fb, sb := tx.Bucket(bucketFacts), tx.Bucket(bucketSpool)
 		spool := func(base []byte, delta *plumbv1.Delta) error {
@@ -53,7 +53,9 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 				if unchanged(prev, f) {
 					continue
 				}
-				v, err := proto.Marshal(f)
+				// The content change rides on the delta only: a stored
+				// fact, and so a resync, never carries one.
+				v, err := proto.Marshal(withoutContent(f))
 				if err != nil {
 					return err
 				}
@@ -89,6 +91,11 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 				if err := fb.Delete(ek); err != nil {
 					return err
 				}
+				freed, err := unsafeDropContent(tx, ek)
+				if err != nil {
+					return err
+				}
+				contentFreed += freed
 				facts--
 				cur.Remove(k, old)
 				if err := spool(old, &plumbv1.Delta{
@@ -121,6 +128,10 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 	}
 	d.cur, d.seq, d.facts = cur, seq, facts
 	d.spoolBytes += added
+	if contentFreed > 0 {
+		d.contentBytes -= contentFreed
+		d.metrics.ContentBytes.Set(float64(d.contentBytes))
+	}
 	d.spoolLen += n
 	d.spoolCheckpoints += cps
 	d.metrics.setSpool(d.spoolLen, d.spoolBytes)
@@ -146,6 +157,17 @@ func unchanged(prev, f *plumbv1.Fact) bool {
 	same := proto.Equal(prev, f)
 	f.ObservedUnixNano = observed
 	return same
+}
+
+// withoutContent returns f without its content change (a copy if it had
+// one).
+func withoutContent(f *plumbv1.Fact) *plumbv1.Fact {
+	if f.GetFile().GetContent() == nil {
+		return f
+	}
+	c := proto.CloneOf(f)
+	c.GetFile().Content = nil
+	return c
 }
 
 // storedFact decodes a stored fact; nil (absent) gives nil.

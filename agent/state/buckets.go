@@ -4,6 +4,8 @@ var (
 	bucketMeta  = []byte("meta")
 	bucketFacts = []byte("facts")
 	bucketSpool = []byte("spool")
+	// bucketContent: kept content of some file facts (content.go).
+	bucketContent = []byte("content")
 
 	keySchema   = []byte("schema")
 	keySeq      = []byte("seq")

@@ -63,6 +63,8 @@ type DB struct {
 	// be on their way to the collector, so compaction must not drop the
 	// end of a chain whose start may have been sent.
 	sent uint64
+	// contentBytes is the total of the content bucket's values.
+	contentBytes int64
 }
 
 // Open opens or creates the database in dir. A file that is not a
@@ -164,6 +166,9 @@ func (d *DB) init() error {
 		if _, err := tx.CreateBucketIfNotExists(bucketFacts); err != nil {
 			return err
 		}
+		if _, err := tx.CreateBucketIfNotExists(bucketContent); err != nil {
+			return err
+		}
 		_, err = tx.CreateBucketIfNotExists(bucketSpool)
 		return err
 	})
@@ -214,7 +219,12 @@ func (d *DB) init() error {
 			return err
 		}
 		d.setCountLocked(count)
-		return nil
+		err = tx.Bucket(bucketContent).ForEach(func(_, v []byte) error {
+			d.contentBytes += int64(len(v))
+			return nil
+		})
+		d.metrics.ContentBytes.Set(float64(d.contentBytes))
+		return err
 	})
 }
 

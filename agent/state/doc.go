@@ -8,6 +8,7 @@
 //	meta    schema version, next sequence number, last acked sequence
 //	facts   fact.Key.Encode() -> plumbv1.Fact (proto)
 //	spool   big-endian seq    -> entry (base digest + plumbv1.Delta)
+//	content fact.Key.Encode() -> SHA-256 ‖ the file's last content (content.go)
 //
 // Two set digests are kept in memory and rebuilt at open: cur, of every
 // fact, and acked, of the state the collector holds once it has applied

@@ -160,11 +160,20 @@ func (r *runner) removePath(p string) {
 func (r *runner) upsertOne(p string, st *unix.Stat_t) {
 	prev, _ := r.lookup(p)
 	observed := time.Now()
-	a, err := r.obs.observe(p, st, prev)
+	var capture int64
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		capture = r.content.captureLimit(r.set.key(p))
+	}
+	a, content, err := r.obs.observe(p, st, prev, capture)
 	var ue *unreadableError
 	switch {
 	case err == nil:
 		f := r.newFact(p, a, observed)
+		if prev == nil || !bytes.Equal(prev.GetDigest(), f.GetDigest()) {
+			// A live change: it carries its content change, if the
+			// file's content is kept. (The digest leaves it out.)
+			a.Content = r.content.change(f, prev != nil, content)
+		}
 		r.sink.Upsert(f)
 		if a.GetType() != dirType {
 			r.clearUnreadable(p)

@@ -38,30 +38,49 @@ var bufPool = sync.Pool{New: func() any {
 // without blocking, and reads only if the opened descriptor is still a
 // regular file with want's device and inode, so a FIFO, socket or device
 // swapped in meanwhile is never read. It returns the fstat of what it read.
-func hashRegular(open func(string) (int, error), path string, want *unix.Stat_t) ([]byte, unix.Stat_t, error) {
+//
+// With capture > 0 it also returns the content it hashed, if that was at
+// most capture bytes (non-nil, if empty): the very bytes of the hash, so
+// that a diff never shows content other than the one the digest names.
+func hashRegular(open func(string) (int, error), path string, want *unix.Stat_t, capture int64) ([]byte, []byte, unix.Stat_t, error) {
 	var got unix.Stat_t
 	fd, err := open(path)
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENXIO) || errors.Is(err, unix.EISDIR) {
 			// A symlink, socket or directory now stands at path.
-			return nil, got, errChanged
+			return nil, nil, got, errChanged
 		}
-		return nil, got, fmt.Errorf("open %q: %w", path, err)
+		return nil, nil, got, fmt.Errorf("open %q: %w", path, err)
 	}
 	defer unix.Close(fd)
 	if err := unix.Fstat(fd, &got); err != nil {
-		return nil, got, fmt.Errorf("fstat %q: %w", path, err)
+		return nil, nil, got, fmt.Errorf("fstat %q: %w", path, err)
 	}
 	if got.Mode&unix.S_IFMT != unix.S_IFREG || got.Dev != want.Dev || got.Ino != want.Ino {
-		return nil, got, errChanged
+		return nil, nil, got, errChanged
+	}
+	h := sha256.New()
+	var content []byte
+	if capture > 0 && got.Size <= capture {
+		// Read up to one byte past the bound: a file that grew since
+		// fstat is not captured, only hashed.
+		content, err = io.ReadAll(io.LimitReader(fdReader(fd), capture+1))
+		if err != nil {
+			return nil, nil, got, fmt.Errorf("read %q: %w", path, err)
+		}
+		h.Write(content)
+		if int64(len(content)) > capture {
+			content = nil
+		} else if content == nil {
+			content = []byte{}
+		}
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	h := sha256.New()
 	if _, err := io.CopyBuffer(h, fdReader(fd), *bp); err != nil {
-		return nil, got, fmt.Errorf("read %q: %w", path, err)
+		return nil, nil, got, fmt.Errorf("read %q: %w", path, err)
 	}
-	return h.Sum(nil), got, nil
+	return h.Sum(nil), content, got, nil
 }
 
 // fdReader reads a raw descriptor, sparing the os.File and poller set-up

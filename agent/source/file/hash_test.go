@@ -34,7 +34,7 @@ func TestHashRegularRefusesWhatIsNotTheStatedFile(t *testing.T) {
 	writeFile(t, p, "content")
 	st := lstat(t, p)
 
-	sum, got, err := hashRegular(openRegular, p, st)
+	sum, _, got, err := hashRegular(openRegular, p, st, 0)
 	want := sha256.Sum256([]byte("content"))
 	if err != nil || !bytes.Equal(sum, want[:]) || got.Ino != st.Ino {
 		t.Fatalf("hashRegular = %x, %v", sum, err)
@@ -59,7 +59,7 @@ func TestHashRegularRefusesWhatIsNotTheStatedFile(t *testing.T) {
 			replace()
 			done := make(chan error, 1)
 			go func() {
-				_, _, err := hashRegular(openRegular, p, st)
+				_, _, _, err := hashRegular(openRegular, p, st, 0)
 				done <- err
 			}()
 			select {
@@ -83,7 +83,7 @@ func TestObserveSpecialFilesAreNotOpened(t *testing.T) {
 	opens := 0
 	o := &observer{open: openRegular, opens: func() { opens++ }}
 	for _, p := range []string{fifo, "/dev/null", dir} {
-		a, err := o.observe(p, nil, nil)
+		a, _, err := o.observe(p, nil, nil, 0)
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
@@ -94,7 +94,7 @@ func TestObserveSpecialFilesAreNotOpened(t *testing.T) {
 	if opens != 0 {
 		t.Errorf("opened %d special files", opens)
 	}
-	if _, err := o.observe(filepath.Join(dir, "none"), nil, nil); !errors.Is(err, errGone) {
+	if _, _, err := o.observe(filepath.Join(dir, "none"), nil, nil, 0); !errors.Is(err, errGone) {
 		t.Errorf("missing path: %v, want errGone", err)
 	}
 }

@@ -120,18 +120,22 @@ type observer struct {
 // it). It returns errGone if path does not exist, errUnstable if it keeps
 // being replaced, and an *unreadableError together with metadata-only
 // attributes if a regular file cannot be opened.
-func (o *observer) observe(path string, st *unix.Stat_t, prev *plumbv1.Fact) (*plumbv1.FileAttrs, error) {
+//
+// With capture > 0, the content of a regular file that is read (not taken
+// from prev) and holds at most capture bytes is returned too (see
+// hashRegular); otherwise content is nil.
+func (o *observer) observe(path string, st *unix.Stat_t, prev *plumbv1.Fact, capture int64) (*plumbv1.FileAttrs, []byte, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		if st == nil {
 			st = new(unix.Stat_t)
 			if err := unix.Lstat(path, st); err != nil {
 				if isGone(err) {
-					return nil, errGone
+					return nil, nil, errGone
 				}
 				if isDenied(err) {
-					return nil, &unreadableError{fmt.Errorf("lstat %q: %w", path, err)}
+					return nil, nil, &unreadableError{fmt.Errorf("lstat %q: %w", path, err)}
 				}
-				return nil, fmt.Errorf("lstat %q: %w", path, err)
+				return nil, nil, fmt.Errorf("lstat %q: %w", path, err)
 			}
 		}
 		a := attrsOf(st)
@@ -139,41 +143,41 @@ func (o *observer) observe(path string, st *unix.Stat_t, prev *plumbv1.Fact) (*p
 		case plumbv1.FileType_FILE_TYPE_REGULAR:
 			if sum := reusableHash(prev, st); sum != nil {
 				a.Sha256 = sum
-				return a, nil
+				return a, nil, nil
 			}
 			if o.opens != nil {
 				o.opens()
 			}
-			sum, got, err := hashRegular(o.open, path, st)
+			sum, content, got, err := hashRegular(o.open, path, st, capture)
 			switch {
 			case err == nil:
 				a = attrsOf(&got)
 				a.Sha256 = sum
-				return a, nil
+				return a, content, nil
 			case errors.Is(err, errChanged):
 				st = nil
 				continue
 			case isGone(err):
-				return nil, errGone
+				return nil, nil, errGone
 			case isDenied(err):
-				return a, &unreadableError{err}
+				return a, nil, &unreadableError{err}
 			}
-			return nil, err
+			return nil, nil, err
 		case plumbv1.FileType_FILE_TYPE_SYMLINK:
 			target, err := readlinkAt(unix.AT_FDCWD, path)
 			switch {
 			case err == nil:
 				a.LinkTarget = target
-				return a, nil
+				return a, nil, nil
 			case errors.Is(err, unix.EINVAL):
 				st = nil // no longer a symlink
 				continue
 			case isGone(err):
-				return nil, errGone
+				return nil, nil, errGone
 			}
-			return nil, fmt.Errorf("readlink %q: %w", path, err)
+			return nil, nil, fmt.Errorf("readlink %q: %w", path, err)
 		}
-		return a, nil
+		return a, nil, nil
 	}
-	return nil, errUnstable
+	return nil, nil, errUnstable
 }

@@ -32,6 +32,29 @@ type Config struct {
 	// PollInterval is how often subtrees that could not be watched are
 	// rescanned.
 	PollInterval time.Duration `koanf:"poll_interval"`
+	// Content says which files' content the agent keeps, to send each
+	// change of them as a diff.
+	Content ContentConfig `koanf:"content"`
+}
+
+// ContentConfig is the file source's content section
+// (sources.file.content). The agent keeps the last content it read of
+// regular, world-readable text files matching Paths, up to MaxSize each
+// and MaxTotal in all, in its state database, and sends a live change of
+// one as a unified diff, with the values of lines that look like secrets
+// redacted. Files that are not world-readable (mode & 0o004 == 0) are
+// never kept, whatever Paths says: their content must not leave the host.
+type ContentConfig struct {
+	// Enabled turns content keeping on (the default) or off.
+	Enabled bool `koanf:"enabled"`
+	// Paths holds doublestar globs over the full host path; default
+	// "/etc/**".
+	Paths []string `koanf:"paths"`
+	// MaxSize is the largest file kept, in bytes (default 64 KiB, at
+	// most 1 MiB).
+	MaxSize int64 `koanf:"max_size"`
+	// MaxTotal bounds all kept content, in bytes (default 32 MiB).
+	MaxTotal int64 `koanf:"max_total"`
 }
 
 // Defaults.
@@ -42,6 +65,15 @@ const (
 
 var defaultPaths = []string{"/etc"}
 
+// Content defaults and bounds.
+const (
+	defaultContentMaxSize  = 64 << 10
+	defaultContentMaxTotal = 32 << 20
+	maxContentMaxSize      = 1 << 20
+)
+
+var defaultContentPaths = []string{"/etc/**"}
+
 // settings is a validated Config, resolved against the host root.
 type settings struct {
 	hostRoot     string // "" when the host root is "/"
@@ -50,6 +82,14 @@ type settings struct {
 	debounce     time.Duration
 	workers      int
 	pollInterval time.Duration
+	content      contentSettings
+}
+
+// contentSettings are a validated ContentConfig; off when globs is empty.
+type contentSettings struct {
+	globs    []string
+	maxSize  int64
+	maxTotal int64
 }
 
 // decodeConfig reads opts into a Config with defaults applied.
@@ -58,12 +98,20 @@ func decodeConfig(opts source.Options) (Config, error) {
 		Debounce:     defaultDebounce,
 		Workers:      runtime.GOMAXPROCS(0),
 		PollInterval: defaultPollInterval,
+		Content: ContentConfig{
+			Enabled:  true,
+			MaxSize:  defaultContentMaxSize,
+			MaxTotal: defaultContentMaxTotal,
+		},
 	}
 	if err := opts.Decode(&cfg); err != nil {
 		return Config{}, fmt.Errorf("file source options: %w", err)
 	}
 	if cfg.Paths == nil {
 		cfg.Paths = append([]string(nil), defaultPaths...)
+	}
+	if cfg.Content.Paths == nil {
+		cfg.Content.Paths = append([]string(nil), defaultContentPaths...)
 	}
 	return cfg, nil
 }
@@ -138,6 +186,22 @@ func (cfg Config) resolve(hostRoot string) (settings, error) {
 	if cfg.PollInterval <= 0 {
 		bad("poll_interval: %v, want a positive duration", cfg.PollInterval)
 	}
+	if c := cfg.Content; c.Enabled {
+		for _, g := range c.Paths {
+			if !strings.HasPrefix(g, "/") || !doublestar.ValidatePattern(g) {
+				bad("content.paths: %q is not a valid absolute glob", g)
+				continue
+			}
+			s.content.globs = append(s.content.globs, g)
+		}
+		if c.MaxSize <= 0 || c.MaxSize > maxContentMaxSize {
+			bad("content.max_size: %d, want 1 to %d bytes", c.MaxSize, maxContentMaxSize)
+		}
+		if c.MaxTotal < c.MaxSize {
+			bad("content.max_total: %d, want at least content.max_size (%d)", c.MaxTotal, c.MaxSize)
+		}
+		s.content.maxSize, s.content.maxTotal = c.MaxSize, c.MaxTotal
+	}
 	if err := errors.Join(errs...); err != nil {
 		return settings{}, fmt.Errorf("file source options: %w", err)
 	}
@@ -174,6 +238,17 @@ func (s *settings) excluded(p string) bool {
 	k := s.key(p)
 	for _, g := range s.exclude {
 		if ok, _ := doublestar.Match(g, k); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// keepsContent reports whether the content of the file at host path key
+// may be kept (if it is a regular, world-readable text file).
+func (s *settings) keepsContent(key string) bool {
+	for _, g := range s.content.globs {
+		if ok, _ := doublestar.Match(g, key); ok {
 			return true
 		}
 	}

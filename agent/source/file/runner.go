@@ -23,6 +23,7 @@ type runner struct {
 	sink   source.Sink
 
 	obs      *observer
+	content  *contentKeeper
 	ws       *watchSet
 	addWatch func(string) error // also for anchors
 	rmWatch  func(string) error
@@ -109,6 +110,7 @@ func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
 		r.obs.open = s.hooks.openFile
 	}
 	r.ws = newWatchSet(r.addWatch, r.rmWatch, &s.stats.watches)
+	r.content = newContentKeeper(&s.set, sink, s.logger)
 	for _, p := range s.set.roots {
 		r.roots = append(r.roots, &root{path: p})
 	}

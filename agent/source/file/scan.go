@@ -54,6 +54,7 @@ type hashJob struct {
 	st       unix.Stat_t
 	observed time.Time
 	prev     []byte // digest recorded before, if any
+	capture  int64  // read and return content up to this size (contentKeeper)
 }
 
 type hashResult struct {
@@ -63,6 +64,8 @@ type hashResult struct {
 	err      error
 	prev     []byte // hashJob.prev
 	linked   bool   // the file has other links
+	content  []byte // as read, if captured
+	captured bool   // content was asked for
 }
 
 // scanScope watches and snapshots the subtree at top. It returns an error
@@ -74,6 +77,7 @@ func (r *runner) scanScope(ctx context.Context, top string) error {
 	gen := r.gen
 	r.sink.Begin(scope)
 	seen, err := r.scan(ctx, top)
+	r.content.flush()
 	if err != nil {
 		return err
 	}
@@ -98,8 +102,8 @@ func (r *runner) scan(ctx context.Context, top string) (map[string]struct{}, err
 	for range r.set.workers {
 		g.Go(func() error {
 			for j := range jobs {
-				res := hashResult{path: j.path, observed: j.observed, prev: j.prev, linked: j.st.Nlink > 1}
-				res.attrs, res.err = r.obs.observe(j.path, &j.st, nil)
+				res := hashResult{path: j.path, observed: j.observed, prev: j.prev, linked: j.st.Nlink > 1, captured: j.capture > 0}
+				res.attrs, res.content, res.err = r.obs.observe(j.path, &j.st, nil, j.capture)
 				select {
 				case results <- res:
 				case <-gctx.Done():
@@ -190,8 +194,10 @@ func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
 		seen[it.path] = struct{}{}
 	case plumbv1.FileType_FILE_TYPE_REGULAR:
 		prev, _ := r.lookup(it.path)
-		if reusableHash(prev, &it.st) == nil {
-			return hashJob{path: it.path, st: it.st, observed: it.observed, prev: prev.GetDigest()}, true
+		key := r.set.key(it.path)
+		if reusableHash(prev, &it.st) == nil || r.content.needsRead(key, it.st.Mode, it.st.Size) {
+			return hashJob{path: it.path, st: it.st, observed: it.observed, prev: prev.GetDigest(),
+				capture: r.content.captureLimit(key)}, true
 		}
 		// Same size, times, inode, and settled: nothing about the file
 		// can have changed (a chmod or chown moves ctime), so it is
@@ -213,6 +219,7 @@ func (r *runner) onResult(res hashResult) {
 	case res.err == nil:
 		f := r.newFact(res.path, res.attrs, res.observed)
 		r.sink.Upsert(f)
+		r.content.scanned(f, res.content, res.captured)
 		if res.linked && !bytes.Equal(res.prev, f.GetDigest()) {
 			// New or changed since last seen under this name (a
 			// directory moved with it, say): its other names may have
