@@ -22,6 +22,7 @@ var methodRoles = map[string]plumbv1.Role{
 	plumbv1.QueryService_ListHosts_FullMethodName:       plumbv1.Role_ROLE_VIEWER,
 	plumbv1.QueryService_ListFacts_FullMethodName:       plumbv1.Role_ROLE_VIEWER,
 	plumbv1.QueryService_ListDrift_FullMethodName:       plumbv1.Role_ROLE_VIEWER,
+	plumbv1.QueryService_GetDrift_FullMethodName:        plumbv1.Role_ROLE_VIEWER,
 	plumbv1.QueryService_WatchDrift_FullMethodName:      plumbv1.Role_ROLE_VIEWER,
 	plumbv1.QueryService_AcceptDrift_FullMethodName:     plumbv1.Role_ROLE_OPERATOR,
 	plumbv1.QueryService_ListNotifiers_FullMethodName:   plumbv1.Role_ROLE_OPERATOR,

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/store"
@@ -146,7 +148,7 @@ func (a *applier) upsert(f *plumbv1.Fact, old *plumbv1.Fact) error {
 	} else if old == absent {
 		old = nil
 	}
-	if err := a.tx.PutFact(a.h.ID, f); err != nil {
+	if err := a.tx.PutFact(a.h.ID, withoutContent(f)); err != nil {
 		return err
 	}
 	if old == nil {
@@ -158,6 +160,20 @@ func (a *applier) upsert(f *plumbv1.Fact, old *plumbv1.Fact) error {
 	}
 	a.h.Digest.Replace(k, digestOrNil(old), f.GetDigest())
 	return a.evaluate(k, f)
+}
+
+// withoutContent returns f without its content change (a copy if it had
+// one). The change is context for the drift item (evaluate stores it
+// there, on the item's current fact), not part of the host's state: the
+// stored fact stays small, and a later touch of the file does not repeat
+// an old diff.
+func withoutContent(f *plumbv1.Fact) *plumbv1.Fact {
+	if f.GetFile().GetContent() == nil {
+		return f
+	}
+	c := proto.CloneOf(f)
+	c.GetFile().Content = nil
+	return c
 }
 
 // delete removes k. old is its stored value if the caller knows it, nil to

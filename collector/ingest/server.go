@@ -315,6 +315,11 @@ func (s *Server) handle(ctx context.Context, ss *session, m *plumbv1.SyncRequest
 			s.metrics.Rejected.Inc()
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
+		for _, d := range ds {
+			if d.GetOp() == plumbv1.DeltaOp_DELTA_OP_UPSERT {
+				s.trimContent(d.GetFact(), true)
+			}
+		}
 		r := s.committer.submit(ctx, &job{host: ss.host, kind: jobDeltas, deltas: ds})
 		if r.err != nil {
 			return nil, storeError(r.err)
@@ -340,6 +345,7 @@ func (s *Server) handle(ctx context.Context, ss *session, m *plumbv1.SyncRequest
 			if fact.KeyOf(f).Bucket() != b.GetBucket() {
 				return nil, status.Errorf(codes.InvalidArgument, "fact %s is not in bucket %d", fact.KeyOf(f), b.GetBucket())
 			}
+			s.trimContent(f, false)
 		}
 		if err := ss.pending.add(b); err != nil {
 			return nil, err

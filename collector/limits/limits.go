@@ -73,6 +73,9 @@ const (
 	MaxLabelValueBytes = 1024
 	// MaxHostInfoFieldBytes bounds each HostInfo string.
 	MaxHostInfoFieldBytes = 256
+	// MaxContentDiffBytes bounds the diff of one file change
+	// (FileAttrs.content); agents send at most 16 KiB.
+	MaxContentDiffBytes = 64 << 10
 	// MaxCoverageFieldBytes bounds a coverage condition's source and
 	// reason; its detail (often a path) may be MaxKeyBytes.
 	MaxCoverageFieldBytes = 256

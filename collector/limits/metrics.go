@@ -26,11 +26,14 @@ const (
 	WatchSlow         = "watch_slow"
 	ListFactsPageSize = "list_facts_page_size"
 	RecvMsgBytes      = "recv_msg_bytes"
+	// Content counts content changes cut or dropped, not refused: the
+	// fact they came with is applied.
+	Content = "content"
 )
 
 var all = []string{HelloTimeout, ConnectionsPerIP, Connections, DeltasPerBatch, FactsPerSnapshot,
 	PendingSnapshot, PendingTotal, SeqWindow, FactsPerHost, Labels, HostInfo, HostID, Coverage, WatchStreams,
-	WatchSlow, ListFactsPageSize, RecvMsgBytes}
+	WatchSlow, ListFactsPageSize, RecvMsgBytes, Content}
 
 // Metrics counts refusals by limit. A nil *Metrics counts nothing.
 type Metrics struct {

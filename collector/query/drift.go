@@ -2,6 +2,12 @@ package query
 
 import (
 	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
@@ -22,7 +28,7 @@ func (s *Server) ListDrift(ctx context.Context, req *plumbv1.ListDriftRequest) (
 			}
 		}
 		return tx.DriftItems(req.GetHostId(), req.GetIncludeClosed(), func(it *plumbv1.DriftItem) error {
-			resp.Items = append(resp.Items, s.redactItem(ctx, it))
+			resp.Items = append(resp.Items, s.redactItem(ctx, withoutDiff(it)))
 			return nil
 		})
 	})
@@ -30,6 +36,61 @@ func (s *Server) ListDrift(ctx context.Context, req *plumbv1.ListDriftRequest) (
 		return nil, err
 	}
 	return resp, nil
+}
+
+// maxDriftIDBytes bounds a GetDrift id: ids are 32 hex digits.
+const maxDriftIDBytes = 64
+
+// errFound stops a search of drift items at the one wanted.
+var errFound = errors.New("found")
+
+// GetDrift returns one drift item, open or closed, by id, with its content
+// diff. Items are stored by host and fact, so without host_id it searches
+// every host's drift; an item a later divergence of its fact replaced is
+// no longer here (the event log has it).
+func (s *Server) GetDrift(ctx context.Context, req *plumbv1.GetDriftRequest) (*plumbv1.GetDriftResponse, error) {
+	id := req.GetId()
+	if id == "" || len(id) > maxDriftIDBytes {
+		return nil, invalid(fmt.Sprintf("id is required, at most %d bytes", maxDriftIDBytes))
+	}
+	var found *plumbv1.DriftItem
+	err := s.view(ctx, func(tx store.ReadTx) error {
+		if req.GetHostId() != "" {
+			if err := hostExists(tx, req.GetHostId()); err != nil {
+				return err
+			}
+		}
+		err := tx.DriftItems(req.GetHostId(), true, func(it *plumbv1.DriftItem) error {
+			if it.GetId() == id {
+				found = it
+				return errFound
+			}
+			return nil
+		})
+		if errors.Is(err, errFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, status.Error(codes.NotFound, fmt.Sprintf("drift item %q not found", id))
+	}
+	return &plumbv1.GetDriftResponse{Item: s.redactItem(ctx, found)}, nil
+}
+
+// withoutDiff returns it without the unified diff of its current fact's
+// content change (a copy if it had one), for lists: the state and the
+// redacted flag stay, so a caller sees there is a diff to get.
+func withoutDiff(it *plumbv1.DriftItem) *plumbv1.DriftItem {
+	if it.GetCurrent().GetFile().GetContent().GetUnifiedDiff() == "" {
+		return it
+	}
+	c := proto.CloneOf(it)
+	c.GetCurrent().GetFile().GetContent().UnifiedDiff = ""
+	return c
 }
 
 // AcceptDrift makes the current value of one fact's open drift, or of all

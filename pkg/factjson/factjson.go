@@ -179,3 +179,26 @@ func FromEvent(ev *plumbv1.DriftEvent) *Event {
 	}
 	return out
 }
+
+// Content is the JSON view of a file change's content (FileAttrs.content).
+type Content struct {
+	// State is "diff", "first", "too_large", "binary", or "not_kept" when
+	// the agent kept no content of the file (not opted in, not readable
+	// by all, or not a file).
+	State string `json:"state"`
+	// Diff is the unified diff (state "diff"), secret values redacted.
+	Diff     string `json:"diff,omitempty"`
+	Redacted bool   `json:"redacted"`
+}
+
+// FromContent renders c; nil gives state "not_kept".
+func FromContent(c *plumbv1.ContentChange) *Content {
+	if c.GetState() == plumbv1.ContentState_CONTENT_STATE_UNSPECIFIED {
+		return &Content{State: "not_kept"}
+	}
+	return &Content{
+		State:    strings.ToLower(strings.TrimPrefix(c.GetState().String(), "CONTENT_STATE_")),
+		Diff:     c.GetUnifiedDiff(),
+		Redacted: c.GetRedacted(),
+	}
+}

@@ -1134,6 +1134,105 @@ func (x *ListDriftResponse) GetItems() []*DriftItem {
 	return nil
 }
 
+type GetDriftRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// DriftItem.id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Optional: the item's host, which spares the collector a search of
+	// every host's drift.
+	HostId        string `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDriftRequest) Reset() {
+	*x = GetDriftRequest{}
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDriftRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDriftRequest) ProtoMessage() {}
+
+func (x *GetDriftRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDriftRequest.ProtoReflect.Descriptor instead.
+func (*GetDriftRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetDriftRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetDriftRequest) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+type GetDriftResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Item          *DriftItem             `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDriftResponse) Reset() {
+	*x = GetDriftResponse{}
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDriftResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDriftResponse) ProtoMessage() {}
+
+func (x *GetDriftResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDriftResponse.ProtoReflect.Descriptor instead.
+func (*GetDriftResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetDriftResponse) GetItem() *DriftItem {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
 type AcceptDriftRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	HostId string                 `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
@@ -1160,7 +1259,7 @@ type AcceptDriftRequest struct {
 
 func (x *AcceptDriftRequest) Reset() {
 	*x = AcceptDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1271,7 @@ func (x *AcceptDriftRequest) String() string {
 func (*AcceptDriftRequest) ProtoMessage() {}
 
 func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1284,7 @@ func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftRequest.ProtoReflect.Descriptor instead.
 func (*AcceptDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AcceptDriftRequest) GetHostId() string {
@@ -1243,7 +1342,7 @@ type ExpectedValue struct {
 
 func (x *ExpectedValue) Reset() {
 	*x = ExpectedValue{}
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1354,7 @@ func (x *ExpectedValue) String() string {
 func (*ExpectedValue) ProtoMessage() {}
 
 func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1367,7 @@ func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpectedValue.ProtoReflect.Descriptor instead.
 func (*ExpectedValue) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ExpectedValue) GetDigest() []byte {
@@ -1287,7 +1386,7 @@ type AcceptDriftResponse struct {
 
 func (x *AcceptDriftResponse) Reset() {
 	*x = AcceptDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[14]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1398,7 @@ func (x *AcceptDriftResponse) String() string {
 func (*AcceptDriftResponse) ProtoMessage() {}
 
 func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[14]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1411,7 @@ func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftResponse.ProtoReflect.Descriptor instead.
 func (*AcceptDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AcceptDriftResponse) GetAccepted() []*DriftItem {
@@ -1337,7 +1436,7 @@ type WatchDriftRequest struct {
 
 func (x *WatchDriftRequest) Reset() {
 	*x = WatchDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[15]
+	mi := &file_plumb_v1_query_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1448,7 @@ func (x *WatchDriftRequest) String() string {
 func (*WatchDriftRequest) ProtoMessage() {}
 
 func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[15]
+	mi := &file_plumb_v1_query_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1461,7 @@ func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftRequest.ProtoReflect.Descriptor instead.
 func (*WatchDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WatchDriftRequest) GetHostId() string {
@@ -1388,7 +1487,7 @@ type WatchDriftResponse struct {
 
 func (x *WatchDriftResponse) Reset() {
 	*x = WatchDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[16]
+	mi := &file_plumb_v1_query_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1499,7 @@ func (x *WatchDriftResponse) String() string {
 func (*WatchDriftResponse) ProtoMessage() {}
 
 func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[16]
+	mi := &file_plumb_v1_query_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1512,7 @@ func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftResponse.ProtoReflect.Descriptor instead.
 func (*WatchDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchDriftResponse) GetEvent() *DriftEvent {
@@ -1506,7 +1605,12 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12%\n" +
 	"\x0einclude_closed\x18\x02 \x01(\bR\rincludeClosed\">\n" +
 	"\x11ListDriftResponse\x12)\n" +
-	"\x05items\x18\x01 \x03(\v2\x13.plumb.v1.DriftItemR\x05items\"\xd5\x01\n" +
+	"\x05items\x18\x01 \x03(\v2\x13.plumb.v1.DriftItemR\x05items\":\n" +
+	"\x0fGetDriftRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\ahost_id\x18\x02 \x01(\tR\x06hostId\";\n" +
+	"\x10GetDriftResponse\x12'\n" +
+	"\x04item\x18\x01 \x01(\v2\x13.plumb.v1.DriftItemR\x04item\"\xd5\x01\n" +
 	"\x12AcceptDriftRequest\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x10\n" +
@@ -1544,11 +1648,12 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x17DRIFT_EVENT_TYPE_OPENED\x10\x01\x12\x1d\n" +
 	"\x19DRIFT_EVENT_TYPE_RESOLVED\x10\x02\x12\x1d\n" +
 	"\x19DRIFT_EVENT_TYPE_ACCEPTED\x10\x03\x12\x1c\n" +
-	"\x18DRIFT_EVENT_TYPE_UPDATED\x10\x042\xc9\x03\n" +
+	"\x18DRIFT_EVENT_TYPE_UPDATED\x10\x042\x8c\x04\n" +
 	"\fQueryService\x12D\n" +
 	"\tListHosts\x12\x1a.plumb.v1.ListHostsRequest\x1a\x1b.plumb.v1.ListHostsResponse\x12D\n" +
 	"\tListFacts\x12\x1a.plumb.v1.ListFactsRequest\x1a\x1b.plumb.v1.ListFactsResponse\x12D\n" +
-	"\tListDrift\x12\x1a.plumb.v1.ListDriftRequest\x1a\x1b.plumb.v1.ListDriftResponse\x12J\n" +
+	"\tListDrift\x12\x1a.plumb.v1.ListDriftRequest\x1a\x1b.plumb.v1.ListDriftResponse\x12A\n" +
+	"\bGetDrift\x12\x19.plumb.v1.GetDriftRequest\x1a\x1a.plumb.v1.GetDriftResponse\x12J\n" +
 	"\vAcceptDrift\x12\x1c.plumb.v1.AcceptDriftRequest\x1a\x1d.plumb.v1.AcceptDriftResponse\x12I\n" +
 	"\n" +
 	"WatchDrift\x12\x1b.plumb.v1.WatchDriftRequest\x1a\x1c.plumb.v1.WatchDriftResponse0\x01\x12P\n" +
@@ -1567,7 +1672,7 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 }
 
 var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_plumb_v1_query_proto_goTypes = []any{
 	(DriftChange)(0),              // 0: plumb.v1.DriftChange
 	(DriftStatus)(0),              // 1: plumb.v1.DriftStatus
@@ -1585,59 +1690,64 @@ var file_plumb_v1_query_proto_goTypes = []any{
 	(*DriftEvent)(nil),            // 13: plumb.v1.DriftEvent
 	(*ListDriftRequest)(nil),      // 14: plumb.v1.ListDriftRequest
 	(*ListDriftResponse)(nil),     // 15: plumb.v1.ListDriftResponse
-	(*AcceptDriftRequest)(nil),    // 16: plumb.v1.AcceptDriftRequest
-	(*ExpectedValue)(nil),         // 17: plumb.v1.ExpectedValue
-	(*AcceptDriftResponse)(nil),   // 18: plumb.v1.AcceptDriftResponse
-	(*WatchDriftRequest)(nil),     // 19: plumb.v1.WatchDriftRequest
-	(*WatchDriftResponse)(nil),    // 20: plumb.v1.WatchDriftResponse
-	nil,                           // 21: plumb.v1.Host.LabelsEntry
-	(*HostInfo)(nil),              // 22: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),     // 23: plumb.v1.CoverageCondition
-	(*HostIdentity)(nil),          // 24: plumb.v1.HostIdentity
-	(FactKind)(0),                 // 25: plumb.v1.FactKind
-	(*Fact)(nil),                  // 26: plumb.v1.Fact
-	(*PackageChange)(nil),         // 27: plumb.v1.PackageChange
+	(*GetDriftRequest)(nil),       // 16: plumb.v1.GetDriftRequest
+	(*GetDriftResponse)(nil),      // 17: plumb.v1.GetDriftResponse
+	(*AcceptDriftRequest)(nil),    // 18: plumb.v1.AcceptDriftRequest
+	(*ExpectedValue)(nil),         // 19: plumb.v1.ExpectedValue
+	(*AcceptDriftResponse)(nil),   // 20: plumb.v1.AcceptDriftResponse
+	(*WatchDriftRequest)(nil),     // 21: plumb.v1.WatchDriftRequest
+	(*WatchDriftResponse)(nil),    // 22: plumb.v1.WatchDriftResponse
+	nil,                           // 23: plumb.v1.Host.LabelsEntry
+	(*HostInfo)(nil),              // 24: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),     // 25: plumb.v1.CoverageCondition
+	(*HostIdentity)(nil),          // 26: plumb.v1.HostIdentity
+	(FactKind)(0),                 // 27: plumb.v1.FactKind
+	(*Fact)(nil),                  // 28: plumb.v1.Fact
+	(*PackageChange)(nil),         // 29: plumb.v1.PackageChange
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
 	6,  // 0: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
-	22, // 1: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	21, // 2: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	23, // 3: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	24, // 4: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	24, // 1: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	23, // 2: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	25, // 3: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	26, // 4: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
 	7,  // 5: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	25, // 6: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	26, // 7: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	25, // 8: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	27, // 6: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	28, // 7: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	27, // 8: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
 	0,  // 9: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
 	1,  // 10: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	26, // 11: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	26, // 12: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	28, // 11: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	28, // 12: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
 	2,  // 13: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
 	3,  // 14: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
 	12, // 15: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	27, // 16: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
+	29, // 16: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
 	12, // 17: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	25, // 18: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	17, // 19: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
-	12, // 20: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	13, // 21: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	8,  // 22: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	10, // 23: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	14, // 24: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	16, // 25: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	19, // 26: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	4,  // 27: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
-	9,  // 28: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	11, // 29: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	15, // 30: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	18, // 31: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	20, // 32: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	5,  // 33: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
-	28, // [28:34] is the sub-list for method output_type
-	22, // [22:28] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	12, // 18: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
+	27, // 19: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	19, // 20: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	12, // 21: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	13, // 22: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	8,  // 23: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	10, // 24: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	14, // 25: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	16, // 26: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
+	18, // 27: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	21, // 28: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	4,  // 29: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
+	9,  // 30: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	11, // 31: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	15, // 32: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	17, // 33: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
+	20, // 34: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	22, // 35: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	5,  // 36: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
+	30, // [30:37] is the sub-list for method output_type
+	23, // [23:30] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -1654,7 +1764,7 @@ func file_plumb_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

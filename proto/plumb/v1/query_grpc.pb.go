@@ -22,6 +22,7 @@ const (
 	QueryService_ListHosts_FullMethodName     = "/plumb.v1.QueryService/ListHosts"
 	QueryService_ListFacts_FullMethodName     = "/plumb.v1.QueryService/ListFacts"
 	QueryService_ListDrift_FullMethodName     = "/plumb.v1.QueryService/ListDrift"
+	QueryService_GetDrift_FullMethodName      = "/plumb.v1.QueryService/GetDrift"
 	QueryService_AcceptDrift_FullMethodName   = "/plumb.v1.QueryService/AcceptDrift"
 	QueryService_WatchDrift_FullMethodName    = "/plumb.v1.QueryService/WatchDrift"
 	QueryService_ListNotifiers_FullMethodName = "/plumb.v1.QueryService/ListNotifiers"
@@ -35,7 +36,11 @@ const (
 type QueryServiceClient interface {
 	ListHosts(ctx context.Context, in *ListHostsRequest, opts ...grpc.CallOption) (*ListHostsResponse, error)
 	ListFacts(ctx context.Context, in *ListFactsRequest, opts ...grpc.CallOption) (*ListFactsResponse, error)
+	// ListDrift leaves out content diffs (FileAttrs.content.unified_diff),
+	// so that a list of many items stays small; GetDrift has them.
 	ListDrift(ctx context.Context, in *ListDriftRequest, opts ...grpc.CallOption) (*ListDriftResponse, error)
+	// GetDrift returns one drift item by id, with its content diff.
+	GetDrift(ctx context.Context, in *GetDriftRequest, opts ...grpc.CallOption) (*GetDriftResponse, error)
 	// AcceptDrift makes the current value of drifted facts the baseline.
 	AcceptDrift(ctx context.Context, in *AcceptDriftRequest, opts ...grpc.CallOption) (*AcceptDriftResponse, error)
 	// WatchDrift streams drift transitions as the collector commits them.
@@ -76,6 +81,16 @@ func (c *queryServiceClient) ListDrift(ctx context.Context, in *ListDriftRequest
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListDriftResponse)
 	err := c.cc.Invoke(ctx, QueryService_ListDrift_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryServiceClient) GetDrift(ctx context.Context, in *GetDriftRequest, opts ...grpc.CallOption) (*GetDriftResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDriftResponse)
+	err := c.cc.Invoke(ctx, QueryService_GetDrift_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +144,11 @@ func (c *queryServiceClient) ListNotifiers(ctx context.Context, in *ListNotifier
 type QueryServiceServer interface {
 	ListHosts(context.Context, *ListHostsRequest) (*ListHostsResponse, error)
 	ListFacts(context.Context, *ListFactsRequest) (*ListFactsResponse, error)
+	// ListDrift leaves out content diffs (FileAttrs.content.unified_diff),
+	// so that a list of many items stays small; GetDrift has them.
 	ListDrift(context.Context, *ListDriftRequest) (*ListDriftResponse, error)
+	// GetDrift returns one drift item by id, with its content diff.
+	GetDrift(context.Context, *GetDriftRequest) (*GetDriftResponse, error)
 	// AcceptDrift makes the current value of drifted facts the baseline.
 	AcceptDrift(context.Context, *AcceptDriftRequest) (*AcceptDriftResponse, error)
 	// WatchDrift streams drift transitions as the collector commits them.
@@ -154,6 +173,9 @@ func (UnimplementedQueryServiceServer) ListFacts(context.Context, *ListFactsRequ
 }
 func (UnimplementedQueryServiceServer) ListDrift(context.Context, *ListDriftRequest) (*ListDriftResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDrift not implemented")
+}
+func (UnimplementedQueryServiceServer) GetDrift(context.Context, *GetDriftRequest) (*GetDriftResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDrift not implemented")
 }
 func (UnimplementedQueryServiceServer) AcceptDrift(context.Context, *AcceptDriftRequest) (*AcceptDriftResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AcceptDrift not implemented")
@@ -239,6 +261,24 @@ func _QueryService_ListDrift_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QueryService_GetDrift_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDriftRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServiceServer).GetDrift(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueryService_GetDrift_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServiceServer).GetDrift(ctx, req.(*GetDriftRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _QueryService_AcceptDrift_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AcceptDriftRequest)
 	if err := dec(in); err != nil {
@@ -304,6 +344,10 @@ var QueryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDrift",
 			Handler:    _QueryService_ListDrift_Handler,
+		},
+		{
+			MethodName: "GetDrift",
+			Handler:    _QueryService_GetDrift_Handler,
 		},
 		{
 			MethodName: "AcceptDrift",
