@@ -33,6 +33,7 @@ func (a *app) driftCommand() *cobra.Command {
 	cmd.Flags().StringVar(&host, "host", "", "only this host")
 	cmd.Flags().BoolVar(&all, "all", false, "include resolved and accepted drift")
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "stream drift events until interrupted")
+	cmd.AddCommand(a.driftShowCommand())
 	return cmd
 }
 

@@ -129,6 +129,15 @@ func newFake() *fakeCollector {
 	)
 	passwdOld := fileFact("/etc/passwd", regular, 0o644, 0, 0, "root:x:0:0::/root:/bin/bash\n", "")
 	passwdNew := fileFact("/etc/passwd", regular, 0o644, 0, 0, "root:x:0:0::/root:/bin/bash\nmallory:x:0:0::/:/bin/sh\n", "")
+	// The change as the agent sent it: a diff, with a terminal escape an
+	// attacker slipped into the file, and a redaction.
+	passwdChanged := proto.CloneOf(passwdNew)
+	passwdChanged.GetFile().Content = &plumbv1.ContentChange{
+		State: plumbv1.ContentState_CONTENT_STATE_DIFF,
+		UnifiedDiff: "--- a/etc/passwd\n+++ b/etc/passwd\n@@ -1 +1,3 @@\n root:x:0:0::/root:/bin/bash\n" +
+			"+mallory:x:0:0::/:/bin/sh\n+# \x1b[2Jpassword = <redacted>\n",
+		Redacted: true,
+	}
 	cafe := fileFact(nonUTF8Path, regular, 0o640, 0, 33, "listen 80;\n", "")
 	nginxOld := packageFact("nginx:amd64", "1.22.1-9", "amd64")
 	nginxNew := packageFact("nginx:amd64", "1.22.1-9+deb12u1", "amd64")
@@ -189,7 +198,7 @@ func newFake() *fakeCollector {
 				Id: "d1a2b3c4d5e6f7a8", HostId: "web-1", Kind: plumbv1.FactKind_FACT_KIND_FILE, Key: []byte("/etc/passwd"),
 				Severity: plumbv1.Severity_SEVERITY_CRITICAL,
 				Change:   plumbv1.DriftChange_DRIFT_CHANGE_MODIFIED, Status: plumbv1.DriftStatus_DRIFT_STATUS_OPEN,
-				Baseline: passwdOld, Current: passwdNew,
+				Baseline: passwdOld, Current: passwdChanged,
 				ObservedUnixNano: at(2 * time.Minute), DetectedUnixNano: at(2 * time.Minute), UpdatedUnixNano: at(2 * time.Minute),
 			},
 			{
@@ -299,6 +308,24 @@ func (f *fakeCollector) ListDrift(_ context.Context, req *plumbv1.ListDriftReque
 		resp.Items = append(resp.Items, proto.Clone(it).(*plumbv1.DriftItem))
 	}
 	return resp, nil
+}
+
+// GetDrift answers as the collector does, with its messages.
+func (f *fakeCollector) GetDrift(_ context.Context, req *plumbv1.GetDriftRequest) (*plumbv1.GetDriftResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if req.GetId() == "" || len(req.GetId()) > 64 {
+		return nil, status.Error(codes.InvalidArgument, "id is required, at most 64 bytes")
+	}
+	if req.GetHostId() != "" && !f.knownLocked(req.GetHostId()) {
+		return nil, status.Errorf(codes.NotFound, "host %q not found", req.GetHostId())
+	}
+	for _, it := range f.drift {
+		if it.GetId() == req.GetId() && (req.GetHostId() == "" || it.GetHostId() == req.GetHostId()) {
+			return &plumbv1.GetDriftResponse{Item: proto.CloneOf(it)}, nil
+		}
+	}
+	return nil, status.Errorf(codes.NotFound, "drift item %q not found", req.GetId())
 }
 
 func (f *fakeCollector) AcceptDrift(_ context.Context, req *plumbv1.AcceptDriftRequest) (*plumbv1.AcceptDriftResponse, error) {
