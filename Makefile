@@ -55,6 +55,7 @@ FUZZ_TARGETS := \
 	./collector/cmd/plumb-collector:FuzzConfig \
 	./collector/cmd/plumbctl:FuzzConfigFile \
 	./agent/source/dpkg:FuzzParseStatus \
+	./agent/source/dpkg:FuzzParseMD5Sums \
 	./agent/source/rpm:FuzzHeaderBlob \
 	./agent/hostpath:FuzzResolve \
 	./collector/ingest:FuzzSyncRequest \

@@ -27,9 +27,11 @@ type Recorder interface {
 }
 
 // Op is one recorded observation: exactly one of Upsert, Delete or
-// Checkpoint is set.
+// Checkpoint is set. Change may come with an Upsert of a package whose
+// version changed (ChangeSink); it goes with the upsert's delta.
 type Op struct {
 	Upsert     *plumbv1.Fact
+	Change     *plumbv1.PackageChange
 	Delete     *fact.Key
 	Checkpoint bool
 }
@@ -111,6 +113,7 @@ type sinkOp struct {
 	kind   opKind
 	source string
 	fact   *plumbv1.Fact
+	change *plumbv1.PackageChange // with an upsert, from UpsertChange
 	key    fact.Key
 	scope  Scope
 	note   uint64        // the pending view's note for an upsert or delete
@@ -215,7 +218,7 @@ func (r *Runner) loop(ctx context.Context) error {
 					snap.seen[k] = struct{}{}
 				}
 			}
-			add(Op{Upsert: op.fact}, pendingRef{k, op.note})
+			add(Op{Upsert: op.fact, Change: op.change}, pendingRef{k, op.note})
 		case opKeep:
 			for _, snap := range open {
 				snap.seen[op.key] = struct{}{}
@@ -345,6 +348,13 @@ func (s *sink) send(op sinkOp) bool {
 // not committed it yet.
 func (s *sink) Upsert(f *plumbv1.Fact) {
 	s.send(sinkOp{kind: opUpsert, fact: f, note: s.r.pending.note(fact.KeyOf(f), f)})
+}
+
+var _ ChangeSink = (*sink)(nil)
+
+// UpsertChange implements ChangeSink.
+func (s *sink) UpsertChange(f *plumbv1.Fact, c *plumbv1.PackageChange) {
+	s.send(sinkOp{kind: opUpsert, fact: f, change: c, note: s.r.pending.note(fact.KeyOf(f), f)})
 }
 
 func (s *sink) Delete(k fact.Key) {

@@ -19,6 +19,7 @@ type memRecorder struct {
 	mu          sync.Mutex
 	facts       map[fact.Key]*plumbv1.Fact
 	checkpoints int
+	changes     []*plumbv1.PackageChange // with upserts, in order
 }
 
 func (m *memRecorder) Apply(batch []Op) (int, error) {
@@ -28,6 +29,9 @@ func (m *memRecorder) Apply(batch []Op) (int, error) {
 		switch {
 		case op.Upsert != nil:
 			m.facts[fact.KeyOf(op.Upsert)] = op.Upsert
+			if op.Change != nil {
+				m.changes = append(m.changes, op.Change)
+			}
 		case op.Delete != nil:
 			delete(m.facts, *op.Delete)
 		case op.Checkpoint:
@@ -295,5 +299,35 @@ func TestGapsOfARestartedSourceClose(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "/etc/still" {
 		t.Errorf("open gaps after the restart: %q, want only /etc/still", got)
+	}
+}
+
+// A package change sent with an upsert reaches the recorder with it.
+func TestUpsertChangeReachesTheRecorder(t *testing.T) {
+	rec := &memRecorder{facts: map[fact.Key]*plumbv1.Fact{}}
+	c := &plumbv1.PackageChange{Package: "bash:amd64", OldVersion: "1", NewVersion: "2", Manager: "dpkg"}
+	sources := map[string]Source{
+		"dpkg": scripted(func(s Sink) {
+			s.Ready()
+			s.(ChangeSink).UpsertChange(pkgFact("bash:amd64", "dpkg"), c)
+			s.Upsert(pkgFact("zsh:amd64", "dpkg"))
+		}),
+	}
+	r := NewRunner(slog.New(slog.DiscardHandler), rec, sources, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rec.keys()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.changes) != 1 || rec.changes[0] != c {
+		t.Errorf("recorder got changes %v, want the one sent", rec.changes)
 	}
 }

@@ -86,6 +86,15 @@ type FactReader interface {
 	Facts(scope Scope, fn func(*plumbv1.Fact) error) error
 }
 
+// ChangeSink is an optional interface of a Sink: a package source that
+// saw a package's version change sends the package's new fact together
+// with its check of the new version's files. The check rides on the
+// fact's delta as context for alerting; it is never part of the fact, and
+// a Sink without this interface gets the plain Upsert.
+type ChangeSink interface {
+	UpsertChange(f *plumbv1.Fact, c *plumbv1.PackageChange)
+}
+
 // Scope is a set of facts a snapshot covers: all facts of Kind whose key
 // starts with Prefix and, if Manager is set, whose package manager
 // (PackageAttrs.manager or ConffileAttrs.manager) is Manager. An empty

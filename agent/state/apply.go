@@ -74,6 +74,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 					Op:               plumbv1.DeltaOp_DELTA_OP_UPSERT,
 					Fact:             f,
 					ObservedUnixNano: f.GetObservedUnixNano(),
+					PackageChange:    boundChange(f, c.Change),
 				}); err != nil {
 					return err
 				}

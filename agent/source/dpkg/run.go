@@ -50,10 +50,24 @@ type run struct {
 	found    bool            // the status file existed at the last read
 	stamp    string          // database fingerprint at the last read
 	reporter *pkgfact.Reporter
+	infoDir  string // dpkg's info directory, beside the status file
 	gaps     *gapset.Set
 }
 
-var _ pkgfact.Reading = (*run)(nil)
+var (
+	_ pkgfact.Reading     = (*run)(nil)
+	_ pkgfact.FileReading = (*run)(nil)
+)
+
+// PackageFiles implements pkgfact.FileReading for the last database read.
+func (r *run) PackageFiles(key string) ([]pkgfact.File, error) {
+	for _, p := range r.pkgs {
+		if p.Key() == key && p.Installed() {
+			return packageFiles(r.infoDir, p)
+		}
+	}
+	return nil, fmt.Errorf("package %s not installed", key)
+}
 
 // PackageFacts implements pkgfact.Reading for the last database read.
 func (r *run) PackageFacts(now int64) snapshot.Facts { return packageFacts(r.pkgs, now) }
@@ -74,7 +88,9 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		Source: s, sink: sink, w: w, watching: map[string]bool{},
 		gaps:     gapset.New(sink),
 		reporter: pkgfact.NewReporter(sink, manager, s.cfg.CheckConffiles),
+		infoDir:  filepath.Join(filepath.Dir(s.statusPath), "info"),
 	}
+	r.reporter.CheckUpgrades(s.log, s.root, pkgfact.DefaultLimits())
 
 	// Watch before the first read, so that no change slips in between.
 	r.addWatches()

@@ -87,3 +87,51 @@ func TestReporterWithoutConffiles(t *testing.T) {
 		t.Errorf("log %s; want the package snapshot alone", got)
 	}
 }
+
+// fileReading is a reading that records file digests.
+type fileReading struct {
+	reading
+	files map[string][]pkgfact.File
+}
+
+func (r *fileReading) PackageFiles(key string) ([]pkgfact.File, error) { return r.files[key], nil }
+
+// Only a version change or a new package seen after the first snapshot
+// carries a check of its files; a removal carries none.
+func TestReporterChecksUpgrades(t *testing.T) {
+	root := tree(t, map[string]string{"/usr/lib/a/x": "x2\n", "/usr/lib/b/y": "y\n"})
+	sink := sourcetest.NewSink()
+	r := pkgfact.NewReporter(sink, "dpkg", false)
+	r.CheckUpgrades(sourcetest.Logger(t), root, pkgfact.DefaultLimits())
+	rd := &fileReading{
+		reading: reading{manager: "dpkg", versions: map[string]string{"a:all": "1", "gone:all": "1"}},
+		files: map[string][]pkgfact.File{
+			"a:all": {{Path: "/usr/lib/a/x", Algorithm: "md5", Digest: md5Of("x2\n")}, {Path: "/usr/lib/a/z", Algorithm: "md5", Digest: md5Of("z")}},
+			"b:all": {{Path: "/usr/lib/b/y", Algorithm: "md5", Digest: md5Of("y (as packaged)\n")}},
+		},
+	}
+	r.Snapshot(rd, 1)
+	if c := sink.Changes(); len(c) != 0 {
+		t.Fatalf("first snapshot sent changes %v", c)
+	}
+	rd.versions = map[string]string{"a:all": "2", "b:all": "1"}
+	r.Update(rd, 2)
+	got := sink.Changes()
+	if len(got) != 2 {
+		t.Fatalf("changes %v, want a's upgrade and b's install", got)
+	}
+	a, b := got[0], got[1]
+	if a.GetPackage() != "a:all" || a.GetOldVersion() != "1" || a.GetNewVersion() != "2" || a.GetManager() != "dpkg" || a.GetFiles() != 2 ||
+		strings.Join(paths(a.GetMatched()), ",") != "/usr/lib/a/x" || strings.Join(paths(a.GetMissing()), ",") != "/usr/lib/a/z" {
+		t.Errorf("a's change %v", a)
+	}
+	if b.GetPackage() != "b:all" || b.GetOldVersion() != "" || b.GetNewVersion() != "1" ||
+		strings.Join(paths(b.GetMismatched()), ",") != "/usr/lib/b/y" {
+		t.Errorf("b's change %v", b)
+	}
+	// No version change, no check.
+	r.Update(rd, 3)
+	if n := len(sink.Changes()); n != 2 {
+		t.Errorf("an unchanged reading sent %d more changes", n-2)
+	}
+}

@@ -1,6 +1,7 @@
 package rpm
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,8 @@ import (
 	// driver and leaves the choice of driver to its user: this one is pure
 	// Go, so the agent stays a static binary.
 	_ "modernc.org/sqlite"
+
+	"github.com/plumb-dev/plumb/agent/source/pkgfact"
 )
 
 // dbFiles are the database files rpm may keep in its dbpath, newest format
@@ -30,6 +33,9 @@ type Package struct {
 	Release   string
 	Version   string
 	Conffiles []Conffile
+	// Files are the regular files the package records digests for, read
+	// only for the packages readDatabase was asked to keep them for.
+	Files []pkgfact.File
 }
 
 // Conffile is one %config file with its recorded digest.
@@ -54,21 +60,27 @@ func findDatabase(dir string) (string, error) {
 	return "", errNoDatabase
 }
 
-// readDatabase reads every package from the database file at path.
-func readDatabase(path string) (pkgs []Package, err error) {
+// maxKeptFiles bounds the file digests one read keeps for changed
+// packages (about 15 MB); packages past it are checked without files.
+const maxKeptFiles = 100_000
+
+// readDatabase reads every package from the database file at path. For
+// each package keep (nil: none) reports true for, it keeps its files'
+// digests, up to maxKeptFiles in all; truncated says some were not kept.
+func readDatabase(path string, keep func(Package) bool) (pkgs []Package, truncated bool, err error) {
 	// go-rpmdb decodes header blobs the database holds and may index
 	// past their end; a damaged database is an error, not a crash.
 	defer func() {
 		if r := recover(); r != nil {
-			pkgs, err = nil, fmt.Errorf("read rpm database %s: malformed: %v", path, r)
+			pkgs, truncated, err = nil, false, fmt.Errorf("read rpm database %s: malformed: %v", path, r)
 		}
 	}()
 	if err := checkHeaders(path); err != nil {
-		return nil, fmt.Errorf("read rpm database %s: malformed: %w", path, err)
+		return nil, false, fmt.Errorf("read rpm database %s: malformed: %w", path, err)
 	}
 	db, err := rpmdb.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open rpm database %s: %w", path, err)
+		return nil, false, fmt.Errorf("open rpm database %s: %w", path, err)
 	}
 	defer func() {
 		// The sqlite reader closes its handle itself once read; a second
@@ -77,15 +89,49 @@ func readDatabase(path string) (pkgs []Package, err error) {
 	}()
 	infos, err := db.ListPackages()
 	if err != nil {
-		return nil, fmt.Errorf("read rpm database %s: %w", path, err)
+		return nil, false, fmt.Errorf("read rpm database %s: %w", path, err)
 	}
 	out := make([]Package, 0, len(infos))
+	kept := 0
 	for _, in := range infos {
 		p, err := fromInfo(in)
 		if err != nil {
-			return nil, fmt.Errorf("read rpm database %s: %w", path, err)
+			return nil, false, fmt.Errorf("read rpm database %s: %w", path, err)
+		}
+		if keep != nil && keep(p) {
+			files, err := filesOf(in)
+			if err != nil {
+				return nil, false, fmt.Errorf("read rpm database %s: %w", path, err)
+			}
+			if kept+len(files) > maxKeptFiles {
+				truncated = true
+			} else {
+				p.Files, kept = files, kept+len(files)
+			}
 		}
 		out = append(out, p)
+	}
+	return out, truncated, nil
+}
+
+// filesOf returns the regular files of a header that record a digest,
+// ghosts (files rpm does not install) excepted.
+func filesOf(in *rpmdb.PackageInfo) ([]pkgfact.File, error) {
+	files, err := in.InstalledFiles()
+	if err != nil {
+		return nil, fmt.Errorf("package %s files: %w", in.Name, err)
+	}
+	alg := digestName(in.DigestAlgorithm)
+	var out []pkgfact.File
+	for _, f := range files {
+		if int32(f.Flags)&rpmdb.RPMFILE_GHOST != 0 || f.Digest == "" || f.Mode&modeTypeMask != modeRegular {
+			continue
+		}
+		d, err := hex.DecodeString(f.Digest)
+		if err != nil {
+			continue
+		}
+		out = append(out, pkgfact.File{Path: f.Path, Algorithm: alg, Digest: d})
 	}
 	return out, nil
 }

@@ -56,10 +56,18 @@ type run struct {
 	stamp    string // database fingerprint taken before the last read
 	failures int    // consecutive failed reads
 	reporter *pkgfact.Reporter
-	gaps     *gapset.Set
+	// reported: the first snapshot is sent, later reads are changes
+	reported bool
+	// filesTruncated: the last read kept the files of only some of its
+	// changed packages
+	filesTruncated bool
+	gaps           *gapset.Set
 }
 
-var _ pkgfact.Reading = (*run)(nil)
+var (
+	_ pkgfact.Reading     = (*run)(nil)
+	_ pkgfact.FileReading = (*run)(nil)
+)
 
 // PackageFacts implements pkgfact.Reading for the last database read.
 func (r *run) PackageFacts(now int64) snapshot.Facts { return packageFacts(r.pkgs, now) }
@@ -81,6 +89,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		gaps:     gapset.New(sink),
 		reporter: pkgfact.NewReporter(sink, manager, s.cfg.CheckConffiles),
 	}
+	r.reporter.CheckUpgrades(s.log, s.root, pkgfact.DefaultLimits())
 
 	// Watch before the first read, so that no change slips in between.
 	r.watch()
@@ -103,6 +112,7 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 		s.log.Info("rpm database not found; watching for it", "dbpath", filepath.Join(s.root, s.cfg.DBPath))
 	}
 	r.reporter.Snapshot(r, time.Now().UnixNano())
+	r.reported = true
 	sink.Ready()
 	pkgs, confs := r.reporter.Counts()
 	s.log.Debug("rpm snapshot done", "packages", pkgs, "conffiles", confs, "duration", time.Since(start))
@@ -202,6 +212,44 @@ func (r *run) watch() {
 	}
 }
 
+// changed returns which packages of the next read keep their file
+// digests, for the check of an upgrade: those whose key and version the
+// last read did not have. Nil (none) before the first snapshot, whose
+// packages are not checked.
+func (r *run) changed() func(Package) bool {
+	if !r.reported {
+		return nil
+	}
+	had := make(map[[2]string]bool, len(r.pkgs))
+	for _, p := range r.pkgs {
+		k, v := packageKey(p)
+		had[[2]string{k, v}] = true
+	}
+	return func(p Package) bool {
+		k, v := packageKey(p)
+		return !had[[2]string{k, v}]
+	}
+}
+
+// PackageFiles implements pkgfact.FileReading for the last database read:
+// the files of the key's versions that are new in it.
+func (r *run) PackageFiles(key string) ([]pkgfact.File, error) {
+	var files []pkgfact.File
+	for _, p := range r.pkgs {
+		if k, _ := packageKey(p); k == key {
+			files = append(files, p.Files...)
+		}
+	}
+	if r.filesTruncated {
+		return files, errTooManyFiles
+	}
+	return files, nil
+}
+
+// errTooManyFiles says one read changed more packages' files than it
+// keeps (maxKeptFiles).
+var errTooManyFiles = errors.New("too many changed files in one database read to check them all")
+
 // read reads the database into r.pkgs. A missing database reads as an
 // empty one. Other errors are returned and leave the last state in place.
 func (r *run) read() error {
@@ -218,8 +266,10 @@ func (r *run) read() error {
 	}
 	if err == nil {
 		var pkgs []Package
-		if pkgs, err = readDatabase(file); err == nil {
+		var truncated bool
+		if pkgs, truncated, err = readDatabase(file, r.changed()); err == nil {
 			r.pkgs, r.found, r.stamp, r.failures = pkgs, true, stamp, 0
+			r.filesTruncated = truncated
 			return nil
 		}
 	}

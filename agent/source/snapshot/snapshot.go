@@ -37,6 +37,18 @@ func Send(sink source.Sink, scope source.Scope, cur Facts) {
 // that is new or whose digest changed, then a delete for each that is
 // gone. It returns how many changes it sent.
 func Report(sink source.Sink, old, cur Facts) int {
+	return ReportAnnotated(sink, old, cur, nil)
+}
+
+// Annotate returns the package change to send with the upsert of cur,
+// whose last sent value is old (nil when new), or nil for none.
+type Annotate func(old, cur *plumbv1.Fact) *plumbv1.PackageChange
+
+// ReportAnnotated is Report, with each upsert's package change asked of
+// annotate (nil: none) and sent through source.ChangeSink when the sink
+// has it.
+func ReportAnnotated(sink source.Sink, old, cur Facts, annotate Annotate) int {
+	cs, _ := sink.(source.ChangeSink)
 	var up, del []fact.Key
 	for k, f := range cur {
 		if o, ok := old[k]; !ok || !bytes.Equal(o.GetDigest(), f.GetDigest()) {
@@ -51,6 +63,12 @@ func Report(sink source.Sink, old, cur Facts) int {
 	sortKeys(up)
 	sortKeys(del)
 	for _, k := range up {
+		if annotate != nil && cs != nil {
+			if c := annotate(old[k], cur[k]); c != nil {
+				cs.UpsertChange(cur[k], c)
+				continue
+			}
+		}
 		sink.Upsert(cur[k])
 	}
 	for _, k := range del {

@@ -12,7 +12,10 @@ import (
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
-var _ source.Sink = (*Sink)(nil)
+var (
+	_ source.Sink       = (*Sink)(nil)
+	_ source.ChangeSink = (*Sink)(nil)
+)
 
 // Sink is a source.Sink that keeps state the way the agent does (End
 // deletes what the snapshot did not upsert) and logs every call, as
@@ -25,6 +28,7 @@ type Sink struct {
 	log      []string                           // guarded by mu
 	readyAt  time.Time                          // guarded by mu; zero until Ready
 	coverage []source.Condition                 // guarded by mu
+	changes  []*plumbv1.PackageChange           // guarded by mu; from UpsertChange, in order
 }
 
 // NewSink returns an empty Sink.
@@ -54,6 +58,22 @@ func (s *Sink) Upsert(f *plumbv1.Fact) {
 		m[k] = true
 	}
 	s.log = append(s.log, "upsert "+k.String())
+}
+
+// UpsertChange implements source.ChangeSink: an Upsert (logged as one)
+// whose package change is kept for Changes.
+func (s *Sink) UpsertChange(f *plumbv1.Fact, c *plumbv1.PackageChange) {
+	s.Upsert(f)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.changes = append(s.changes, c)
+}
+
+// Changes returns the package changes sent with upserts, oldest first.
+func (s *Sink) Changes() []*plumbv1.PackageChange {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*plumbv1.PackageChange(nil), s.changes...)
 }
 
 // Keep implements source.Sink.
