@@ -39,6 +39,7 @@ func (e *Engine) Apply(tx store.Tx, h *store.Host, d *plumbv1.Delta) ([]*plumbv1
 	var mismatch error
 	switch d.GetOp() {
 	case plumbv1.DeltaOp_DELTA_OP_UPSERT:
+		a.pkgChange = d.GetPackageChange()
 		if err := a.upsert(d.GetFact(), nil); err != nil {
 			return nil, err
 		}
@@ -127,6 +128,10 @@ type applier struct {
 	cause    cause
 	observed int64 // agent clock of the delta, 0 if unknown
 	events   []*plumbv1.DriftEvent
+	// pkgChange is the agent's check of the upgraded package the delta
+	// upserts, if it sent one: it goes on that package item's event,
+	// whatever the transition (a return to the baseline version too).
+	pkgChange *plumbv1.PackageChange
 }
 
 func (e *Engine) applier(tx store.Tx, h *store.Host, c cause, observed int64) *applier {

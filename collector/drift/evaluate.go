@@ -92,6 +92,9 @@ func (a *applier) record(item *plumbv1.DriftItem, typ plumbv1.DriftEventType, no
 		// Every caller has counted the transition in h.OpenDrift.
 		HostOpenDrift: uint32(min(a.h.OpenDrift, math.MaxUint32)),
 	}
+	if c := a.pkgChange; c != nil && item.GetKind() == plumbv1.FactKind_FACT_KIND_PACKAGE && string(item.GetKey()) == c.GetPackage() {
+		ev.PackageChange = c
+	}
 	if err := a.tx.AppendEvent(ev); err != nil {
 		return err
 	}

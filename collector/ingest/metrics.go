@@ -12,6 +12,9 @@ type Metrics struct {
 	Rejected         prometheus.Counter
 	ResyncBuckets    prometheus.Counter
 	DigestMismatches prometheus.Counter
+	// PackageChangesDropped counts package changes dropped from deltas
+	// that were kept (see checkPackageChanges).
+	PackageChangesDropped prometheus.Counter
 }
 
 // NewMetrics registers the metrics with reg; nil keeps them unregistered.
@@ -27,9 +30,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Rejected:         prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_collector_rejected_messages_total", Help: "Agent messages rejected as malformed."}),
 		ResyncBuckets:    prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_collector_resync_buckets_total", Help: "Buckets replaced by agent resyncs."}),
 		DigestMismatches: prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_collector_digest_mismatches_total", Help: "Checkpoints whose set digest disagreed with the collector's."}),
+		PackageChangesDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_collector_package_changes_dropped_total",
+			Help: "Package changes dropped from agent deltas as malformed or over their limits; the deltas were applied."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Streams, m.DeltasApplied, m.CommitDeltas, m.CommitSeconds, m.CommitErrors, m.Rejected, m.ResyncBuckets, m.DigestMismatches)
+		reg.MustRegister(m.Streams, m.DeltasApplied, m.CommitDeltas, m.CommitSeconds, m.CommitErrors, m.Rejected, m.ResyncBuckets, m.DigestMismatches, m.PackageChangesDropped)
 	}
 	return m
 }

@@ -320,6 +320,7 @@ func (s *Server) handle(ctx context.Context, ss *session, m *plumbv1.SyncRequest
 				s.trimContent(d.GetFact(), true)
 			}
 		}
+		s.checkPackageChanges(ss.logger, ds)
 		r := s.committer.submit(ctx, &job{host: ss.host, kind: jobDeltas, deltas: ds})
 		if r.err != nil {
 			return nil, storeError(r.err)

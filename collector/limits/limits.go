@@ -79,6 +79,14 @@ const (
 	// MaxCoverageFieldBytes bounds a coverage condition's source and
 	// reason; its detail (often a path) may be MaxKeyBytes.
 	MaxCoverageFieldBytes = 256
+	// MaxPackageChangePaths and MaxPackageChangeBytes bound the package
+	// change a delta carries (its paths, and its encoded size), twice what
+	// agents send (pkgfact.DefaultLimits, state.MaxPackageChangeBytes);
+	// MaxPackageChangeFieldBytes bounds its package, version and manager
+	// strings. A change past them is dropped, the delta kept.
+	MaxPackageChangePaths      = 4096
+	MaxPackageChangeBytes      = 1 << 20
+	MaxPackageChangeFieldBytes = 1024
 	// DefaultListFactsPage is ListFacts' page size when none is asked for.
 	DefaultListFactsPage = 10000
 	// MaxListFactsPageBytes bounds a ListFacts page's encoded facts, so a

@@ -164,18 +164,20 @@ type Event struct {
 	At     string `json:"at"`
 	ItemID string `json:"item_id"`
 	DriftItem
+	PackageChange *PackageChange `json:"package_change,omitempty"`
 }
 
 // FromEvent renders ev.
 func FromEvent(ev *plumbv1.DriftEvent) *Event {
 	it := FromDriftItem(ev.GetItem())
 	out := &Event{
-		ID:        ev.GetId(),
-		Type:      EventType(ev.GetType()),
-		Seq:       ev.GetSeq(),
-		At:        Time(ev.GetAtUnixNano()),
-		ItemID:    it.ID,
-		DriftItem: *it,
+		ID:            ev.GetId(),
+		Type:          EventType(ev.GetType()),
+		Seq:           ev.GetSeq(),
+		At:            Time(ev.GetAtUnixNano()),
+		ItemID:        it.ID,
+		DriftItem:     *it,
+		PackageChange: FromPackageChange(ev.GetPackageChange()),
 	}
 	return out
 }
