@@ -17,7 +17,9 @@ func TestEventPackageChange(t *testing.T) {
 	ev.PackageChange = &plumbv1.PackageChange{Package: "app:all", OldVersion: "1", NewVersion: "2", Manager: "dpkg", Files: 2,
 		Matched: [][]byte{[]byte("/usr/bin/app")}, Mismatched: [][]byte{[]byte("/etc/\xff\x1b[31m")}}
 	b, _ = json.Marshal(FromEvent(ev))
-	var got struct{ PackageChange PackageChange `json:"package_change"` }
+	var got struct {
+		PackageChange PackageChange `json:"package_change"`
+	}
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
