@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 )
@@ -27,7 +28,7 @@ func TestEventPackageChange(t *testing.T) {
 	if c.Package != "app:all" || c.OldVersion != "1" || c.NewVersion != "2" || c.Files != 2 || len(c.Matched) != 1 || c.Missing == nil {
 		t.Errorf("package_change %+v", c)
 	}
-	if m := c.Mismatched[0]; strings.ContainsAny(m, "\xff\x1b") {
+	if m := c.Mismatched[0]; strings.ContainsRune(m, 0x1b) || !utf8.ValidString(m) {
 		t.Errorf("a path that is not UTF-8 shown raw: %q", m)
 	}
 }

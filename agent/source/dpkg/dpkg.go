@@ -20,6 +20,15 @@
 // "remove-on-upgrade" (going away at the next upgrade) are skipped, and so
 // are "newconffile" entries (unpacked, not yet configured: dpkg has recorded
 // no digest yet); they appear once dpkg configures the package.
+//
+// When a package's version changes (or a package is installed) after the
+// first snapshot, its fact goes with a check of the files the new version
+// records digests for: its md5sums file in dpkg's info directory and its
+// tracked conffiles, each hashed on disk (pkgfact.Verify). The check is
+// made at the first reading that shows the new version: dpkg has put the
+// new files in place by then, but a conffile the new version changes is
+// only installed when dpkg configures the package, so until then the
+// status file records, and the check compares with, the old one.
 package dpkg
 
 import (

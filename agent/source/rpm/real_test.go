@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -159,12 +160,59 @@ func TestRealRPM(t *testing.T) {
 		return sink.Get(pkgKind, "plumbtest-multi.x86_64").GetPackage().GetVersion() == "2-1"
 	})
 
-	// And an install while running shows up.
+	// And an install while running shows up, with its check of the
+	// package's files, which agrees with rpm -V.
 	rpmtest.Install(t, root, rpms["plumbtest-conf-1.2"])
 	sourcetest.WaitFor(t, 2*time.Second, "install to be reported", func() bool {
 		return sink.Get(pkgKind, "plumbtest-conf.noarch") != nil && sink.Get(confKind, "/etc/plumbtest/app.conf").GetConffile().GetMatches()
 	})
 	comparePackages(t, sink, rpmtest.Installed(t, root))
+	var pc *plumbv1.PackageChange
+	for _, c := range sink.Changes() {
+		if c.GetPackage() == "plumbtest-conf.noarch" {
+			pc = c
+		}
+	}
+	verified := rpmVerify(t, root, "plumbtest-conf")
+	var matched, mismatched []string
+	for _, p := range []string{"/etc/plumbtest/app.conf", "/etc/plumbtest/other.conf", "/usr/share/plumbtest/data"} {
+		if verified[p] {
+			mismatched = append(mismatched, p)
+		} else {
+			matched = append(matched, p)
+		}
+	}
+	got := func(bs [][]byte) []string {
+		var out []string
+		for _, b := range bs {
+			out = append(out, string(b))
+		}
+		return out
+	}
+	if pc.GetOldVersion() != "" || pc.GetNewVersion() != "2:1.2-3" || pc.GetManager() != "rpm" || pc.GetFiles() != 3 || pc.GetTruncated() ||
+		!slices.Equal(got(pc.GetMatched()), matched) || !slices.Equal(got(pc.GetMismatched()), mismatched) || len(pc.GetMissing()) != 0 {
+		t.Errorf("install's check %v; want a first install of 2:1.2-3, 3 files (the ghost left out), matched %v and mismatched %v as rpm -V says",
+			pc, matched, mismatched)
+	}
+}
+
+// rpmVerify returns the paths rpm -V finds with another digest ("5").
+func rpmVerify(t *testing.T, root, pkg string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command("rpm", "--root", root, "--dbpath", rpmtest.DBPath, "-V", pkg).Output()
+	if err != nil && len(out) == 0 {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("rpm -V %s: %v", pkg, err)
+		}
+	}
+	t.Logf("rpm -V %s: %q", pkg, out)
+	changed := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if i := strings.Index(line, " /"); i >= 0 && len(line) > 2 && line[2] == '5' {
+			changed[line[i+1:]] = true
+		}
+	}
+	return changed
 }
 
 func TestRealRPMDatabaseAppears(t *testing.T) {

@@ -25,6 +25,11 @@
 // (md5 when the header does not say). Files with an algorithm Plumb cannot
 // compute are skipped.
 //
+// When a key's versions change after the first snapshot, its fact goes
+// with a check of the files its new versions record digests for (regular,
+// not %ghost; pkgfact.Verify). Only the headers whose key and version are
+// new in a reading keep their file lists, at most maxKeptFiles in all.
+//
 // When no database exists under the host root (a Debian host, say), the
 // source reports empty snapshots, logs that once at info, and keeps looking
 // for one to appear.
