@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"bytes"
 	"path"
 	"regexp"
 	"slices"
@@ -57,7 +58,7 @@ func (g *Group) Explain() []*HostExplanation {
 	items := g.Items()
 	// Package changes first, so that a file item explained by a package
 	// whose event came after it in the log is found.
-	matched := map[string]map[string]*PackageIncident{} // host -> path -> incident
+	matched := map[string]map[string]matchedFile{} // host -> path -> what the package accounts for
 	for _, gi := range items {
 		it := gi.Item()
 		if it.GetKind() != plumbv1.FactKind_FACT_KIND_PACKAGE {
@@ -70,10 +71,18 @@ func (g *Group) Explain() []*HostExplanation {
 			continue
 		}
 		if matched[h.Host] == nil {
-			matched[h.Host] = map[string]*PackageIncident{}
+			matched[h.Host] = map[string]matchedFile{}
 		}
-		for _, p := range pi.Change.GetMatched() {
-			matched[h.Host][string(p)] = pi
+		sums := pi.Change.GetMatchedSha256()
+		if len(sums) != len(pi.Change.GetMatched()) {
+			sums = nil // an older agent: the path alone
+		}
+		for i, p := range pi.Change.GetMatched() {
+			mf := matchedFile{pi: pi}
+			if sums != nil {
+				mf.sha256 = sums[i]
+			}
+			matched[h.Host][string(p)] = mf
 		}
 	}
 	for _, gi := range items {
@@ -107,9 +116,16 @@ func lastChange(events []*plumbv1.DriftEvent, item string) *plumbv1.PackageChang
 	return pc
 }
 
+// matchedFile is a file whose content on disk matched its package's
+// record when the agent checked it.
+type matchedFile struct {
+	pi     *PackageIncident
+	sha256 []byte // of the content that matched; nil from an older agent
+}
+
 // explainedBy returns the package incident that accounts for the file
 // item gi, or nil.
-func explainedBy(gi *GroupItem, matched map[string]*PackageIncident) *PackageIncident {
+func explainedBy(gi *GroupItem, matched map[string]matchedFile) *PackageIncident {
 	it := gi.Item()
 	if len(matched) == 0 {
 		return nil
@@ -120,28 +136,35 @@ func explainedBy(gi *GroupItem, matched map[string]*PackageIncident) *PackageInc
 		return nil
 	}
 	p := string(it.GetKey())
-	if pi, ok := matched[p]; ok {
-		if it.GetChange() == plumbv1.DriftChange_DRIFT_CHANGE_REMOVED && !gi.Closed() {
-			// Removed after the agent checked it: not the package's doing.
+	if mf, ok := matched[p]; ok {
+		cur := it.GetCurrent().GetFile()
+		switch {
+		case gi.Closed():
+			return mf.pi // back to its baseline by the end of the window
+		case it.GetChange() == plumbv1.DriftChange_DRIFT_CHANGE_REMOVED:
+			return nil // removed after the agent checked it
+		case mf.sha256 != nil && !bytes.Equal(cur.GetSha256(), mf.sha256):
+			// Its content now is not what matched the package: changed
+			// again after the check, by someone else.
 			return nil
 		}
-		return pi
+		return mf.pi
 	}
 	// dpkg and rpm write each file beside its final name first. Such a
 	// file is the package manager's only if it is gone again by the end of
 	// the window; one left behind is a phantom on-call should see.
 	if base, ok := tempBase(p); ok && gi.Closed() {
-		if pi, ok := matched[base]; ok {
-			return pi
+		if mf, ok := matched[base]; ok {
+			return mf.pi
 		}
 	}
 	// A directory the package's files live in: dpkg creates and
 	// re-stamps them.
 	if cur := it.GetCurrent().GetFile(); cur != nil && cur.GetType() == plumbv1.FileType_FILE_TYPE_DIRECTORY {
 		prefix := strings.TrimSuffix(p, "/") + "/"
-		for q, pi := range matched {
+		for q, mf := range matched {
 			if strings.HasPrefix(q, prefix) {
-				return pi
+				return mf.pi
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package alert_test
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -173,5 +174,30 @@ func TestSummaryOfACleanUpgrade(t *testing.T) {
 	want := "h: openssh-server:amd64 1:9.2p1-2 → 1:9.2p1-2+deb12u3: 37 files, all match the package"
 	if s.Title != want || s.Severity != "warning" || s.UnexplainedTotal != 0 {
 		t.Fatalf("title %q severity %q unexplained %d; want %q, warning, 0", s.Title, s.Severity, s.UnexplainedTotal, want)
+	}
+}
+
+// A packaged file whose content changed again after the agent checked it
+// is not the package's doing: its current SHA-256 is not the one that
+// matched.
+func TestExplainComparesTheContentThatMatched(t *testing.T) {
+	const file = plumbv1.FactKind_FACT_KIND_FILE
+	sum := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+	specs := []evSpec{
+		{host: "h", key: "/usr/bin/a", kind: file},
+		{host: "h", key: "/usr/bin/b", kind: file},
+		{host: "h", key: "app:all", kind: plumbv1.FactKind_FACT_KIND_PACKAGE,
+			pc: &plumbv1.PackageChange{Package: "app:all", OldVersion: "1", NewVersion: "2", Files: 2,
+				Matched: bs("/usr/bin/a", "/usr/bin/b"), MatchedSha256: [][]byte{sum(1), sum(2)}}},
+	}
+	events := specEvents(specs)
+	events[0].Item.Current.GetFile().Sha256 = sum(1)
+	events[1].Item.Current.GetFile().Sha256 = sum(9) // edited after the check
+	hs := (&alert.Group{Key: "g", Events: events}).Explain()
+	if len(hs) != 1 || len(hs[0].Packages) != 1 || len(hs[0].Packages[0].Files) != 1 || len(hs[0].Unexplained) != 1 {
+		t.Fatalf("explanation %+v", hs)
+	}
+	if got := string(hs[0].Unexplained[0].Item().GetKey()); got != "/usr/bin/b" {
+		t.Fatalf("unexplained %s, want /usr/bin/b", got)
 	}
 }

@@ -59,6 +59,16 @@ func checkPackageChange(d *plumbv1.Delta, c *plumbv1.PackageChange) error {
 			}
 		}
 	}
+	if h := c.GetMatchedSha256(); len(h) > 0 {
+		if len(h) != len(c.GetMatched()) {
+			return fmt.Errorf("%d matched digests for %d matched paths", len(h), len(c.GetMatched()))
+		}
+		for _, d := range h {
+			if len(d) != 32 {
+				return fmt.Errorf("a matched digest of %d bytes, want 32", len(d))
+			}
+		}
+	}
 	if uint64(n) > uint64(c.GetFiles()) {
 		return fmt.Errorf("%d paths listed of %d files", n, c.GetFiles())
 	}

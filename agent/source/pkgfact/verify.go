@@ -2,6 +2,7 @@ package pkgfact
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"hash"
 	"io"
@@ -99,7 +100,7 @@ func Verify(log *slog.Logger, root string, ch Change, files []File, lim Limits) 
 			out.Truncated = true
 			break
 		}
-		c, read := classify(log, root, f, budget)
+		c, sum, read := classify(log, root, f, budget)
 		budget -= read
 		if c == overBudget {
 			out.Truncated = true
@@ -109,6 +110,7 @@ func Verify(log *slog.Logger, root string, ch Change, files []File, lim Limits) 
 		switch c {
 		case matched:
 			out.Matched = append(out.Matched, p)
+			out.MatchedSha256 = append(out.MatchedSha256, sum)
 		case mismatched:
 			out.Mismatched = append(out.Mismatched, p)
 		case missing:
@@ -121,51 +123,53 @@ func Verify(log *slog.Logger, root string, ch Change, files []File, lim Limits) 
 }
 
 // classify compares f's file under root with its digest, reading at most
-// budget bytes, and returns the bytes it read.
-func classify(log *slog.Logger, root string, f File, budget int64) (class, int64) {
+// budget bytes, and returns the SHA-256 of what it read and how many bytes
+// that was.
+func classify(log *slog.Logger, root string, f File, budget int64) (class, []byte, int64) {
 	// Symlinks in the directories are followed as the host would, inside
 	// root; the file itself is opened without following one.
 	dir, err := hostpath.Resolve(root, path.Dir(f.Path))
 	if err != nil {
 		log.Debug("package file unreadable", "path", f.Path, "err", err)
-		return missing, 0
+		return missing, nil, 0
 	}
 	fd, err := os.OpenFile(filepath.Join(dir, path.Base(f.Path)), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, syscall.ELOOP):
-		return mismatched, 0 // a symlink where a file was recorded
+		return mismatched, nil, 0 // a symlink where a file was recorded
 	case err != nil:
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			log.Debug("package file unreadable", "path", f.Path, "err", err)
 		}
-		return missing, 0
+		return missing, nil, 0
 	}
 	defer fd.Close()
 	fi, err := fd.Stat()
 	if err != nil {
-		return missing, 0
+		return missing, nil, 0
 	}
 	if !fi.Mode().IsRegular() {
-		return mismatched, 0
+		return mismatched, nil, 0
 	}
 	if fi.Size() > budget {
-		return overBudget, 0
+		return overBudget, nil, 0
 	}
 	return hashFile(log, fd, f, NewHash(f.Algorithm)(), budget)
 }
 
-// hashFile hashes fd with h, reading at most budget bytes (the file may
-// grow after its stat).
-func hashFile(log *slog.Logger, fd *os.File, f File, h hash.Hash, budget int64) (class, int64) {
-	n, err := io.Copy(h, io.LimitReader(fd, budget+1))
+// hashFile hashes fd with h, and with SHA-256 in the same read, reading at
+// most budget bytes (the file may grow after its stat).
+func hashFile(log *slog.Logger, fd *os.File, f File, h hash.Hash, budget int64) (class, []byte, int64) {
+	s := sha256.New()
+	n, err := io.Copy(io.MultiWriter(h, s), io.LimitReader(fd, budget+1))
 	switch {
 	case n > budget:
-		return overBudget, budget
+		return overBudget, nil, budget
 	case err != nil:
 		log.Debug("package file unreadable", "path", f.Path, "err", err)
-		return missing, n
+		return missing, nil, n
 	case bytes.Equal(h.Sum(nil), f.Digest):
-		return matched, n
+		return matched, s.Sum(nil), n
 	}
-	return mismatched, n
+	return mismatched, nil, n
 }

@@ -740,7 +740,11 @@ type PackageChange struct {
 	Missing [][]byte `protobuf:"bytes,8,rep,name=missing,proto3" json:"missing,omitempty"`
 	// True when the path lists were cut short at the agent's bound; files
 	// still counts them all.
-	Truncated     bool `protobuf:"varint,9,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	Truncated bool `protobuf:"varint,9,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// SHA-256 of each matched file's content as the agent read it, in
+	// matched's order: the collector explains a file's drift by the package
+	// only if the file's content is this one. Empty from older agents.
+	MatchedSha256 [][]byte `protobuf:"bytes,10,rep,name=matched_sha256,json=matchedSha256,proto3" json:"matched_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -836,6 +840,13 @@ func (x *PackageChange) GetTruncated() bool {
 		return x.Truncated
 	}
 	return false
+}
+
+func (x *PackageChange) GetMatchedSha256() [][]byte {
+	if x != nil {
+		return x.MatchedSha256
+	}
+	return nil
 }
 
 // DeltaBatch carries deltas in sequence order.
@@ -1223,7 +1234,7 @@ const file_plumb_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"fact_count\x18\x05 \x01(\x04R\tfactCount\x12,\n" +
 	"\x12observed_unix_nano\x18\x06 \x01(\x03R\x10observedUnixNano\x12>\n" +
-	"\x0epackage_change\x18\a \x01(\v2\x17.plumb.v1.PackageChangeR\rpackageChange\"\x8d\x02\n" +
+	"\x0epackage_change\x18\a \x01(\v2\x17.plumb.v1.PackageChangeR\rpackageChange\"\xb4\x02\n" +
 	"\rPackageChange\x12\x18\n" +
 	"\apackage\x18\x01 \x01(\tR\apackage\x12\x1f\n" +
 	"\vold_version\x18\x02 \x01(\tR\n" +
@@ -1237,7 +1248,9 @@ const file_plumb_v1_agent_proto_rawDesc = "" +
 	"mismatched\x18\a \x03(\fR\n" +
 	"mismatched\x12\x18\n" +
 	"\amissing\x18\b \x03(\fR\amissing\x12\x1c\n" +
-	"\ttruncated\x18\t \x01(\bR\ttruncated\"5\n" +
+	"\ttruncated\x18\t \x01(\bR\ttruncated\x12%\n" +
+	"\x0ematched_sha256\x18\n" +
+	" \x03(\fR\rmatchedSha256\"5\n" +
 	"\n" +
 	"DeltaBatch\x12'\n" +
 	"\x06deltas\x18\x01 \x03(\v2\x0f.plumb.v1.DeltaR\x06deltas\"d\n" +
