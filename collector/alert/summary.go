@@ -175,16 +175,19 @@ func (s *Summary) title() string {
 	default:
 		where = fmt.Sprintf("%d hosts", len(s.Hosts))
 	}
-	var parts []string
-	for _, p := range s.Packages {
-		parts = append(parts, p.Line())
-	}
 	if len(s.Packages) > 0 {
+		// At most two packages by name; the unexplained count always,
+		// since that is what on-call must look at.
+		var parts []string
+		for i, p := range s.Packages {
+			if i == 2 && len(s.Packages) > 3 {
+				parts = append(parts, fmt.Sprintf("%d more packages", len(s.Packages)-i))
+				break
+			}
+			parts = append(parts, p.Line())
+		}
 		if s.UnexplainedTotal > 0 {
 			parts = append(parts, fmt.Sprintf("%d unexplained %s", s.UnexplainedTotal, plural(s.UnexplainedTotal, "change", "changes")))
-		}
-		if len(parts) > 3 {
-			parts = append(parts[:2], fmt.Sprintf("and %d more", len(parts)-2))
 		}
 		return where + ": " + strings.Join(parts, "; ")
 	}
