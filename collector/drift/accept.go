@@ -29,6 +29,9 @@ type Expected struct {
 // current value differs, Accept fails with ErrChanged before writing
 // anything, so that a change made after the caller looked is not accepted
 // unseen. It needs k: all of a host's drift has no one value to expect.
+//
+// Health items are not accepted: a k of FACT_KIND_HEALTH is ErrHealthItem,
+// and accepting all of a host's drift leaves them open.
 func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, want *Expected, by, reason string) ([]*plumbv1.DriftItem, []*plumbv1.DriftEvent, error) {
 	if want != nil && k == nil {
 		return nil, nil, errors.New("accept: an expected value needs a fact key")
@@ -39,6 +42,9 @@ func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, want *Expected,
 	}
 	var items []*plumbv1.DriftItem
 	if k != nil {
+		if IsHealth(k.Kind) {
+			return nil, nil, fmt.Errorf("%s on host %q: %w", k, hostID, ErrHealthItem)
+		}
 		item, err := lookup(tx.Drift(hostID, *k))
 		if err != nil {
 			return nil, nil, err
@@ -60,7 +66,9 @@ func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, want *Expected,
 	} else {
 		// Collected first: the store's callbacks must not write.
 		err := tx.DriftItems(hostID, false, func(item *plumbv1.DriftItem) error {
-			items = append(items, item)
+			if !IsHealth(item.GetKind()) { // they resolve themselves
+				items = append(items, item)
+			}
 			return nil
 		})
 		if err != nil {

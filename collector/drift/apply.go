@@ -48,6 +48,9 @@ func (e *Engine) Apply(tx store.Tx, h *store.Host, d *plumbv1.Delta) ([]*plumbv1
 		if f.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED {
 			return nil, fmt.Errorf("%w: host %q seq %d: delete without a fact kind", ErrInvalidDelta, h.ID, d.GetSeq())
 		}
+		if IsHealth(f.GetKind()) {
+			return nil, fmt.Errorf("%w: host %q seq %d: health is the collector's to say, not a fact an agent deletes", ErrInvalidDelta, h.ID, d.GetSeq())
+		}
 		if err := a.delete(fact.KeyOf(f), nil); err != nil {
 			return nil, err
 		}
@@ -269,6 +272,8 @@ func checkFact(f *plumbv1.Fact) error {
 		return errors.New("no fact")
 	case f.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED:
 		return fmt.Errorf("fact %q has no kind", fact.Display(f.GetKey()))
+	case IsHealth(f.GetKind()):
+		return fmt.Errorf("fact %q is of kind health, which only the collector raises", fact.Display(f.GetKey()))
 	case len(f.GetDigest()) != sha256.Size:
 		return fmt.Errorf("fact %s has a %d-byte digest, want %d", fact.KeyOf(f), len(f.GetDigest()), sha256.Size)
 	}

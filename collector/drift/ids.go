@@ -33,13 +33,15 @@ func (h *idHash) sum() string {
 }
 
 // cause is what moved a host's facts, as it enters ids: the delta with
-// sequence number n, or the host's resync number n (store.Host.Resyncs).
-// Deltas and resyncs are numbered independently, so their ids hash under
-// different tags. Each cause is used once per host, and an id derives from
+// sequence number n, the host's resync number n (store.Host.Resyncs), or
+// its health transition number n (store.Host.HealthChanges). Deltas,
+// resyncs and health transitions are numbered independently, so their ids
+// hash under different tags. Each cause is used once per host, and an id derives from
 // nothing else, so a retried transaction gives the same ids and a new
 // cause new ones. Accepting uses delta 0, which no delta has.
 type cause struct {
 	resync bool
+	health bool
 	n      uint64
 }
 
@@ -47,15 +49,21 @@ type cause struct {
 // resync caused it. Being length-prefixed, it keeps the two numberings
 // apart.
 func (c cause) tag(kind string) []byte {
-	if c.resync {
+	switch {
+	case c.resync:
 		return []byte(kind + "/resync")
+	case c.health:
+		return []byte(kind + "/health")
 	}
 	return []byte(kind)
 }
 
 func (c cause) String() string {
-	if c.resync {
+	switch {
+	case c.resync:
 		return fmt.Sprintf("resync %d", c.n)
+	case c.health:
+		return fmt.Sprintf("health change %d", c.n)
 	}
 	return fmt.Sprintf("seq %d", c.n)
 }

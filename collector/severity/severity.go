@@ -33,7 +33,8 @@ type Config struct {
 
 // Defaults are the shipped rules: what lets someone in, or changes what
 // the kernel runs, is critical; a package version is a warning; the rest
-// is info.
+// is info. Health items (gaps in what the collector knows of a host) are
+// warnings, except a quarantined identity, which is critical.
 var Defaults = []Rule{
 	{plumbv1.FactKind_FACT_KIND_FILE, "/etc/sudoers", plumbv1.Severity_SEVERITY_CRITICAL},
 	{plumbv1.FactKind_FACT_KIND_FILE, "/etc/sudoers.d/**", plumbv1.Severity_SEVERITY_CRITICAL},
@@ -52,6 +53,11 @@ var Defaults = []Rule{
 	{plumbv1.FactKind_FACT_KIND_KERNEL, "**", plumbv1.Severity_SEVERITY_WARNING},
 	{plumbv1.FactKind_FACT_KIND_PACKAGE, "**", plumbv1.Severity_SEVERITY_WARNING},
 	{plumbv1.FactKind_FACT_KIND_CONFFILE, "**", plumbv1.Severity_SEVERITY_WARNING},
+	// Gaps the collector raises: another key posing as a host is an
+	// attack or a clone; a host not reporting, not fully seen, or out of
+	// step is a warning.
+	{plumbv1.FactKind_FACT_KIND_HEALTH, "identity", plumbv1.Severity_SEVERITY_CRITICAL},
+	{plumbv1.FactKind_FACT_KIND_HEALTH, "**", plumbv1.Severity_SEVERITY_WARNING},
 }
 
 // Rules classify drift items.

@@ -34,6 +34,10 @@ func TestDefaults(t *testing.T) {
 		{plumbv1.FactKind_FACT_KIND_KMOD, "ext4", crit},
 		{plumbv1.FactKind_FACT_KIND_PACKAGE, "openssh-server:amd64", warn},
 		{sysctl, "vm.swappiness", info},
+		{plumbv1.FactKind_FACT_KIND_HEALTH, "identity", crit},
+		{plumbv1.FactKind_FACT_KIND_HEALTH, "digest", warn},
+		{plumbv1.FactKind_FACT_KIND_HEALTH, "coverage", warn},
+		{plumbv1.FactKind_FACT_KIND_HEALTH, "reporting", warn},
 	} {
 		if got := New(nil).Of(tc.kind, []byte(tc.key)); got != tc.want {
 			t.Errorf("%v %s: %v, want %v", tc.kind, tc.key, got, tc.want)
@@ -50,6 +54,7 @@ func TestCustomRulesComeFirst(t *testing.T) {
 		{Kind: "file", Key: "/etc/shadow", Severity: "info"},
 		{Key: "net.ipv4.**", Severity: "critical"},
 		{Kind: "any", Key: "/opt/**", Severity: "Warning"},
+		{Kind: "health", Key: "reporting", Severity: "critical"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +70,9 @@ func TestCustomRulesComeFirst(t *testing.T) {
 	}
 	if got := r.Of(plumbv1.FactKind_FACT_KIND_FILE, []byte("/etc/passwd")); got != plumbv1.Severity_SEVERITY_CRITICAL {
 		t.Errorf("defaults after the custom rules: %v", got)
+	}
+	if got := r.Of(plumbv1.FactKind_FACT_KIND_HEALTH, []byte("reporting")); got != plumbv1.Severity_SEVERITY_CRITICAL {
+		t.Errorf("an override of a health default: %v", got)
 	}
 	for _, bad := range []Config{{Key: "**", Severity: "unspecified"}, {Key: "**"}, {Kind: "nope", Key: "**", Severity: "info"}} {
 		if _, err := Parse([]Config{bad}); err == nil {

@@ -13,28 +13,30 @@ import (
 // kept as raw bytes beside it (keyHostDigest). JSON keeps the record
 // readable in a bbolt dump; the proto parts use protojson.
 type hostRecord struct {
-	ID          string            `json:"id"`
-	Info        json.RawMessage   `json:"info,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	AppliedSeq  uint64            `json:"applied_seq"`
-	Resyncs     uint64            `json:"resyncs"`
-	FactCount   uint64            `json:"fact_count"`
-	HasBaseline bool              `json:"has_baseline"`
-	OpenDrift   uint64            `json:"open_drift"`
-	LastSeen    int64             `json:"last_seen_unix_nano"`
-	Coverage    []json.RawMessage `json:"coverage,omitempty"`
+	ID            string            `json:"id"`
+	Info          json.RawMessage   `json:"info,omitempty"`
+	Labels        map[string]string `json:"labels,omitempty"`
+	AppliedSeq    uint64            `json:"applied_seq"`
+	Resyncs       uint64            `json:"resyncs"`
+	HealthChanges uint64            `json:"health_changes,omitempty"`
+	FactCount     uint64            `json:"fact_count"`
+	HasBaseline   bool              `json:"has_baseline"`
+	OpenDrift     uint64            `json:"open_drift"`
+	LastSeen      int64             `json:"last_seen_unix_nano"`
+	Coverage      []json.RawMessage `json:"coverage,omitempty"`
 }
 
 func encodeHost(h *Host) (record, digest []byte, err error) {
 	r := hostRecord{
-		ID:          h.ID,
-		Labels:      h.Labels,
-		AppliedSeq:  h.AppliedSeq,
-		Resyncs:     h.Resyncs,
-		FactCount:   h.FactCount,
-		HasBaseline: h.HasBaseline,
-		OpenDrift:   h.OpenDrift,
-		LastSeen:    h.LastSeen,
+		ID:            h.ID,
+		Labels:        h.Labels,
+		AppliedSeq:    h.AppliedSeq,
+		Resyncs:       h.Resyncs,
+		HealthChanges: h.HealthChanges,
+		FactCount:     h.FactCount,
+		HasBaseline:   h.HasBaseline,
+		OpenDrift:     h.OpenDrift,
+		LastSeen:      h.LastSeen,
 	}
 	if h.Info != nil {
 		if r.Info, err = protojson.Marshal(h.Info); err != nil {
@@ -63,14 +65,15 @@ func decodeHost(record, digest []byte) (*Host, error) {
 		return nil, fmt.Errorf("decode host record: %w", err)
 	}
 	h := &Host{
-		ID:          r.ID,
-		Labels:      r.Labels,
-		AppliedSeq:  r.AppliedSeq,
-		Resyncs:     r.Resyncs,
-		FactCount:   r.FactCount,
-		HasBaseline: r.HasBaseline,
-		OpenDrift:   r.OpenDrift,
-		LastSeen:    r.LastSeen,
+		ID:            r.ID,
+		Labels:        r.Labels,
+		AppliedSeq:    r.AppliedSeq,
+		Resyncs:       r.Resyncs,
+		HealthChanges: r.HealthChanges,
+		FactCount:     r.FactCount,
+		HasBaseline:   r.HasBaseline,
+		OpenDrift:     r.OpenDrift,
+		LastSeen:      r.LastSeen,
 	}
 	if len(r.Info) > 0 {
 		h.Info = &plumbv1.HostInfo{}

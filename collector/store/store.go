@@ -34,17 +34,20 @@ type Store interface {
 
 // Host is the collector's record of one agent's host.
 type Host struct {
-	ID          string
-	Info        *plumbv1.HostInfo
-	Labels      map[string]string
-	AppliedSeq  uint64 // every delta <= AppliedSeq has been applied
-	Resyncs     uint64 // bucket resyncs ever applied; numbers their drift ids
-	FactCount   uint64
-	Digest      fact.SetDigest // of the host's current facts
-	HasBaseline bool
-	OpenDrift   uint64
-	LastSeen    int64 // unix nano, collector clock
-	Coverage    []*plumbv1.CoverageCondition
+	ID         string
+	Info       *plumbv1.HostInfo
+	Labels     map[string]string
+	AppliedSeq uint64 // every delta <= AppliedSeq has been applied
+	Resyncs    uint64 // bucket resyncs ever applied; numbers their drift ids
+	// HealthChanges counts the transitions of the host's health items
+	// (drift.Engine.Health); it numbers their ids.
+	HealthChanges uint64
+	FactCount     uint64
+	Digest        fact.SetDigest // of the host's current facts
+	HasBaseline   bool
+	OpenDrift     uint64
+	LastSeen      int64 // unix nano, collector clock
+	Coverage      []*plumbv1.CoverageCondition
 }
 
 // ReadTx reads a consistent snapshot. Values returned are owned by the

@@ -14,6 +14,7 @@ var kindNames = map[plumbv1.FactKind]string{
 	plumbv1.FactKind_FACT_KIND_KERNEL:   "kernel",
 	plumbv1.FactKind_FACT_KIND_KMOD:     "kmod",
 	plumbv1.FactKind_FACT_KIND_SYSCTL:   "sysctl",
+	plumbv1.FactKind_FACT_KIND_HEALTH:   "health",
 }
 
 // KindName returns the short lowercase name of k ("file", "sysctl", ...).
@@ -32,7 +33,7 @@ func ParseKind(s string) (plumbv1.FactKind, error) {
 		}
 	}
 	names := make([]string, 0, len(kindNames))
-	for k := plumbv1.FactKind_FACT_KIND_FILE; k <= plumbv1.FactKind_FACT_KIND_SYSCTL; k++ {
+	for k := plumbv1.FactKind_FACT_KIND_FILE; k <= plumbv1.FactKind_FACT_KIND_HEALTH; k++ {
 		names = append(names, kindNames[k])
 	}
 	return 0, fmt.Errorf("unknown fact kind %q (want one of %s)", s, strings.Join(names, ", "))
