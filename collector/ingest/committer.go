@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -161,16 +162,16 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 	h, err := tx.Host(j.host)
 	if errors.Is(err, store.ErrNotFound) {
 		h = &store.Host{ID: j.host}
-		if j.kind == jobHello {
-			// A host the collector has no record of (new, or its record
-			// lost) starts at the agent's acknowledged number: the
-			// sequence window then holds around the agent's own
-			// numbering, and the welcome's bucket digests (all empty)
-			// make the agent resync everything it had acknowledged.
-			h.AppliedSeq = min(j.hello.GetLastAckedSeq(), maxAdoptedSeq)
-		}
 	} else if err != nil {
 		return result{}, err
+	}
+	if j.kind == jobHello && neverStreamed(h) {
+		// A host the collector has no record of (new, or its record
+		// lost) starts at the agent's acknowledged number: the
+		// sequence window then holds around the agent's own
+		// numbering, and the welcome's bucket digests (all empty)
+		// make the agent resync everything it had acknowledged.
+		h.AppliedSeq = min(j.hello.GetLastAckedSeq(), maxAdoptedSeq)
 	}
 	// A refusal writes nothing for this job and fails no other job of
 	// the group: it is the job's result, not the transaction's error.
@@ -183,6 +184,12 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 	case jobHello:
 		h.Info = j.hello.GetInfo()
 		h.Labels = j.hello.GetLabels()
+		// A host reports again: every stream starts with a hello.
+		evs, err := c.eng.Health(tx, h, drift.HealthReporting, false, "reporting again")
+		if err != nil {
+			return result{}, err
+		}
+		r.events += len(evs)
 	case jobBucket:
 		evs, err := c.eng.ReplaceBucket(tx, h, j.bucket.bucket, j.bucket.facts)
 		if err != nil {
@@ -191,12 +198,34 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 		r.events += len(evs)
 	case jobCoverage:
 		h.Coverage = j.coverage
+		degraded, detail := coverageHealth(j.coverage)
+		evs, err := c.eng.Health(tx, h, drift.HealthCoverage, degraded, detail)
+		if err != nil {
+			return result{}, err
+		}
+		r.events += len(evs)
 	case jobDeltas:
 		for _, d := range j.deltas {
+			applied := h.AppliedSeq
+			agentFacts, collectorFacts := d.GetFactCount(), h.FactCount
 			evs, err := c.eng.Apply(tx, h, d)
-			if errors.Is(err, drift.ErrDigestMismatch) {
+			mismatch := errors.Is(err, drift.ErrDigestMismatch)
+			if mismatch {
 				r.mismatch = true
 			} else if err != nil {
+				return result{}, err
+			}
+			r.events += len(evs)
+			if d.GetOp() != plumbv1.DeltaOp_DELTA_OP_CHECKPOINT || d.GetSeq() <= applied || len(d.GetSetDigest()) == 0 {
+				continue
+			}
+			detail := fmt.Sprintf("set digest at checkpoint %d matches the agent's again", d.GetSeq())
+			if mismatch {
+				detail = fmt.Sprintf("the agent's set digest differs from the collector's (agent %d facts, collector %d); resyncing",
+					agentFacts, collectorFacts)
+			}
+			evs, err = c.eng.Health(tx, h, drift.HealthDigest, mismatch, detail)
+			if err != nil {
 				return result{}, err
 			}
 			r.events += len(evs)
@@ -208,4 +237,11 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 	r.appliedSeq = h.AppliedSeq
 	r.digest = h.Digest
 	return r, nil
+}
+
+// neverStreamed reports whether h has never been heard from: no record
+// at all, or one that only the collector wrote (a health item raised by
+// auth for an enrolled host that had not streamed yet).
+func neverStreamed(h *store.Host) bool {
+	return h.LastSeen == 0 && h.AppliedSeq == 0 && h.FactCount == 0 && !h.HasBaseline
 }

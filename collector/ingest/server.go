@@ -397,6 +397,9 @@ func validDeltas(ds []*plumbv1.Delta) error {
 			if d.GetFact().GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED || len(d.GetFact().GetKey()) == 0 {
 				return fmt.Errorf("delta %d: delete without kind and key", d.GetSeq())
 			}
+			if d.GetFact().GetKind() == plumbv1.FactKind_FACT_KIND_HEALTH {
+				return fmt.Errorf("delta %d: %w", d.GetSeq(), errHealthFromAgent)
+			}
 		case plumbv1.DeltaOp_DELTA_OP_CHECKPOINT:
 		default:
 			return fmt.Errorf("delta %d: unknown op %v", d.GetSeq(), d.GetOp())
@@ -404,6 +407,10 @@ func validDeltas(ds []*plumbv1.Delta) error {
 	}
 	return nil
 }
+
+// errHealthFromAgent refuses a health fact: health items are what the
+// collector says about a host, never what a host says about itself.
+var errHealthFromAgent = errors.New("facts of kind health are raised by the collector, never sent by an agent")
 
 // maxKeyLen bounds a fact key (PATH_MAX is 4096).
 const maxKeyLen = limits.MaxKeyBytes
@@ -414,6 +421,8 @@ func validFact(f *plumbv1.Fact) error {
 		return errors.New("upsert without a fact")
 	case f.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED:
 		return errors.New("fact without a kind")
+	case f.GetKind() == plumbv1.FactKind_FACT_KIND_HEALTH:
+		return errHealthFromAgent
 	case len(f.GetKey()) == 0 || len(f.GetKey()) > maxKeyLen:
 		return fmt.Errorf("fact key of %d bytes (want 1 to %d)", len(f.GetKey()), maxKeyLen)
 	case len(f.GetDigest()) != 32:

@@ -227,6 +227,12 @@ func TestHostileMessagesAreRejected(t *testing.T) {
 		{"unknown op", hello("x3"), batch(&plumbv1.Delta{Seq: 1, Op: 99}), codes.InvalidArgument},
 		{"bucket out of range", hello("x4"), &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{Bucket: 9999, Final: true}}}, codes.InvalidArgument},
 		{"second hello", hello("x5"), hello("x5"), codes.InvalidArgument},
+		// Health is the collector's word on a host; an agent may not
+		// raise, clear or resync it.
+		{"health upsert", hello("x6"), batch(&plumbv1.Delta{Seq: 1, Op: plumbv1.DeltaOp_DELTA_OP_UPSERT, Fact: forgedHealth()}), codes.InvalidArgument},
+		{"health delete", hello("x7"), batch(&plumbv1.Delta{Seq: 1, Op: plumbv1.DeltaOp_DELTA_OP_DELETE, Fact: &plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_HEALTH, Key: []byte("identity")}}), codes.InvalidArgument},
+		{"health in a resync", hello("x8"), &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{
+			Bucket: fact.KeyOf(forgedHealth()).Bucket(), Facts: []*plumbv1.Fact{forgedHealth()}, Final: true}}}, codes.InvalidArgument},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -248,4 +254,9 @@ func TestHostileMessagesAreRejected(t *testing.T) {
 			}
 		})
 	}
+}
+
+func forgedHealth() *plumbv1.Fact {
+	return fact.Seal(&plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_HEALTH, Key: []byte("identity"),
+		Attrs: &plumbv1.Fact_Value{Value: &plumbv1.ValueAttrs{Value: "all is well"}}})
 }

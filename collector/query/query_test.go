@@ -403,3 +403,26 @@ func TestAcceptExpectedValue(t *testing.T) {
 		t.Errorf("after accepting both:\n%s", got)
 	}
 }
+
+// A health item is not accepted: it resolves itself when its condition
+// clears.
+func TestAcceptHealthRefused(t *testing.T) {
+	r := newRig(t)
+	r.seed()
+	err := r.st.Update(ctxT(t), func(tx store.Tx) error {
+		h, err := tx.Host("web-1")
+		if err != nil {
+			return err
+		}
+		if _, err := r.eng.Health(tx, h, drift.HealthDigest, true, "the agent's set digest differs"); err != nil {
+			return err
+		}
+		return tx.PutHost(h)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.client.AcceptDrift(ctxT(t), &plumbv1.AcceptDriftRequest{HostId: "web-1", Reason: "x",
+		Kind: plumbv1.FactKind_FACT_KIND_HEALTH, Key: []byte("digest")})
+	wantCode(t, err, codes.FailedPrecondition, "resolves itself when the condition clears")
+}

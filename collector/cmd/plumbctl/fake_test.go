@@ -175,7 +175,7 @@ func newFake() *fakeCollector {
 			{
 				HostId:    "db-1",
 				Info:      &plumbv1.HostInfo{Hostname: "db-1", Os: "linux"},
-				FactCount: 1, OpenDrift: 1,
+				FactCount: 1, OpenDrift: 2,
 			},
 		},
 		facts: map[string][]*plumbv1.Fact{
@@ -229,6 +229,14 @@ func newFake() *fakeCollector {
 				Change:   plumbv1.DriftChange_DRIFT_CHANGE_MODIFIED, Status: plumbv1.DriftStatus_DRIFT_STATUS_OPEN,
 				Baseline: swapOld, Current: swapNew,
 				ObservedUnixNano: at(4 * time.Minute), DetectedUnixNano: at(4 * time.Minute), UpdatedUnixNano: at(4 * time.Minute),
+			},
+			{
+				// A gap the collector raised: db-1 stopped reporting.
+				Id: "c6f7a8b9c0d1e2f3", HostId: "db-1", Kind: plumbv1.FactKind_FACT_KIND_HEALTH, Key: []byte("reporting"),
+				Severity: plumbv1.Severity_SEVERITY_WARNING,
+				Change:   plumbv1.DriftChange_DRIFT_CHANGE_ADDED, Status: plumbv1.DriftStatus_DRIFT_STATUS_OPEN,
+				Current:          valueFact(plumbv1.FactKind_FACT_KIND_HEALTH, "reporting", "no report since 2026-03-01T10:05:00Z (stale after 10m0s)"),
+				ObservedUnixNano: at(16 * time.Minute), DetectedUnixNano: at(16 * time.Minute), UpdatedUnixNano: at(16 * time.Minute),
 			},
 		},
 		watchers: map[*watcher]bool{},

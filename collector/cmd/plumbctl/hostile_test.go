@@ -85,7 +85,7 @@ func TestHostileTextIsEscaped(t *testing.T) {
 		{[]string{"hosts"}, 4},
 		{[]string{"facts", "--host", hostile}, 3},
 		{[]string{"drift", "--host", hostile}, 2},
-		{[]string{"drift", "--all"}, 7},
+		{[]string{"drift", "--all"}, 8},
 	} {
 		name := strings.Join(tc.args[:1], " ")
 		stdout, stderr, code := runOut(t, append(common, tc.args...)...)
