@@ -123,6 +123,7 @@ func (s *AdminServer) RevokeHost(ctx context.Context, req *plumbv1.RevokeHostReq
 	a := s.a
 	host := req.GetHostId()
 	by := callerName(ctx)
+	events := 0
 	err := a.st.Update(ctx, func(tx store.Tx) error {
 		id, err := tx.Identity(host)
 		if err != nil {
@@ -131,13 +132,19 @@ func (s *AdminServer) RevokeHost(ctx context.Context, req *plumbv1.RevokeHostReq
 		id.Revoked = true
 		id.RevokedAt = a.now().UnixNano()
 		id.RevokedBy = by
-		return tx.PutIdentity(id)
+		if err := tx.PutIdentity(id); err != nil {
+			return err
+		}
+		// Revoking lifts a quarantine: the host id is free to enroll.
+		events, err = a.identityHealth(tx, host, false, "revoked by "+by+": the quarantine is lifted and the host id may enroll again")
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, status.Errorf(codes.NotFound, "host %q has no enrolled identity", host)
 	} else if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "revoke: %v", err)
 	}
+	a.notified(events)
 	var n int
 	if a.streams != nil {
 		n = a.streams.CloseHost(host, status.Errorf(codes.PermissionDenied, "host %q was revoked", host))

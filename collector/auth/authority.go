@@ -39,6 +39,10 @@ type Authority struct {
 	now     func() time.Time
 	certTTL time.Duration
 	streams StreamCloser
+	// health records quarantines as the host's "identity" health item;
+	// notify wakes the notifiers after (SetHealth). Both may be nil.
+	health HealthRecorder
+	notify func()
 }
 
 // Options configure New.
@@ -184,6 +188,7 @@ func (a *Authority) checkIdentity(ctx context.Context, host, keyPin, what string
 func (a *Authority) clash(ctx context.Context, host, keyPin, reason string) {
 	a.metrics.Clashes.Inc()
 	a.logger.Warn("identity clash: another key presents itself as an enrolled host; quarantined", "host", host, "key", keyPin, "reason", reason)
+	events := 0
 	err := a.st.Update(ctx, func(tx store.Tx) error {
 		id, err := tx.Identity(host)
 		if err != nil {
@@ -193,11 +198,17 @@ func (a *Authority) clash(ctx context.Context, host, keyPin, reason string) {
 		id.ClashKeyPin = keyPin
 		id.ClashAt = a.now().UnixNano()
 		id.ClashReason = reason
-		return tx.PutIdentity(id)
+		if err := tx.PutIdentity(id); err != nil {
+			return err
+		}
+		events, err = a.identityHealth(tx, host, true, clashDetail(keyPin))
+		return err
 	})
 	if err != nil {
 		a.logger.Warn("could not record an identity clash", "host", host, "err", err)
+		return
 	}
+	a.notified(events)
 }
 
 // Identity returns the API view of a stored identity.

@@ -86,8 +86,9 @@ func (s *EnrollServer) Enroll(ctx context.Context, req *plumbv1.EnrollRequest) (
 		return nil, status.Errorf(codes.Internal, "issue certificate: %v", err)
 	}
 	var refused error
+	events := 0
 	err = a.st.Update(ctx, func(tx store.Tx) error {
-		refused = nil
+		refused, events = nil, 0
 		t, err := a.joinToken(tx, id, hash, now)
 		if status.Code(err) == codes.Unauthenticated {
 			refused = err // used up by a concurrent enrollment
@@ -111,7 +112,11 @@ func (s *EnrollServer) Enroll(ctx context.Context, req *plumbv1.EnrollRequest) (
 			old.ClashReason = "enrollment with a key other than the enrolled one"
 			refused = a.deny("identity_clash", codes.FailedPrecondition,
 				"host id %q is already enrolled with another key (a cloned VM with the same machine-id, or a reused host id?). It is quarantined; if this machine should replace it, an admin runs `plumbctl hosts revoke %s` and this agent enrolls again; otherwise give this machine its own --host-id", host, host)
-			return tx.PutIdentity(old)
+			if err := tx.PutIdentity(old); err != nil {
+				return err
+			}
+			events, err = a.identityHealth(tx, host, true, clashDetail(pin))
+			return err
 		}
 		if t.UsesLeft--; t.UsesLeft == 0 {
 			if err := tx.DeleteJoinToken(id); err != nil {
@@ -129,6 +134,7 @@ func (s *EnrollServer) Enroll(ctx context.Context, req *plumbv1.EnrollRequest) (
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "enroll: %v", err)
 	}
+	a.notified(events)
 	if refused != nil {
 		return nil, refused
 	}

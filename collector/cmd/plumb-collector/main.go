@@ -120,6 +120,7 @@ func serve(ctx context.Context, cfg *Config) error {
 		LimitMetrics: lm,
 	})
 	authority.SetStreams(ing)
+	authority.SetHealth(eng, watchers.Notify)
 	qs := query.New(st, eng, watchers, ing.Connected, logger.With("component", "query")).WithLimits(cfg.Limits, lm)
 	digestKey, err := auth.LoadOrCreateDigestKey(cfg.DataDir)
 	if err != nil {
