@@ -40,6 +40,9 @@ type Config struct {
 	TLSNames []string      `koanf:"tls_names"`
 	Limits   limits.Limits `koanf:"limits"`
 
+	// Health configures the gaps the collector raises about hosts.
+	Health HealthConfig `koanf:"health"`
+
 	// Severity rules for drift items, before the shipped defaults.
 	Severity []severity.Config `koanf:"severity"`
 	// severityRules is Severity parsed by Validate.
@@ -51,6 +54,16 @@ type Config struct {
 	webhookGroup  []string // --webhook-group KEY=VALUE, grouping keys for --webhook-url
 }
 
+// HealthConfig configures the collector's own health items.
+type HealthConfig struct {
+	// StaleAfter is how long a host may go without a stream or a report
+	// before its "reporting" health item opens; 0 turns that off.
+	StaleAfter time.Duration `koanf:"stale_after"`
+}
+
+// DefaultStaleAfter is the default health.stale_after.
+const DefaultStaleAfter = 10 * time.Minute
+
 // NewConfig returns the defaults.
 func NewConfig() *Config {
 	return &Config{
@@ -61,6 +74,7 @@ func NewConfig() *Config {
 		EventRetention: store.DefaultEventRetention,
 		CertTTL:        auth.DefaultCertTTL,
 		Limits:         limits.NewDefaults(),
+		Health:         HealthConfig{StaleAfter: DefaultStaleAfter},
 	}
 }
 
@@ -106,6 +120,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventRetention <= 0 {
 		errs = append(errs, fmt.Errorf("event_retention %v: must be positive", c.EventRetention))
+	}
+	if s := c.Health.StaleAfter; s != 0 && (s < time.Second || s > 30*24*time.Hour) {
+		errs = append(errs, fmt.Errorf("health.stale_after %v: want 0 (off) or 1s to 30 days", s))
 	}
 	if err := c.Limits.Validate(); err != nil {
 		errs = append(errs, err)

@@ -133,3 +133,36 @@ func TestSeverityRulesFromConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestHealthStaleAfter(t *testing.T) {
+	cfg, err := load(t, "", "--insecure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Health.StaleAfter != DefaultStaleAfter {
+		t.Errorf("default stale_after %v, want %v", cfg.Health.StaleAfter, DefaultStaleAfter)
+	}
+	dir := t.TempDir()
+	for yaml, want := range map[string]string{
+		"health: {stale_after: 3s}\n":    "",
+		"health: {stale_after: 0s}\n":    "",
+		"health: {stale_after: 10ms}\n":  "health.stale_after",
+		"health: {stale_after: -1m}\n":   "health.stale_after",
+		"health: {stale_afterr: 1m}\n":   "stale_afterr",
+		"health: {stale_after: 9000h}\n": "health.stale_after",
+	} {
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, []byte("insecure: true\n"+yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := load(t, p)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", yaml, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: err %v, want one naming %s", yaml, err, want)
+		case want == "" && yaml == "health: {stale_after: 3s}\n" && cfg.Health.StaleAfter != 3*time.Second:
+			t.Errorf("%q: stale_after %v", yaml, cfg.Health.StaleAfter)
+		}
+	}
+}

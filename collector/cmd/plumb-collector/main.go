@@ -35,6 +35,7 @@ import (
 	"github.com/plumb-dev/plumb/collector/ingest"
 	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/query"
+	"github.com/plumb-dev/plumb/collector/reporting"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/cli"
 	"github.com/plumb-dev/plumb/pkg/config"
@@ -174,6 +175,11 @@ func serve(ctx context.Context, cfg *Config) error {
 	g.Go(func() error { ing.Run(ctx); return nil })
 	g.Go(func() error { return dispatcher.Run(ctx) })
 	g.Go(func() error { return prune(ctx, st, authority, logger) })
+	stale := reporting.New(st, eng, reporting.Options{
+		StaleAfter: cfg.Health.StaleAfter, Connected: ing.Connected, Notify: watchers.Notify,
+		Logger: logger.With("component", "reporting"),
+	})
+	g.Go(func() error { return stale.Run(ctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc: %w", err)
