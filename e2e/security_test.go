@@ -277,7 +277,8 @@ func TestStreamBoundToCertificate(t *testing.T) {
 // revoke the new machine may take the id.
 func TestClonedIdentityQuarantined(t *testing.T) {
 	t.Parallel()
-	dir, c, tree := enrolledHost(t, "vm-1", "orig")
+	hook := newHook(t)
+	dir, c, tree, _ := enrolledHostHook(t, "vm-1", "orig", hook.srv.URL)
 	orig := hostIdentity(t, c.addr, "vm-1").Identity.KeyPin
 
 	clone := startAgent(t, c.addr, filepath.Join(dir, "clone"), "vm-1", tree)
@@ -289,9 +290,16 @@ func TestClonedIdentityQuarantined(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "clone", "agent.crt")); !os.IsNotExist(err) {
 		t.Errorf("clone holds a certificate: %v", err)
 	}
-	// The original still streams: a change reaches the collector.
+	// On-call hears of it: the host's identity health item opens,
+	// critical, naming the clone's key.
+	ev := awaitHealth(t, hook, "vm-1", "identity", "drift.opened")
+	if ev.Severity != "critical" || !strings.Contains(healthDetail(ev), h.Identity.ClashKeyPin) {
+		t.Errorf("identity health: severity %q, detail %q, want critical naming %s", ev.Severity, healthDetail(ev), h.Identity.ClashKeyPin)
+	}
+	// The original still streams: a change reaches the collector (open
+	// drift: the change and the quarantine).
 	writeFile(t, filepath.Join(tree, "a"), "changed\n")
-	awaitOpenDrift(t, c.addr, "vm-1", 1, "the original's drift")
+	awaitOpenDrift(t, c.addr, "vm-1", 2, "the original's drift")
 	// The clone tries again only at its slowest pace: not a loop.
 	n := strings.Count(clone.out.String(), "refused enrollment")
 	time.Sleep(2 * time.Second)
@@ -301,6 +309,7 @@ func TestClonedIdentityQuarantined(t *testing.T) {
 	// An admin decides the new machine is vm-1 now: revoke, enroll.
 	clone.stop()
 	ctl(t, c.addr, "hosts", "revoke", "vm-1")
+	awaitHealth(t, hook, "vm-1", "identity", "drift.resolved")
 	again := startAgent(t, c.addr, filepath.Join(dir, "clone"), "vm-1", tree)
 	logged(t, again, 15*time.Second, "enrolled with the collector")
 	if h := hostIdentity(t, c.addr, "vm-1"); h.Identity == nil || h.Identity.State != "enrolled" || h.Identity.KeyPin == orig || h.Identity.Clashes != 0 {
@@ -498,14 +507,22 @@ func awaitOpenDrift(t *testing.T, addr, host string, n int, what string) {
 // baseline.
 func enrolledHost(t *testing.T, host, state string) (dir string, c *collector, tree string) {
 	t.Helper()
+	dir, c, tree, _ = enrolledHostHook(t, host, state, "")
+	return dir, c, tree
+}
+
+// enrolledHostHook is enrolledHost with the collector's webhooks going to
+// hookURL and extra collector flags; it returns the agent too.
+func enrolledHostHook(t *testing.T, host, state, hookURL string, extra ...string) (dir string, c *collector, tree string, agent *proc) {
+	t.Helper()
 	dir = t.TempDir()
-	c = startCollector(t, filepath.Join(dir, "collector"), "")
+	c = startCollector(t, filepath.Join(dir, "collector"), hookURL, extra...)
 	tree = filepath.Join(dir, "tree")
 	if err := os.MkdirAll(tree, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(tree, "a"), "a\n")
-	startAgent(t, c.addr, filepath.Join(dir, state), host, tree)
+	agent = startAgent(t, c.addr, filepath.Join(dir, state), host, tree)
 	waitBaseline(t, c.addr, host)
-	return dir, c, tree
+	return dir, c, tree, agent
 }
