@@ -278,7 +278,7 @@ func TestStreamBoundToCertificate(t *testing.T) {
 func TestClonedIdentityQuarantined(t *testing.T) {
 	t.Parallel()
 	hook := newHook(t)
-	dir, c, tree, _ := enrolledHostHook(t, "vm-1", "orig", hook.srv.URL)
+	dir, c, tree, origAgent := enrolledHostHook(t, "vm-1", "orig", hook.srv.URL)
 	orig := hostIdentity(t, c.addr, "vm-1").Identity.KeyPin
 
 	clone := startAgent(t, c.addr, filepath.Join(dir, "clone"), "vm-1", tree)
@@ -306,8 +306,11 @@ func TestClonedIdentityQuarantined(t *testing.T) {
 	if m := strings.Count(clone.out.String(), "refused enrollment"); m != n {
 		t.Errorf("refused clone retried %d times in 2s", m-n)
 	}
-	// An admin decides the new machine is vm-1 now: revoke, enroll.
+	// An admin decides the new machine is vm-1 now: revoke, enroll. The
+	// original is retired first: left running, it would come back with
+	// its old key and quarantine the new enrollment (rightly).
 	clone.stop()
+	origAgent.stop()
 	ctl(t, c.addr, "hosts", "revoke", "vm-1")
 	awaitHealth(t, hook, "vm-1", "identity", "drift.resolved")
 	again := startAgent(t, c.addr, filepath.Join(dir, "clone"), "vm-1", tree)
