@@ -196,6 +196,9 @@ const (
 	DriftEventType_DRIFT_EVENT_TYPE_ACCEPTED    DriftEventType = 3
 	// An open item changed again (new current value, still drifted).
 	DriftEventType_DRIFT_EVENT_TYPE_UPDATED DriftEventType = 4
+	// A silence ended: the event has no item but a silence_summary naming
+	// what the silence held back. It is never silenced itself.
+	DriftEventType_DRIFT_EVENT_TYPE_SILENCE_ENDED DriftEventType = 5
 )
 
 // Enum value maps for DriftEventType.
@@ -206,13 +209,15 @@ var (
 		2: "DRIFT_EVENT_TYPE_RESOLVED",
 		3: "DRIFT_EVENT_TYPE_ACCEPTED",
 		4: "DRIFT_EVENT_TYPE_UPDATED",
+		5: "DRIFT_EVENT_TYPE_SILENCE_ENDED",
 	}
 	DriftEventType_value = map[string]int32{
-		"DRIFT_EVENT_TYPE_UNSPECIFIED": 0,
-		"DRIFT_EVENT_TYPE_OPENED":      1,
-		"DRIFT_EVENT_TYPE_RESOLVED":    2,
-		"DRIFT_EVENT_TYPE_ACCEPTED":    3,
-		"DRIFT_EVENT_TYPE_UPDATED":     4,
+		"DRIFT_EVENT_TYPE_UNSPECIFIED":   0,
+		"DRIFT_EVENT_TYPE_OPENED":        1,
+		"DRIFT_EVENT_TYPE_RESOLVED":      2,
+		"DRIFT_EVENT_TYPE_ACCEPTED":      3,
+		"DRIFT_EVENT_TYPE_UPDATED":       4,
+		"DRIFT_EVENT_TYPE_SILENCE_ENDED": 5,
 	}
 )
 
@@ -953,8 +958,10 @@ type DriftEvent struct {
 	PackageChange *PackageChange `protobuf:"bytes,6,opt,name=package_change,json=packageChange,proto3" json:"package_change,omitempty"`
 	// The host's open drift items right after this transition.
 	HostOpenDrift uint32 `protobuf:"varint,7,opt,name=host_open_drift,json=hostOpenDrift,proto3" json:"host_open_drift,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// For DRIFT_EVENT_TYPE_SILENCE_ENDED: what the silence held back.
+	SilenceSummary *SilenceSummary `protobuf:"bytes,8,opt,name=silence_summary,json=silenceSummary,proto3" json:"silence_summary,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *DriftEvent) Reset() {
@@ -1036,6 +1043,252 @@ func (x *DriftEvent) GetHostOpenDrift() uint32 {
 	return 0
 }
 
+func (x *DriftEvent) GetSilenceSummary() *SilenceSummary {
+	if x != nil {
+		return x.SilenceSummary
+	}
+	return nil
+}
+
+// SilenceSummary names what a silence held back from notifiers: the drift
+// events in the event log inside its window that its matcher matched.
+type SilenceSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The silence as it ended.
+	Silence *Silence `protobuf:"bytes,1,opt,name=silence,proto3" json:"silence,omitempty"`
+	// Drift events held back.
+	Events uint64 `protobuf:"varint,2,opt,name=events,proto3" json:"events,omitempty"`
+	// Distinct drift items those events were about.
+	Items uint64 `protobuf:"varint,3,opt,name=items,proto3" json:"items,omitempty"`
+	// Hosts with held-back events, most events first; at most 100.
+	Hosts []*SilenceHostCount `protobuf:"bytes,4,rep,name=hosts,proto3" json:"hosts,omitempty"`
+	// Held-back items, most severe first; at most 100.
+	Held []*SilencedItem `protobuf:"bytes,5,rep,name=held,proto3" json:"held,omitempty"`
+	// More hosts or items were held back than are listed.
+	Truncated     bool `protobuf:"varint,6,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SilenceSummary) Reset() {
+	*x = SilenceSummary{}
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SilenceSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SilenceSummary) ProtoMessage() {}
+
+func (x *SilenceSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SilenceSummary.ProtoReflect.Descriptor instead.
+func (*SilenceSummary) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SilenceSummary) GetSilence() *Silence {
+	if x != nil {
+		return x.Silence
+	}
+	return nil
+}
+
+func (x *SilenceSummary) GetEvents() uint64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+func (x *SilenceSummary) GetItems() uint64 {
+	if x != nil {
+		return x.Items
+	}
+	return 0
+}
+
+func (x *SilenceSummary) GetHosts() []*SilenceHostCount {
+	if x != nil {
+		return x.Hosts
+	}
+	return nil
+}
+
+func (x *SilenceSummary) GetHeld() []*SilencedItem {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+func (x *SilenceSummary) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+type SilenceHostCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HostId        string                 `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	Events        uint64                 `protobuf:"varint,2,opt,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SilenceHostCount) Reset() {
+	*x = SilenceHostCount{}
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SilenceHostCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SilenceHostCount) ProtoMessage() {}
+
+func (x *SilenceHostCount) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SilenceHostCount.ProtoReflect.Descriptor instead.
+func (*SilenceHostCount) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SilenceHostCount) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *SilenceHostCount) GetEvents() uint64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+// SilencedItem is one drift item a silence held back, as of its last
+// held-back event.
+type SilencedItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	HostId        string                 `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	Kind          FactKind               `protobuf:"varint,3,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	Key           []byte                 `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	Severity      Severity               `protobuf:"varint,5,opt,name=severity,proto3,enum=plumb.v1.Severity" json:"severity,omitempty"`
+	LastEventType DriftEventType         `protobuf:"varint,6,opt,name=last_event_type,json=lastEventType,proto3,enum=plumb.v1.DriftEventType" json:"last_event_type,omitempty"`
+	// Held-back events about this item.
+	Events        uint64 `protobuf:"varint,7,opt,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SilencedItem) Reset() {
+	*x = SilencedItem{}
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SilencedItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SilencedItem) ProtoMessage() {}
+
+func (x *SilencedItem) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SilencedItem.ProtoReflect.Descriptor instead.
+func (*SilencedItem) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SilencedItem) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SilencedItem) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *SilencedItem) GetKind() FactKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactKind_FACT_KIND_UNSPECIFIED
+}
+
+func (x *SilencedItem) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *SilencedItem) GetSeverity() Severity {
+	if x != nil {
+		return x.Severity
+	}
+	return Severity_SEVERITY_UNSPECIFIED
+}
+
+func (x *SilencedItem) GetLastEventType() DriftEventType {
+	if x != nil {
+		return x.LastEventType
+	}
+	return DriftEventType_DRIFT_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *SilencedItem) GetEvents() uint64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
 type ListDriftRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Optional: one host.
@@ -1048,7 +1301,7 @@ type ListDriftRequest struct {
 
 func (x *ListDriftRequest) Reset() {
 	*x = ListDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1313,7 @@ func (x *ListDriftRequest) String() string {
 func (*ListDriftRequest) ProtoMessage() {}
 
 func (x *ListDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1326,7 @@ func (x *ListDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDriftRequest.ProtoReflect.Descriptor instead.
 func (*ListDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListDriftRequest) GetHostId() string {
@@ -1099,7 +1352,7 @@ type ListDriftResponse struct {
 
 func (x *ListDriftResponse) Reset() {
 	*x = ListDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1364,7 @@ func (x *ListDriftResponse) String() string {
 func (*ListDriftResponse) ProtoMessage() {}
 
 func (x *ListDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1377,7 @@ func (x *ListDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDriftResponse.ProtoReflect.Descriptor instead.
 func (*ListDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListDriftResponse) GetItems() []*DriftItem {
@@ -1147,7 +1400,7 @@ type GetDriftRequest struct {
 
 func (x *GetDriftRequest) Reset() {
 	*x = GetDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1412,7 @@ func (x *GetDriftRequest) String() string {
 func (*GetDriftRequest) ProtoMessage() {}
 
 func (x *GetDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1425,7 @@ func (x *GetDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDriftRequest.ProtoReflect.Descriptor instead.
 func (*GetDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetDriftRequest) GetId() string {
@@ -1198,7 +1451,7 @@ type GetDriftResponse struct {
 
 func (x *GetDriftResponse) Reset() {
 	*x = GetDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1463,7 @@ func (x *GetDriftResponse) String() string {
 func (*GetDriftResponse) ProtoMessage() {}
 
 func (x *GetDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1476,7 @@ func (x *GetDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDriftResponse.ProtoReflect.Descriptor instead.
 func (*GetDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetDriftResponse) GetItem() *DriftItem {
@@ -1259,7 +1512,7 @@ type AcceptDriftRequest struct {
 
 func (x *AcceptDriftRequest) Reset() {
 	*x = AcceptDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[14]
+	mi := &file_plumb_v1_query_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1524,7 @@ func (x *AcceptDriftRequest) String() string {
 func (*AcceptDriftRequest) ProtoMessage() {}
 
 func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[14]
+	mi := &file_plumb_v1_query_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1537,7 @@ func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftRequest.ProtoReflect.Descriptor instead.
 func (*AcceptDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AcceptDriftRequest) GetHostId() string {
@@ -1342,7 +1595,7 @@ type ExpectedValue struct {
 
 func (x *ExpectedValue) Reset() {
 	*x = ExpectedValue{}
-	mi := &file_plumb_v1_query_proto_msgTypes[15]
+	mi := &file_plumb_v1_query_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1607,7 @@ func (x *ExpectedValue) String() string {
 func (*ExpectedValue) ProtoMessage() {}
 
 func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[15]
+	mi := &file_plumb_v1_query_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1620,7 @@ func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpectedValue.ProtoReflect.Descriptor instead.
 func (*ExpectedValue) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ExpectedValue) GetDigest() []byte {
@@ -1386,7 +1639,7 @@ type AcceptDriftResponse struct {
 
 func (x *AcceptDriftResponse) Reset() {
 	*x = AcceptDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[16]
+	mi := &file_plumb_v1_query_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1398,7 +1651,7 @@ func (x *AcceptDriftResponse) String() string {
 func (*AcceptDriftResponse) ProtoMessage() {}
 
 func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[16]
+	mi := &file_plumb_v1_query_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1411,7 +1664,7 @@ func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftResponse.ProtoReflect.Descriptor instead.
 func (*AcceptDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AcceptDriftResponse) GetAccepted() []*DriftItem {
@@ -1436,7 +1689,7 @@ type WatchDriftRequest struct {
 
 func (x *WatchDriftRequest) Reset() {
 	*x = WatchDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[17]
+	mi := &file_plumb_v1_query_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1701,7 @@ func (x *WatchDriftRequest) String() string {
 func (*WatchDriftRequest) ProtoMessage() {}
 
 func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[17]
+	mi := &file_plumb_v1_query_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1714,7 @@ func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftRequest.ProtoReflect.Descriptor instead.
 func (*WatchDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{17}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchDriftRequest) GetHostId() string {
@@ -1487,7 +1740,7 @@ type WatchDriftResponse struct {
 
 func (x *WatchDriftResponse) Reset() {
 	*x = WatchDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[18]
+	mi := &file_plumb_v1_query_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1752,7 @@ func (x *WatchDriftResponse) String() string {
 func (*WatchDriftResponse) ProtoMessage() {}
 
 func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[18]
+	mi := &file_plumb_v1_query_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1765,7 @@ func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftResponse.ProtoReflect.Descriptor instead.
 func (*WatchDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{18}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchDriftResponse) GetEvent() *DriftEvent {
@@ -1526,7 +1779,7 @@ var File_plumb_v1_query_proto protoreflect.FileDescriptor
 
 const file_plumb_v1_query_proto_rawDesc = "" +
 	"\n" +
-	"\x14plumb/v1/query.proto\x12\bplumb.v1\x1a\x14plumb/v1/agent.proto\x1a\x13plumb/v1/auth.proto\x1a\x13plumb/v1/fact.proto\"\x16\n" +
+	"\x14plumb/v1/query.proto\x12\bplumb.v1\x1a\x14plumb/v1/agent.proto\x1a\x13plumb/v1/auth.proto\x1a\x13plumb/v1/fact.proto\x1a\x16plumb/v1/silence.proto\"\x16\n" +
 	"\x14ListNotifiersRequest\"O\n" +
 	"\x15ListNotifiersResponse\x126\n" +
 	"\tnotifiers\x18\x01 \x03(\v2\x18.plumb.v1.NotifierStatusR\tnotifiers\"\xad\x02\n" +
@@ -1590,7 +1843,7 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\vaccepted_by\x18\f \x01(\tR\n" +
 	"acceptedBy\x12\x16\n" +
 	"\x06reason\x18\r \x01(\tR\x06reason\x12.\n" +
-	"\bseverity\x18\x0e \x01(\x0e2\x12.plumb.v1.SeverityR\bseverity\"\x8f\x02\n" +
+	"\bseverity\x18\x0e \x01(\x0e2\x12.plumb.v1.SeverityR\bseverity\"\xd2\x02\n" +
 	"\n" +
 	"DriftEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
@@ -1600,7 +1853,26 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"atUnixNano\x12\x10\n" +
 	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12>\n" +
 	"\x0epackage_change\x18\x06 \x01(\v2\x17.plumb.v1.PackageChangeR\rpackageChange\x12&\n" +
-	"\x0fhost_open_drift\x18\a \x01(\rR\rhostOpenDrift\"R\n" +
+	"\x0fhost_open_drift\x18\a \x01(\rR\rhostOpenDrift\x12A\n" +
+	"\x0fsilence_summary\x18\b \x01(\v2\x18.plumb.v1.SilenceSummaryR\x0esilenceSummary\"\xe7\x01\n" +
+	"\x0eSilenceSummary\x12+\n" +
+	"\asilence\x18\x01 \x01(\v2\x11.plumb.v1.SilenceR\asilence\x12\x16\n" +
+	"\x06events\x18\x02 \x01(\x04R\x06events\x12\x14\n" +
+	"\x05items\x18\x03 \x01(\x04R\x05items\x120\n" +
+	"\x05hosts\x18\x04 \x03(\v2\x1a.plumb.v1.SilenceHostCountR\x05hosts\x12*\n" +
+	"\x04held\x18\x05 \x03(\v2\x16.plumb.v1.SilencedItemR\x04held\x12\x1c\n" +
+	"\ttruncated\x18\x06 \x01(\bR\ttruncated\"C\n" +
+	"\x10SilenceHostCount\x12\x17\n" +
+	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12\x16\n" +
+	"\x06events\x18\x02 \x01(\x04R\x06events\"\xfb\x01\n" +
+	"\fSilencedItem\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12&\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\fR\x03key\x12.\n" +
+	"\bseverity\x18\x05 \x01(\x0e2\x12.plumb.v1.SeverityR\bseverity\x12@\n" +
+	"\x0flast_event_type\x18\x06 \x01(\x0e2\x18.plumb.v1.DriftEventTypeR\rlastEventType\x12\x16\n" +
+	"\x06events\x18\a \x01(\x04R\x06events\"R\n" +
 	"\x10ListDriftRequest\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12%\n" +
 	"\x0einclude_closed\x18\x02 \x01(\bR\rincludeClosed\">\n" +
@@ -1642,13 +1914,14 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSEVERITY_INFO\x10\x01\x12\x14\n" +
 	"\x10SEVERITY_WARNING\x10\x02\x12\x15\n" +
-	"\x11SEVERITY_CRITICAL\x10\x03*\xab\x01\n" +
+	"\x11SEVERITY_CRITICAL\x10\x03*\xcf\x01\n" +
 	"\x0eDriftEventType\x12 \n" +
 	"\x1cDRIFT_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17DRIFT_EVENT_TYPE_OPENED\x10\x01\x12\x1d\n" +
 	"\x19DRIFT_EVENT_TYPE_RESOLVED\x10\x02\x12\x1d\n" +
 	"\x19DRIFT_EVENT_TYPE_ACCEPTED\x10\x03\x12\x1c\n" +
-	"\x18DRIFT_EVENT_TYPE_UPDATED\x10\x042\x8c\x04\n" +
+	"\x18DRIFT_EVENT_TYPE_UPDATED\x10\x04\x12\"\n" +
+	"\x1eDRIFT_EVENT_TYPE_SILENCE_ENDED\x10\x052\x8c\x04\n" +
 	"\fQueryService\x12D\n" +
 	"\tListHosts\x12\x1a.plumb.v1.ListHostsRequest\x1a\x1b.plumb.v1.ListHostsResponse\x12D\n" +
 	"\tListFacts\x12\x1a.plumb.v1.ListFactsRequest\x1a\x1b.plumb.v1.ListFactsResponse\x12D\n" +
@@ -1672,7 +1945,7 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 }
 
 var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_plumb_v1_query_proto_goTypes = []any{
 	(DriftChange)(0),              // 0: plumb.v1.DriftChange
 	(DriftStatus)(0),              // 1: plumb.v1.DriftStatus
@@ -1688,66 +1961,77 @@ var file_plumb_v1_query_proto_goTypes = []any{
 	(*ListFactsResponse)(nil),     // 11: plumb.v1.ListFactsResponse
 	(*DriftItem)(nil),             // 12: plumb.v1.DriftItem
 	(*DriftEvent)(nil),            // 13: plumb.v1.DriftEvent
-	(*ListDriftRequest)(nil),      // 14: plumb.v1.ListDriftRequest
-	(*ListDriftResponse)(nil),     // 15: plumb.v1.ListDriftResponse
-	(*GetDriftRequest)(nil),       // 16: plumb.v1.GetDriftRequest
-	(*GetDriftResponse)(nil),      // 17: plumb.v1.GetDriftResponse
-	(*AcceptDriftRequest)(nil),    // 18: plumb.v1.AcceptDriftRequest
-	(*ExpectedValue)(nil),         // 19: plumb.v1.ExpectedValue
-	(*AcceptDriftResponse)(nil),   // 20: plumb.v1.AcceptDriftResponse
-	(*WatchDriftRequest)(nil),     // 21: plumb.v1.WatchDriftRequest
-	(*WatchDriftResponse)(nil),    // 22: plumb.v1.WatchDriftResponse
-	nil,                           // 23: plumb.v1.Host.LabelsEntry
-	(*HostInfo)(nil),              // 24: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),     // 25: plumb.v1.CoverageCondition
-	(*HostIdentity)(nil),          // 26: plumb.v1.HostIdentity
-	(FactKind)(0),                 // 27: plumb.v1.FactKind
-	(*Fact)(nil),                  // 28: plumb.v1.Fact
-	(*PackageChange)(nil),         // 29: plumb.v1.PackageChange
+	(*SilenceSummary)(nil),        // 14: plumb.v1.SilenceSummary
+	(*SilenceHostCount)(nil),      // 15: plumb.v1.SilenceHostCount
+	(*SilencedItem)(nil),          // 16: plumb.v1.SilencedItem
+	(*ListDriftRequest)(nil),      // 17: plumb.v1.ListDriftRequest
+	(*ListDriftResponse)(nil),     // 18: plumb.v1.ListDriftResponse
+	(*GetDriftRequest)(nil),       // 19: plumb.v1.GetDriftRequest
+	(*GetDriftResponse)(nil),      // 20: plumb.v1.GetDriftResponse
+	(*AcceptDriftRequest)(nil),    // 21: plumb.v1.AcceptDriftRequest
+	(*ExpectedValue)(nil),         // 22: plumb.v1.ExpectedValue
+	(*AcceptDriftResponse)(nil),   // 23: plumb.v1.AcceptDriftResponse
+	(*WatchDriftRequest)(nil),     // 24: plumb.v1.WatchDriftRequest
+	(*WatchDriftResponse)(nil),    // 25: plumb.v1.WatchDriftResponse
+	nil,                           // 26: plumb.v1.Host.LabelsEntry
+	(*HostInfo)(nil),              // 27: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),     // 28: plumb.v1.CoverageCondition
+	(*HostIdentity)(nil),          // 29: plumb.v1.HostIdentity
+	(FactKind)(0),                 // 30: plumb.v1.FactKind
+	(*Fact)(nil),                  // 31: plumb.v1.Fact
+	(*PackageChange)(nil),         // 32: plumb.v1.PackageChange
+	(*Silence)(nil),               // 33: plumb.v1.Silence
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
 	6,  // 0: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
-	24, // 1: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	23, // 2: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	25, // 3: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	26, // 4: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	27, // 1: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	26, // 2: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	28, // 3: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	29, // 4: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
 	7,  // 5: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	27, // 6: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	28, // 7: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	27, // 8: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	30, // 6: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	31, // 7: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	30, // 8: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
 	0,  // 9: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
 	1,  // 10: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	28, // 11: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	28, // 12: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	31, // 11: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	31, // 12: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
 	2,  // 13: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
 	3,  // 14: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
 	12, // 15: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	29, // 16: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
-	12, // 17: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	12, // 18: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
-	27, // 19: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	19, // 20: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
-	12, // 21: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	13, // 22: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	8,  // 23: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	10, // 24: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	14, // 25: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	16, // 26: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
-	18, // 27: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	21, // 28: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	4,  // 29: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
-	9,  // 30: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	11, // 31: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	15, // 32: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	17, // 33: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
-	20, // 34: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	22, // 35: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	5,  // 36: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
-	30, // [30:37] is the sub-list for method output_type
-	23, // [23:30] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	32, // 16: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
+	14, // 17: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
+	33, // 18: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
+	15, // 19: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
+	16, // 20: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
+	30, // 21: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
+	2,  // 22: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
+	3,  // 23: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
+	12, // 24: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
+	12, // 25: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
+	30, // 26: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	22, // 27: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	12, // 28: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	13, // 29: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	8,  // 30: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	10, // 31: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	17, // 32: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	19, // 33: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
+	21, // 34: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	24, // 35: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	4,  // 36: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
+	9,  // 37: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	11, // 38: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	18, // 39: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	20, // 40: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
+	23, // 41: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	25, // 42: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	5,  // 43: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
+	37, // [37:44] is the sub-list for method output_type
+	30, // [30:37] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -1758,13 +2042,14 @@ func file_plumb_v1_query_proto_init() {
 	file_plumb_v1_agent_proto_init()
 	file_plumb_v1_auth_proto_init()
 	file_plumb_v1_fact_proto_init()
+	file_plumb_v1_silence_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   20,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
