@@ -74,6 +74,7 @@ func (o Options) withDefaults() Options {
 //	join_tokens/ <token id> = JoinToken (JSON)
 //	api_tokens/  <token id> = APIToken (JSON)
 //	identities/  <host id>  = Identity (JSON)
+//	silences/    <silence id> = Silence (JSON)
 //
 // Keys inside a host are fact.Key.Encode(), so facts of one kind sort
 // together. Drift keeps the latest item per fact; closed items stay until a

@@ -34,6 +34,9 @@ var (
 	bucketJoinTokens = []byte("join_tokens")
 	bucketAPITokens  = []byte("api_tokens")
 	bucketIdentities = []byte("identities")
+
+	// bucketSilences holds silences (Silence, JSON) by silence id.
+	bucketSilences = []byte("silences")
 )
 
 // magic is the value of keyMagic.

@@ -22,6 +22,7 @@ type migration struct {
 var migrations = []migration{
 	{version: 1, name: "create top-level buckets", apply: migrateV1},
 	{version: 2, name: "create credential buckets", apply: migrateV2},
+	{version: 3, name: "create silences bucket", apply: migrateV3},
 }
 
 func latestSchema() uint64 { return migrations[len(migrations)-1].version }
@@ -40,6 +41,13 @@ func migrateV2(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+func migrateV3(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketSilences); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketSilences, err)
 	}
 	return nil
 }

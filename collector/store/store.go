@@ -103,6 +103,11 @@ type ReadTx interface {
 	APITokens(fn func(*APIToken) error) error
 	Identity(host string) (*Identity, error)
 	Identities(fn func(*Identity) error) error
+
+	// Silence returns ErrNotFound when missing; Silences calls fn for
+	// each silence in id order.
+	Silence(id string) (*Silence, error)
+	Silences(fn func(*Silence) error) error
 }
 
 // Tx is a read-write transaction.
@@ -135,4 +140,9 @@ type Tx interface {
 	PutAPIToken(t *APIToken) error
 	DeleteAPIToken(id string) error
 	PutIdentity(i *Identity) error
+
+	PutSilence(s *Silence) error
+	// DeleteSilence forgets a silence; deleting a missing one is not an
+	// error.
+	DeleteSilence(id string) error
 }
