@@ -27,6 +27,8 @@ type Options struct {
 	// between retries of a failing batch (defaults 200ms and 30s).
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
+	// Silencer, if set, holds back the events it says are silenced.
+	Silencer Silencer
 }
 
 func (o *Options) setDefaults() {

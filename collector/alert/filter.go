@@ -71,8 +71,20 @@ func matchAny(globs []string, s string) bool {
 	return false
 }
 
-// passes reports whether the notifier gets ev.
+// passes reports whether the notifier gets ev. A silence's summary has
+// no item of its own: it passes when any item it names would, or when it
+// names none.
 func (f *filter) passes(ev *plumbv1.DriftEvent) bool {
+	if ev.GetType() == plumbv1.DriftEventType_DRIFT_EVENT_TYPE_SILENCE_ENDED {
+		held := ev.GetSilenceSummary().GetHeld()
+		for _, h := range held {
+			it := &plumbv1.DriftItem{HostId: h.GetHostId(), Kind: h.GetKind(), Key: h.GetKey(), Severity: h.GetSeverity()}
+			if f.passes(&plumbv1.DriftEvent{Item: it}) {
+				return true
+			}
+		}
+		return len(held) == 0
+	}
 	it := ev.GetItem()
 	switch {
 	case it.GetSeverity() < f.minSeverity:

@@ -84,3 +84,32 @@ func TestFilterPassesAndMapsPartialDelivery(t *testing.T) {
 		t.Fatal("a bad filter parsed")
 	}
 }
+
+func TestFilterSilenceSummary(t *testing.T) {
+	const file = plumbv1.FactKind_FACT_KIND_FILE
+	f, err := parseFilter(FilterConfig{MinSeverity: "critical", Hosts: []string{"web-*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary := func(held ...*plumbv1.SilencedItem) *plumbv1.DriftEvent {
+		return &plumbv1.DriftEvent{
+			Type:           plumbv1.DriftEventType_DRIFT_EVENT_TYPE_SILENCE_ENDED,
+			SilenceSummary: &plumbv1.SilenceSummary{Held: held},
+		}
+	}
+	mild := &plumbv1.SilencedItem{HostId: "web-1", Kind: file, Key: []byte("/etc/a"), Severity: plumbv1.Severity_SEVERITY_INFO}
+	otherHost := &plumbv1.SilencedItem{HostId: "db-1", Kind: file, Key: []byte("/etc/a"), Severity: plumbv1.Severity_SEVERITY_CRITICAL}
+	wanted := &plumbv1.SilencedItem{HostId: "web-2", Kind: file, Key: []byte("/etc/b"), Severity: plumbv1.Severity_SEVERITY_CRITICAL}
+	for _, c := range []struct {
+		ev   *plumbv1.DriftEvent
+		want bool
+	}{
+		{summary(), true},
+		{summary(mild, otherHost), false},
+		{summary(mild, otherHost, wanted), true},
+	} {
+		if got := f.passes(c.ev); got != c.want {
+			t.Errorf("summary holding %v: passes %v, want %v", c.ev.GetSilenceSummary().GetHeld(), got, c.want)
+		}
+	}
+}

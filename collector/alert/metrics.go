@@ -20,6 +20,7 @@ type metrics struct {
 	deliveries *prometheus.CounterVec
 	seconds    *prometheus.HistogramVec
 	pending    *prometheus.GaugeVec
+	silenced   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, names []string) (*metrics, error) {
@@ -37,6 +38,10 @@ func newMetrics(reg prometheus.Registerer, names []string) (*metrics, error) {
 			Name: "plumb_alert_pending_events",
 			Help: "Events in the log that a notifier has not finished yet (newest event seq minus the notifier's cursor).",
 		}, []string{"notifier"}),
+		silenced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plumb_alert_silenced_total",
+			Help: "Drift events held back from a notifier by a silence or maintenance window (recorded, not sent).",
+		}, []string{"notifier"}),
 	}
 	for _, n := range names {
 		for _, r := range []string{resultOK, resultRetry, resultDropped} {
@@ -44,12 +49,13 @@ func newMetrics(reg prometheus.Registerer, names []string) (*metrics, error) {
 		}
 		m.seconds.WithLabelValues(n)
 		m.pending.WithLabelValues(n)
+		m.silenced.WithLabelValues(n)
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.deliveries, m.seconds, m.pending} {
+	for _, c := range []prometheus.Collector{m.deliveries, m.seconds, m.pending, m.silenced} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

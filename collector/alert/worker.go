@@ -35,6 +35,8 @@ type worker struct {
 	savedEndPending int64  // the same, in memory
 
 	status status // for Dispatcher.Status
+
+	silencedThrough uint64 // newest event counted as held back by a silence
 }
 
 func newWorker(d *Dispatcher, n Notifier) *worker {
@@ -83,6 +85,9 @@ func (w *worker) run(ctx context.Context) {
 			case <-w.kick:
 			case <-idle.C:
 			}
+			continue
+		}
+		if events = w.unsilenced(events); len(events) == 0 {
 			continue
 		}
 		w.deliver(ctx, events)

@@ -149,8 +149,12 @@ func Status(s plumbv1.DriftStatus) string {
 }
 
 // EventType returns the event's public type name: "drift.opened",
-// "drift.resolved", "drift.accepted" or "drift.updated".
+// "drift.resolved", "drift.accepted" or "drift.updated", or
+// "silence.ended" for a silence's summary.
 func EventType(t plumbv1.DriftEventType) string {
+	if s, ok := silenceEventType(t); ok {
+		return s
+	}
 	return "drift." + strings.ToLower(strings.TrimPrefix(t.String(), "DRIFT_EVENT_TYPE_"))
 }
 
@@ -165,6 +169,9 @@ type Event struct {
 	ItemID string `json:"item_id"`
 	DriftItem
 	PackageChange *PackageChange `json:"package_change,omitempty"`
+	// Silence is set on "silence.ended" events only: what the silence
+	// held back.
+	Silence *SilenceSummary `json:"silence_summary,omitempty"`
 }
 
 // FromEvent renders ev.
@@ -178,6 +185,7 @@ func FromEvent(ev *plumbv1.DriftEvent) *Event {
 		ItemID:        it.ID,
 		DriftItem:     *it,
 		PackageChange: FromPackageChange(ev.GetPackageChange()),
+		Silence:       FromSilenceSummary(ev.GetSilenceSummary()),
 	}
 	return out
 }
