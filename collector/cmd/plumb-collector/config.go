@@ -15,6 +15,7 @@ import (
 	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/severity"
+	"github.com/plumb-dev/plumb/collector/silence"
 	"github.com/plumb-dev/plumb/collector/store"
 )
 
@@ -47,6 +48,12 @@ type Config struct {
 	Severity []severity.Config `koanf:"severity"`
 	// severityRules is Severity parsed by Validate.
 	severityRules *severity.Rules
+
+	// Maintenance are recurring windows in which matching drift is
+	// recorded but not sent.
+	Maintenance []silence.WindowConfig `koanf:"maintenance"`
+	// windows is Maintenance parsed by Validate.
+	windows []*silence.Window
 
 	// Flag-only conveniences folded into Webhooks by Validate.
 	webhookURLs   []string
@@ -156,6 +163,11 @@ func (c *Config) Validate() error {
 	}
 	if len(c.webhookGroup) > 0 && len(c.webhookURLs) == 0 {
 		errs = append(errs, errors.New("--webhook-group needs --webhook-url"))
+	}
+	if ws, err := silence.ParseWindows(c.Maintenance, time.Now()); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.windows = ws
 	}
 	if c.webhookSecret != "" && len(c.webhookURLs) == 0 {
 		errs = append(errs, errors.New("--webhook-secret needs --webhook-url"))

@@ -166,3 +166,36 @@ func TestHealthStaleAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestMaintenanceWindowsFromYAML(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := `insecure: true
+maintenance:
+  - name: patch-night
+    schedule: "0 2 * * 6"
+    duration: 2h
+    timezone: Europe/Berlin
+    labels: {env: prod}
+    hosts: ["web-*"]
+    kind: package
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.windows) != 1 || cfg.windows[0].Name != "patch-night" || cfg.windows[0].Duration != 2*time.Hour ||
+		cfg.windows[0].Matcher.Labels["env"] != "prod" || cfg.windows[0].Matcher.Kind != plumbv1.FactKind_FACT_KIND_PACKAGE {
+		t.Fatalf("windows %+v", cfg.windows)
+	}
+
+	bad := "insecure: true\nmaintenance:\n  - name: x\n    schedule: \"61 * * * *\"\n    duration: 1h\n    hosts: [\"*\"]\n"
+	if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(t, file); err == nil || !strings.Contains(err.Error(), `maintenance[0] "x": schedule`) {
+		t.Fatalf("bad schedule: %v", err)
+	}
+}

@@ -36,6 +36,7 @@ import (
 	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/query"
 	"github.com/plumb-dev/plumb/collector/reporting"
+	"github.com/plumb-dev/plumb/collector/silence"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/cli"
 	"github.com/plumb-dev/plumb/pkg/config"
@@ -92,8 +93,16 @@ func serve(ctx context.Context, cfg *Config) error {
 	defer st.Close()
 
 	eng := &drift.Engine{Logger: logger.With("component", "drift"), Severity: cfg.severityRules}
+	watchers := &query.Broadcaster{}
+	silences, err := silence.Open(ctx, st, silence.Options{
+		Windows: cfg.windows, Logger: logger.With("component", "silence"),
+		Retention: cfg.EventRetention, OnCommit: watchers.Notify,
+	})
+	if err != nil {
+		return err
+	}
 	dispatcher, err := alert.NewDispatcher(st, notifiers, alert.Options{
-		Logger: logger.With("component", "alert"), Registerer: reg,
+		Logger: logger.With("component", "alert"), Registerer: reg, Silencer: silences,
 	})
 	if err != nil {
 		return err
@@ -110,7 +119,6 @@ func serve(ctx context.Context, cfg *Config) error {
 	} else if made {
 		logger.Info("wrote the first admin API token; plumbctl on this host reads it", "path", filepath.Join(cfg.DataDir, auth.AdminTokenFile))
 	}
-	watchers := &query.Broadcaster{}
 	lm := limits.NewMetrics(reg)
 	ing := ingest.New(st, eng, ingest.Options{
 		Logger:       logger.With("component", "ingest"),
@@ -146,6 +154,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	plumbv1.RegisterQueryServiceServer(srv, qs)
 	plumbv1.RegisterEnrollServiceServer(srv, authority.EnrollServer())
 	plumbv1.RegisterAdminServiceServer(srv, authority.AdminServer())
+	plumbv1.RegisterSilenceServiceServer(srv, silence.NewServer(silences))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
@@ -174,6 +183,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	})
 	g.Go(func() error { ing.Run(ctx); return nil })
 	g.Go(func() error { return dispatcher.Run(ctx) })
+	g.Go(func() error { silences.Run(ctx); return nil })
 	g.Go(func() error { return prune(ctx, st, authority, logger) })
 	stale := reporting.New(st, eng, reporting.Options{
 		StaleAfter: cfg.Health.StaleAfter, Connected: ing.Connected, Notify: watchers.Notify,
