@@ -69,6 +69,9 @@ type Options struct {
 	Grace time.Duration
 	// OnCommit is called after a commit that appended a summary event.
 	OnCommit func()
+	// NewID makes silence ids (default: "s-" and 16 random hex digits);
+	// tests set it for stable output.
+	NewID func() (string, error)
 }
 
 func (o *Options) setDefaults() {
@@ -92,6 +95,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Grace <= 0 {
 		o.Grace = 5 * time.Second
+	}
+	if o.NewID == nil {
+		o.NewID = newID
 	}
 	if o.OnCommit == nil {
 		o.OnCommit = func() {}
@@ -255,7 +261,7 @@ func (b *Book) Create(ctx context.Context, m Matcher, d time.Duration, reason, b
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	id, err := newID()
+	id, err := b.opts.NewID()
 	if err != nil {
 		return nil, err
 	}

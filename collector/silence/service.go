@@ -45,14 +45,15 @@ func (s *Server) CreateSilence(ctx context.Context, req *plumbv1.CreateSilenceRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &plumbv1.CreateSilenceResponse{Silence: ToProto(sil)}, nil
+	return &plumbv1.CreateSilenceResponse{Silence: ToProto(sil, s.book.opts.Now())}, nil
 }
 
 // ListSilences implements plumbv1.SilenceServiceServer.
 func (s *Server) ListSilences(_ context.Context, req *plumbv1.ListSilencesRequest) (*plumbv1.ListSilencesResponse, error) {
 	resp := &plumbv1.ListSilencesResponse{}
+	now := s.book.opts.Now()
 	for _, sil := range s.book.List(req.GetIncludeEnded()) {
-		resp.Silences = append(resp.Silences, ToProto(sil))
+		resp.Silences = append(resp.Silences, ToProto(sil, now))
 	}
 	return resp, nil
 }
@@ -66,7 +67,7 @@ func (s *Server) ExpireSilence(ctx context.Context, req *plumbv1.ExpireSilenceRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &plumbv1.ExpireSilenceResponse{Silence: ToProto(sil)}, nil
+	return &plumbv1.ExpireSilenceResponse{Silence: ToProto(sil, s.book.opts.Now())}, nil
 }
 
 func toStatus(err error) error {

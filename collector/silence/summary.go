@@ -128,7 +128,7 @@ func (b *Book) summarize(ctx context.Context, id string, now time.Time) error {
 		if c.Window != "" && sum.GetEvents() == 0 {
 			return nil
 		}
-		sum.Silence = ToProto(&c)
+		sum.Silence = ToProto(&c, now)
 		appended = true
 		return tx.AppendEvent(&plumbv1.DriftEvent{
 			Id:             "silence-ended-" + c.ID,

@@ -36,6 +36,8 @@ type fakeCollector struct {
 	hostsErr error
 	log      []*plumbv1.DriftEvent // every pushed event, for resumed watches
 	resumes  []uint64              // after_seq of each watch opened
+
+	silenceClock *silenceClock // of the real silence service beside the fake
 }
 
 type watcher struct {
@@ -53,10 +55,17 @@ func serveFake() (*fakeCollector, string, func(), error) {
 		return nil, "", nil, fmt.Errorf("listen: %w", err)
 	}
 	f := newFake()
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(grpc.UnaryInterceptor(callerInterceptor))
 	plumbv1.RegisterQueryServiceServer(srv, f)
+	clk, closeSilences, err := realSilences(srv)
+	if err != nil {
+		lis.Close()
+		return nil, "", nil, err
+	}
+	f.silenceClock = clk
 	go func() { _ = srv.Serve(lis) }()
-	return f, lis.Addr().String(), srv.Stop, nil
+	var once sync.Once
+	return f, lis.Addr().String(), func() { srv.Stop(); once.Do(closeSilences) }, nil
 }
 
 // startFake is serveFake for Go tests; the server stops when tb ends.

@@ -82,6 +82,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.factsCommand(),
 		a.driftCommand(),
 		a.acceptCommand(),
+		a.silenceCommand(),
 		a.tokenCommand(),
 		a.apitokenCommand(),
 		a.notifiersCommand(),

@@ -34,13 +34,16 @@ type (
 )
 
 // TestScripts runs testdata/script/*.txtar. Each script gets its own fake
-// collector, reachable at $FAKE_COLLECTOR, and these commands:
+// collector, reachable at $FAKE_COLLECTOR (its SilenceService is the real
+// one, on a temporary store, its clock at the fake's base time, every
+// call made by the token named ops-token), and these commands:
 //
 //	status N cmd args...   run cmd; its exit status must be N
 //	fake lastaccept        print the last AcceptDrift request as received
 //	fake watchers N        wait until N watch streams are open
 //	fake push TYPE HOST KIND KEY CHANGE
 //	                       send a drift event (KEY in display form)
+//	fake advance DURATION  move the silence service's clock
 //	fake endwatch          end every watch stream cleanly
 //	fake stop              stop the server at once, dropping streams
 func TestScripts(t *testing.T) {
@@ -124,6 +127,13 @@ func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("unknown change %q", args[5])
 		}
 		f.push(plumbv1.DriftEventType(typ), args[2], kind, key, plumbv1.DriftChange(change))
+	case "advance":
+		if len(args) != 2 {
+			ts.Fatalf("usage: fake advance DURATION")
+		}
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		f.silenceClock.advance(d)
 	case "endwatch":
 		f.endWatches()
 	case "stop":

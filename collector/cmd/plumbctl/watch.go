@@ -111,6 +111,11 @@ func (a *app) writeEvent(ev *plumbv1.DriftEvent) error {
 // host, kind, key, change, space separated, with the fixed-width fields
 // padded so that successive lines line up.
 func eventLine(ev *plumbv1.DriftEvent) string {
+	if sum := ev.GetSilenceSummary(); sum != nil {
+		return fmt.Sprintf("%s  %s  %s  held back %d event(s) on %d item(s): %s\n",
+			timeCell(ev.GetAtUnixNano()), factjson.EventType(ev.GetType()), esc(sum.GetSilence().GetId()),
+			sum.GetEvents(), sum.GetItems(), esc(sum.GetSilence().GetReason()))
+	}
 	it := ev.GetItem()
 	typ := strings.TrimPrefix(factjson.EventType(ev.GetType()), "drift.")
 	return fmt.Sprintf("%s  %-8s  %-8s  %s  %-8s  %s  %s\n",

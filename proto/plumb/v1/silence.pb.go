@@ -21,6 +21,66 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SilenceState is where a silence stands.
+type SilenceState int32
+
+const (
+	SilenceState_SILENCE_STATE_UNSPECIFIED SilenceState = 0
+	// Not started yet (the next occurrence of a maintenance window).
+	SilenceState_SILENCE_STATE_PENDING SilenceState = 1
+	// Holding drift back now.
+	SilenceState_SILENCE_STATE_ACTIVE SilenceState = 2
+	// Ran to its end.
+	SilenceState_SILENCE_STATE_ENDED SilenceState = 3
+	// Expired early by an operator.
+	SilenceState_SILENCE_STATE_EXPIRED SilenceState = 4
+)
+
+// Enum value maps for SilenceState.
+var (
+	SilenceState_name = map[int32]string{
+		0: "SILENCE_STATE_UNSPECIFIED",
+		1: "SILENCE_STATE_PENDING",
+		2: "SILENCE_STATE_ACTIVE",
+		3: "SILENCE_STATE_ENDED",
+		4: "SILENCE_STATE_EXPIRED",
+	}
+	SilenceState_value = map[string]int32{
+		"SILENCE_STATE_UNSPECIFIED": 0,
+		"SILENCE_STATE_PENDING":     1,
+		"SILENCE_STATE_ACTIVE":      2,
+		"SILENCE_STATE_ENDED":       3,
+		"SILENCE_STATE_EXPIRED":     4,
+	}
+)
+
+func (x SilenceState) Enum() *SilenceState {
+	p := new(SilenceState)
+	*p = x
+	return p
+}
+
+func (x SilenceState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SilenceState) Descriptor() protoreflect.EnumDescriptor {
+	return file_plumb_v1_silence_proto_enumTypes[0].Descriptor()
+}
+
+func (SilenceState) Type() protoreflect.EnumType {
+	return &file_plumb_v1_silence_proto_enumTypes[0]
+}
+
+func (x SilenceState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SilenceState.Descriptor instead.
+func (SilenceState) EnumDescriptor() ([]byte, []int) {
+	return file_plumb_v1_silence_proto_rawDescGZIP(), []int{0}
+}
+
 // SilenceMatcher says which drift a silence holds back. Every condition
 // given must hold; at least one of hosts and labels is required.
 type SilenceMatcher struct {
@@ -115,7 +175,9 @@ type Silence struct {
 	Summarized bool `protobuf:"varint,10,opt,name=summarized,proto3" json:"summarized,omitempty"`
 	// The maintenance window it is an occurrence of; empty for a silence
 	// made through the API.
-	Window        string `protobuf:"bytes,11,opt,name=window,proto3" json:"window,omitempty"`
+	Window string `protobuf:"bytes,11,opt,name=window,proto3" json:"window,omitempty"`
+	// Where it stands on the collector's clock when it was returned.
+	State         SilenceState `protobuf:"varint,12,opt,name=state,proto3,enum=plumb.v1.SilenceState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -225,6 +287,13 @@ func (x *Silence) GetWindow() string {
 		return x.Window
 	}
 	return ""
+}
+
+func (x *Silence) GetState() SilenceState {
+	if x != nil {
+		return x.State
+	}
+	return SilenceState_SILENCE_STATE_UNSPECIFIED
 }
 
 type CreateSilenceRequest struct {
@@ -522,7 +591,7 @@ const file_plumb_v1_silence_proto_rawDesc = "" +
 	"\x03key\x18\x04 \x01(\tR\x03key\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x97\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc5\x03\n" +
 	"\aSilence\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
 	"\amatcher\x18\x02 \x01(\v2\x18.plumb.v1.SilenceMatcherR\amatcher\x12-\n" +
@@ -539,7 +608,8 @@ const file_plumb_v1_silence_proto_rawDesc = "" +
 	"summarized\x18\n" +
 	" \x01(\bR\n" +
 	"summarized\x12\x16\n" +
-	"\x06window\x18\v \x01(\tR\x06window\"\x8d\x01\n" +
+	"\x06window\x18\v \x01(\tR\x06window\x12,\n" +
+	"\x05state\x18\f \x01(\x0e2\x16.plumb.v1.SilenceStateR\x05state\"\x8d\x01\n" +
 	"\x14CreateSilenceRequest\x122\n" +
 	"\amatcher\x18\x01 \x01(\v2\x18.plumb.v1.SilenceMatcherR\amatcher\x12)\n" +
 	"\x10duration_seconds\x18\x02 \x01(\x03R\x0fdurationSeconds\x12\x16\n" +
@@ -553,7 +623,13 @@ const file_plumb_v1_silence_proto_rawDesc = "" +
 	"\x14ExpireSilenceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"D\n" +
 	"\x15ExpireSilenceResponse\x12+\n" +
-	"\asilence\x18\x01 \x01(\v2\x11.plumb.v1.SilenceR\asilence2\x83\x02\n" +
+	"\asilence\x18\x01 \x01(\v2\x11.plumb.v1.SilenceR\asilence*\x96\x01\n" +
+	"\fSilenceState\x12\x1d\n" +
+	"\x19SILENCE_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15SILENCE_STATE_PENDING\x10\x01\x12\x18\n" +
+	"\x14SILENCE_STATE_ACTIVE\x10\x02\x12\x17\n" +
+	"\x13SILENCE_STATE_ENDED\x10\x03\x12\x19\n" +
+	"\x15SILENCE_STATE_EXPIRED\x10\x042\x83\x02\n" +
 	"\x0eSilenceService\x12P\n" +
 	"\rCreateSilence\x12\x1e.plumb.v1.CreateSilenceRequest\x1a\x1f.plumb.v1.CreateSilenceResponse\x12M\n" +
 	"\fListSilences\x12\x1d.plumb.v1.ListSilencesRequest\x1a\x1e.plumb.v1.ListSilencesResponse\x12P\n" +
@@ -571,38 +647,41 @@ func file_plumb_v1_silence_proto_rawDescGZIP() []byte {
 	return file_plumb_v1_silence_proto_rawDescData
 }
 
+var file_plumb_v1_silence_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_plumb_v1_silence_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_plumb_v1_silence_proto_goTypes = []any{
-	(*SilenceMatcher)(nil),        // 0: plumb.v1.SilenceMatcher
-	(*Silence)(nil),               // 1: plumb.v1.Silence
-	(*CreateSilenceRequest)(nil),  // 2: plumb.v1.CreateSilenceRequest
-	(*CreateSilenceResponse)(nil), // 3: plumb.v1.CreateSilenceResponse
-	(*ListSilencesRequest)(nil),   // 4: plumb.v1.ListSilencesRequest
-	(*ListSilencesResponse)(nil),  // 5: plumb.v1.ListSilencesResponse
-	(*ExpireSilenceRequest)(nil),  // 6: plumb.v1.ExpireSilenceRequest
-	(*ExpireSilenceResponse)(nil), // 7: plumb.v1.ExpireSilenceResponse
-	nil,                           // 8: plumb.v1.SilenceMatcher.LabelsEntry
-	(FactKind)(0),                 // 9: plumb.v1.FactKind
+	(SilenceState)(0),             // 0: plumb.v1.SilenceState
+	(*SilenceMatcher)(nil),        // 1: plumb.v1.SilenceMatcher
+	(*Silence)(nil),               // 2: plumb.v1.Silence
+	(*CreateSilenceRequest)(nil),  // 3: plumb.v1.CreateSilenceRequest
+	(*CreateSilenceResponse)(nil), // 4: plumb.v1.CreateSilenceResponse
+	(*ListSilencesRequest)(nil),   // 5: plumb.v1.ListSilencesRequest
+	(*ListSilencesResponse)(nil),  // 6: plumb.v1.ListSilencesResponse
+	(*ExpireSilenceRequest)(nil),  // 7: plumb.v1.ExpireSilenceRequest
+	(*ExpireSilenceResponse)(nil), // 8: plumb.v1.ExpireSilenceResponse
+	nil,                           // 9: plumb.v1.SilenceMatcher.LabelsEntry
+	(FactKind)(0),                 // 10: plumb.v1.FactKind
 }
 var file_plumb_v1_silence_proto_depIdxs = []int32{
-	8,  // 0: plumb.v1.SilenceMatcher.labels:type_name -> plumb.v1.SilenceMatcher.LabelsEntry
-	9,  // 1: plumb.v1.SilenceMatcher.kind:type_name -> plumb.v1.FactKind
-	0,  // 2: plumb.v1.Silence.matcher:type_name -> plumb.v1.SilenceMatcher
-	0,  // 3: plumb.v1.CreateSilenceRequest.matcher:type_name -> plumb.v1.SilenceMatcher
-	1,  // 4: plumb.v1.CreateSilenceResponse.silence:type_name -> plumb.v1.Silence
-	1,  // 5: plumb.v1.ListSilencesResponse.silences:type_name -> plumb.v1.Silence
-	1,  // 6: plumb.v1.ExpireSilenceResponse.silence:type_name -> plumb.v1.Silence
-	2,  // 7: plumb.v1.SilenceService.CreateSilence:input_type -> plumb.v1.CreateSilenceRequest
-	4,  // 8: plumb.v1.SilenceService.ListSilences:input_type -> plumb.v1.ListSilencesRequest
-	6,  // 9: plumb.v1.SilenceService.ExpireSilence:input_type -> plumb.v1.ExpireSilenceRequest
-	3,  // 10: plumb.v1.SilenceService.CreateSilence:output_type -> plumb.v1.CreateSilenceResponse
-	5,  // 11: plumb.v1.SilenceService.ListSilences:output_type -> plumb.v1.ListSilencesResponse
-	7,  // 12: plumb.v1.SilenceService.ExpireSilence:output_type -> plumb.v1.ExpireSilenceResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	9,  // 0: plumb.v1.SilenceMatcher.labels:type_name -> plumb.v1.SilenceMatcher.LabelsEntry
+	10, // 1: plumb.v1.SilenceMatcher.kind:type_name -> plumb.v1.FactKind
+	1,  // 2: plumb.v1.Silence.matcher:type_name -> plumb.v1.SilenceMatcher
+	0,  // 3: plumb.v1.Silence.state:type_name -> plumb.v1.SilenceState
+	1,  // 4: plumb.v1.CreateSilenceRequest.matcher:type_name -> plumb.v1.SilenceMatcher
+	2,  // 5: plumb.v1.CreateSilenceResponse.silence:type_name -> plumb.v1.Silence
+	2,  // 6: plumb.v1.ListSilencesResponse.silences:type_name -> plumb.v1.Silence
+	2,  // 7: plumb.v1.ExpireSilenceResponse.silence:type_name -> plumb.v1.Silence
+	3,  // 8: plumb.v1.SilenceService.CreateSilence:input_type -> plumb.v1.CreateSilenceRequest
+	5,  // 9: plumb.v1.SilenceService.ListSilences:input_type -> plumb.v1.ListSilencesRequest
+	7,  // 10: plumb.v1.SilenceService.ExpireSilence:input_type -> plumb.v1.ExpireSilenceRequest
+	4,  // 11: plumb.v1.SilenceService.CreateSilence:output_type -> plumb.v1.CreateSilenceResponse
+	6,  // 12: plumb.v1.SilenceService.ListSilences:output_type -> plumb.v1.ListSilencesResponse
+	8,  // 13: plumb.v1.SilenceService.ExpireSilence:output_type -> plumb.v1.ExpireSilenceResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_silence_proto_init() }
@@ -616,13 +695,14 @@ func file_plumb_v1_silence_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_silence_proto_rawDesc), len(file_plumb_v1_silence_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_plumb_v1_silence_proto_goTypes,
 		DependencyIndexes: file_plumb_v1_silence_proto_depIdxs,
+		EnumInfos:         file_plumb_v1_silence_proto_enumTypes,
 		MessageInfos:      file_plumb_v1_silence_proto_msgTypes,
 	}.Build()
 	File_plumb_v1_silence_proto = out.File
