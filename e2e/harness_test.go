@@ -301,6 +301,8 @@ type event struct {
 	Current    map[string]any `json:"current"`
 	ObservedAt string         `json:"observed_at"`
 	DetectedAt string         `json:"detected_at"`
+	// Silence is a silence.ended event's summary, read by summaryOf.
+	Silence json.RawMessage `json:"silence_summary"`
 
 	received time.Time
 	headers  http.Header
