@@ -12,7 +12,7 @@ import (
 func ToProto(s *store.Silence, now time.Time) *plumbv1.Silence {
 	return &plumbv1.Silence{
 		State: stateAt(s, now.UnixNano()),
-		Id: s.ID,
+		Id:    s.ID,
 		Matcher: &plumbv1.SilenceMatcher{
 			Hosts: s.Hosts, Labels: s.Labels, Kind: kindOf(s.Kind), Key: s.Key,
 		},
