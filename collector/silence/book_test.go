@@ -394,3 +394,31 @@ func TestParseWindowsErrors(t *testing.T) {
 		t.Errorf("valid window: %v", err)
 	}
 }
+
+func TestPruneEndedSilences(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openStore(t)
+	clk := &clock{t: t0}
+	b, _ := Open(ctx, st, Options{Now: clk.Now, MaxKept: 2, Retention: 24 * time.Hour})
+	for range 3 {
+		if _, err := b.Create(ctx, Matcher{Hosts: []string{"h"}}, time.Minute, "r", "x"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Hour)
+	}
+	live, err := b.Create(ctx, Matcher{Hosts: []string{"h"}}, time.Hour, "r", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.tick(ctx) // summarizes the three ended ones, keeps the newest two of them
+	if got := b.List(true); len(got) != 3 || got[2].ID != live.ID {
+		t.Fatalf("after pruning to 2 ended: %d silences", len(got))
+	}
+	clk.Add(48 * time.Hour) // the live one ends too; all are past retention after its summary
+	b.tick(ctx)
+	b.tick(ctx)
+	b2, _ := Open(ctx, st, Options{Now: clk.Now})
+	if got := b2.List(true); len(got) != 0 {
+		t.Errorf("after retention: %d silences kept in the store", len(got))
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/store"
@@ -98,15 +100,30 @@ func (b *Book) startWindows(ctx context.Context, now time.Time) error {
 }
 
 // summarize marks silence id summarized and, in the same transaction,
-// appends the event that names what it held back. A window occurrence
-// that held nothing back is marked without an event: a quiet weekly
-// window does not page anyone.
+// appends the event that names what it held back. The log is read first,
+// in a read transaction, so that a long silence's scan does not hold up
+// ingest's writes; it ended more than Grace ago, so nothing stamped
+// inside it is still to come. A window occurrence that held nothing back
+// is marked without an event: a quiet weekly window does not page anyone.
 func (b *Book) summarize(ctx context.Context, id string, now time.Time) error {
+	var sum *plumbv1.SilenceSummary
+	err := b.st.View(ctx, func(tx store.ReadTx) error {
+		s, err := tx.Silence(id)
+		if err != nil {
+			return err
+		}
+		sum, err = Summarize(tx, s)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	var (
 		done     *store.Silence
 		appended bool
 	)
-	err := b.st.Update(ctx, func(tx store.Tx) error {
+	err = b.st.Update(ctx, func(tx store.Tx) error {
+		done, appended = nil, false // Update may run fn again
 		s, err := tx.Silence(id)
 		if err != nil {
 			return err
@@ -114,10 +131,6 @@ func (b *Book) summarize(ctx context.Context, id string, now time.Time) error {
 		if s.Summarized {
 			done = s
 			return nil
-		}
-		sum, err := Summarize(tx, s)
-		if err != nil {
-			return err
 		}
 		c := *s
 		c.Summarized = true
@@ -128,14 +141,15 @@ func (b *Book) summarize(ctx context.Context, id string, now time.Time) error {
 		if c.Window != "" && sum.GetEvents() == 0 {
 			return nil
 		}
-		sum.Silence = ToProto(&c, now)
-		appended = true
-		return tx.AppendEvent(&plumbv1.DriftEvent{
+		ev := &plumbv1.DriftEvent{
 			Id:             "silence-ended-" + c.ID,
 			Type:           plumbv1.DriftEventType_DRIFT_EVENT_TYPE_SILENCE_ENDED,
 			AtUnixNano:     now.UnixNano(),
-			SilenceSummary: sum,
-		})
+			SilenceSummary: proto.CloneOf(sum),
+		}
+		ev.SilenceSummary.Silence = ToProto(&c, now)
+		appended = true
+		return tx.AppendEvent(ev)
 	})
 	if err != nil {
 		return err
@@ -145,7 +159,7 @@ func (b *Book) summarize(ctx context.Context, id string, now time.Time) error {
 		b.opts.OnCommit()
 	}
 	b.opts.Logger.Info("silence ended", "silence", done.ID, "window", done.Window, "created_by", done.CreatedBy,
-		"expired_by", done.ExpiredBy, "summary_sent", appended)
+		"expired_by", done.ExpiredBy, "held_events", sum.GetEvents(), "summary_sent", appended)
 	return nil
 }
 
