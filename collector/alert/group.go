@@ -69,6 +69,9 @@ func (g *Group) Items() []*GroupItem {
 	var out []*GroupItem
 	at := map[string]*GroupItem{}
 	for _, ev := range g.Events {
+		if ev.GetItem() == nil {
+			continue // a silence's summary: see Silences
+		}
 		id := ev.GetItem().GetId()
 		gi, ok := at[id]
 		if !ok {
@@ -146,4 +149,16 @@ func (g *Group) Counts() Counts {
 		}
 	}
 	return c
+}
+
+// Silences returns the summaries of the silences that ended in the
+// window: what each held back from notifiers.
+func (g *Group) Silences() []*plumbv1.SilenceSummary {
+	var out []*plumbv1.SilenceSummary
+	for _, ev := range g.Events {
+		if ev.GetType() == plumbv1.DriftEventType_DRIFT_EVENT_TYPE_SILENCE_ENDED && ev.GetSilenceSummary() != nil {
+			out = append(out, ev.GetSilenceSummary())
+		}
+	}
+	return out
 }

@@ -47,7 +47,7 @@ func (w *worker) runGrouped(ctx context.Context, n *grouped) {
 			if ctx.Err() != nil {
 				return
 			}
-			if n.passes(ev) {
+			if n.passes(ev) && !w.held(ev) {
 				if !w.win.fits(ev) {
 					if !w.deliverGroup(ctx, n) {
 						return

@@ -27,19 +27,31 @@ func (w *worker) unsilenced(events []*plumbv1.DriftEvent) []*plumbv1.DriftEvent 
 	}
 	kept := events[:0:0]
 	for _, ev := range events {
-		id, held := s.Silenced(ev)
-		if !held || ev.GetType() == plumbv1.DriftEventType_DRIFT_EVENT_TYPE_SILENCE_ENDED {
+		if !w.held(ev) {
 			kept = append(kept, ev)
-			continue
-		}
-		if ev.GetSeq() > w.silencedThrough {
-			w.silencedThrough = ev.GetSeq()
-			w.d.metrics.silenced.WithLabelValues(w.name).Inc()
-			w.log.Debug("alert event held back by a silence", "event_id", ev.GetId(), "seq", ev.GetSeq(), "silence", id)
 		}
 	}
 	if len(kept) == 0 {
 		w.advance(events[len(events)-1].GetSeq())
 	}
 	return kept
+}
+
+// held reports whether the Silencer holds ev back, counting it the first
+// time it is judged so.
+func (w *worker) held(ev *plumbv1.DriftEvent) bool {
+	s := w.d.opts.Silencer
+	if s == nil || ev.GetType() == plumbv1.DriftEventType_DRIFT_EVENT_TYPE_SILENCE_ENDED {
+		return false
+	}
+	id, held := s.Silenced(ev)
+	if !held {
+		return false
+	}
+	if ev.GetSeq() > w.silencedThrough {
+		w.silencedThrough = ev.GetSeq()
+		w.d.metrics.silenced.WithLabelValues(w.name).Inc()
+		w.log.Debug("alert event held back by a silence", "event_id", ev.GetId(), "seq", ev.GetSeq(), "silence", id)
+	}
+	return true
 }

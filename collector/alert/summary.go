@@ -26,6 +26,8 @@ type Summary struct {
 	// on-call must look at. UnexplainedTotal counts them all.
 	Unexplained      []ItemSummary `json:"unexplained,omitempty"`
 	UnexplainedTotal int           `json:"unexplained_total"`
+	// Silences that ended in the window, each with what it held back.
+	Silences []*factjson.SilenceSummary `json:"silences,omitempty"`
 }
 
 // PackageSummary is one package change of a group.
@@ -90,6 +92,9 @@ func (g *Group) Summarize() *Summary {
 				s.Unexplained = append(s.Unexplained, itemSummary(gi))
 			}
 		}
+	}
+	for _, ss := range g.Silences() {
+		s.Silences = append(s.Silences, factjson.FromSilenceSummary(ss))
 	}
 	s.Title = s.title()
 	return s
@@ -166,6 +171,27 @@ func itemSummary(gi *GroupItem) ItemSummary {
 
 // title is the summary in one line.
 func (s *Summary) title() string {
+	t := s.driftTitle()
+	for i, ss := range s.Silences {
+		if i == 2 {
+			t += fmt.Sprintf("; %d more silences ended", len(s.Silences)-i)
+			break
+		}
+		line := fmt.Sprintf("silence %s ended: %d %s held back", ss.SilenceID, ss.Events, plural(int(min(ss.Events, 2)), "event", "events"))
+		if t == "" {
+			t = line
+		} else {
+			t += "; " + line
+		}
+	}
+	return t
+}
+
+// driftTitle is the title of the group's drift; "" for none.
+func (s *Summary) driftTitle() string {
+	if s.Counts.Items == 0 {
+		return ""
+	}
 	var where string
 	switch len(s.Hosts) {
 	case 0:

@@ -133,6 +133,9 @@ func GroupBody(key string, g *alert.Group) ([]webhook.Request, error) {
 	byHost := map[string][]*plumbv1.DriftEvent{}
 	var hosts []string
 	for _, ev := range g.Events {
+		if ev.GetItem() == nil {
+			continue // a silence's summary: not an incident
+		}
 		h := ev.GetItem().GetHostId()
 		if _, ok := byHost[h]; !ok {
 			hosts = append(hosts, h)

@@ -127,6 +127,21 @@ func GroupBody(g *alert.Group) ([]webhook.Request, error) {
 		}
 		blocks = append(blocks, Block{Type: "section", Text: ptr(Text{Type: "mrkdwn", Text: clip(line, maxText)})})
 	}
+	for _, ss := range s.Silences {
+		var held []string
+		for i, h := range ss.Held {
+			if i == 10 {
+				held = append(held, fmt.Sprintf("and %d more", len(ss.Held)-i))
+				break
+			}
+			held = append(held, fmt.Sprintf("%s %s `%s` on %s", h.Severity, h.Kind, h.Key, h.Host))
+		}
+		line := fmt.Sprintf("*Silence %s ended* (%s, by %s): %d events on %d items held back", ss.SilenceID, ss.Reason, ss.CreatedBy, ss.Events, ss.Items)
+		if len(held) > 0 {
+			line += "\n" + strings.Join(held, "\n")
+		}
+		blocks = append(blocks, Block{Type: "section", Text: ptr(Text{Type: "mrkdwn", Text: clip(escape(line), maxText)})})
+	}
 	if n := s.UnexplainedTotal - min(len(s.Unexplained), maxListed); n > 0 {
 		blocks = append(blocks, Block{Type: "section", Text: ptr(mrkdwn(fmt.Sprintf("…and %d more (plumbctl drift)", n)))})
 	}
