@@ -63,6 +63,11 @@ paragraph() {
   local lic name notice copyright
   lic=$(find "$dir" -maxdepth 1 -type f -iregex '.*/\(licen[cs]e\|copying\)\(\.md\|\.txt\)?' | sort | head -1)
   if [ -z "$lic" ]; then
+    # A module under several licenses, one file each (LICENSE-BSD and
+    # LICENSE-MIT): the first is its License, the others are quoted below.
+    lic=$(find "$dir" -maxdepth 1 -type f -iregex '.*/licen[cs]e[-_][a-z0-9.-]*' | sort | head -1)
+  fi
+  if [ -z "$lic" ]; then
     echo "package-copyright: no license file in $dir ($what)" >&2
     exit 1
   fi
@@ -79,6 +84,7 @@ paragraph() {
   # embeds, e.g. LICENSE-3RD-PARTY.md) are quoted in full.
   find "$dir" -maxdepth 1 -type f \( -iname 'notice*' -o -iregex '.*/\(licen[cs]e\|copying\)[-_].*' \) |
     sort | while read -r extra; do
+      [ "$extra" = "$lic" ] && continue
       printf ' .\n Its file %s reads:\n .\n' "$(basename "$extra")"
       indent <"$extra"
     done
