@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"crypto/md5"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,4 +135,48 @@ func purgeDebAtCleanup(t *testing.T) {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
+}
+
+// buildDebFiles builds version version of package name from files (paths
+// relative to /, with their content), conffiles among them, and returns the
+// .deb's path. Like a package built by debhelper, it records md5sums of
+// its files, conffiles excepted.
+func buildDebFiles(t *testing.T, name, version string, files map[string][]byte, conffiles ...string) string {
+	t.Helper()
+	tree := filepath.Join(t.TempDir(), "tree")
+	put := func(rel string, content []byte) {
+		p := filepath.Join(tree, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rels := slices.Sorted(maps.Keys(files))
+	var sums strings.Builder
+	for _, rel := range rels {
+		put(rel, files[rel])
+		if !slices.Contains(conffiles, "/"+rel) {
+			fmt.Fprintf(&sums, "%x  %s\n", md5.Sum(files[rel]), rel)
+		}
+	}
+	put("DEBIAN/control", []byte(strings.Join([]string{
+		"Package: " + name,
+		"Version: " + version,
+		"Architecture: all",
+		"Maintainer: Plumb e2e tests <e2e@plumb.invalid>",
+		"Section: misc",
+		"Priority: optional",
+		"Description: Plumb end-to-end test package",
+		" Installed, upgraded and purged by Plumb's e2e tests; safe to purge.",
+		"",
+	}, "\n")))
+	if len(conffiles) > 0 {
+		put("DEBIAN/conffiles", []byte(strings.Join(conffiles, "\n")+"\n"))
+	}
+	put("DEBIAN/md5sums", []byte(sums.String()))
+	deb := filepath.Join(filepath.Dir(tree), fmt.Sprintf("%s_%s.deb", name, version))
+	dpkgDebBuild(t, tree, deb)
+	return deb
 }

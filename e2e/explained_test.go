@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"crypto/md5"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,42 +19,14 @@ const (
 	explainFiles   = 50
 )
 
-// buildExplainDeb builds version v, with its files' md5sums as debhelper
-// records them.
+// buildExplainDeb builds version v: every file's content names v.
 func buildExplainDeb(t *testing.T, v int) string {
 	t.Helper()
-	tree := filepath.Join(t.TempDir(), "tree")
-	var sums strings.Builder
-	put := func(rel string, content []byte) {
-		p := filepath.Join(tree, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(rel, "DEBIAN/") {
-			fmt.Fprintf(&sums, "%x  %s\n", md5.Sum(content), rel)
-		}
-	}
-	put("DEBIAN/control", []byte(strings.Join([]string{
-		"Package: " + explainDebName,
-		fmt.Sprintf("Version: %d.0-1", v),
-		"Architecture: all",
-		"Maintainer: Plumb e2e tests <e2e@plumb.invalid>",
-		"Section: misc",
-		"Priority: optional",
-		"Description: Plumb end-to-end explained drift test package",
-		" Installed, upgraded and purged by Plumb's e2e tests; safe to purge.",
-		"",
-	}, "\n")))
+	files := map[string][]byte{}
 	for i := range explainFiles {
-		put(fmt.Sprintf("%s/sub%d/file%02d", explainDebDir[1:], i%5, i), fmt.Appendf(nil, "file %d of version %d\n", i, v))
+		files[fmt.Sprintf("%s/sub%d/file%02d", explainDebDir[1:], i%5, i)] = fmt.Appendf(nil, "file %d of version %d\n", i, v)
 	}
-	put("DEBIAN/md5sums", []byte(sums.String()))
-	deb := filepath.Join(filepath.Dir(tree), fmt.Sprintf("%s_%d.deb", explainDebName, v))
-	dpkgDebBuild(t, tree, deb)
-	return deb
+	return buildDebFiles(t, explainDebName, fmt.Sprintf("%d.0-1", v), files)
 }
 
 // TestPackageUpgradeIsOneNotification: a real `dpkg -i` upgrade of a

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"crypto/md5"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -36,44 +35,15 @@ const (
 // conffile excepted.
 func buildCheckDeb(t *testing.T, v int, changed []bool) string {
 	t.Helper()
-	tree := filepath.Join(t.TempDir(), "tree")
-	var sums strings.Builder
-	put := func(rel string, content []byte) {
-		p := filepath.Join(tree, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasPrefix(rel, "DEBIAN/") && "/"+rel != checkConffile {
-			fmt.Fprintf(&sums, "%x  %s\n", md5.Sum(content), rel)
-		}
-	}
-	put("DEBIAN/control", []byte(strings.Join([]string{
-		"Package: " + checkDebName,
-		fmt.Sprintf("Version: %d.0-1", v),
-		"Architecture: all",
-		"Maintainer: Plumb e2e tests <e2e@plumb.invalid>",
-		"Section: misc",
-		"Priority: optional",
-		"Description: Plumb end-to-end package check test package",
-		" Installed, upgraded and purged by Plumb's e2e tests; safe to purge.",
-		"",
-	}, "\n")))
-	put("DEBIAN/conffiles", []byte(checkConffile+"\n"))
-	put(checkConffile[1:], []byte("setting = packaged\n"))
+	files := map[string][]byte{checkConffile[1:]: []byte("setting = packaged\n")}
 	for i := range checkFiles {
 		version := 1
 		if changed[i] {
 			version = v
 		}
-		put(fmt.Sprintf("%s/sub%d/file%02d", checkDebDir[1:], i%5, i), fmt.Appendf(nil, "file %d of version %d\n", i, version))
+		files[fmt.Sprintf("%s/sub%d/file%02d", checkDebDir[1:], i%5, i)] = fmt.Appendf(nil, "file %d of version %d\n", i, version)
 	}
-	put("DEBIAN/md5sums", []byte(sums.String()))
-	deb := filepath.Join(filepath.Dir(tree), fmt.Sprintf("%s_%d.deb", checkDebName, v))
-	dpkgDebBuild(t, tree, deb)
-	return deb
+	return buildDebFiles(t, checkDebName, fmt.Sprintf("%d.0-1", v), files, checkConffile)
 }
 
 // A real dpkg upgrade of a package with a hand-edited conffile: the
