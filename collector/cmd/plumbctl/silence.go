@@ -184,17 +184,7 @@ func (a *app) expireSilence(ctx context.Context, id string) error {
 
 // silences makes one SilenceService call, op naming it in errors.
 func (a *app) silences(ctx context.Context, op string, call func(context.Context, plumbv1.SilenceServiceClient) error) error {
-	cc, closeConn, err := a.dial()
-	if err != nil {
-		return err
-	}
-	defer closeConn()
-	cctx, cancel := a.callContext(ctx)
-	defer cancel()
-	if err := call(cctx, plumbv1.NewSilenceServiceClient(cc)); err != nil {
-		return a.rpcError(op, err)
-	}
-	return nil
+	return serviceCall(ctx, a, op, plumbv1.NewSilenceServiceClient, call)
 }
 
 // matcherText is a matcher as flags would say it: `host=web-* label=env=prod

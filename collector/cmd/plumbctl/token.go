@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"google.golang.org/grpc"
 	"strings"
 	"time"
 
@@ -211,6 +212,12 @@ func plural(n int) string {
 
 // admin makes one AdminService call, op naming it in errors.
 func (a *app) admin(ctx context.Context, op string, call func(context.Context, plumbv1.AdminServiceClient) error) error {
+	return serviceCall(ctx, a, op, plumbv1.NewAdminServiceClient, call)
+}
+
+// serviceCall makes one call on the client newClient makes of a fresh
+// connection, within the call timeout, op naming it in errors.
+func serviceCall[C any](ctx context.Context, a *app, op string, newClient func(grpc.ClientConnInterface) C, call func(context.Context, C) error) error {
 	cc, closeConn, err := a.dial()
 	if err != nil {
 		return err
@@ -218,7 +225,7 @@ func (a *app) admin(ctx context.Context, op string, call func(context.Context, p
 	defer closeConn()
 	cctx, cancel := a.callContext(ctx)
 	defer cancel()
-	if err := call(cctx, plumbv1.NewAdminServiceClient(cc)); err != nil {
+	if err := call(cctx, newClient(cc)); err != nil {
 		return a.rpcError(op, err)
 	}
 	return nil
