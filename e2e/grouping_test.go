@@ -11,11 +11,23 @@ import (
 	"time"
 )
 
-// TestBurstIsAHandfulOfNotifications: 10,000 files created on one host
-// in about a second reach the webhook as a handful of notifications that
-// together open an item for every file on disk, each once.
+// TestBurstIsAHandfulOfNotifications: 10,000 files appearing on one host
+// reach the webhook as a handful of notifications that together open an
+// item for every file on disk, each once — whether they are written one
+// by one (an inotify storm over a few seconds) or a directory holding
+// them all is moved in (10,000 changes in an instant).
 func TestBurstIsAHandfulOfNotifications(t *testing.T) {
 	t.Parallel()
+	for _, moved := range []bool{false, true} {
+		name := map[bool]string{false: "written", true: "moved_in"}[moved]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fileBurst(t, moved)
+		})
+	}
+}
+
+func fileBurst(t *testing.T, moved bool) {
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "tree")
 	if err := os.MkdirAll(tree, 0o755); err != nil {
@@ -28,17 +40,27 @@ func TestBurstIsAHandfulOfNotifications(t *testing.T) {
 	waitBaseline(t, c.addr, "burst-1")
 
 	const files = 10000
+	dst := tree
+	if moved {
+		dst = filepath.Join(dir, "staging")
+	}
 	start := time.Now()
 	for i := range files {
-		d := filepath.Join(tree, fmt.Sprintf("d%02d", i%50))
+		d := filepath.Join(dst, fmt.Sprintf("d%02d", i%50))
 		if i < 50 {
-			if err := os.Mkdir(d, 0o755); err != nil {
+			if err := os.MkdirAll(d, 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}
 		writeFile(t, filepath.Join(d, fmt.Sprintf("f%05d", i)), fmt.Sprintf("burst %d\n", i))
 	}
-	t.Logf("wrote %d files in %v", files, time.Since(start))
+	if moved {
+		start = time.Now()
+		if err := os.Rename(dst, filepath.Join(tree, "staging")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d files appeared in %v", files, time.Since(start))
 
 	// The oracle is the disk: every file and directory written.
 	want := map[string]bool{}
@@ -66,6 +88,7 @@ func TestBurstIsAHandfulOfNotifications(t *testing.T) {
 			t.Errorf("%s opened %d times, want 1", p, opened[p])
 		}
 	}
+	time.Sleep(6 * time.Second) // a follow-up would come within a group_interval
 	ns := h.notifications()
 	var sizes []int
 	for _, n := range ns {
