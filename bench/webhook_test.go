@@ -49,16 +49,27 @@ func newHookReceiver(b *testing.B) *hookReceiver {
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		now := time.Now()
-		var ev hookEvent
+		// A grouped notification: its events, in order.
+		var n struct {
+			Type   string      `json:"type"`
+			Events []hookEvent `json:"events"`
+		}
 		if err == nil {
+			err = json.Unmarshal(body, &n)
+		}
+		if err == nil && n.Type != "drift.group" {
+			var ev hookEvent
 			err = json.Unmarshal(body, &ev)
+			n.Events = []hookEvent{ev}
 		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		ev.received = now
-		h.events <- ev
+		for _, ev := range n.Events {
+			ev.received = now
+			h.events <- ev
+		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	b.Cleanup(h.srv.Close)
@@ -107,7 +118,10 @@ func BenchmarkWriteToWebhook(b *testing.B) {
 		root := sub(dir, "tree")
 		paths, original := smallTree(b, root, files)
 		hook := newHookReceiver(b)
-		c := startCollector(b, sub(dir, "collector"), hook.srv.URL)
+		// Grouping off: this is the latency of one change alone (see
+		// TestCriticalIsNotHeldForTheGroupWait in e2e for it with grouping).
+		c := startCollector(b, sub(dir, "collector"), hook.srv.URL,
+			"--webhook-group", "group_wait=0s", "--webhook-group", "group_interval=0s", "--webhook-group", "critical_wait=0s")
 		startAgent(b, c, sub(dir, "agent"), "hook", root)
 		c.awaitBaseline(b, time.Minute, "hook", uint64(files+files/filesPerDir+1))
 

@@ -121,17 +121,21 @@ func (w *window) add(ev *plumbv1.DriftEvent) {
 func (w *window) full() bool { return len(w.events) >= w.g.MaxEvents }
 
 // commitGrace is how long after a window's close time it is sent: an
-// event stamped just before the close may still be committing.
+// event stamped just before the close may still be committing. A window
+// of group_wait 0 waits for nothing: it holds only events of its first
+// event's instant, and each change goes out as soon as it is read.
 const commitGrace = 200 * time.Millisecond
+
+func (w *window) grace() int64 { return int64(min(commitGrace, w.g.Wait)) }
 
 // due reports whether the window is ready to send at now (unix ns).
 func (w *window) due(now int64) bool {
-	return len(w.events) > 0 && (now >= w.end+int64(commitGrace) || w.full())
+	return len(w.events) > 0 && (now >= w.end+w.grace() || w.full())
 }
 
 // wait is how long from now (unix ns) until the window is due.
 func (w *window) wait(now int64) time.Duration {
-	return time.Duration(max(w.end+int64(commitGrace)-now, 0))
+	return time.Duration(max(w.end+w.grace()-now, 0))
 }
 
 // take returns the window's group and starts the next window.
