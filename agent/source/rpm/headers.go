@@ -37,6 +37,37 @@ func headerFits(b []byte) error {
 	if need := 8 + 16*uint64(il) + uint64(dl); need > uint64(len(b)) {
 		return fmt.Errorf("header declares %d bytes, holds %d", need, len(b))
 	}
+	// Each entry's count must fit in the data it points into: go-rpmdb
+	// loops and allocates per declared element, so a string array that
+	// claims four billion strings in two bytes takes minutes and
+	// gigabytes (found by FuzzHeaderBlob).
+	for i := range uint64(il) {
+		e := b[8+16*i : 8+16*i+16]
+		typ, off, count := binary.BigEndian.Uint32(e[4:8]), uint64(binary.BigEndian.Uint32(e[8:12])), uint64(binary.BigEndian.Uint32(e[12:16]))
+		if off > uint64(dl) {
+			return fmt.Errorf("header entry %d: offset %d past the %d data bytes", i, off, dl)
+		}
+		room := uint64(dl) - off
+		var need uint64
+		switch typ {
+		case 0: // NULL
+		case 1, 2, 7: // CHAR, INT8, BIN
+			need = count
+		case 3: // INT16
+			need = 2 * count
+		case 4: // INT32
+			need = 4 * count
+		case 5: // INT64
+			need = 8 * count
+		case 6, 8, 9: // STRING, STRING_ARRAY, I18NSTRING: at least a NUL each
+			need = count
+		default:
+			return fmt.Errorf("header entry %d: unknown type %d", i, typ)
+		}
+		if need > room {
+			return fmt.Errorf("header entry %d: %d elements of type %d need %d bytes, %d left", i, count, typ, need, room)
+		}
+	}
 	return nil
 }
 
