@@ -11,6 +11,9 @@ BINARIES  := plumb-agent plumb-collector plumbctl
 BUF_VERSION                ?= v1.75.0
 PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+# grpc-gateway's plugins: keep at the version of the
+# github.com/grpc-ecosystem/grpc-gateway/v2 module in go.mod (its runtime).
+GRPC_GATEWAY_VERSION       ?= v2.33.0
 STATICCHECK_VERSION        ?= v0.8.2
 
 .PHONY: all build test test-short fuzz soak lint proto tools demo bench clean packages
@@ -95,8 +98,16 @@ $(TOOLS)/protoc-gen-go:
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
-tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
+$(TOOLS)/protoc-gen-grpc-gateway:
+	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+$(TOOLS)/protoc-gen-openapiv2:
+	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 
+tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(TOOLS)/protoc-gen-grpc-gateway $(TOOLS)/protoc-gen-openapiv2
+
+# Go types, gRPC stubs, the HTTP gateway (proto/gateway/) and the OpenAPI
+# document (collector/httpapi/openapi.swagger.json), all from proto/ and its
+# HTTP rules in proto/plumb/v1/http.yaml.
 proto: tools
 	$(BUF) generate
 

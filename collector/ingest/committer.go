@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -74,6 +75,11 @@ type committer struct {
 	// maxFacts is the quota of facts per host.
 	maxFacts uint64
 	lm       *limits.Metrics
+
+	// running is set while run runs; busySince is the UnixNano start of
+	// the commit in progress, 0 between commits (for Ready).
+	running   atomic.Bool
+	busySince atomic.Int64
 }
 
 func (c *committer) submit(ctx context.Context, j *job) result {
@@ -93,6 +99,8 @@ func (c *committer) submit(ctx context.Context, j *job) result {
 }
 
 func (c *committer) run(ctx context.Context) {
+	c.running.Store(true)
+	defer c.running.Store(false)
 	for {
 		var first *job
 		select {
@@ -118,6 +126,10 @@ func (c *committer) run(ctx context.Context) {
 
 func (c *committer) commit(ctx context.Context, batch []*job, deltas int) {
 	start := time.Now()
+	if c.busySince.CompareAndSwap(0, start.UnixNano()) {
+		// The outermost call (a failed group retries each job alone).
+		defer c.busySince.Store(0)
+	}
 	results := make([]result, len(batch))
 	err := c.st.Update(ctx, func(tx store.Tx) error {
 		for i, j := range batch {

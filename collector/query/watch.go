@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -50,6 +51,11 @@ func (s *Server) WatchDrift(req *plumbv1.WatchDriftRequest, stream grpc.ServerSt
 		last = min(a, last)
 	}
 	s.logger.Debug("watch started", "host", req.GetHostId(), "after", last)
+	// Headers now, not with the first event: the caller learns that the
+	// watch is established (the HTTP watch answers 200 on them).
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 
 	out := newTimedSender(stream)
 	defer out.close()

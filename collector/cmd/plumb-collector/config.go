@@ -26,6 +26,7 @@ type Config struct {
 	Insecure       bool          `koanf:"insecure"`
 	DataDir        string        `koanf:"data_dir"`
 	MetricsListen  string        `koanf:"metrics_listen"`
+	HTTPListen     string        `koanf:"http_listen"` // the HTTP API and probes; empty is off
 	LogLevel       string        `koanf:"log_level"`
 	LogFormat      string        `koanf:"log_format"`
 	EventRetention time.Duration `koanf:"event_retention"`
@@ -90,6 +91,7 @@ var flagKeys = map[string]string{
 	"insecure":        "insecure",
 	"data":            "data_dir",
 	"metrics-listen":  "metrics_listen",
+	"http-listen":     "http_listen",
 	"log-level":       "log_level",
 	"log-format":      "log_format",
 	"event-retention": "event_retention",
@@ -105,6 +107,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&c.webhookURLs, "webhook-url", nil, "send drift events as JSON to this URL (repeatable; adds to webhooks in the config file)")
 	fs.StringVar(&c.webhookSecret, "webhook-secret", "", "Standard Webhooks signing secret (whsec_...) for --webhook-url")
 	fs.StringArrayVar(&c.webhookGroup, "webhook-group", nil, "grouping for --webhook-url as KEY=DURATION or max_events=N, e.g. group_wait=1s (repeatable; keys as in a notifier's entry)")
+	fs.StringVar(&c.HTTPListen, "http-listen", c.HTTPListen, "address for the HTTP/JSON API, /openapi.json, /healthz and /readyz, host:port, TLS as the gRPC port (empty: off)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (empty: off)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
@@ -118,6 +121,11 @@ func (c *Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen %q: %w", c.Listen, err))
+	}
+	if c.HTTPListen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
+			errs = append(errs, fmt.Errorf("http_listen %q: %w", c.HTTPListen, err))
+		}
 	}
 	if c.CertTTL < time.Second || c.CertTTL > 366*24*time.Hour {
 		errs = append(errs, fmt.Errorf("cert_ttl %v: want 1s to 366 days", c.CertTTL))

@@ -107,7 +107,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	creds, ca, err := transport(cfg, logger)
+	creds, tlsConf, ca, err := transport(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -159,6 +159,18 @@ func serve(ctx context.Context, cfg *Config) error {
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 
+	var httpAPI *httpServer
+	if cfg.HTTPListen != "" {
+		httpAPI, err = newHTTPServer(ctx, cfg, httpSetup{
+			TLS: tlsConf, CA: ca, LM: lm,
+			Ready: readyChecks(st, ing),
+			UI:    nil, // the dashboard, at "/"
+		}, logger.With("component", "http"))
+		if err != nil {
+			return err
+		}
+	}
+
 	if ca == nil {
 		logger.Warn("serving plaintext gRPC (--insecure): traffic can be read and forged, and agents may claim any host id", "listen", ln.Addr().String())
 	} else {
@@ -196,6 +208,15 @@ func serve(ctx context.Context, cfg *Config) error {
 		}
 		return nil
 	})
+	if httpAPI != nil {
+		g.Go(func() error {
+			if err := srv.Serve(httpAPI.inproc); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				return fmt.Errorf("grpc (in-process): %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error { return httpAPI.Serve(ctx) })
+	}
 	g.Go(func() error {
 		<-ctx.Done()
 		hs.Shutdown()
@@ -220,6 +241,17 @@ func serve(ctx context.Context, cfg *Config) error {
 	err = g.Wait()
 	logger.Info("plumb-collector stopped")
 	return err
+}
+
+// readyChecks are /readyz's: the store answers a read, and the ingest
+// writer runs and is not stuck in a commit.
+func readyChecks(st *store.Bolt, ing *ingest.Server) map[string]func(context.Context) error {
+	return map[string]func(context.Context) error{
+		"store": func(ctx context.Context) error {
+			return st.View(ctx, func(tx store.ReadTx) error { _, err := tx.LastEventSeq(); return err })
+		},
+		"ingest": func(context.Context) error { return ing.Ready(time.Now()) },
+	}
 }
 
 // prune bounds the event log and drops expired join tokens, hourly.
