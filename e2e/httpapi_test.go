@@ -1,12 +1,19 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +198,360 @@ func TestHTTPHostsAndRoles(t *testing.T) {
 	// A malformed body is the caller's error.
 	code, body, _ = api.call(t, "POST", "/v1/hosts/http-hosts-1/drift:accept", operator, map[string]any{"no_such_field": 1})
 	wantError(t, "unknown field", code, body, http.StatusBadRequest, 3, "no_such_field")
+}
+
+// sseEvent is one server-sent event as a client reads it.
+type sseEvent struct {
+	ID    string
+	Event string
+	Data  string
+}
+
+// sseStream reads server-sent events from an open watch.
+type sseStream struct {
+	resp   *http.Response
+	cancel context.CancelFunc
+	events chan sseEvent
+	// done is closed when the stream ends; err says why.
+	done chan struct{}
+	err  error
+}
+
+// watch opens GET path (the watch) with token and lastID as the
+// Last-Event-ID header (none when empty); it fails the test unless the
+// collector answers 200 with text/event-stream.
+func (a *httpAPI) watch(t *testing.T, path, token, lastID string) *sseStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "GET", a.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	// No client timeout: the stream is long-lived; cancel ends it.
+	resp, err := (&http.Client{Transport: a.client.Transport}).Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		t.Fatalf("GET %s: %d %s %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	s := &sseStream{resp: resp, cancel: cancel, events: make(chan sseEvent, 10000), done: make(chan struct{})}
+	go s.read()
+	t.Cleanup(s.close)
+	return s
+}
+
+// read parses the stream (the WHATWG event-stream format: field lines,
+// comments starting with ':', a blank line ending an event).
+func (s *sseStream) read() {
+	defer close(s.done)
+	br := bufio.NewReader(s.resp.Body)
+	var ev sseEvent
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			s.err = err
+			return
+		}
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case line == "":
+			if ev.Data != "" {
+				s.events <- ev
+			}
+			ev = sseEvent{}
+		case strings.HasPrefix(line, ":"):
+		default:
+			field, value, _ := strings.Cut(line, ":")
+			value = strings.TrimPrefix(value, " ")
+			switch field {
+			case "id":
+				ev.ID = value
+			case "event":
+				ev.Event = value
+			case "data":
+				if ev.Data != "" {
+					ev.Data += "\n"
+				}
+				ev.Data += value
+			}
+		}
+	}
+}
+
+func (s *sseStream) close() {
+	s.cancel()
+	s.resp.Body.Close()
+	<-s.done
+}
+
+// next returns the next drift event (default type, with an id) within d.
+func (s *sseStream) next(t *testing.T, d time.Duration) (event, uint64) {
+	t.Helper()
+	select {
+	case ev := <-s.events:
+		if ev.Event != "" {
+			t.Fatalf("watch: %q event %s", ev.Event, ev.Data)
+		}
+		var e event
+		if err := json.Unmarshal([]byte(ev.Data), &e); err != nil {
+			t.Fatalf("watch: event data: %v\n%s", err, ev.Data)
+		}
+		id, err := strconv.ParseUint(ev.ID, 10, 64)
+		if err != nil || id != e.Seq {
+			t.Fatalf("watch: event id %q, seq %d: want the seq as id", ev.ID, e.Seq)
+		}
+		return e, id
+	case <-s.done:
+		t.Fatalf("watch ended: %v", s.err)
+	case <-time.After(d):
+		t.Fatalf("no watch event in %v", d)
+	}
+	panic("unreachable")
+}
+
+// TestHTTPWatchResume: a real agent's file change arrives on the SSE
+// watch; after a disconnect, changes made meanwhile and after are all
+// read on reconnecting with Last-Event-ID (the URL's stale after_seq
+// loses to it): the seqs continue from the last one read, with no gap and
+// no repeat (the event log numbers every commit's events one after
+// another), and each file's last event says what the disk has.
+func TestHTTPWatchResume(t *testing.T) {
+	t.Parallel()
+	const host = "http-sse-1"
+	api, _, tree, _ := startHTTPHost(t, host)
+	viewer := api.createToken(t, "ROLE_VIEWER", "watcher")
+	key := func(name string) string { return filepath.Join(tree, name) }
+
+	w := api.watch(t, "/v1/drift:watch", viewer, "")
+	writeFile(t, key("b"), "b\n")
+	var last uint64
+	for {
+		ev, seq := w.next(t, 30*time.Second)
+		if last != 0 && seq != last+1 {
+			t.Fatalf("first watch: seq %d after %d", seq, last)
+		}
+		last = seq
+		if is("drift.opened", host, "added", key("b"))(ev) {
+			break
+		}
+	}
+	w.close()
+
+	// While no one watches: modify a, add c and d, remove b.
+	writeFile(t, key("a"), "a changed\n")
+	writeFile(t, key("c"), "c\n")
+	writeFile(t, key("d"), "d\n")
+	if err := os.Remove(key("b")); err != nil {
+		t.Fatal(err)
+	}
+	// The collector has them (the drift list says what the disk does)
+	// before the watch resumes, so they are in the past.
+	waitFor(t, 30*time.Second, "drift of a, c, d open and b closed", func() bool {
+		open := api.openDrift(t, host)
+		return open[key("a")] == sha(t, key("a")) && open[key("c")] == sha(t, key("c")) &&
+			open[key("d")] == sha(t, key("d")) && open[key("b")] == ""
+	})
+
+	w = api.watch(t, "/v1/drift:watch?after_seq=1", viewer, strconv.FormatUint(last, 10))
+	// And one more change while watching, then the sentinel.
+	writeFile(t, key("e"), "e\n")
+	writeFile(t, key("zz-sentinel"), "z\n")
+	lastOf := map[string]event{}
+	for {
+		ev, seq := w.next(t, 30*time.Second)
+		if seq != last+1 {
+			t.Fatalf("resumed watch: seq %d after %d: want every event once, in order", seq, last)
+		}
+		last = seq
+		if ev.Host != host {
+			t.Fatalf("event of host %q", ev.Host)
+		}
+		lastOf[ev.Key] = ev
+		if is("drift.opened", host, "added", key("zz-sentinel"))(ev) {
+			break
+		}
+	}
+	for _, name := range []string{"a", "c", "d", "e"} {
+		ev, ok := lastOf[key(name)]
+		if !ok {
+			t.Errorf("%s changed on disk; no event after the disconnect", name)
+			continue
+		}
+		attrs, _ := ev.Current["attributes"].(map[string]any)
+		if (ev.Type != "drift.opened" && ev.Type != "drift.updated") || attrs["sha256"] != sha(t, key(name)) {
+			t.Errorf("%s: last event %s current %v; disk sha256 %x", name, ev.Type, ev.Current, shaBytes(t, key(name)))
+		}
+	}
+	if ev := lastOf[key("b")]; ev.Type != "drift.resolved" {
+		t.Errorf("b removed from disk: last event %q, want drift.resolved", ev.Type)
+	}
+}
+
+// openDrift is host's open drift items through GET /v1/drift: the sha256
+// (base64, as proto3 JSON has bytes) of each file item's current value
+// by path ("" for a removal).
+func (a *httpAPI) openDrift(t *testing.T, host string) map[string]string {
+	t.Helper()
+	var resp struct {
+		Items []struct {
+			Key     []byte `json:"key"`
+			Kind    string `json:"kind"`
+			Status  string `json:"status"`
+			Current *struct {
+				File struct {
+					Sha256 []byte `json:"sha256"`
+				} `json:"file"`
+			} `json:"current"`
+		} `json:"items"`
+	}
+	a.json(t, "GET", "/v1/drift?host_id="+host, a.admin, nil, &resp)
+	out := map[string]string{}
+	for _, it := range resp.Items {
+		if it.Kind != "FACT_KIND_FILE" || it.Status != "DRIFT_STATUS_OPEN" {
+			t.Fatalf("GET /v1/drift: item %s %s %s", it.Key, it.Kind, it.Status)
+		}
+		s := ""
+		if it.Current != nil {
+			s = hex.EncodeToString(it.Current.File.Sha256)
+		}
+		out[string(it.Key)] = s
+	}
+	return out
+}
+
+func shaBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return s[:]
+}
+
+func sha(t *testing.T, path string) string { return hex.EncodeToString(shaBytes(t, path)) }
+
+// TestHTTPFactsPagingAndDocs: GET /v1/hosts/{host}/facts pages through a
+// real agent's facts with page_size and page_token while files keep being
+// added: every file on disk before the paging began is listed exactly
+// once, no key twice, and the last page's next_page_token is "". Also
+// /healthz, /readyz and /openapi.json (no token needed), and an unknown
+// path under /v1 is a JSON 404.
+func TestHTTPFactsPagingAndDocs(t *testing.T) {
+	t.Parallel()
+	const host = "http-facts-1"
+	api, _, tree, _ := startHTTPHost(t, host)
+	const files = 300
+	for i := range files {
+		writeFile(t, filepath.Join(tree, fmt.Sprintf("f%04d", i)), fmt.Sprintf("%d\n", i))
+	}
+	listAll := func(pageSize int) (keys []string, pages int) {
+		token := ""
+		for {
+			var resp struct {
+				Facts []struct {
+					Key []byte `json:"key"`
+				} `json:"facts"`
+				NextPageToken *string `json:"next_page_token"`
+			}
+			q := url.Values{"page_token": {token}}
+			if pageSize > 0 {
+				q.Set("page_size", strconv.Itoa(pageSize))
+			}
+			api.json(t, "GET", "/v1/hosts/"+host+"/facts?"+q.Encode(), api.admin, nil, &resp)
+			if resp.NextPageToken == nil || resp.Facts == nil {
+				t.Fatalf("facts page: next_page_token or facts missing (fields at their default are written)")
+			}
+			if pageSize > 0 && len(resp.Facts) > pageSize {
+				t.Fatalf("page of %d facts, page_size %d", len(resp.Facts), pageSize)
+			}
+			for _, f := range resp.Facts {
+				keys = append(keys, string(f.Key))
+			}
+			pages++
+			if token = *resp.NextPageToken; token == "" {
+				return keys, pages
+			}
+		}
+	}
+	waitFor(t, 30*time.Second, "every file among the host's facts", func() bool {
+		keys, _ := listAll(0)
+		return len(keys) >= files+2 // the files, a and the tree
+	})
+
+	stop := make(chan struct{})
+	writing := make(chan struct{})
+	go func() {
+		defer close(writing)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// Before, among and after the existing keys.
+			for _, p := range []string{"e", "f0150x", "g"} {
+				os.WriteFile(filepath.Join(tree, fmt.Sprintf("%s-new%04d", p, i)), []byte("n\n"), 0o644)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	keys, pages := listAll(37)
+	close(stop)
+	<-writing
+	seen := map[string]int{}
+	for _, k := range keys {
+		seen[k]++
+		if seen[k] == 2 {
+			t.Errorf("fact %s listed twice", k)
+		}
+	}
+	for i := range files {
+		if k := filepath.Join(tree, fmt.Sprintf("f%04d", i)); seen[k] != 1 {
+			t.Errorf("file %s on disk: listed %d times", k, seen[k])
+		}
+	}
+	if pages < files/37 {
+		t.Errorf("%d facts in %d pages of 37", len(keys), pages)
+	}
+
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.json"} {
+		code, body, _ := api.call(t, "GET", p, "", nil)
+		if code != http.StatusOK {
+			t.Errorf("GET %s without a token: %d %s", p, code, body)
+		}
+	}
+	var ready struct {
+		Ready  bool              `json:"ready"`
+		Checks map[string]string `json:"checks"`
+	}
+	api.json(t, "GET", "/readyz", "", nil, &ready)
+	if !ready.Ready || ready.Checks["store"] != "ok" || ready.Checks["ingest"] != "ok" {
+		t.Errorf("/readyz: %+v", ready)
+	}
+	var doc struct {
+		Swagger string                    `json:"swagger"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	api.json(t, "GET", "/openapi.json", "", nil, &doc)
+	for path, method := range map[string]string{
+		"/v1/hosts": "get", "/v1/hosts/{host_id}/facts": "get", "/v1/drift": "get", "/v1/drift/{id}": "get",
+		"/v1/hosts/{host_id}/drift:accept": "post", "/v1/drift:watch": "get", "/v1/notifiers": "get",
+		"/v1/silences": "post", "/v1/api-tokens": "get",
+	} {
+		if _, ok := doc.Paths[path][method]; !ok {
+			t.Errorf("/openapi.json (swagger %q): no %s %s", doc.Swagger, method, path)
+		}
+	}
+	code, body, _ := api.call(t, "GET", "/v1/no-such-thing", api.admin, nil)
+	wantError(t, "unknown path", code, body, http.StatusNotFound, 5, "")
 }
