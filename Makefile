@@ -16,7 +16,7 @@ PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 GRPC_GATEWAY_VERSION       ?= v2.33.0
 STATICCHECK_VERSION        ?= v0.8.2
 
-.PHONY: all build test test-short fuzz soak lint proto tools demo bench clean packages
+.PHONY: all build test test-short fuzz soak lint proto tools demo bench clean packages api-baseline
 
 all: build
 
@@ -111,11 +111,22 @@ tools: $(BUF) $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(TOOLS)/protoc
 proto: tools
 	$(BUF) generate
 
+api-baseline: $(BUF)
+	$(BUF) build -o $(API_BASELINE)
+
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+# API stability: `buf breaking` compares proto/ with API_BASELINE, an image
+# of the API as last released (checked in, so it needs no git history or
+# tag). Refresh it at each release with `make api-baseline` and commit it
+# with the release; between releases every change must be compatible
+# (FILE and WIRE_JSON rules in buf.yaml).
+API_BASELINE := proto/baseline/v1.binpb
+
 lint: $(BUF) $(TOOLS)/staticcheck
 	$(BUF) lint
+	$(BUF) breaking --against $(API_BASELINE)
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
