@@ -394,6 +394,20 @@ func TestHTTPWatchResume(t *testing.T) {
 	if ev := lastOf[key("b")]; ev.Type != "drift.resolved" {
 		t.Errorf("b removed from disk: last event %q, want drift.resolved", ev.Type)
 	}
+	// GET /v1/drift/{id}: the item an event names.
+	var got struct {
+		Item struct {
+			ID     string `json:"id"`
+			Key    []byte `json:"key"`
+			Status string `json:"status"`
+		} `json:"item"`
+	}
+	api.json(t, "GET", "/v1/drift/"+url.PathEscape(lastOf[key("c")].ItemID), viewer, nil, &got)
+	if got.Item.ID != lastOf[key("c")].ItemID || string(got.Item.Key) != key("c") || got.Item.Status != "DRIFT_STATUS_OPEN" {
+		t.Errorf("GET /v1/drift/%s: %+v", lastOf[key("c")].ItemID, got.Item)
+	}
+	code, body, _ := api.call(t, "GET", "/v1/drift/no-such-item", viewer, nil)
+	wantError(t, "unknown drift item", code, body, http.StatusNotFound, 5, "")
 }
 
 // openDrift is host's open drift items through GET /v1/drift: the sha256

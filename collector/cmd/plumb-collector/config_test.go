@@ -34,7 +34,7 @@ func TestPackagedConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "0.0.0.0:7700" || cfg.DataDir != "/var/lib/plumb/collector" || cfg.Insecure {
+	if cfg.Listen != "0.0.0.0:7700" || cfg.DataDir != "/var/lib/plumb/collector" || cfg.Insecure || cfg.HTTPListen != "" {
 		t.Fatalf("packaged config: %+v", cfg)
 	}
 }
@@ -56,6 +56,7 @@ func TestWebhookFlagsBecomeNotifiers(t *testing.T) {
 	}{
 		{[]string{"--insecure", "--webhook-secret", "whsec_x"}, "needs --webhook-url"},
 		{[]string{"--insecure", "--listen", "nope"}, "listen"},
+		{[]string{"--insecure", "--http-listen", "nope"}, "http_listen"},
 		{[]string{"--cert-ttl", "0s"}, "cert_ttl"},
 	} {
 		if _, err := load(t, "", tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
