@@ -10,6 +10,7 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/collector/page"
 	"github.com/plumb-dev/plumb/collector/store"
 )
 
@@ -18,20 +19,35 @@ func apiTokenProto(t *store.APIToken) *plumbv1.APIToken {
 		ExpiresUnixNano: t.Expires, CreatedBy: t.CreatedBy}
 }
 
-// ListAPITokens implements plumbv1.AdminServiceServer.
-func (s *AdminServer) ListAPITokens(ctx context.Context, _ *plumbv1.ListAPITokensRequest) (*plumbv1.ListAPITokensResponse, error) {
-	resp := &plumbv1.ListAPITokensResponse{}
-	err := s.a.st.View(ctx, func(tx store.ReadTx) error {
-		return tx.APITokens(func(t *store.APIToken) error {
-			resp.Tokens = append(resp.Tokens, apiTokenProto(t))
-			return nil
-		})
+// ListAPITokens implements plumbv1.AdminServiceServer: tokens in id
+// order, a page at a time.
+func (s *AdminServer) ListAPITokens(ctx context.Context, req *plumbv1.ListAPITokensRequest) (*plumbv1.ListAPITokensResponse, error) {
+	size, err := page.Size(req.GetPageSize(), page.DefaultSize, page.MaxSize)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	fp := page.FingerprintOf(req)
+	after, err := page.Decode(req.GetPageToken(), page.APITokens, fp)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if after != nil && (len(after) == 0 || len(after) > maxTokenIDBytes) {
+		return nil, status.Errorf(codes.InvalidArgument, "%v: not a position of a token", page.ErrToken)
+	}
+	b := page.NewBuilder[*plumbv1.APIToken](size, page.MaxBytes, 0)
+	err = s.a.st.View(ctx, func(tx store.ReadTx) error {
+		return page.Done(tx.APITokensAfter(string(after), func(t *store.APIToken) error {
+			return b.Offer([]byte(t.ID), apiTokenProto(t), true)
+		}))
 	})
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "list tokens: %v", err)
 	}
-	return resp, nil
+	return &plumbv1.ListAPITokensResponse{Tokens: b.Items(), NextPageToken: page.Encode(page.APITokens, fp, b.Next())}, nil
 }
+
+// maxTokenIDBytes bounds a token id in a page token.
+const maxTokenIDBytes = 256
 
 var errAmbiguous = errors.New("ambiguous")
 

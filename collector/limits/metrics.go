@@ -25,6 +25,7 @@ const (
 	WatchStreams      = "watch_streams"
 	WatchSlow         = "watch_slow"
 	ListFactsPageSize = "list_facts_page_size"
+	ListPageSize      = "list_page_size"
 	RecvMsgBytes      = "recv_msg_bytes"
 	// Content counts content changes cut or dropped, not refused: the
 	// fact they came with is applied.
@@ -33,7 +34,7 @@ const (
 
 var all = []string{HelloTimeout, ConnectionsPerIP, Connections, DeltasPerBatch, FactsPerSnapshot,
 	PendingSnapshot, PendingTotal, SeqWindow, FactsPerHost, Labels, HostInfo, HostID, Coverage, WatchStreams,
-	WatchSlow, ListFactsPageSize, RecvMsgBytes, Content}
+	WatchSlow, ListFactsPageSize, ListPageSize, RecvMsgBytes, Content}
 
 // Metrics counts refusals by limit. A nil *Metrics counts nothing.
 type Metrics struct {

@@ -13,29 +13,61 @@ import (
 
 	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/page"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
-// ListDrift lists drift items of one host or of all, open ones unless
-// include_closed.
+// ListDrift lists the drift items that pass the request's filters, of
+// one host or of all, in (host, kind, key) order, a page at a time.
 func (s *Server) ListDrift(ctx context.Context, req *plumbv1.ListDriftRequest) (*plumbv1.ListDriftResponse, error) {
-	resp := &plumbv1.ListDriftResponse{}
-	err := s.view(ctx, func(tx store.ReadTx) error {
+	size, err := s.pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	filter, err := parseDriftFilter(req)
+	if err != nil {
+		return nil, invalid(err.Error())
+	}
+	raw, fp, err := decodeToken(page.Drift, req)
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeDriftPos(raw)
+	if err != nil {
+		return nil, invalidToken(err)
+	}
+	b := page.NewBuilder[*plumbv1.DriftItem](size, s.pageBytes(), 0)
+	err = s.view(ctx, func(tx store.ReadTx) error {
 		if req.GetHostId() != "" {
 			if err := hostExists(tx, req.GetHostId()); err != nil {
 				return err
 			}
 		}
-		return tx.DriftItems(req.GetHostId(), req.GetIncludeClosed(), func(it *plumbv1.DriftItem) error {
-			resp.Items = append(resp.Items, s.redactItem(ctx, withoutDiff(it)))
-			return nil
-		})
+		// Items come grouped by host: its labels are read once per host.
+		var host string
+		var labelsMatch bool
+		return page.Done(tx.DriftItemsAfter(req.GetHostId(), filter.kind, after, func(it *plumbv1.DriftItem) error {
+			if len(filter.labels) > 0 && it.GetHostId() != host {
+				host, labelsMatch = it.GetHostId(), false
+				h, err := tx.Host(host)
+				if err != nil && !isNotFound(err) {
+					return err
+				}
+				labelsMatch = err == nil && filter.labels.match(h.Labels)
+			}
+			match := (len(filter.labels) == 0 || labelsMatch) && filter.match(it)
+			pos := store.DriftPos{Host: it.GetHostId(), Key: fact.Key{Kind: it.GetKind(), ID: string(it.GetKey())}}
+			if !match {
+				return b.Offer(encodeDriftPos(pos), nil, false)
+			}
+			return b.Offer(encodeDriftPos(pos), s.redactItem(ctx, withoutDiff(it)), true)
+		}))
 	})
 	if err != nil {
 		return nil, err
 	}
-	return resp, nil
+	return &plumbv1.ListDriftResponse{Items: b.Items(), NextPageToken: page.Encode(page.Drift, fp, b.Next())}, nil
 }
 
 // maxDriftIDBytes bounds a GetDrift id: ids are 32 hex digits.

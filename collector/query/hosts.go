@@ -2,42 +2,87 @@ package query
 
 import (
 	"context"
-	"encoding/base64"
-	"errors"
 	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"google.golang.org/protobuf/proto"
-
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/auth"
+	"github.com/plumb-dev/plumb/collector/drift"
 	"github.com/plumb-dev/plumb/collector/limits"
+	"github.com/plumb-dev/plumb/collector/page"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
-// ListHosts lists every host the collector knows, in id order.
-func (s *Server) ListHosts(ctx context.Context, _ *plumbv1.ListHostsRequest) (*plumbv1.ListHostsResponse, error) {
-	resp := &plumbv1.ListHostsResponse{}
-	err := s.view(ctx, func(tx store.ReadTx) error {
-		return tx.Hosts(func(h *store.Host) error {
+// ListHosts lists the hosts the collector knows that pass the request's
+// filters, in id order, a page at a time.
+func (s *Server) ListHosts(ctx context.Context, req *plumbv1.ListHostsRequest) (*plumbv1.ListHostsResponse, error) {
+	size, err := s.pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	filter, err := parseHostFilter(req)
+	if err != nil {
+		return nil, invalid(err.Error())
+	}
+	after, fp, err := decodeToken(page.Hosts, req)
+	if err != nil {
+		return nil, err
+	}
+	if after != nil && (len(after) == 0 || len(after) > limits.MaxHostIDBytes) {
+		return nil, invalid(page.ErrToken.Error() + ": not a position of a host")
+	}
+	b := page.NewBuilder[*plumbv1.Host](size, s.pageBytes(), 0)
+	err = s.view(ctx, func(tx store.ReadTx) error {
+		return page.Done(tx.HostsAfter(string(after), func(h *store.Host) error {
+			match, err := s.hostMatches(tx, h, filter)
+			if err != nil || !match {
+				return errOr(err, b.Offer([]byte(h.ID), nil, false))
+			}
 			hp := s.hostProto(h)
 			if id, err := tx.Identity(h.ID); err == nil {
 				hp.Identity = auth.Identity(id)
 			} else if !isNotFound(err) {
 				return err
 			}
-			resp.Hosts = append(resp.Hosts, hp)
-			return nil
-		})
+			return b.Offer([]byte(h.ID), hp, true)
+		}))
 	})
 	if err != nil {
 		return nil, err
 	}
-	return resp, nil
+	return &plumbv1.ListHostsResponse{Hosts: b.Items(), NextPageToken: page.Encode(page.Hosts, fp, b.Next())}, nil
+}
+
+// errOr returns err if it is set, else next.
+func errOr(err, next error) error {
+	if err != nil {
+		return err
+	}
+	return next
+}
+
+// hostMatches reports whether h passes a ListHosts filter.
+func (s *Server) hostMatches(tx store.ReadTx, h *store.Host, f hostFilter) (bool, error) {
+	if !f.ids.match(h.ID) || !f.labels.match(h.Labels) {
+		return false, nil
+	}
+	switch f.state {
+	case plumbv1.HostState_HOST_STATE_CONNECTED:
+		return s.connected(h.ID), nil
+	case plumbv1.HostState_HOST_STATE_DISCONNECTED:
+		return !s.connected(h.ID), nil
+	case plumbv1.HostState_HOST_STATE_STALE:
+		it, err := tx.Drift(h.ID, fact.Key{Kind: plumbv1.FactKind_FACT_KIND_HEALTH, ID: drift.HealthReporting})
+		if isNotFound(err) {
+			return false, nil
+		}
+		return err == nil && it.GetStatus() == plumbv1.DriftStatus_DRIFT_STATUS_OPEN, err
+	}
+	return true, nil
 }
 
 func (s *Server) hostProto(h *store.Host) *plumbv1.Host {
@@ -56,11 +101,11 @@ func (s *Server) hostProto(h *store.Host) *plumbv1.Host {
 	}
 }
 
-// ListFacts lists one host's current facts, optionally of one kind, in key
-// order, a page at a time: at most page_size facts and about
-// limits.MaxListFactsPageBytes, so no call holds a big host in memory.
-// Pages are read in separate transactions; a fact changed while a client
-// pages shows its value at the time its page was read.
+// ListFacts lists one host's current facts, optionally of one kind and
+// keys matching a glob, in key order, a page at a time: at most page_size
+// facts and about limits.MaxListFactsPageBytes, so no call holds a big
+// host in memory. Pages are read in separate transactions; a fact changed
+// while a client pages shows its value at the time its page was read.
 func (s *Server) ListFacts(ctx context.Context, req *plumbv1.ListFactsRequest) (*plumbv1.ListFactsResponse, error) {
 	if req.GetHostId() == "" {
 		return nil, invalid("host_id is required")
@@ -72,62 +117,39 @@ func (s *Server) ListFacts(ctx context.Context, req *plumbv1.ListFactsRequest) (
 	case size > s.limits.MaxListFactsPage:
 		return nil, s.lm.Refuse(codes.InvalidArgument, limits.ListFactsPageSize, "page_size %d, at most %d", size, s.limits.MaxListFactsPage)
 	}
-	after, err := decodePageToken(req.GetPageToken())
+	if err := checkKind(req.GetKind()); err != nil {
+		return nil, invalid(err.Error())
+	}
+	keys, err := parseGlob("key_glob", req.GetKeyGlob(), maxKeyGlobBytes)
 	if err != nil {
 		return nil, invalid(err.Error())
 	}
+	raw, fp, err := decodeToken(page.Facts, req)
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeFactKey(raw)
+	if err != nil {
+		return nil, invalidToken(err)
+	}
 	maxBytes := min(limits.MaxListFactsPageBytes, s.limits.MaxSendMsgBytes/2)
-	resp := &plumbv1.ListFactsResponse{}
-	bytes := 0
-	var last *plumbv1.Fact
+	b := page.NewBuilder[*plumbv1.Fact](size, maxBytes, max(page.MaxScan, size))
 	err = s.view(ctx, func(tx store.ReadTx) error {
 		if err := hostExists(tx, req.GetHostId()); err != nil {
 			return err
 		}
-		err := tx.FactsAfter(req.GetHostId(), req.GetKind(), after, func(f *plumbv1.Fact) error {
-			n := proto.Size(f)
-			if len(resp.Facts) >= size || (len(resp.Facts) > 0 && bytes+n > maxBytes) {
-				resp.NextPageToken = encodePageToken(fact.KeyOf(last))
-				return errPageFull
-			}
-			resp.Facts = append(resp.Facts, s.redactFact(ctx, f))
-			bytes += n
-			last = f
-			return nil
-		})
-		if errors.Is(err, errPageFull) {
-			return nil
-		}
-		return err
+		return page.Done(tx.FactsAfter(req.GetHostId(), req.GetKind(), after, func(f *plumbv1.Fact) error {
+			return b.Offer(fact.KeyOf(f).Encode(), f, keys.matchKey(f.GetKey()))
+		}))
 	})
 	if err != nil {
 		return nil, err
 	}
-	return resp, nil
-}
-
-// errPageFull stops a page's scan.
-var errPageFull = errors.New("page full")
-
-// A page token is the last key of the page before, encoded; opaque to
-// clients.
-func encodePageToken(k fact.Key) string {
-	return base64.RawURLEncoding.EncodeToString(k.Encode())
-}
-
-func decodePageToken(tok string) (*fact.Key, error) {
-	if tok == "" {
-		return nil, nil
+	facts := b.Items()
+	for i, f := range facts {
+		facts[i] = s.redactFact(ctx, f)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) < 2 || len(b) > 1+limits.MaxKeyBytes {
-		return nil, errors.New("page_token is not one this collector issued")
-	}
-	k, err := fact.DecodeKey(b)
-	if err != nil {
-		return nil, errors.New("page_token is not one this collector issued")
-	}
-	return &k, nil
+	return &plumbv1.ListFactsResponse{Facts: facts, NextPageToken: page.Encode(page.Facts, fp, b.Next())}, nil
 }
 
 // hostExists returns a NotFound status naming the host if it is unknown.

@@ -91,6 +91,10 @@ func (t *boltTx) APITokens(fn func(*APIToken) error) error {
 	return forRecords(t.tx.Bucket(bucketAPITokens), func() *APIToken { return &APIToken{} }, fn)
 }
 
+func (t *boltTx) APITokensAfter(after string, fn func(*APIToken) error) error {
+	return forRecordsAfter(t.tx.Bucket(bucketAPITokens), after, func() *APIToken { return &APIToken{} }, fn)
+}
+
 func (t *boltTx) Identity(host string) (*Identity, error) {
 	v := &Identity{}
 	if err := t.getRecord(bucketIdentities, host, v); err != nil {
@@ -133,11 +137,27 @@ func (t *boltTx) putRecord(bucket []byte, id string, v any) error {
 }
 
 func forRecords[T any](b *bolt.Bucket, alloc func() *T, fn func(*T) error) error {
-	return b.ForEach(func(k, raw []byte) error {
+	return forRecordsAfter(b, "", alloc, fn)
+}
+
+// forRecordsAfter calls fn for each record of b in id order, starting
+// after id after ("": from the first).
+func forRecordsAfter[T any](b *bolt.Bucket, after string, alloc func() *T, fn func(*T) error) error {
+	c := b.Cursor()
+	k, raw := c.First()
+	if after != "" {
+		if k, raw = c.Seek([]byte(after)); k != nil && string(k) == after {
+			k, raw = c.Next()
+		}
+	}
+	for ; k != nil; k, raw = c.Next() {
 		v := alloc()
 		if err := json.Unmarshal(raw, v); err != nil {
 			return fmt.Errorf("decode %q: %w", k, err)
 		}
-		return fn(v)
-	})
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

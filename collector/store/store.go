@@ -59,6 +59,9 @@ type ReadTx interface {
 	Host(id string) (*Host, error)
 	// Hosts calls fn for each host in id order; fn returning an error stops.
 	Hosts(fn func(*Host) error) error
+	// HostsAfter is Hosts starting after id after ("": from the first),
+	// for paging.
+	HostsAfter(after string, fn func(*Host) error) error
 
 	// Fact returns the host's current value of k, or ErrNotFound.
 	Fact(host string, k fact.Key) (*plumbv1.Fact, error)
@@ -85,6 +88,11 @@ type ReadTx interface {
 	// DriftItems calls fn for drift items of one host (all hosts when host
 	// is ""), open ones only unless includeClosed.
 	DriftItems(host string, includeClosed bool, fn func(*plumbv1.DriftItem) error) error
+	// DriftItemsAfter calls fn for every drift item, open or closed, of one
+	// host (all hosts when host is "") and of one kind (all kinds when
+	// kind is FACT_KIND_UNSPECIFIED), in (host id, kind, key) order,
+	// starting after position after (nil: from the first), for paging.
+	DriftItemsAfter(host string, kind plumbv1.FactKind, after *DriftPos, fn func(*plumbv1.DriftItem) error) error
 
 	// EventsAfter returns up to limit events with Seq > after, in order.
 	EventsAfter(after uint64, limit int) ([]*plumbv1.DriftEvent, error)
@@ -101,6 +109,9 @@ type ReadTx interface {
 	JoinTokens(fn func(*JoinToken) error) error
 	APIToken(id string) (*APIToken, error)
 	APITokens(fn func(*APIToken) error) error
+	// APITokensAfter is APITokens (in id order) starting after id after
+	// ("": from the first), for paging.
+	APITokensAfter(after string, fn func(*APIToken) error) error
 	Identity(host string) (*Identity, error)
 	Identities(fn func(*Identity) error) error
 
@@ -108,6 +119,12 @@ type ReadTx interface {
 	// each silence in id order.
 	Silence(id string) (*Silence, error)
 	Silences(fn func(*Silence) error) error
+}
+
+// DriftPos is the position of a drift item in DriftItemsAfter's order.
+type DriftPos struct {
+	Host string
+	Key  fact.Key
 }
 
 // Tx is a read-write transaction.

@@ -76,8 +76,18 @@ func (t *boltTx) Host(id string) (*Host, error) {
 }
 
 func (t *boltTx) Hosts(fn func(*Host) error) error {
+	return t.HostsAfter("", fn)
+}
+
+func (t *boltTx) HostsAfter(after string, fn func(*Host) error) error {
 	c := t.tx.Bucket(bucketHosts).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	k, v := c.First()
+	if after != "" {
+		if k, v = c.Seek([]byte(after)); k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+	}
+	for ; k != nil; k, v = c.Next() {
 		if v != nil {
 			continue // not a bucket
 		}
@@ -221,6 +231,49 @@ func (t *boltTx) DriftItems(host string, includeClosed bool, fn func(*plumbv1.Dr
 	return t.tx.Bucket(bucketHosts).ForEachBucket(func(id []byte) error {
 		return each(string(id))
 	})
+}
+
+func (t *boltTx) DriftItemsAfter(host string, kind plumbv1.FactKind, after *DriftPos, fn func(*plumbv1.DriftItem) error) error {
+	each := func(host string, after *fact.Key) error {
+		return t.scanAfter(host, bucketDrift, kind, after, func(v []byte) error {
+			item := &plumbv1.DriftItem{}
+			if err := proto.Unmarshal(v, item); err != nil {
+				return fmt.Errorf("decode drift item of host %q: %w", host, err)
+			}
+			return fn(item)
+		})
+	}
+	if host != "" {
+		var from *fact.Key
+		switch {
+		case after == nil || after.Host < host:
+		case after.Host == host:
+			from = &after.Key
+		default:
+			return nil // past this host's items
+		}
+		return each(host, from)
+	}
+	c := t.tx.Bucket(bucketHosts).Cursor()
+	k, v := c.First()
+	if after != nil {
+		k, v = c.Seek([]byte(after.Host))
+		if k != nil && v == nil && string(k) == after.Host {
+			if err := each(after.Host, &after.Key); err != nil {
+				return err
+			}
+			k, v = c.Next()
+		}
+	}
+	for ; k != nil; k, v = c.Next() {
+		if v != nil {
+			continue // not a bucket
+		}
+		if err := each(string(k), nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *boltTx) PutDrift(item *plumbv1.DriftItem) error {

@@ -681,7 +681,13 @@ func (x *APIToken) GetCreatedBy() string {
 }
 
 type ListAPITokensRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most tokens in one response, in id order: 0 means the default (1,000);
+	// more than 10,000 is refused. Paging works as QueryService describes.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from the previous response's next_page_token; empty for
+	// the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -716,9 +722,25 @@ func (*ListAPITokensRequest) Descriptor() ([]byte, []int) {
 	return file_plumb_v1_auth_proto_rawDescGZIP(), []int{9}
 }
 
+func (x *ListAPITokensRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAPITokensRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListAPITokensResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tokens        []*APIToken            `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tokens []*APIToken            `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// Cursor of the next page; empty when this is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -758,6 +780,13 @@ func (x *ListAPITokensResponse) GetTokens() []*APIToken {
 		return x.Tokens
 	}
 	return nil
+}
+
+func (x *ListAPITokensResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type RevokeAPITokenRequest struct {
@@ -1085,10 +1114,14 @@ const file_plumb_v1_auth_proto_rawDesc = "" +
 	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano\x12*\n" +
 	"\x11expires_unix_nano\x18\x05 \x01(\x03R\x0fexpiresUnixNano\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\x06 \x01(\tR\tcreatedBy\"\x16\n" +
-	"\x14ListAPITokensRequest\"C\n" +
+	"created_by\x18\x06 \x01(\tR\tcreatedBy\"R\n" +
+	"\x14ListAPITokensRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"k\n" +
 	"\x15ListAPITokensResponse\x12*\n" +
-	"\x06tokens\x18\x01 \x03(\v2\x12.plumb.v1.APITokenR\x06tokens\"-\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x12.plumb.v1.APITokenR\x06tokens\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"-\n" +
 	"\x15RevokeAPITokenRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"F\n" +
 	"\x16RevokeAPITokenResponse\x12,\n" +

@@ -21,6 +21,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// HostState filters hosts by how their agent stands.
+type HostState int32
+
+const (
+	// Any host.
+	HostState_HOST_STATE_UNSPECIFIED HostState = 0
+	// Its agent is connected now.
+	HostState_HOST_STATE_CONNECTED HostState = 1
+	// Its agent is not connected now.
+	HostState_HOST_STATE_DISCONNECTED HostState = 2
+	// The collector judges it stale: it has an open health drift item
+	// "reporting" (no report for longer than the collector's stale_after).
+	HostState_HOST_STATE_STALE HostState = 3
+)
+
+// Enum value maps for HostState.
+var (
+	HostState_name = map[int32]string{
+		0: "HOST_STATE_UNSPECIFIED",
+		1: "HOST_STATE_CONNECTED",
+		2: "HOST_STATE_DISCONNECTED",
+		3: "HOST_STATE_STALE",
+	}
+	HostState_value = map[string]int32{
+		"HOST_STATE_UNSPECIFIED":  0,
+		"HOST_STATE_CONNECTED":    1,
+		"HOST_STATE_DISCONNECTED": 2,
+		"HOST_STATE_STALE":        3,
+	}
+)
+
+func (x HostState) Enum() *HostState {
+	p := new(HostState)
+	*p = x
+	return p
+}
+
+func (x HostState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HostState) Descriptor() protoreflect.EnumDescriptor {
+	return file_plumb_v1_query_proto_enumTypes[0].Descriptor()
+}
+
+func (HostState) Type() protoreflect.EnumType {
+	return &file_plumb_v1_query_proto_enumTypes[0]
+}
+
+func (x HostState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HostState.Descriptor instead.
+func (HostState) EnumDescriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{0}
+}
+
 // DriftChange says how a fact differs from its baseline.
 type DriftChange int32
 
@@ -61,11 +119,11 @@ func (x DriftChange) String() string {
 }
 
 func (DriftChange) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[0].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[1].Descriptor()
 }
 
 func (DriftChange) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[0]
+	return &file_plumb_v1_query_proto_enumTypes[1]
 }
 
 func (x DriftChange) Number() protoreflect.EnumNumber {
@@ -74,7 +132,7 @@ func (x DriftChange) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriftChange.Descriptor instead.
 func (DriftChange) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{0}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{1}
 }
 
 // DriftStatus is where a drift item stands.
@@ -116,11 +174,11 @@ func (x DriftStatus) String() string {
 }
 
 func (DriftStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[1].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[2].Descriptor()
 }
 
 func (DriftStatus) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[1]
+	return &file_plumb_v1_query_proto_enumTypes[2]
 }
 
 func (x DriftStatus) Number() protoreflect.EnumNumber {
@@ -129,7 +187,7 @@ func (x DriftStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriftStatus.Descriptor instead.
 func (DriftStatus) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{1}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{2}
 }
 
 // Severity is how urgent a drift item is, from the collector's severity
@@ -170,11 +228,11 @@ func (x Severity) String() string {
 }
 
 func (Severity) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[2].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[3].Descriptor()
 }
 
 func (Severity) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[2]
+	return &file_plumb_v1_query_proto_enumTypes[3]
 }
 
 func (x Severity) Number() protoreflect.EnumNumber {
@@ -183,7 +241,7 @@ func (x Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Severity.Descriptor instead.
 func (Severity) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{2}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{3}
 }
 
 // DriftEventType is a drift item's transition.
@@ -232,11 +290,11 @@ func (x DriftEventType) String() string {
 }
 
 func (DriftEventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[3].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[4].Descriptor()
 }
 
 func (DriftEventType) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[3]
+	return &file_plumb_v1_query_proto_enumTypes[4]
 }
 
 func (x DriftEventType) Number() protoreflect.EnumNumber {
@@ -245,11 +303,79 @@ func (x DriftEventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriftEventType.Descriptor instead.
 func (DriftEventType) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{3}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{4}
+}
+
+// DriftState filters drift items by status.
+type DriftState int32
+
+const (
+	// Open items; every item when include_closed is set.
+	DriftState_DRIFT_STATE_UNSPECIFIED DriftState = 0
+	DriftState_DRIFT_STATE_OPEN        DriftState = 1
+	DriftState_DRIFT_STATE_RESOLVED    DriftState = 2
+	DriftState_DRIFT_STATE_ACCEPTED    DriftState = 3
+	// Resolved or accepted.
+	DriftState_DRIFT_STATE_CLOSED DriftState = 4
+	// Every item, open or closed.
+	DriftState_DRIFT_STATE_ALL DriftState = 5
+)
+
+// Enum value maps for DriftState.
+var (
+	DriftState_name = map[int32]string{
+		0: "DRIFT_STATE_UNSPECIFIED",
+		1: "DRIFT_STATE_OPEN",
+		2: "DRIFT_STATE_RESOLVED",
+		3: "DRIFT_STATE_ACCEPTED",
+		4: "DRIFT_STATE_CLOSED",
+		5: "DRIFT_STATE_ALL",
+	}
+	DriftState_value = map[string]int32{
+		"DRIFT_STATE_UNSPECIFIED": 0,
+		"DRIFT_STATE_OPEN":        1,
+		"DRIFT_STATE_RESOLVED":    2,
+		"DRIFT_STATE_ACCEPTED":    3,
+		"DRIFT_STATE_CLOSED":      4,
+		"DRIFT_STATE_ALL":         5,
+	}
+)
+
+func (x DriftState) Enum() *DriftState {
+	p := new(DriftState)
+	*p = x
+	return p
+}
+
+func (x DriftState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DriftState) Descriptor() protoreflect.EnumDescriptor {
+	return file_plumb_v1_query_proto_enumTypes[5].Descriptor()
+}
+
+func (DriftState) Type() protoreflect.EnumType {
+	return &file_plumb_v1_query_proto_enumTypes[5]
+}
+
+func (x DriftState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DriftState.Descriptor instead.
+func (DriftState) EnumDescriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{5}
 }
 
 type ListNotifiersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most notifiers in one response, in name order: 0 means the default
+	// (1,000); more than 10,000 is refused.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from the previous response's next_page_token; empty for
+	// the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -284,9 +410,25 @@ func (*ListNotifiersRequest) Descriptor() ([]byte, []int) {
 	return file_plumb_v1_query_proto_rawDescGZIP(), []int{0}
 }
 
+func (x *ListNotifiersRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListNotifiersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListNotifiersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Notifiers     []*NotifierStatus      `protobuf:"bytes,1,rep,name=notifiers,proto3" json:"notifiers,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Notifiers []*NotifierStatus      `protobuf:"bytes,1,rep,name=notifiers,proto3" json:"notifiers,omitempty"`
+	// Cursor of the next page; empty when this is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -326,6 +468,13 @@ func (x *ListNotifiersResponse) GetNotifiers() []*NotifierStatus {
 		return x.Notifiers
 	}
 	return nil
+}
+
+func (x *ListNotifiersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // NotifierStatus is where one notifier's deliveries stand, since the
@@ -579,7 +728,22 @@ func (x *Host) GetIdentity() *HostIdentity {
 }
 
 type ListHostsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most hosts in one response, in host id order: 0 means the default
+	// (1,000); more than 10,000 is refused. See QueryService for paging.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from the previous response's next_page_token; empty for
+	// the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional: hosts whose labels match every requirement of a
+	// comma-separated list, each `key=value` (the label is set to value),
+	// `key!=value` (it is not: unset or another value), `key` (it is set) or
+	// `!key` (it is not); at most 32 requirements.
+	LabelSelector string `protobuf:"bytes,3,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	// Optional: hosts in this state.
+	State HostState `protobuf:"varint,4,opt,name=state,proto3,enum=plumb.v1.HostState" json:"state,omitempty"`
+	// Optional: a doublestar glob on the host id ("web-*").
+	HostGlob      string `protobuf:"bytes,5,opt,name=host_glob,json=hostGlob,proto3" json:"host_glob,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -614,9 +778,46 @@ func (*ListHostsRequest) Descriptor() ([]byte, []int) {
 	return file_plumb_v1_query_proto_rawDescGZIP(), []int{4}
 }
 
+func (x *ListHostsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListHostsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListHostsRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+func (x *ListHostsRequest) GetState() HostState {
+	if x != nil {
+		return x.State
+	}
+	return HostState_HOST_STATE_UNSPECIFIED
+}
+
+func (x *ListHostsRequest) GetHostGlob() string {
+	if x != nil {
+		return x.HostGlob
+	}
+	return ""
+}
+
 type ListHostsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Hosts         []*Host                `protobuf:"bytes,1,rep,name=hosts,proto3" json:"hosts,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Hosts []*Host                `protobuf:"bytes,1,rep,name=hosts,proto3" json:"hosts,omitempty"`
+	// Cursor of the next page; empty when this is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -658,18 +859,29 @@ func (x *ListHostsResponse) GetHosts() []*Host {
 	return nil
 }
 
+func (x *ListHostsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type ListFactsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	HostId string                 `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
 	// Optional filter; unspecified lists every kind.
 	Kind FactKind `protobuf:"varint,2,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
-	// Most facts in one response: 0 means the default (10,000); more than
-	// the collector's maximum (100,000 by default) is refused. A page may
-	// hold fewer, to stay within the collector's message size.
+	// Most facts in one response, in (kind, key) order: 0 means the default
+	// (10,000); more than the collector's maximum (100,000 by default) is
+	// refused. See QueryService for paging.
 	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Opaque cursor from the previous response's next_page_token; empty for
 	// the first page.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional: a doublestar glob ("/etc/**/*.conf") on the fact key as
+	// plumbctl prints it (bytes that are not printable UTF-8, and
+	// backslashes, escaped as \xNN).
+	KeyGlob       string `protobuf:"bytes,5,opt,name=key_glob,json=keyGlob,proto3" json:"key_glob,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -728,6 +940,13 @@ func (x *ListFactsRequest) GetPageSize() uint32 {
 func (x *ListFactsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListFactsRequest) GetKeyGlob() string {
+	if x != nil {
+		return x.KeyGlob
 	}
 	return ""
 }
@@ -1289,12 +1508,40 @@ func (x *SilencedItem) GetEvents() uint64 {
 	return 0
 }
 
+// ListDriftRequest's filters all hold for every item listed.
 type ListDriftRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Optional: one host.
+	// Optional: one host (unknown is NOT_FOUND).
 	HostId string `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
-	// Include resolved and accepted items, not only open ones.
+	// Include resolved and accepted items, not only open ones: the old
+	// spelling of state DRIFT_STATE_ALL, kept for old clients. With a state
+	// other than ALL it is INVALID_ARGUMENT.
 	IncludeClosed bool `protobuf:"varint,2,opt,name=include_closed,json=includeClosed,proto3" json:"include_closed,omitempty"`
+	// Most items in one response, in (host id, kind, key) order: 0 means the
+	// default (1,000); more than 10,000 is refused. See QueryService for
+	// paging.
+	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from the previous response's next_page_token; empty for
+	// the first page.
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional: items of hosts whose labels match, as
+	// ListHostsRequest.label_selector.
+	LabelSelector string `protobuf:"bytes,5,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	// Optional: one kind of fact.
+	Kind FactKind `protobuf:"varint,6,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	// Optional: a doublestar glob on the fact key as plumbctl prints it, as
+	// ListFactsRequest.key_glob.
+	KeyGlob string `protobuf:"bytes,7,opt,name=key_glob,json=keyGlob,proto3" json:"key_glob,omitempty"`
+	// Which items by status; unspecified lists open ones (all with
+	// include_closed).
+	State DriftState `protobuf:"varint,8,opt,name=state,proto3,enum=plumb.v1.DriftState" json:"state,omitempty"`
+	// Optional: items at least this severe.
+	MinSeverity Severity `protobuf:"varint,9,opt,name=min_severity,json=minSeverity,proto3,enum=plumb.v1.Severity" json:"min_severity,omitempty"`
+	// Optional: items whose last transition (updated_unix_nano) is at or
+	// after since_unix_nano and before until_unix_nano; 0 leaves that end
+	// open. Negative, or since after until, is INVALID_ARGUMENT.
+	SinceUnixNano int64 `protobuf:"varint,10,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
+	UntilUnixNano int64 `protobuf:"varint,11,opt,name=until_unix_nano,json=untilUnixNano,proto3" json:"until_unix_nano,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1343,9 +1590,74 @@ func (x *ListDriftRequest) GetIncludeClosed() bool {
 	return false
 }
 
+func (x *ListDriftRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDriftRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListDriftRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+func (x *ListDriftRequest) GetKind() FactKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactKind_FACT_KIND_UNSPECIFIED
+}
+
+func (x *ListDriftRequest) GetKeyGlob() string {
+	if x != nil {
+		return x.KeyGlob
+	}
+	return ""
+}
+
+func (x *ListDriftRequest) GetState() DriftState {
+	if x != nil {
+		return x.State
+	}
+	return DriftState_DRIFT_STATE_UNSPECIFIED
+}
+
+func (x *ListDriftRequest) GetMinSeverity() Severity {
+	if x != nil {
+		return x.MinSeverity
+	}
+	return Severity_SEVERITY_UNSPECIFIED
+}
+
+func (x *ListDriftRequest) GetSinceUnixNano() int64 {
+	if x != nil {
+		return x.SinceUnixNano
+	}
+	return 0
+}
+
+func (x *ListDriftRequest) GetUntilUnixNano() int64 {
+	if x != nil {
+		return x.UntilUnixNano
+	}
+	return 0
+}
+
 type ListDriftResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Items         []*DriftItem           `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Items []*DriftItem           `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// Cursor of the next page; empty when this is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1385,6 +1697,13 @@ func (x *ListDriftResponse) GetItems() []*DriftItem {
 		return x.Items
 	}
 	return nil
+}
+
+func (x *ListDriftResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type GetDriftRequest struct {
@@ -1779,10 +2098,14 @@ var File_plumb_v1_query_proto protoreflect.FileDescriptor
 
 const file_plumb_v1_query_proto_rawDesc = "" +
 	"\n" +
-	"\x14plumb/v1/query.proto\x12\bplumb.v1\x1a\x14plumb/v1/agent.proto\x1a\x13plumb/v1/auth.proto\x1a\x13plumb/v1/fact.proto\x1a\x16plumb/v1/silence.proto\"\x16\n" +
-	"\x14ListNotifiersRequest\"O\n" +
+	"\x14plumb/v1/query.proto\x12\bplumb.v1\x1a\x14plumb/v1/agent.proto\x1a\x13plumb/v1/auth.proto\x1a\x13plumb/v1/fact.proto\x1a\x16plumb/v1/silence.proto\"R\n" +
+	"\x14ListNotifiersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"w\n" +
 	"\x15ListNotifiersResponse\x126\n" +
-	"\tnotifiers\x18\x01 \x03(\v2\x18.plumb.v1.NotifierStatusR\tnotifiers\"\xad\x02\n" +
+	"\tnotifiers\x18\x01 \x03(\v2\x18.plumb.v1.NotifierStatusR\tnotifiers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xad\x02\n" +
 	"\x0eNotifierStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\x04R\x06cursor\x12\x18\n" +
@@ -1814,16 +2137,24 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\bidentity\x18\f \x01(\v2\x16.plumb.v1.HostIdentityR\bidentity\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x12\n" +
-	"\x10ListHostsRequest\"9\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbd\x01\n" +
+	"\x10ListHostsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12%\n" +
+	"\x0elabel_selector\x18\x03 \x01(\tR\rlabelSelector\x12)\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x13.plumb.v1.HostStateR\x05state\x12\x1b\n" +
+	"\thost_glob\x18\x05 \x01(\tR\bhostGlob\"a\n" +
 	"\x11ListHostsResponse\x12$\n" +
-	"\x05hosts\x18\x01 \x03(\v2\x0e.plumb.v1.HostR\x05hosts\"\x8f\x01\n" +
+	"\x05hosts\x18\x01 \x03(\v2\x0e.plumb.v1.HostR\x05hosts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaa\x01\n" +
 	"\x10ListFactsRequest\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"a\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12\x19\n" +
+	"\bkey_glob\x18\x05 \x01(\tR\akeyGlob\"a\n" +
 	"\x11ListFactsResponse\x12$\n" +
 	"\x05facts\x18\x01 \x03(\v2\x0e.plumb.v1.FactR\x05facts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x93\x04\n" +
@@ -1872,12 +2203,24 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x03key\x18\x04 \x01(\fR\x03key\x12.\n" +
 	"\bseverity\x18\x05 \x01(\x0e2\x12.plumb.v1.SeverityR\bseverity\x12@\n" +
 	"\x0flast_event_type\x18\x06 \x01(\x0e2\x18.plumb.v1.DriftEventTypeR\rlastEventType\x12\x16\n" +
-	"\x06events\x18\a \x01(\x04R\x06events\"R\n" +
+	"\x06events\x18\a \x01(\x04R\x06events\"\xab\x03\n" +
 	"\x10ListDriftRequest\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12%\n" +
-	"\x0einclude_closed\x18\x02 \x01(\bR\rincludeClosed\">\n" +
+	"\x0einclude_closed\x18\x02 \x01(\bR\rincludeClosed\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12%\n" +
+	"\x0elabel_selector\x18\x05 \x01(\tR\rlabelSelector\x12&\n" +
+	"\x04kind\x18\x06 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x19\n" +
+	"\bkey_glob\x18\a \x01(\tR\akeyGlob\x12*\n" +
+	"\x05state\x18\b \x01(\x0e2\x14.plumb.v1.DriftStateR\x05state\x125\n" +
+	"\fmin_severity\x18\t \x01(\x0e2\x12.plumb.v1.SeverityR\vminSeverity\x12&\n" +
+	"\x0fsince_unix_nano\x18\n" +
+	" \x01(\x03R\rsinceUnixNano\x12&\n" +
+	"\x0funtil_unix_nano\x18\v \x01(\x03R\runtilUnixNano\"f\n" +
 	"\x11ListDriftResponse\x12)\n" +
-	"\x05items\x18\x01 \x03(\v2\x13.plumb.v1.DriftItemR\x05items\":\n" +
+	"\x05items\x18\x01 \x03(\v2\x13.plumb.v1.DriftItemR\x05items\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\":\n" +
 	"\x0fGetDriftRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahost_id\x18\x02 \x01(\tR\x06hostId\";\n" +
@@ -1899,7 +2242,12 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\x04R\bafterSeq\"@\n" +
 	"\x12WatchDriftResponse\x12*\n" +
-	"\x05event\x18\x01 \x01(\v2\x14.plumb.v1.DriftEventR\x05event*x\n" +
+	"\x05event\x18\x01 \x01(\v2\x14.plumb.v1.DriftEventR\x05event*t\n" +
+	"\tHostState\x12\x1a\n" +
+	"\x16HOST_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14HOST_STATE_CONNECTED\x10\x01\x12\x1b\n" +
+	"\x17HOST_STATE_DISCONNECTED\x10\x02\x12\x14\n" +
+	"\x10HOST_STATE_STALE\x10\x03*x\n" +
 	"\vDriftChange\x12\x1c\n" +
 	"\x18DRIFT_CHANGE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12DRIFT_CHANGE_ADDED\x10\x01\x12\x19\n" +
@@ -1921,7 +2269,15 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x19DRIFT_EVENT_TYPE_RESOLVED\x10\x02\x12\x1d\n" +
 	"\x19DRIFT_EVENT_TYPE_ACCEPTED\x10\x03\x12\x1c\n" +
 	"\x18DRIFT_EVENT_TYPE_UPDATED\x10\x04\x12\"\n" +
-	"\x1eDRIFT_EVENT_TYPE_SILENCE_ENDED\x10\x052\x8c\x04\n" +
+	"\x1eDRIFT_EVENT_TYPE_SILENCE_ENDED\x10\x05*\xa0\x01\n" +
+	"\n" +
+	"DriftState\x12\x1b\n" +
+	"\x17DRIFT_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10DRIFT_STATE_OPEN\x10\x01\x12\x18\n" +
+	"\x14DRIFT_STATE_RESOLVED\x10\x02\x12\x18\n" +
+	"\x14DRIFT_STATE_ACCEPTED\x10\x03\x12\x16\n" +
+	"\x12DRIFT_STATE_CLOSED\x10\x04\x12\x13\n" +
+	"\x0fDRIFT_STATE_ALL\x10\x052\x8c\x04\n" +
 	"\fQueryService\x12D\n" +
 	"\tListHosts\x12\x1a.plumb.v1.ListHostsRequest\x1a\x1b.plumb.v1.ListHostsResponse\x12D\n" +
 	"\tListFacts\x12\x1a.plumb.v1.ListFactsRequest\x1a\x1b.plumb.v1.ListFactsResponse\x12D\n" +
@@ -1944,94 +2300,100 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 	return file_plumb_v1_query_proto_rawDescData
 }
 
-var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_plumb_v1_query_proto_goTypes = []any{
-	(DriftChange)(0),              // 0: plumb.v1.DriftChange
-	(DriftStatus)(0),              // 1: plumb.v1.DriftStatus
-	(Severity)(0),                 // 2: plumb.v1.Severity
-	(DriftEventType)(0),           // 3: plumb.v1.DriftEventType
-	(*ListNotifiersRequest)(nil),  // 4: plumb.v1.ListNotifiersRequest
-	(*ListNotifiersResponse)(nil), // 5: plumb.v1.ListNotifiersResponse
-	(*NotifierStatus)(nil),        // 6: plumb.v1.NotifierStatus
-	(*Host)(nil),                  // 7: plumb.v1.Host
-	(*ListHostsRequest)(nil),      // 8: plumb.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),     // 9: plumb.v1.ListHostsResponse
-	(*ListFactsRequest)(nil),      // 10: plumb.v1.ListFactsRequest
-	(*ListFactsResponse)(nil),     // 11: plumb.v1.ListFactsResponse
-	(*DriftItem)(nil),             // 12: plumb.v1.DriftItem
-	(*DriftEvent)(nil),            // 13: plumb.v1.DriftEvent
-	(*SilenceSummary)(nil),        // 14: plumb.v1.SilenceSummary
-	(*SilenceHostCount)(nil),      // 15: plumb.v1.SilenceHostCount
-	(*SilencedItem)(nil),          // 16: plumb.v1.SilencedItem
-	(*ListDriftRequest)(nil),      // 17: plumb.v1.ListDriftRequest
-	(*ListDriftResponse)(nil),     // 18: plumb.v1.ListDriftResponse
-	(*GetDriftRequest)(nil),       // 19: plumb.v1.GetDriftRequest
-	(*GetDriftResponse)(nil),      // 20: plumb.v1.GetDriftResponse
-	(*AcceptDriftRequest)(nil),    // 21: plumb.v1.AcceptDriftRequest
-	(*ExpectedValue)(nil),         // 22: plumb.v1.ExpectedValue
-	(*AcceptDriftResponse)(nil),   // 23: plumb.v1.AcceptDriftResponse
-	(*WatchDriftRequest)(nil),     // 24: plumb.v1.WatchDriftRequest
-	(*WatchDriftResponse)(nil),    // 25: plumb.v1.WatchDriftResponse
-	nil,                           // 26: plumb.v1.Host.LabelsEntry
-	(*HostInfo)(nil),              // 27: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),     // 28: plumb.v1.CoverageCondition
-	(*HostIdentity)(nil),          // 29: plumb.v1.HostIdentity
-	(FactKind)(0),                 // 30: plumb.v1.FactKind
-	(*Fact)(nil),                  // 31: plumb.v1.Fact
-	(*PackageChange)(nil),         // 32: plumb.v1.PackageChange
-	(*Silence)(nil),               // 33: plumb.v1.Silence
+	(HostState)(0),                // 0: plumb.v1.HostState
+	(DriftChange)(0),              // 1: plumb.v1.DriftChange
+	(DriftStatus)(0),              // 2: plumb.v1.DriftStatus
+	(Severity)(0),                 // 3: plumb.v1.Severity
+	(DriftEventType)(0),           // 4: plumb.v1.DriftEventType
+	(DriftState)(0),               // 5: plumb.v1.DriftState
+	(*ListNotifiersRequest)(nil),  // 6: plumb.v1.ListNotifiersRequest
+	(*ListNotifiersResponse)(nil), // 7: plumb.v1.ListNotifiersResponse
+	(*NotifierStatus)(nil),        // 8: plumb.v1.NotifierStatus
+	(*Host)(nil),                  // 9: plumb.v1.Host
+	(*ListHostsRequest)(nil),      // 10: plumb.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),     // 11: plumb.v1.ListHostsResponse
+	(*ListFactsRequest)(nil),      // 12: plumb.v1.ListFactsRequest
+	(*ListFactsResponse)(nil),     // 13: plumb.v1.ListFactsResponse
+	(*DriftItem)(nil),             // 14: plumb.v1.DriftItem
+	(*DriftEvent)(nil),            // 15: plumb.v1.DriftEvent
+	(*SilenceSummary)(nil),        // 16: plumb.v1.SilenceSummary
+	(*SilenceHostCount)(nil),      // 17: plumb.v1.SilenceHostCount
+	(*SilencedItem)(nil),          // 18: plumb.v1.SilencedItem
+	(*ListDriftRequest)(nil),      // 19: plumb.v1.ListDriftRequest
+	(*ListDriftResponse)(nil),     // 20: plumb.v1.ListDriftResponse
+	(*GetDriftRequest)(nil),       // 21: plumb.v1.GetDriftRequest
+	(*GetDriftResponse)(nil),      // 22: plumb.v1.GetDriftResponse
+	(*AcceptDriftRequest)(nil),    // 23: plumb.v1.AcceptDriftRequest
+	(*ExpectedValue)(nil),         // 24: plumb.v1.ExpectedValue
+	(*AcceptDriftResponse)(nil),   // 25: plumb.v1.AcceptDriftResponse
+	(*WatchDriftRequest)(nil),     // 26: plumb.v1.WatchDriftRequest
+	(*WatchDriftResponse)(nil),    // 27: plumb.v1.WatchDriftResponse
+	nil,                           // 28: plumb.v1.Host.LabelsEntry
+	(*HostInfo)(nil),              // 29: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),     // 30: plumb.v1.CoverageCondition
+	(*HostIdentity)(nil),          // 31: plumb.v1.HostIdentity
+	(FactKind)(0),                 // 32: plumb.v1.FactKind
+	(*Fact)(nil),                  // 33: plumb.v1.Fact
+	(*PackageChange)(nil),         // 34: plumb.v1.PackageChange
+	(*Silence)(nil),               // 35: plumb.v1.Silence
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
-	6,  // 0: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
-	27, // 1: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	26, // 2: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	28, // 3: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	29, // 4: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
-	7,  // 5: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	30, // 6: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	31, // 7: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	30, // 8: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
-	0,  // 9: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
-	1,  // 10: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	31, // 11: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	31, // 12: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
-	2,  // 13: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
-	3,  // 14: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
-	12, // 15: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	32, // 16: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
-	14, // 17: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
-	33, // 18: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
-	15, // 19: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
-	16, // 20: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
-	30, // 21: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
-	2,  // 22: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
-	3,  // 23: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
-	12, // 24: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	12, // 25: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
-	30, // 26: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	22, // 27: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
-	12, // 28: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	13, // 29: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	8,  // 30: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	10, // 31: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	17, // 32: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	19, // 33: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
-	21, // 34: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	24, // 35: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	4,  // 36: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
-	9,  // 37: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	11, // 38: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	18, // 39: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	20, // 40: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
-	23, // 41: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	25, // 42: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	5,  // 43: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
-	37, // [37:44] is the sub-list for method output_type
-	30, // [30:37] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	8,  // 0: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
+	29, // 1: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	28, // 2: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	30, // 3: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	31, // 4: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	0,  // 5: plumb.v1.ListHostsRequest.state:type_name -> plumb.v1.HostState
+	9,  // 6: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
+	32, // 7: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	33, // 8: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	32, // 9: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	1,  // 10: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
+	2,  // 11: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
+	33, // 12: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	33, // 13: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	3,  // 14: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
+	4,  // 15: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
+	14, // 16: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
+	34, // 17: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
+	16, // 18: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
+	35, // 19: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
+	17, // 20: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
+	18, // 21: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
+	32, // 22: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
+	3,  // 23: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
+	4,  // 24: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
+	32, // 25: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
+	5,  // 26: plumb.v1.ListDriftRequest.state:type_name -> plumb.v1.DriftState
+	3,  // 27: plumb.v1.ListDriftRequest.min_severity:type_name -> plumb.v1.Severity
+	14, // 28: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
+	14, // 29: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
+	32, // 30: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	24, // 31: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	14, // 32: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	15, // 33: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	10, // 34: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	12, // 35: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	19, // 36: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	21, // 37: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
+	23, // 38: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	26, // 39: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	6,  // 40: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
+	11, // 41: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	13, // 42: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	20, // 43: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	22, // 44: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
+	25, // 45: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	27, // 46: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	7,  // 47: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
+	41, // [41:48] is the sub-list for method output_type
+	34, // [34:41] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -2048,7 +2410,7 @@ func file_plumb_v1_query_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      6,
 			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -33,6 +33,21 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // QueryService answers operators and tools: hosts, their facts, and drift.
+//
+// Every List call pages. A request's page_size is the most items one
+// response holds: 0 means the call's default, more than its maximum is
+// INVALID_ARGUMENT (both are named on each request). A response also stops
+// short of page_size to stay within the collector's reply size, or when a
+// filter has skipped many items, so a page may hold fewer items than asked
+// for, even none, while next_page_token is set: keep calling with it until
+// next_page_token is empty. Tokens are opaque, and valid only for the call
+// and filters that issued them (a token with changed filters, or one this
+// collector did not issue, is INVALID_ARGUMENT). Items are listed in a fixed
+// key order and a token resumes after the last key the previous page
+// covered, so an item present from the first page to the last is returned
+// exactly once, whatever is written meanwhile; an item added or removed
+// while a client pages may or may not be returned, and one that changes is
+// returned with its value when its page was read.
 type QueryServiceClient interface {
 	ListHosts(ctx context.Context, in *ListHostsRequest, opts ...grpc.CallOption) (*ListHostsResponse, error)
 	ListFacts(ctx context.Context, in *ListFactsRequest, opts ...grpc.CallOption) (*ListFactsResponse, error)
@@ -141,6 +156,21 @@ func (c *queryServiceClient) ListNotifiers(ctx context.Context, in *ListNotifier
 // for forward compatibility.
 //
 // QueryService answers operators and tools: hosts, their facts, and drift.
+//
+// Every List call pages. A request's page_size is the most items one
+// response holds: 0 means the call's default, more than its maximum is
+// INVALID_ARGUMENT (both are named on each request). A response also stops
+// short of page_size to stay within the collector's reply size, or when a
+// filter has skipped many items, so a page may hold fewer items than asked
+// for, even none, while next_page_token is set: keep calling with it until
+// next_page_token is empty. Tokens are opaque, and valid only for the call
+// and filters that issued them (a token with changed filters, or one this
+// collector did not issue, is INVALID_ARGUMENT). Items are listed in a fixed
+// key order and a token resumes after the last key the previous page
+// covered, so an item present from the first page to the last is returned
+// exactly once, whatever is written meanwhile; an item added or removed
+// while a client pages may or may not be returned, and one that changes is
+// returned with its value when its page was read.
 type QueryServiceServer interface {
 	ListHosts(context.Context, *ListHostsRequest) (*ListHostsResponse, error)
 	ListFacts(context.Context, *ListFactsRequest) (*ListFactsResponse, error)

@@ -405,7 +405,14 @@ func (x *CreateSilenceResponse) GetSilence() *Silence {
 type ListSilencesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Include silences that have ended.
-	IncludeEnded  bool `protobuf:"varint,1,opt,name=include_ended,json=includeEnded,proto3" json:"include_ended,omitempty"`
+	IncludeEnded bool `protobuf:"varint,1,opt,name=include_ended,json=includeEnded,proto3" json:"include_ended,omitempty"`
+	// Most silences in one response, in (start, id) order: 0 means the
+	// default (1,000); more than 10,000 is refused. Paging works as
+	// QueryService describes.
+	PageSize uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from the previous response's next_page_token; empty for
+	// the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -447,9 +454,25 @@ func (x *ListSilencesRequest) GetIncludeEnded() bool {
 	return false
 }
 
+func (x *ListSilencesRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSilencesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListSilencesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Silences      []*Silence             `protobuf:"bytes,1,rep,name=silences,proto3" json:"silences,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Silences []*Silence             `protobuf:"bytes,1,rep,name=silences,proto3" json:"silences,omitempty"`
+	// Cursor of the next page; empty when this is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -489,6 +512,13 @@ func (x *ListSilencesResponse) GetSilences() []*Silence {
 		return x.Silences
 	}
 	return nil
+}
+
+func (x *ListSilencesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type ExpireSilenceRequest struct {
@@ -615,11 +645,15 @@ const file_plumb_v1_silence_proto_rawDesc = "" +
 	"\x10duration_seconds\x18\x02 \x01(\x03R\x0fdurationSeconds\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"D\n" +
 	"\x15CreateSilenceResponse\x12+\n" +
-	"\asilence\x18\x01 \x01(\v2\x11.plumb.v1.SilenceR\asilence\":\n" +
+	"\asilence\x18\x01 \x01(\v2\x11.plumb.v1.SilenceR\asilence\"v\n" +
 	"\x13ListSilencesRequest\x12#\n" +
-	"\rinclude_ended\x18\x01 \x01(\bR\fincludeEnded\"E\n" +
+	"\rinclude_ended\x18\x01 \x01(\bR\fincludeEnded\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"m\n" +
 	"\x14ListSilencesResponse\x12-\n" +
-	"\bsilences\x18\x01 \x03(\v2\x11.plumb.v1.SilenceR\bsilences\"&\n" +
+	"\bsilences\x18\x01 \x03(\v2\x11.plumb.v1.SilenceR\bsilences\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"&\n" +
 	"\x14ExpireSilenceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"D\n" +
 	"\x15ExpireSilenceResponse\x12+\n" +
