@@ -64,7 +64,9 @@ FUZZ_TARGETS := \
 	./collector/ingest:FuzzSyncRequest \
 	./agent/stream:FuzzCollectorMessages \
 	./collector/auth:FuzzParseSecret \
-	./pkg/pki:FuzzVerifyChain
+	./pkg/pki:FuzzVerifyChain \
+	./collector/page:FuzzDecode \
+	./collector/query:FuzzDriftPageToken
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -28,8 +28,9 @@ const (
 	MaxSize = 10000
 	// MaxBytes bounds a page's encoded items: a page stops before the item
 	// that would cross it (but always holds one item, which the gRPC send
-	// limit bounds).
-	MaxBytes = 4 << 20
+	// limit bounds). It leaves room under gRPC's default receive limit (4
+	// MiB), so that a client with default options can read every page.
+	MaxBytes = 3 << 20
 	// MaxScan bounds the entries one call examines: a filter that skips
 	// most of a big list ends the page early, with a token, rather than
 	// reading the whole list in one call.

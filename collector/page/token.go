@@ -100,7 +100,7 @@ func Decode(tok string, list List, fp Fingerprint) ([]byte, error) {
 	if len(tok) > maxTokenChars {
 		return nil, fmt.Errorf("%w: longer than any this collector issues", ErrToken)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil || len(b) < headerBytes {
 		return nil, fmt.Errorf("%w: not a token this collector issued", ErrToken)
 	}

@@ -56,7 +56,7 @@ func decodeDriftPos(b []byte) (*store.DriftPos, error) {
 		return nil, nil
 	}
 	n, w := binary.Uvarint(b)
-	if w <= 0 || n == 0 || n > limits.MaxHostIDBytes || uint64(len(b)-w) < n+1 {
+	if w <= 0 || w != len(binary.AppendUvarint(nil, n)) || n == 0 || n > limits.MaxHostIDBytes || uint64(len(b)-w) < n+1 {
 		return nil, errBadPos
 	}
 	host := string(b[w : w+int(n)])
