@@ -134,22 +134,34 @@ func (a *app) accept(ctx context.Context, args acceptArgs) error {
 	return nil
 }
 
-// openDrift returns the open drift item of the fact req names.
+// openDrift returns the open drift item of the fact req names, paging
+// through the host's open drift of the fact's kind.
 func (a *app) openDrift(ctx context.Context, client plumbv1.QueryServiceClient, req *plumbv1.AcceptDriftRequest) (*plumbv1.DriftItem, error) {
-	cctx, cancel := a.callContext(ctx)
-	defer cancel()
-	resp, err := client.ListDrift(cctx, &plumbv1.ListDriftRequest{HostId: req.GetHostId()})
-	if err != nil {
-		return nil, a.rpcError("accept drift", err)
-	}
-	for _, it := range resp.GetItems() {
-		if it.GetKind() == req.GetKind() && bytes.Equal(it.GetKey(), req.GetKey()) &&
-			it.GetStatus() == plumbv1.DriftStatus_DRIFT_STATUS_OPEN {
-			return it, nil
+	var found *plumbv1.DriftItem
+	list := &plumbv1.ListDriftRequest{HostId: req.GetHostId(), Kind: req.GetKind()}
+	err := a.pageThrough(ctx, "accept drift", func(ctx context.Context, token string) (string, error) {
+		list.PageToken = token
+		resp, err := client.ListDrift(ctx, list)
+		if err != nil {
+			return "", err
 		}
+		for _, it := range resp.GetItems() {
+			if it.GetKind() == req.GetKind() && bytes.Equal(it.GetKey(), req.GetKey()) &&
+				it.GetStatus() == plumbv1.DriftStatus_DRIFT_STATUS_OPEN {
+				found = it
+				return "", nil
+			}
+		}
+		return resp.GetNextPageToken(), nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("accept drift: no open drift for %s on %s",
-		fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, esc(req.GetHostId()))
+	if found == nil {
+		return nil, fmt.Errorf("accept drift: no open drift for %s on %s",
+			fact.Key{Kind: req.GetKind(), ID: string(req.GetKey())}, esc(req.GetHostId()))
+	}
+	return found, nil
 }
 
 // acceptingLine tells the operator which value is about to become the

@@ -13,21 +13,26 @@ import (
 )
 
 func (a *app) factsCommand() *cobra.Command {
-	var host, kind string
+	var (
+		host, kind, key string
+		pageSize        uint32
+	)
 	cmd := &cobra.Command{
-		Use:   "facts --host HOST [--kind KIND]",
+		Use:   "facts --host HOST [--kind KIND] [--key GLOB]",
 		Short: "List a host's current facts",
 		Args:  cobra.NoArgs,
 		RunE: action(func(ctx context.Context) error {
-			return a.facts(ctx, host, kind)
+			return a.facts(ctx, host, kind, key, pageSize)
 		}),
 	}
 	cmd.Flags().StringVar(&host, "host", "", "host id (required)")
 	cmd.Flags().StringVar(&kind, "kind", "", "only this kind: file, package, conffile, kernel, kmod or sysctl")
+	cmd.Flags().StringVar(&key, "key", "", "only keys matching this glob, as plumbctl prints them (/etc/**/*.conf)")
+	pageSizeFlag(cmd, &pageSize)
 	return cmd
 }
 
-func (a *app) facts(ctx context.Context, host, kindName string) error {
+func (a *app) facts(ctx context.Context, host, kindName, key string, pageSize uint32) error {
 	if host == "" {
 		return usagef("--host is required")
 	}
@@ -44,38 +49,27 @@ func (a *app) facts(ctx context.Context, host, kindName string) error {
 		return err
 	}
 	defer closeConn()
-	// The collector returns a big host's facts a page at a time; each
-	// page is one call, with its own timeout.
-	var facts []*plumbv1.Fact
-	req := &plumbv1.ListFactsRequest{HostId: host, Kind: kind}
-	for {
-		cctx, cancel := a.callContext(ctx)
-		resp, err := client.ListFacts(cctx, req)
-		cancel()
+	out := newListOutput(a, []string{"KIND", "KEY", "DIGEST", "SUMMARY"},
+		func(f *plumbv1.Fact) any { return factjson.FromFact(f) },
+		func(f *plumbv1.Fact) []string {
+			return []string{
+				fact.KindName(f.GetKind()),
+				fact.Display(f.GetKey()),
+				orDash(short(hex.EncodeToString(f.GetDigest()), 12)),
+				orDash(summary(f)),
+			}
+		})
+	req := &plumbv1.ListFactsRequest{HostId: host, Kind: kind, KeyGlob: key, PageSize: pageSize}
+	err = a.pageThrough(ctx, "list facts", func(ctx context.Context, token string) (string, error) {
+		req.PageToken = token
+		resp, err := client.ListFacts(ctx, req)
 		if err != nil {
-			return a.rpcError("list facts", err)
+			return "", err
 		}
-		facts = append(facts, resp.GetFacts()...)
-		if resp.GetNextPageToken() == "" {
-			break
-		}
-		req.PageToken = resp.GetNextPageToken()
+		return resp.GetNextPageToken(), out.page(resp.GetFacts())
+	})
+	if err != nil {
+		return err
 	}
-	if a.opts.Output == outputJSON {
-		out := make([]*factjson.Fact, 0, len(facts))
-		for _, f := range facts {
-			out = append(out, factjson.FromFact(f))
-		}
-		return writeJSON(a.stdout, out)
-	}
-	t := newTable(a.stdout, "KIND", "KEY", "DIGEST", "SUMMARY")
-	for _, f := range facts {
-		t.row(
-			fact.KindName(f.GetKind()),
-			fact.Display(f.GetKey()),
-			orDash(short(hex.EncodeToString(f.GetDigest()), 12)),
-			orDash(summary(f)),
-		)
-	}
-	return t.flush()
+	return out.close()
 }

@@ -34,6 +34,8 @@ type fakeCollector struct {
 	seq      uint64
 	// hostsErr, when set, is what ListHosts returns.
 	hostsErr error
+	// lastList is the last list request, as `fake lastlist` prints it.
+	lastList string
 	log      []*plumbv1.DriftEvent // every pushed event, for resumed watches
 	resumes  []uint64              // after_seq of each watch opened
 
@@ -266,65 +268,112 @@ func notFound(host string) error {
 	return status.Errorf(codes.NotFound, "host %q is not known to this collector", host)
 }
 
-func (f *fakeCollector) ListHosts(context.Context, *plumbv1.ListHostsRequest) (*plumbv1.ListHostsResponse, error) {
+// pageOf returns the page of all that starts at token (the index of its
+// first item) and holds size items (all when size is 0), and the token of
+// the next page.
+func pageOf[T any](all []T, size uint32, token string) ([]T, string, error) {
+	from := 0
+	if token != "" {
+		n, err := strconv.Atoi(token)
+		if err != nil || n <= 0 || n > len(all) {
+			return nil, "", status.Error(codes.InvalidArgument, "invalid page_token: not a token this collector issued")
+		}
+		from = n
+	}
+	to := len(all)
+	if size > 0 {
+		to = min(from+int(size), len(all))
+	}
+	next := ""
+	if to < len(all) {
+		next = strconv.Itoa(to)
+	}
+	return all[from:to], next, nil
+}
+
+// ListHosts pages (page_size 0: all in one page); it records its filters
+// but does not apply them: the collector's filters are tested against the
+// real server (collector/query), plumbctl's flags against what arrives.
+func (f *fakeCollector) ListHosts(_ context.Context, req *plumbv1.ListHostsRequest) (*plumbv1.ListHostsResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lastList = fmt.Sprintf("ListHosts label_selector=%q state=%s host_glob=%q page_size=%d",
+		req.GetLabelSelector(), req.GetState(), req.GetHostGlob(), req.GetPageSize())
 	if f.hostsErr != nil {
 		return nil, f.hostsErr
 	}
-	resp := &plumbv1.ListHostsResponse{}
+	var all []*plumbv1.Host
 	for _, h := range f.hosts {
-		resp.Hosts = append(resp.Hosts, proto.Clone(h).(*plumbv1.Host))
+		all = append(all, proto.Clone(h).(*plumbv1.Host))
 	}
-	return resp, nil
+	hosts, next, err := pageOf(all, req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	return &plumbv1.ListHostsResponse{Hosts: hosts, NextPageToken: next}, nil
 }
 
 func (f *fakeCollector) ListFacts(_ context.Context, req *plumbv1.ListFactsRequest) (*plumbv1.ListFactsResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lastList = fmt.Sprintf("ListFacts host_id=%s kind=%s key_glob=%q page_size=%d",
+		req.GetHostId(), req.GetKind(), req.GetKeyGlob(), req.GetPageSize())
 	if !f.knownLocked(req.GetHostId()) {
 		return nil, notFound(req.GetHostId())
 	}
-	// Pages of two facts, so that every facts script exercises the
-	// CLI's paging; the token is the index of the next fact.
+	// Pages of two facts unless asked otherwise, so that every facts
+	// script exercises the CLI's paging.
 	var all []*plumbv1.Fact
 	for _, ft := range f.facts[req.GetHostId()] {
 		if req.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED || ft.GetKind() == req.GetKind() {
 			all = append(all, proto.Clone(ft).(*plumbv1.Fact))
 		}
 	}
-	from := 0
-	if tok := req.GetPageToken(); tok != "" {
-		n, err := strconv.Atoi(tok)
-		if err != nil || n < 0 || n > len(all) {
-			return nil, status.Error(codes.InvalidArgument, "bad page_token")
-		}
-		from = n
+	size := req.GetPageSize()
+	if size == 0 {
+		size = 2
 	}
-	resp := &plumbv1.ListFactsResponse{Facts: all[from:min(from+2, len(all))]}
-	if from+2 < len(all) {
-		resp.NextPageToken = strconv.Itoa(from + 2)
+	facts, next, err := pageOf(all, size, req.GetPageToken())
+	if err != nil {
+		return nil, err
 	}
-	return resp, nil
+	return &plumbv1.ListFactsResponse{Facts: facts, NextPageToken: next}, nil
 }
 
+// ListDrift pages as ListHosts does; of its filters it applies host_id
+// and the open/closed choice, and records the others.
 func (f *fakeCollector) ListDrift(_ context.Context, req *plumbv1.ListDriftRequest) (*plumbv1.ListDriftResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lastList = fmt.Sprintf("ListDrift host_id=%q include_closed=%v state=%s label_selector=%q kind=%s key_glob=%q min_severity=%s since=%s until=%s page_size=%d",
+		req.GetHostId(), req.GetIncludeClosed(), req.GetState(), req.GetLabelSelector(), req.GetKind(), req.GetKeyGlob(),
+		req.GetMinSeverity(), fakeTime(req.GetSinceUnixNano()), fakeTime(req.GetUntilUnixNano()), req.GetPageSize())
 	if req.GetHostId() != "" && !f.knownLocked(req.GetHostId()) {
 		return nil, notFound(req.GetHostId())
 	}
-	resp := &plumbv1.ListDriftResponse{}
+	closed := req.GetIncludeClosed() || req.GetState() == plumbv1.DriftState_DRIFT_STATE_ALL
+	var all []*plumbv1.DriftItem
 	for _, it := range f.drift {
 		if req.GetHostId() != "" && it.GetHostId() != req.GetHostId() {
 			continue
 		}
-		if !req.GetIncludeClosed() && it.GetStatus() != plumbv1.DriftStatus_DRIFT_STATUS_OPEN {
+		if !closed && it.GetStatus() != plumbv1.DriftStatus_DRIFT_STATUS_OPEN {
 			continue
 		}
-		resp.Items = append(resp.Items, proto.Clone(it).(*plumbv1.DriftItem))
+		all = append(all, proto.Clone(it).(*plumbv1.DriftItem))
 	}
-	return resp, nil
+	items, next, err := pageOf(all, req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	return &plumbv1.ListDriftResponse{Items: items, NextPageToken: next}, nil
+}
+
+func fakeTime(ns int64) string {
+	if ns == 0 {
+		return "-"
+	}
+	return time.Unix(0, ns).UTC().Format(time.RFC3339)
 }
 
 // GetDrift answers as the collector does, with its messages.

@@ -15,50 +15,78 @@ import (
 )
 
 func (a *app) hostsCommand() *cobra.Command {
+	var f hostFlags
 	cmd := &cobra.Command{
-		Use:   "hosts",
+		Use:   "hosts [--label K=V]... [--state STATE] [--host GLOB]",
 		Short: "List the hosts the collector knows, with their drift and coverage",
 		Args:  cobra.NoArgs,
-		RunE:  action(a.hosts),
+		RunE: action(func(ctx context.Context) error {
+			return a.hosts(ctx, f)
+		}),
 	}
+	cmd.Flags().StringArrayVar(&f.labels, "label", nil, "only hosts with this label: K=V, K!=V, K (set) or !K (unset); repeat for more")
+	cmd.Flags().StringVar(&f.state, "state", "", "only hosts whose agent is connected, disconnected or stale")
+	cmd.Flags().StringVar(&f.glob, "host", "", "only hosts whose id matches this glob (web-*)")
+	pageSizeFlag(cmd, &f.pageSize)
 	cmd.AddCommand(a.revokeCommand())
 	return cmd
 }
 
-func (a *app) hosts(ctx context.Context) error {
+type hostFlags struct {
+	labels      []string
+	state, glob string
+	pageSize    uint32
+}
+
+func (f hostFlags) request() (*plumbv1.ListHostsRequest, error) {
+	req := &plumbv1.ListHostsRequest{LabelSelector: labelSelector(f.labels), HostGlob: f.glob, PageSize: f.pageSize}
+	if f.state != "" {
+		v, ok := plumbv1.HostState_value["HOST_STATE_"+strings.ToUpper(f.state)]
+		if !ok || v == 0 {
+			return nil, usagef("--state %q: want connected, disconnected or stale", f.state)
+		}
+		req.State = plumbv1.HostState(v)
+	}
+	return req, nil
+}
+
+func (a *app) hosts(ctx context.Context, f hostFlags) error {
+	req, err := f.request()
+	if err != nil {
+		return err
+	}
 	client, closeConn, err := a.connect()
 	if err != nil {
 		return err
 	}
 	defer closeConn()
-	cctx, cancel := a.callContext(ctx)
-	defer cancel()
-	resp, err := client.ListHosts(cctx, &plumbv1.ListHostsRequest{})
-	if err != nil {
-		return a.rpcError("list hosts", err)
-	}
-	if a.opts.Output == outputJSON {
-		out := make([]hostJSON, 0, len(resp.GetHosts()))
-		for _, h := range resp.GetHosts() {
-			out = append(out, toHostJSON(h))
+	out := newListOutput(a, []string{"HOST", "CONNECTED", "IDENTITY", "FACTS", "DRIFT", "BASELINE", "COVERAGE", "LAST SEEN", "OS"},
+		func(h *plumbv1.Host) any { return toHostJSON(h) },
+		func(h *plumbv1.Host) []string {
+			return []string{
+				esc(h.GetHostId()),
+				yesNo(h.GetConnected()),
+				orDash(identityState(h.GetIdentity())),
+				strconv.FormatUint(h.GetFactCount(), 10),
+				strconv.FormatUint(h.GetOpenDrift(), 10),
+				yesNo(h.GetHasBaseline()),
+				coverageCell(h.GetCoverage()),
+				timeCell(h.GetLastSeenUnixNano()),
+				orDash(esc(osName(h.GetInfo()))),
+			}
+		})
+	err = a.pageThrough(ctx, "list hosts", func(ctx context.Context, token string) (string, error) {
+		req.PageToken = token
+		resp, err := client.ListHosts(ctx, req)
+		if err != nil {
+			return "", err
 		}
-		return writeJSON(a.stdout, out)
+		return resp.GetNextPageToken(), out.page(resp.GetHosts())
+	})
+	if err != nil {
+		return err
 	}
-	t := newTable(a.stdout, "HOST", "CONNECTED", "IDENTITY", "FACTS", "DRIFT", "BASELINE", "COVERAGE", "LAST SEEN", "OS")
-	for _, h := range resp.GetHosts() {
-		t.row(
-			esc(h.GetHostId()),
-			yesNo(h.GetConnected()),
-			orDash(identityState(h.GetIdentity())),
-			strconv.FormatUint(h.GetFactCount(), 10),
-			strconv.FormatUint(h.GetOpenDrift(), 10),
-			yesNo(h.GetHasBaseline()),
-			coverageCell(h.GetCoverage()),
-			timeCell(h.GetLastSeenUnixNano()),
-			orDash(esc(osName(h.GetInfo()))),
-		)
-	}
-	return t.flush()
+	return out.close()
 }
 
 // coverageCell summarizes a host's coverage gaps: "ok", or the worst

@@ -40,6 +40,8 @@ type (
 //
 //	status N cmd args...   run cmd; its exit status must be N
 //	fake lastaccept        print the last AcceptDrift request as received
+//	fake lastlist          print the last ListHosts, ListFacts or ListDrift
+//	                       request's filters as received
 //	fake watchers N        wait until N watch streams are open
 //	fake push TYPE HOST KIND KEY CHANGE
 //	                       send a drift event (KEY in display form)
@@ -103,6 +105,14 @@ func cmdFake(ts *testscript.TestScript, neg bool, args []string) {
 		fmt.Fprintf(ts.Stdout(), "host=%s kind=%s key_hex=%x key=%q by=%s reason=%q\n",
 			req.GetHostId(), fact.KindName(req.GetKind()), req.GetKey(), req.GetKey(),
 			req.GetAcceptedBy(), req.GetReason())
+	case "lastlist":
+		f.mu.Lock()
+		last := f.lastList
+		f.mu.Unlock()
+		if last == "" {
+			ts.Fatalf("no list request received")
+		}
+		fmt.Fprintln(ts.Stdout(), last)
 	case "watchers":
 		if len(args) != 2 {
 			ts.Fatalf("usage: fake watchers N")

@@ -53,13 +53,15 @@ listed too.`,
 	f.StringVar(&args.reason, "reason", "", "why, for the audit trail and the summary (required)")
 
 	var all bool
+	var pageSize uint32
 	list := &cobra.Command{
 		Use:   "list [--all]",
 		Short: "List silences in force and upcoming maintenance windows; --all adds ended ones with who created and expired them",
 		Args:  cobra.NoArgs,
-		RunE:  action(func(ctx context.Context) error { return a.listSilences(ctx, all) }),
+		RunE:  action(func(ctx context.Context) error { return a.listSilences(ctx, all, pageSize) }),
 	}
 	list.Flags().BoolVar(&all, "all", false, "include ended and expired silences (the audit trail)")
+	pageSizeFlag(list, &pageSize)
 
 	expire := &cobra.Command{
 		Use:   "expire ID",
@@ -132,36 +134,32 @@ func (a *app) createSilence(ctx context.Context, args silenceArgs) error {
 	return nil
 }
 
-func (a *app) listSilences(ctx context.Context, all bool) error {
-	var resp *plumbv1.ListSilencesResponse
-	err := a.silences(ctx, "list silences", func(ctx context.Context, c plumbv1.SilenceServiceClient) (err error) {
-		resp, err = c.ListSilences(ctx, &plumbv1.ListSilencesRequest{IncludeEnded: all})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if a.opts.Output == outputJSON {
-		out := make([]silenceJSON, 0, len(resp.GetSilences()))
-		for _, s := range resp.GetSilences() {
-			out = append(out, silenceJSONOf(s))
-		}
-		return writeJSON(a.stdout, out)
-	}
+func (a *app) listSilences(ctx context.Context, all bool, pageSize uint32) error {
 	header := []string{"ID", "STATE", "MATCHES", "STARTS", "ENDS", "CREATED BY", "REASON"}
 	if all {
 		header = []string{"ID", "STATE", "MATCHES", "STARTS", "ENDS", "CREATED BY", "CREATED", "EXPIRED BY", "EXPIRED", "REASON"}
 	}
-	t := newTable(a.stdout, header...)
-	for _, s := range resp.GetSilences() {
+	out := newListOutput(a, header, func(s *plumbv1.Silence) any { return silenceJSONOf(s) }, func(s *plumbv1.Silence) []string {
 		row := []string{esc(s.GetId()), silenceState(s.GetState()), esc(matcherText(s.GetMatcher())),
 			timeCell(s.GetStartsAtUnixNano()), timeCell(s.GetEndsAtUnixNano()), esc(orDash(s.GetCreatedBy()))}
 		if all {
 			row = append(row, timeCell(s.GetCreatedAtUnixNano()), esc(orDash(s.GetExpiredBy())), timeCell(s.GetExpiredAtUnixNano()))
 		}
-		t.row(append(row, esc(s.GetReason()))...)
+		return append(row, esc(s.GetReason()))
+	})
+	req := &plumbv1.ListSilencesRequest{IncludeEnded: all, PageSize: pageSize}
+	err := pageService(ctx, a, "list silences", plumbv1.NewSilenceServiceClient, func(ctx context.Context, c plumbv1.SilenceServiceClient, token string) (string, error) {
+		req.PageToken = token
+		resp, err := c.ListSilences(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		return resp.GetNextPageToken(), out.page(resp.GetSilences())
+	})
+	if err != nil {
+		return err
 	}
-	return t.flush()
+	return out.close()
 }
 
 func (a *app) expireSilence(ctx context.Context, id string) error {

@@ -70,6 +70,7 @@ func (a *app) apitokenCommand() *cobra.Command {
 	}
 	var role, name string
 	var ttl time.Duration
+	var pageSize uint32
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API token with a role: viewer (read), operator (also accept drift) or admin",
@@ -118,29 +119,28 @@ func (a *app) apitokenCommand() *cobra.Command {
 		Short: "List API tokens: id, name, role, expiry (never the secrets)",
 		Args:  cobra.NoArgs,
 		RunE: action(func(ctx context.Context) error {
-			var resp *plumbv1.ListAPITokensResponse
-			err := a.admin(ctx, "list API tokens", func(ctx context.Context, c plumbv1.AdminServiceClient) (err error) {
-				resp, err = c.ListAPITokens(ctx, &plumbv1.ListAPITokensRequest{})
-				return err
+			out := newListOutput(a, []string{"ID", "NAME", "ROLE", "CREATED", "EXPIRES", "CREATED BY"},
+				func(t *plumbv1.APIToken) any { return apiTokenJSON(t) },
+				func(t *plumbv1.APIToken) []string {
+					j := apiTokenJSON(t)
+					return []string{t.GetId(), esc(t.GetName()), j["role"].(string), j["created"].(string), orDash(j["expires"].(string)), esc(t.GetCreatedBy())}
+				})
+			req := &plumbv1.ListAPITokensRequest{PageSize: pageSize}
+			err := pageService(ctx, a, "list API tokens", plumbv1.NewAdminServiceClient, func(ctx context.Context, c plumbv1.AdminServiceClient, token string) (string, error) {
+				req.PageToken = token
+				resp, err := c.ListAPITokens(ctx, req)
+				if err != nil {
+					return "", err
+				}
+				return resp.GetNextPageToken(), out.page(resp.GetTokens())
 			})
 			if err != nil {
 				return err
 			}
-			if a.opts.Output == outputJSON {
-				out := make([]map[string]any, 0, len(resp.GetTokens()))
-				for _, t := range resp.GetTokens() {
-					out = append(out, apiTokenJSON(t))
-				}
-				return writeJSON(a.stdout, out)
-			}
-			tab := newTable(a.stdout, "ID", "NAME", "ROLE", "CREATED", "EXPIRES", "CREATED BY")
-			for _, t := range resp.GetTokens() {
-				j := apiTokenJSON(t)
-				tab.row(t.GetId(), esc(t.GetName()), j["role"].(string), j["created"].(string), orDash(j["expires"].(string)), esc(t.GetCreatedBy()))
-			}
-			return tab.flush()
+			return out.close()
 		}),
 	}
+	pageSizeFlag(list, &pageSize)
 	revoke := &cobra.Command{
 		Use:   "revoke ID|NAME",
 		Short: "Delete an API token: calls with it fail from then on",
