@@ -128,12 +128,12 @@ func ingest(b *testing.B, n, total int, secure bool) ingestResult {
 		b.Fatal(err)
 	}
 	perAgent := uint64(batches * ingestBatch)
-	resp, err := c.query.ListHosts(ctx, &plumbv1.ListHostsRequest{})
+	hosts, err := c.hosts(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	got := 0
-	for _, h := range resp.GetHosts() {
+	for _, h := range hosts {
 		if h.GetFactCount() != perAgent || h.GetAppliedSeq() != perAgent {
 			b.Fatalf("host %s: %d facts, applied seq %d; want %d", h.GetHostId(), h.GetFactCount(), h.GetAppliedSeq(), perAgent)
 		}

@@ -64,16 +64,32 @@ func startCollector(b *testing.B, data, hookURL string, extra ...string) *collec
 func (c *collector) host(id string) *plumbv1.Host {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	resp, err := c.query.ListHosts(ctx, &plumbv1.ListHostsRequest{})
+	hosts, err := c.hosts(ctx)
 	if err != nil {
 		return nil
 	}
-	for _, h := range resp.GetHosts() {
+	for _, h := range hosts {
 		if h.GetHostId() == id {
 			return h
 		}
 	}
 	return nil
+}
+
+// hosts pages through every host the collector knows.
+func (c *collector) hosts(ctx context.Context) ([]*plumbv1.Host, error) {
+	var all []*plumbv1.Host
+	req := &plumbv1.ListHostsRequest{}
+	for {
+		resp, err := c.query.ListHosts(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, resp.GetHosts()...)
+		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+			return all, nil
+		}
+	}
 }
 
 // awaitFacts polls until the collector holds want facts for host, and
