@@ -48,6 +48,11 @@ func (s *Server) ListHosts(ctx context.Context, req *plumbv1.ListHostsRequest) (
 			} else if !isNotFound(err) {
 				return err
 			}
+			counts, err := tx.OpenDriftCounts(h.ID)
+			if err != nil {
+				return err
+			}
+			hp.OpenDriftCounts = counts
 			return b.Offer([]byte(h.ID), hp, true)
 		}))
 	})

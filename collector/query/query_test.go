@@ -192,13 +192,15 @@ func TestListHosts(t *testing.T) {
 	}
 	var got []string
 	for _, h := range resp.GetHosts() {
-		got = append(got, fmt.Sprintf("%s facts=%d open=%d baseline=%v connected=%v seq=%d role=%s digest=%d",
+		c := h.GetOpenDriftCounts()
+		got = append(got, fmt.Sprintf("%s facts=%d open=%d baseline=%v connected=%v seq=%d role=%s digest=%d by-severity=%d/%d/%d health=%d",
 			h.GetHostId(), h.GetFactCount(), h.GetOpenDrift(), h.GetHasBaseline(), h.GetConnected(),
-			h.GetAppliedSeq(), h.GetLabels()["role"], len(h.GetSetDigest())))
+			h.GetAppliedSeq(), h.GetLabels()["role"], len(h.GetSetDigest()),
+			c.GetCritical(), c.GetWarning(), c.GetInfo(), c.GetHealth()))
 	}
 	want := []string{
-		"db-1 facts=1 open=0 baseline=true connected=false seq=2 role=db digest=32",
-		"web-1 facts=4 open=2 baseline=true connected=true seq=8 role=we digest=32",
+		"db-1 facts=1 open=0 baseline=true connected=false seq=2 role=db digest=32 by-severity=0/0/0 health=0",
+		"web-1 facts=4 open=2 baseline=true connected=true seq=8 role=we digest=32 by-severity=0/0/2 health=0",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("hosts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

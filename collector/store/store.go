@@ -93,6 +93,10 @@ type ReadTx interface {
 	// kind is FACT_KIND_UNSPECIFIED), in (host id, kind, key) order,
 	// starting after position after (nil: from the first), for paging.
 	DriftItemsAfter(host string, kind plumbv1.FactKind, after *DriftPos, fn func(*plumbv1.DriftItem) error) error
+	// OpenDriftCounts counts the host's open drift items by severity, and
+	// its open health items apart; a missing host has none. It reads
+	// only what it counts, so a fleet's overview is cheap.
+	OpenDriftCounts(host string) (*plumbv1.OpenDriftCounts, error)
 
 	// EventsAfter returns up to limit events with Seq > after, in order.
 	EventsAfter(after uint64, limit int) ([]*plumbv1.DriftEvent, error)

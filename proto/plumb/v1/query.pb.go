@@ -608,9 +608,12 @@ type Host struct {
 	Coverage         []*CoverageCondition   `protobuf:"bytes,11,rep,name=coverage,proto3" json:"coverage,omitempty"`
 	// Its enrolled identity; unset for a host that streamed without one
 	// (a collector run with --insecure).
-	Identity      *HostIdentity `protobuf:"bytes,12,opt,name=identity,proto3" json:"identity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Identity *HostIdentity `protobuf:"bytes,12,opt,name=identity,proto3" json:"identity,omitempty"`
+	// Its open drift items counted by severity, and its open health items:
+	// the host's drift score, without listing its drift.
+	OpenDriftCounts *OpenDriftCounts `protobuf:"bytes,13,opt,name=open_drift_counts,json=openDriftCounts,proto3" json:"open_drift_counts,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Host) Reset() {
@@ -727,6 +730,96 @@ func (x *Host) GetIdentity() *HostIdentity {
 	return nil
 }
 
+func (x *Host) GetOpenDriftCounts() *OpenDriftCounts {
+	if x != nil {
+		return x.OpenDriftCounts
+	}
+	return nil
+}
+
+// OpenDriftCounts counts one host's open drift items.
+type OpenDriftCounts struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Open items of every kind but FACT_KIND_HEALTH, by severity; items of
+	// SEVERITY_UNSPECIFIED count as info.
+	Critical uint64 `protobuf:"varint,1,opt,name=critical,proto3" json:"critical,omitempty"`
+	Warning  uint64 `protobuf:"varint,2,opt,name=warning,proto3" json:"warning,omitempty"`
+	Info     uint64 `protobuf:"varint,3,opt,name=info,proto3" json:"info,omitempty"`
+	// Open items of FACT_KIND_HEALTH: gaps in what the collector knows of
+	// the host (DriftItem.key is the condition).
+	Health uint64 `protobuf:"varint,4,opt,name=health,proto3" json:"health,omitempty"`
+	// The conditions of those health items, e.g. "reporting", "coverage",
+	// in key order.
+	HealthKeys    []string `protobuf:"bytes,5,rep,name=health_keys,json=healthKeys,proto3" json:"health_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenDriftCounts) Reset() {
+	*x = OpenDriftCounts{}
+	mi := &file_plumb_v1_query_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenDriftCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenDriftCounts) ProtoMessage() {}
+
+func (x *OpenDriftCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenDriftCounts.ProtoReflect.Descriptor instead.
+func (*OpenDriftCounts) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *OpenDriftCounts) GetCritical() uint64 {
+	if x != nil {
+		return x.Critical
+	}
+	return 0
+}
+
+func (x *OpenDriftCounts) GetWarning() uint64 {
+	if x != nil {
+		return x.Warning
+	}
+	return 0
+}
+
+func (x *OpenDriftCounts) GetInfo() uint64 {
+	if x != nil {
+		return x.Info
+	}
+	return 0
+}
+
+func (x *OpenDriftCounts) GetHealth() uint64 {
+	if x != nil {
+		return x.Health
+	}
+	return 0
+}
+
+func (x *OpenDriftCounts) GetHealthKeys() []string {
+	if x != nil {
+		return x.HealthKeys
+	}
+	return nil
+}
+
 type ListHostsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Most hosts in one response, in host id order: 0 means the default
@@ -750,7 +843,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[4]
+	mi := &file_plumb_v1_query_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -762,7 +855,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[4]
+	mi := &file_plumb_v1_query_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -775,7 +868,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{4}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListHostsRequest) GetPageSize() uint32 {
@@ -824,7 +917,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[5]
+	mi := &file_plumb_v1_query_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +929,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[5]
+	mi := &file_plumb_v1_query_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +942,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{5}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListHostsResponse) GetHosts() []*Host {
@@ -888,7 +981,7 @@ type ListFactsRequest struct {
 
 func (x *ListFactsRequest) Reset() {
 	*x = ListFactsRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[6]
+	mi := &file_plumb_v1_query_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +993,7 @@ func (x *ListFactsRequest) String() string {
 func (*ListFactsRequest) ProtoMessage() {}
 
 func (x *ListFactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[6]
+	mi := &file_plumb_v1_query_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1006,7 @@ func (x *ListFactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactsRequest.ProtoReflect.Descriptor instead.
 func (*ListFactsRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{6}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListFactsRequest) GetHostId() string {
@@ -962,7 +1055,7 @@ type ListFactsResponse struct {
 
 func (x *ListFactsResponse) Reset() {
 	*x = ListFactsResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[7]
+	mi := &file_plumb_v1_query_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1067,7 @@ func (x *ListFactsResponse) String() string {
 func (*ListFactsResponse) ProtoMessage() {}
 
 func (x *ListFactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[7]
+	mi := &file_plumb_v1_query_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1080,7 @@ func (x *ListFactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactsResponse.ProtoReflect.Descriptor instead.
 func (*ListFactsResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{7}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListFactsResponse) GetFacts() []*Fact {
@@ -1035,7 +1128,7 @@ type DriftItem struct {
 
 func (x *DriftItem) Reset() {
 	*x = DriftItem{}
-	mi := &file_plumb_v1_query_proto_msgTypes[8]
+	mi := &file_plumb_v1_query_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1140,7 @@ func (x *DriftItem) String() string {
 func (*DriftItem) ProtoMessage() {}
 
 func (x *DriftItem) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[8]
+	mi := &file_plumb_v1_query_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1153,7 @@ func (x *DriftItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftItem.ProtoReflect.Descriptor instead.
 func (*DriftItem) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{8}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DriftItem) GetId() string {
@@ -1185,7 +1278,7 @@ type DriftEvent struct {
 
 func (x *DriftEvent) Reset() {
 	*x = DriftEvent{}
-	mi := &file_plumb_v1_query_proto_msgTypes[9]
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1290,7 @@ func (x *DriftEvent) String() string {
 func (*DriftEvent) ProtoMessage() {}
 
 func (x *DriftEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[9]
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1303,7 @@ func (x *DriftEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftEvent.ProtoReflect.Descriptor instead.
 func (*DriftEvent) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{9}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DriftEvent) GetId() string {
@@ -1291,7 +1384,7 @@ type SilenceSummary struct {
 
 func (x *SilenceSummary) Reset() {
 	*x = SilenceSummary{}
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1396,7 @@ func (x *SilenceSummary) String() string {
 func (*SilenceSummary) ProtoMessage() {}
 
 func (x *SilenceSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1409,7 @@ func (x *SilenceSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SilenceSummary.ProtoReflect.Descriptor instead.
 func (*SilenceSummary) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SilenceSummary) GetSilence() *Silence {
@@ -1371,7 +1464,7 @@ type SilenceHostCount struct {
 
 func (x *SilenceHostCount) Reset() {
 	*x = SilenceHostCount{}
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1476,7 @@ func (x *SilenceHostCount) String() string {
 func (*SilenceHostCount) ProtoMessage() {}
 
 func (x *SilenceHostCount) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1489,7 @@ func (x *SilenceHostCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SilenceHostCount.ProtoReflect.Descriptor instead.
 func (*SilenceHostCount) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SilenceHostCount) GetHostId() string {
@@ -1431,7 +1524,7 @@ type SilencedItem struct {
 
 func (x *SilencedItem) Reset() {
 	*x = SilencedItem{}
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1536,7 @@ func (x *SilencedItem) String() string {
 func (*SilencedItem) ProtoMessage() {}
 
 func (x *SilencedItem) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +1549,7 @@ func (x *SilencedItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SilencedItem.ProtoReflect.Descriptor instead.
 func (*SilencedItem) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SilencedItem) GetId() string {
@@ -1548,7 +1641,7 @@ type ListDriftRequest struct {
 
 func (x *ListDriftRequest) Reset() {
 	*x = ListDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1653,7 @@ func (x *ListDriftRequest) String() string {
 func (*ListDriftRequest) ProtoMessage() {}
 
 func (x *ListDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1666,7 @@ func (x *ListDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDriftRequest.ProtoReflect.Descriptor instead.
 func (*ListDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListDriftRequest) GetHostId() string {
@@ -1664,7 +1757,7 @@ type ListDriftResponse struct {
 
 func (x *ListDriftResponse) Reset() {
 	*x = ListDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[14]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1769,7 @@ func (x *ListDriftResponse) String() string {
 func (*ListDriftResponse) ProtoMessage() {}
 
 func (x *ListDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[14]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +1782,7 @@ func (x *ListDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDriftResponse.ProtoReflect.Descriptor instead.
 func (*ListDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListDriftResponse) GetItems() []*DriftItem {
@@ -1719,7 +1812,7 @@ type GetDriftRequest struct {
 
 func (x *GetDriftRequest) Reset() {
 	*x = GetDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[15]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +1824,7 @@ func (x *GetDriftRequest) String() string {
 func (*GetDriftRequest) ProtoMessage() {}
 
 func (x *GetDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[15]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +1837,7 @@ func (x *GetDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDriftRequest.ProtoReflect.Descriptor instead.
 func (*GetDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetDriftRequest) GetId() string {
@@ -1770,7 +1863,7 @@ type GetDriftResponse struct {
 
 func (x *GetDriftResponse) Reset() {
 	*x = GetDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[16]
+	mi := &file_plumb_v1_query_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1782,7 +1875,7 @@ func (x *GetDriftResponse) String() string {
 func (*GetDriftResponse) ProtoMessage() {}
 
 func (x *GetDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[16]
+	mi := &file_plumb_v1_query_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1795,7 +1888,7 @@ func (x *GetDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDriftResponse.ProtoReflect.Descriptor instead.
 func (*GetDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetDriftResponse) GetItem() *DriftItem {
@@ -1831,7 +1924,7 @@ type AcceptDriftRequest struct {
 
 func (x *AcceptDriftRequest) Reset() {
 	*x = AcceptDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[17]
+	mi := &file_plumb_v1_query_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1843,7 +1936,7 @@ func (x *AcceptDriftRequest) String() string {
 func (*AcceptDriftRequest) ProtoMessage() {}
 
 func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[17]
+	mi := &file_plumb_v1_query_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1856,7 +1949,7 @@ func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftRequest.ProtoReflect.Descriptor instead.
 func (*AcceptDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{17}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AcceptDriftRequest) GetHostId() string {
@@ -1914,7 +2007,7 @@ type ExpectedValue struct {
 
 func (x *ExpectedValue) Reset() {
 	*x = ExpectedValue{}
-	mi := &file_plumb_v1_query_proto_msgTypes[18]
+	mi := &file_plumb_v1_query_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2019,7 @@ func (x *ExpectedValue) String() string {
 func (*ExpectedValue) ProtoMessage() {}
 
 func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[18]
+	mi := &file_plumb_v1_query_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2032,7 @@ func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpectedValue.ProtoReflect.Descriptor instead.
 func (*ExpectedValue) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{18}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ExpectedValue) GetDigest() []byte {
@@ -1958,7 +2051,7 @@ type AcceptDriftResponse struct {
 
 func (x *AcceptDriftResponse) Reset() {
 	*x = AcceptDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[19]
+	mi := &file_plumb_v1_query_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2063,7 @@ func (x *AcceptDriftResponse) String() string {
 func (*AcceptDriftResponse) ProtoMessage() {}
 
 func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[19]
+	mi := &file_plumb_v1_query_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2076,7 @@ func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftResponse.ProtoReflect.Descriptor instead.
 func (*AcceptDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{19}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AcceptDriftResponse) GetAccepted() []*DriftItem {
@@ -2008,7 +2101,7 @@ type WatchDriftRequest struct {
 
 func (x *WatchDriftRequest) Reset() {
 	*x = WatchDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[20]
+	mi := &file_plumb_v1_query_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2020,7 +2113,7 @@ func (x *WatchDriftRequest) String() string {
 func (*WatchDriftRequest) ProtoMessage() {}
 
 func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[20]
+	mi := &file_plumb_v1_query_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2033,7 +2126,7 @@ func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftRequest.ProtoReflect.Descriptor instead.
 func (*WatchDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{20}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchDriftRequest) GetHostId() string {
@@ -2059,7 +2152,7 @@ type WatchDriftResponse struct {
 
 func (x *WatchDriftResponse) Reset() {
 	*x = WatchDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[21]
+	mi := &file_plumb_v1_query_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2164,7 @@ func (x *WatchDriftResponse) String() string {
 func (*WatchDriftResponse) ProtoMessage() {}
 
 func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[21]
+	mi := &file_plumb_v1_query_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2177,7 @@ func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftResponse.ProtoReflect.Descriptor instead.
 func (*WatchDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{21}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchDriftResponse) GetEvent() *DriftEvent {
@@ -2116,7 +2209,7 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"last_error\x18\x06 \x01(\tR\tlastError\x12\x1c\n" +
 	"\tdelivered\x18\a \x01(\x04R\tdelivered\x12\x18\n" +
 	"\adropped\x18\b \x01(\x04R\adropped\x12\x18\n" +
-	"\aretries\x18\t \x01(\x04R\aretries\"\x91\x04\n" +
+	"\aretries\x18\t \x01(\x04R\aretries\"\xd8\x04\n" +
 	"\x04Host\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
 	"\x04info\x18\x02 \x01(\v2\x12.plumb.v1.HostInfoR\x04info\x122\n" +
@@ -2134,10 +2227,18 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x13last_seen_unix_nano\x18\n" +
 	" \x01(\x03R\x10lastSeenUnixNano\x127\n" +
 	"\bcoverage\x18\v \x03(\v2\x1b.plumb.v1.CoverageConditionR\bcoverage\x122\n" +
-	"\bidentity\x18\f \x01(\v2\x16.plumb.v1.HostIdentityR\bidentity\x1a9\n" +
+	"\bidentity\x18\f \x01(\v2\x16.plumb.v1.HostIdentityR\bidentity\x12E\n" +
+	"\x11open_drift_counts\x18\r \x01(\v2\x19.plumb.v1.OpenDriftCountsR\x0fopenDriftCounts\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbd\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x94\x01\n" +
+	"\x0fOpenDriftCounts\x12\x1a\n" +
+	"\bcritical\x18\x01 \x01(\x04R\bcritical\x12\x18\n" +
+	"\awarning\x18\x02 \x01(\x04R\awarning\x12\x12\n" +
+	"\x04info\x18\x03 \x01(\x04R\x04info\x12\x16\n" +
+	"\x06health\x18\x04 \x01(\x04R\x06health\x12\x1f\n" +
+	"\vhealth_keys\x18\x05 \x03(\tR\n" +
+	"healthKeys\"\xbd\x01\n" +
 	"\x10ListHostsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2301,7 +2402,7 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 }
 
 var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_plumb_v1_query_proto_goTypes = []any{
 	(HostState)(0),                // 0: plumb.v1.HostState
 	(DriftChange)(0),              // 1: plumb.v1.DriftChange
@@ -2313,87 +2414,89 @@ var file_plumb_v1_query_proto_goTypes = []any{
 	(*ListNotifiersResponse)(nil), // 7: plumb.v1.ListNotifiersResponse
 	(*NotifierStatus)(nil),        // 8: plumb.v1.NotifierStatus
 	(*Host)(nil),                  // 9: plumb.v1.Host
-	(*ListHostsRequest)(nil),      // 10: plumb.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),     // 11: plumb.v1.ListHostsResponse
-	(*ListFactsRequest)(nil),      // 12: plumb.v1.ListFactsRequest
-	(*ListFactsResponse)(nil),     // 13: plumb.v1.ListFactsResponse
-	(*DriftItem)(nil),             // 14: plumb.v1.DriftItem
-	(*DriftEvent)(nil),            // 15: plumb.v1.DriftEvent
-	(*SilenceSummary)(nil),        // 16: plumb.v1.SilenceSummary
-	(*SilenceHostCount)(nil),      // 17: plumb.v1.SilenceHostCount
-	(*SilencedItem)(nil),          // 18: plumb.v1.SilencedItem
-	(*ListDriftRequest)(nil),      // 19: plumb.v1.ListDriftRequest
-	(*ListDriftResponse)(nil),     // 20: plumb.v1.ListDriftResponse
-	(*GetDriftRequest)(nil),       // 21: plumb.v1.GetDriftRequest
-	(*GetDriftResponse)(nil),      // 22: plumb.v1.GetDriftResponse
-	(*AcceptDriftRequest)(nil),    // 23: plumb.v1.AcceptDriftRequest
-	(*ExpectedValue)(nil),         // 24: plumb.v1.ExpectedValue
-	(*AcceptDriftResponse)(nil),   // 25: plumb.v1.AcceptDriftResponse
-	(*WatchDriftRequest)(nil),     // 26: plumb.v1.WatchDriftRequest
-	(*WatchDriftResponse)(nil),    // 27: plumb.v1.WatchDriftResponse
-	nil,                           // 28: plumb.v1.Host.LabelsEntry
-	(*HostInfo)(nil),              // 29: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),     // 30: plumb.v1.CoverageCondition
-	(*HostIdentity)(nil),          // 31: plumb.v1.HostIdentity
-	(FactKind)(0),                 // 32: plumb.v1.FactKind
-	(*Fact)(nil),                  // 33: plumb.v1.Fact
-	(*PackageChange)(nil),         // 34: plumb.v1.PackageChange
-	(*Silence)(nil),               // 35: plumb.v1.Silence
+	(*OpenDriftCounts)(nil),       // 10: plumb.v1.OpenDriftCounts
+	(*ListHostsRequest)(nil),      // 11: plumb.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),     // 12: plumb.v1.ListHostsResponse
+	(*ListFactsRequest)(nil),      // 13: plumb.v1.ListFactsRequest
+	(*ListFactsResponse)(nil),     // 14: plumb.v1.ListFactsResponse
+	(*DriftItem)(nil),             // 15: plumb.v1.DriftItem
+	(*DriftEvent)(nil),            // 16: plumb.v1.DriftEvent
+	(*SilenceSummary)(nil),        // 17: plumb.v1.SilenceSummary
+	(*SilenceHostCount)(nil),      // 18: plumb.v1.SilenceHostCount
+	(*SilencedItem)(nil),          // 19: plumb.v1.SilencedItem
+	(*ListDriftRequest)(nil),      // 20: plumb.v1.ListDriftRequest
+	(*ListDriftResponse)(nil),     // 21: plumb.v1.ListDriftResponse
+	(*GetDriftRequest)(nil),       // 22: plumb.v1.GetDriftRequest
+	(*GetDriftResponse)(nil),      // 23: plumb.v1.GetDriftResponse
+	(*AcceptDriftRequest)(nil),    // 24: plumb.v1.AcceptDriftRequest
+	(*ExpectedValue)(nil),         // 25: plumb.v1.ExpectedValue
+	(*AcceptDriftResponse)(nil),   // 26: plumb.v1.AcceptDriftResponse
+	(*WatchDriftRequest)(nil),     // 27: plumb.v1.WatchDriftRequest
+	(*WatchDriftResponse)(nil),    // 28: plumb.v1.WatchDriftResponse
+	nil,                           // 29: plumb.v1.Host.LabelsEntry
+	(*HostInfo)(nil),              // 30: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),     // 31: plumb.v1.CoverageCondition
+	(*HostIdentity)(nil),          // 32: plumb.v1.HostIdentity
+	(FactKind)(0),                 // 33: plumb.v1.FactKind
+	(*Fact)(nil),                  // 34: plumb.v1.Fact
+	(*PackageChange)(nil),         // 35: plumb.v1.PackageChange
+	(*Silence)(nil),               // 36: plumb.v1.Silence
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
 	8,  // 0: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
-	29, // 1: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	28, // 2: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	30, // 3: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	31, // 4: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
-	0,  // 5: plumb.v1.ListHostsRequest.state:type_name -> plumb.v1.HostState
-	9,  // 6: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	32, // 7: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	33, // 8: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	32, // 9: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
-	1,  // 10: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
-	2,  // 11: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	33, // 12: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	33, // 13: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
-	3,  // 14: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
-	4,  // 15: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
-	14, // 16: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	34, // 17: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
-	16, // 18: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
-	35, // 19: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
-	17, // 20: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
-	18, // 21: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
-	32, // 22: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
-	3,  // 23: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
-	4,  // 24: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
-	32, // 25: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
-	5,  // 26: plumb.v1.ListDriftRequest.state:type_name -> plumb.v1.DriftState
-	3,  // 27: plumb.v1.ListDriftRequest.min_severity:type_name -> plumb.v1.Severity
-	14, // 28: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	14, // 29: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
-	32, // 30: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	24, // 31: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
-	14, // 32: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	15, // 33: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	10, // 34: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	12, // 35: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	19, // 36: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	21, // 37: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
-	23, // 38: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	26, // 39: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	6,  // 40: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
-	11, // 41: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	13, // 42: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	20, // 43: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	22, // 44: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
-	25, // 45: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	27, // 46: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	7,  // 47: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
-	41, // [41:48] is the sub-list for method output_type
-	34, // [34:41] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	30, // 1: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	29, // 2: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	31, // 3: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	32, // 4: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	10, // 5: plumb.v1.Host.open_drift_counts:type_name -> plumb.v1.OpenDriftCounts
+	0,  // 6: plumb.v1.ListHostsRequest.state:type_name -> plumb.v1.HostState
+	9,  // 7: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
+	33, // 8: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	34, // 9: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	33, // 10: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	1,  // 11: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
+	2,  // 12: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
+	34, // 13: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	34, // 14: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	3,  // 15: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
+	4,  // 16: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
+	15, // 17: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
+	35, // 18: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
+	17, // 19: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
+	36, // 20: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
+	18, // 21: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
+	19, // 22: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
+	33, // 23: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
+	3,  // 24: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
+	4,  // 25: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
+	33, // 26: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
+	5,  // 27: plumb.v1.ListDriftRequest.state:type_name -> plumb.v1.DriftState
+	3,  // 28: plumb.v1.ListDriftRequest.min_severity:type_name -> plumb.v1.Severity
+	15, // 29: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
+	15, // 30: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
+	33, // 31: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	25, // 32: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	15, // 33: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	16, // 34: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	11, // 35: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	13, // 36: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	20, // 37: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	22, // 38: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
+	24, // 39: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	27, // 40: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	6,  // 41: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
+	12, // 42: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	14, // 43: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	21, // 44: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	23, // 45: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
+	26, // 46: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	28, // 47: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	7,  // 48: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
+	42, // [42:49] is the sub-list for method output_type
+	35, // [35:42] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -2411,7 +2514,7 @@ func file_plumb_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
