@@ -98,6 +98,7 @@ class Feed {
     let buf = '';
     let data = [];
     let id = null;
+    let type = '';
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
@@ -107,9 +108,17 @@ class Feed {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
         if (line === '') {
+          if (type === 'end') {
+            // The collector ended the watch (shutting down, or this
+            // reader fell behind): reconnect and resume.
+            let why = 'the collector ended the stream';
+            try { why = JSON.parse(data.join('\n')).message ?? why; } catch { /* keep */ }
+            throw new Error(why);
+          }
           if (data.length) this.dispatch(data.join('\n'), id);
           data = [];
           id = null;
+          type = '';
           continue;
         }
         if (line.startsWith(':')) continue; // a comment: keep-alive
@@ -119,6 +128,7 @@ class Feed {
         if (v.startsWith(' ')) v = v.slice(1);
         if (field === 'data') data.push(v);
         else if (field === 'id' && !v.includes('\0')) id = v;
+        else if (field === 'event') type = v;
       }
       if (buf.length > 8 << 20) throw new Error('an event larger than 8 MiB');
     }
