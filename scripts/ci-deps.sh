@@ -14,7 +14,14 @@ pkgs=(
   procps     # sysctl(8): the kernel source's real-/proc test compares with sysctl -a
   aide       # make bench: AIDE is the named peer of the scan benchmarks (skipped when absent)
   prometheus-alertmanager  # e2e: a real Alertmanager receives drift alerts
+  chromium   # e2e: the dashboard test drives Debian's chromium (e2e/browser)
 )
+# Node.js and npm run playwright-core for the dashboard test. A machine
+# that already has a node (e.g. a newer one from elsewhere) keeps it:
+# Debian's npm package would conflict with it.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -25,3 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The dashboard test's node packages, as locked (no browser download:
+# they drive /usr/bin/chromium).
+cd "$(dirname "$0")/../e2e/browser"
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts
