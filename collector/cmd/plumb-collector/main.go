@@ -31,6 +31,7 @@ import (
 	_ "github.com/plumb-dev/plumb/collector/alert/slack"
 	_ "github.com/plumb-dev/plumb/collector/alert/webhook"
 	"github.com/plumb-dev/plumb/collector/auth"
+	"github.com/plumb-dev/plumb/collector/dashboard"
 	"github.com/plumb-dev/plumb/collector/drift"
 	"github.com/plumb-dev/plumb/collector/ingest"
 	"github.com/plumb-dev/plumb/collector/limits"
@@ -164,7 +165,7 @@ func serve(ctx context.Context, cfg *Config) error {
 		httpAPI, err = newHTTPServer(ctx, cfg, httpSetup{
 			TLS: tlsConf, CA: ca, LM: lm,
 			Ready: readyChecks(st, ing),
-			UI:    nil, // the dashboard, at "/"
+			UI:    dashboard.Handler(),
 		}, logger.With("component", "http"))
 		if err != nil {
 			return err
