@@ -112,6 +112,17 @@ try {
   await hostPage.locator('#open-drift').waitFor({ state: 'attached' });
   await hostPage.locator('section.host .msg-ok', { hasText: 'No open drift' }).waitFor();
   await hostPage.locator('#facts tr').first().waitFor();
+  // The fact search: text within keys, in any case. (Text with glob
+  // characters goes to the collector as key_glob.)
+  for (const q of ['motd', 'MOTD']) {
+    await hostPage.locator('#fact-search').fill(q);
+    await hostPage.waitForFunction(() => {
+      const rows = document.querySelectorAll('#facts tr');
+      return rows.length === 1 && rows[0].textContent.includes('/motd');
+    });
+  }
+  await hostPage.locator('#fact-search').fill('');
+  await hostPage.waitForFunction(() => document.querySelectorAll('#facts tr').length === 3);
   if ((await hostPage.locator(openItem).count()) !== 0) fail(`${key} drifted before the change`);
   await shot(hostPage, '03-host-clean');
   await hostPage.locator('#top #feed-state.feed-live').waitFor();

@@ -48,7 +48,7 @@ export function render(view, hostId) {
     // The host list has no lookup by id; the filter narrows it where
     // the collector knows it, otherwise the page is searched.
     let found = null;
-    await pages(paths.hosts, 'hosts', { params: { host_id: hostId }, pageSize: 500, signal }, (hosts) => {
+    await pages(paths.hosts, 'hosts', { params: { host_glob: globQuote(hostId) }, pageSize: 500, signal }, (hosts) => {
       found = hosts.find((x) => x.host_id === hostId) ?? null;
       return found === null;
     });
@@ -147,6 +147,12 @@ export function render(view, hostId) {
     unsubscribe();
     clearTimeout(timer);
   };
+}
+
+// globQuote escapes the glob characters of s, for a filter that must
+// match s alone.
+function globQuote(s) {
+  return s.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`);
 }
 
 const severityRank = { critical: 3, warning: 2, info: 1, '': 0 };
@@ -296,7 +302,7 @@ function timelineEntry(it) {
 function factsSection(hostId, signal) {
   const kind = h('select', { id: 'fact-kind', 'aria-label': 'Fact kind' },
     kinds.slice(1, 7).map((k) => h('option', { value: k }, k)));
-  const search = h('input', { type: 'search', id: 'fact-search', placeholder: 'Search keys', 'aria-label': 'Search fact keys' });
+  const search = h('input', { type: 'search', id: 'fact-search', placeholder: 'Search keys, or a glob: /etc/**/*.conf', 'aria-label': 'Search fact keys' });
   const tbody = h('tbody', { id: 'facts' });
   const more = h('button', { type: 'button', hidden: true }, 'More');
   const status = h('div', { class: 'status' });
@@ -314,11 +320,15 @@ function factsSection(hostId, signal) {
     }
     more.hidden = true;
     clear(status).append(h('span', { class: 'muted' }, 'Loading facts…'));
-    const needle = search.value.trim().toLowerCase();
+    // Text with glob characters is the collector's key glob
+    // ("/etc/**/*.conf"); plain text is searched for in each key.
+    const text = search.value.trim();
+    const glob = /[*?[{]/.test(text) ? text : '';
+    const needle = glob ? '' : text.toLowerCase();
     let shown = 0;
     try {
       pageToken = await pages(paths.facts(hostId), 'facts',
-        { params: { kind: `FACT_KIND_${kind.value.toUpperCase()}` }, pageSize: factPage, signal, start: pageToken },
+        { params: { kind: `FACT_KIND_${kind.value.toUpperCase()}`, key_glob: glob }, pageSize: factPage, signal, start: pageToken },
         (facts) => {
           if (mine !== gen) return false;
           const frag = document.createDocumentFragment();
