@@ -139,6 +139,8 @@ try {
   };
   const [liveMs, hostMs, viewerMs] = await Promise.all([seen(live, liveEntry), seen(hostPage, openItem), seen(viewer, openItem)]);
   await hostPage.locator(`${openItem} pre.unified`).waitFor();
+  // The facts table shows the new value too (38 bytes now, 35 before).
+  await hostPage.locator('#facts tr', { hasText: 'app.conf' }).filter({ hasText: 'size 38' }).waitFor();
   await shot(live, '04-live-feed');
   await shot(hostPage, '05-host-drift');
 

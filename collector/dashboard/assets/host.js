@@ -135,7 +135,10 @@ export function render(view, hostId) {
   let timer = null;
   const schedule = () => {
     clearTimeout(timer);
-    timer = setTimeout(refresh, 150);
+    timer = setTimeout(() => {
+      refresh();
+      facts.load(); // the facts as they are now (from the first page)
+    }, 150);
   };
   const unsubscribe = feed.subscribe((ev) => {
     if (ev.host === hostId) schedule();
