@@ -464,9 +464,9 @@ func TestHTTPFactsPagingAndDocs(t *testing.T) {
 	t.Parallel()
 	const host = "http-facts-1"
 	api, _, tree, _ := startHTTPHost(t, host)
-	const files = 300
+	const files, pageSize = 10000, 250
 	for i := range files {
-		writeFile(t, filepath.Join(tree, fmt.Sprintf("f%04d", i)), fmt.Sprintf("%d\n", i))
+		writeFile(t, filepath.Join(tree, fmt.Sprintf("f%05d", i)), fmt.Sprintf("%d\n", i))
 	}
 	listAll := func(pageSize int) (keys []string, pages int) {
 		token := ""
@@ -497,7 +497,7 @@ func TestHTTPFactsPagingAndDocs(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, 30*time.Second, "every file among the host's facts", func() bool {
+	waitFor(t, 2*time.Minute, "every file among the host's facts", func() bool {
 		keys, _ := listAll(0)
 		return len(keys) >= files+2 // the files, a and the tree
 	})
@@ -513,13 +513,13 @@ func TestHTTPFactsPagingAndDocs(t *testing.T) {
 			default:
 			}
 			// Before, among and after the existing keys.
-			for _, p := range []string{"e", "f0150x", "g"} {
+			for _, p := range []string{"e", "f05000x", "g"} {
 				os.WriteFile(filepath.Join(tree, fmt.Sprintf("%s-new%04d", p, i)), []byte("n\n"), 0o644)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	keys, pages := listAll(37)
+	keys, pages := listAll(pageSize)
 	close(stop)
 	<-writing
 	seen := map[string]int{}
@@ -530,13 +530,14 @@ func TestHTTPFactsPagingAndDocs(t *testing.T) {
 		}
 	}
 	for i := range files {
-		if k := filepath.Join(tree, fmt.Sprintf("f%04d", i)); seen[k] != 1 {
+		if k := filepath.Join(tree, fmt.Sprintf("f%05d", i)); seen[k] != 1 {
 			t.Errorf("file %s on disk: listed %d times", k, seen[k])
 		}
 	}
-	if pages < files/37 {
-		t.Errorf("%d facts in %d pages of 37", len(keys), pages)
+	if pages < files/pageSize {
+		t.Errorf("%d facts in %d pages of %d", len(keys), pages, pageSize)
 	}
+	t.Logf("%d facts in %d pages of %d while files were added before, among and after them", len(keys), pages, pageSize)
 
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.json"} {
 		code, body, _ := api.call(t, "GET", p, "", nil)
