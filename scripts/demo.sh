@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 ADDR=${PLUMB_DEMO_ADDR:-127.0.0.1:7700}
 WATCH=${PLUMB_DEMO_WATCH:-/etc}
 DATA=${PLUMB_DEMO_DATA:-$PWD/demo-data}
+HTTP=${PLUMB_DEMO_HTTP:-127.0.0.1:7701}
 mkdir -p "$DATA"
 
 pids=()
@@ -21,7 +22,7 @@ trap cleanup EXIT INT TERM
 
 # TLS and tokens as in production: the collector makes its CA and a first
 # admin token in its data dir; the agent enrolls with a join token.
-./bin/plumb-collector --listen "$ADDR" --data "$DATA/collector" \
+./bin/plumb-collector --listen "$ADDR" --http-listen "$HTTP" --data "$DATA/collector" \
   --log-level warn 2>>"$DATA/collector.log" &
 pids+=($!)
 ctl() {
@@ -59,6 +60,8 @@ Baseline recorded. Drift appears below as it happens. Try, in another shell:
   sudo rm $WATCH/plumb-demo                              # resolved
 Query it:  ./bin/plumbctl --collector $ADDR --ca-file $DATA/collector/ca.crt --token-file $DATA/collector/admin.token drift
 Accept it: (the same flags) accept --host HOST --reason "why"
+Dashboard: https://$HTTP/ — sign in with the token in $DATA/collector/admin.token
+  (the collector's own CA signs its certificate: $DATA/collector/ca.crt)
 Ctrl-C stops the demo.
 
 MSG
