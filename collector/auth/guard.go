@@ -19,21 +19,23 @@ import (
 // neither this table nor selfAuthenticated is refused: a new RPC is
 // closed until someone decides who may call it.
 var methodRoles = map[string]plumbv1.Role{
-	plumbv1.QueryService_ListHosts_FullMethodName:       plumbv1.Role_ROLE_VIEWER,
-	plumbv1.QueryService_ListFacts_FullMethodName:       plumbv1.Role_ROLE_VIEWER,
-	plumbv1.QueryService_ListDrift_FullMethodName:       plumbv1.Role_ROLE_VIEWER,
-	plumbv1.QueryService_GetDrift_FullMethodName:        plumbv1.Role_ROLE_VIEWER,
-	plumbv1.QueryService_WatchDrift_FullMethodName:      plumbv1.Role_ROLE_VIEWER,
-	plumbv1.QueryService_AcceptDrift_FullMethodName:     plumbv1.Role_ROLE_OPERATOR,
-	plumbv1.QueryService_ListNotifiers_FullMethodName:   plumbv1.Role_ROLE_OPERATOR,
-	plumbv1.SilenceService_ListSilences_FullMethodName:  plumbv1.Role_ROLE_VIEWER,
-	plumbv1.SilenceService_CreateSilence_FullMethodName: plumbv1.Role_ROLE_OPERATOR,
-	plumbv1.SilenceService_ExpireSilence_FullMethodName: plumbv1.Role_ROLE_OPERATOR,
-	plumbv1.AdminService_CreateJoinToken_FullMethodName: plumbv1.Role_ROLE_ADMIN,
-	plumbv1.AdminService_CreateAPIToken_FullMethodName:  plumbv1.Role_ROLE_ADMIN,
-	plumbv1.AdminService_RevokeHost_FullMethodName:      plumbv1.Role_ROLE_ADMIN,
-	plumbv1.AdminService_ListAPITokens_FullMethodName:   plumbv1.Role_ROLE_ADMIN,
-	plumbv1.AdminService_RevokeAPIToken_FullMethodName:  plumbv1.Role_ROLE_ADMIN,
+	plumbv1.QueryService_ListHosts_FullMethodName:        plumbv1.Role_ROLE_VIEWER,
+	plumbv1.QueryService_ListFacts_FullMethodName:        plumbv1.Role_ROLE_VIEWER,
+	plumbv1.QueryService_ListDrift_FullMethodName:        plumbv1.Role_ROLE_VIEWER,
+	plumbv1.QueryService_GetDrift_FullMethodName:         plumbv1.Role_ROLE_VIEWER,
+	plumbv1.QueryService_WatchDrift_FullMethodName:       plumbv1.Role_ROLE_VIEWER,
+	plumbv1.QueryService_AcceptDrift_FullMethodName:      plumbv1.Role_ROLE_OPERATOR,
+	plumbv1.QueryService_ListNotifiers_FullMethodName:    plumbv1.Role_ROLE_OPERATOR,
+	plumbv1.QueryService_PromoteBaseline_FullMethodName:  plumbv1.Role_ROLE_OPERATOR,
+	plumbv1.QueryService_GetGroupBaseline_FullMethodName: plumbv1.Role_ROLE_VIEWER,
+	plumbv1.SilenceService_ListSilences_FullMethodName:   plumbv1.Role_ROLE_VIEWER,
+	plumbv1.SilenceService_CreateSilence_FullMethodName:  plumbv1.Role_ROLE_OPERATOR,
+	plumbv1.SilenceService_ExpireSilence_FullMethodName:  plumbv1.Role_ROLE_OPERATOR,
+	plumbv1.AdminService_CreateJoinToken_FullMethodName:  plumbv1.Role_ROLE_ADMIN,
+	plumbv1.AdminService_CreateAPIToken_FullMethodName:   plumbv1.Role_ROLE_ADMIN,
+	plumbv1.AdminService_RevokeHost_FullMethodName:       plumbv1.Role_ROLE_ADMIN,
+	plumbv1.AdminService_ListAPITokens_FullMethodName:    plumbv1.Role_ROLE_ADMIN,
+	plumbv1.AdminService_RevokeAPIToken_FullMethodName:   plumbv1.Role_ROLE_ADMIN,
 }
 
 // selfAuthenticated methods carry their own credential (a client

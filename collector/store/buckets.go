@@ -37,6 +37,10 @@ var (
 
 	// bucketSilences holds silences (Silence, JSON) by silence id.
 	bucketSilences = []byte("silences")
+
+	// bucketGroupBaselines holds one sub-bucket per group with a golden
+	// baseline, named by the group (its layout is in groupbaselines.go).
+	bucketGroupBaselines = []byte("group_baselines")
 )
 
 // magic is the value of keyMagic.

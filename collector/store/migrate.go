@@ -23,6 +23,7 @@ var migrations = []migration{
 	{version: 1, name: "create top-level buckets", apply: migrateV1},
 	{version: 2, name: "create credential buckets", apply: migrateV2},
 	{version: 3, name: "create silences bucket", apply: migrateV3},
+	{version: 4, name: "create group baselines bucket", apply: migrateV4},
 }
 
 func latestSchema() uint64 { return migrations[len(migrations)-1].version }
@@ -48,6 +49,13 @@ func migrateV2(tx *bolt.Tx) error {
 func migrateV3(tx *bolt.Tx) error {
 	if _, err := tx.CreateBucketIfNotExists(bucketSilences); err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketSilences, err)
+	}
+	return nil
+}
+
+func migrateV4(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketGroupBaselines); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketGroupBaselines, err)
 	}
 	return nil
 }

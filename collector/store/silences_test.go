@@ -135,8 +135,8 @@ func TestMigrateV3FromV2(t *testing.T) {
 		t.Errorf("PutSilence after migrating from schema 2: %v", err)
 	}
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		if v, _ := schemaVersion(tx); v != 3 {
-			t.Errorf("schema %d after Open, want 3", v)
+		if v, _ := schemaVersion(tx); v != latestSchema() {
+			t.Errorf("schema %d after Open, want %d", v, latestSchema())
 		}
 		return nil
 	})

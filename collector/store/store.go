@@ -123,6 +123,18 @@ type ReadTx interface {
 	// each silence in id order.
 	Silence(id string) (*Silence, error)
 	Silences(fn func(*Silence) error) error
+
+	// GroupBaseline returns the record of a group's golden baseline, or
+	// ErrNotFound; GroupBaselineFact one of its facts, or ErrNotFound;
+	// GroupBaselineFacts calls fn for each of its facts in key order.
+	GroupBaseline(group string) (*GroupBaseline, error)
+	GroupBaselineFact(group string, k fact.Key) (*plumbv1.Fact, error)
+	GroupBaselineFacts(group string, fn func(*plumbv1.Fact) error) error
+	// GroupException returns a host's exception to its group's baseline
+	// for k, or ErrNotFound; GroupExceptions calls fn for each of the
+	// group's exceptions in (host, key) order.
+	GroupException(group, host string, k fact.Key) (*GroupException, error)
+	GroupExceptions(group string, fn func(*GroupException) error) error
 }
 
 // DriftPos is the position of a drift item in DriftItemsAfter's order.
@@ -166,4 +178,10 @@ type Tx interface {
 	// DeleteSilence forgets a silence; deleting a missing one is not an
 	// error.
 	DeleteSilence(id string) error
+
+	PutGroupBaseline(g *GroupBaseline) error
+	PutGroupBaselineFact(group string, f *plumbv1.Fact) error
+	DeleteGroupBaselineFact(group string, k fact.Key) error
+	PutGroupException(e *GroupException) error
+	DeleteGroupException(group, host string, k fact.Key) error
 }

@@ -368,6 +368,530 @@ func (DriftState) EnumDescriptor() ([]byte, []int) {
 	return file_plumb_v1_query_proto_rawDescGZIP(), []int{5}
 }
 
+type PromoteBaselineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The host whose current facts become the baseline. It need not be a
+	// member of the group.
+	HostId string `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	// The group: the value of hosts' "group" label. At most 128 bytes.
+	Group string `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	// Why; required, and recorded with the caller's token name.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Optional selection: only facts of this kind (unspecified: every kind)
+	// whose key, in display form, matches key_glob (a doublestar glob;
+	// empty: every key). Promoting a selection replaces the group's
+	// baseline within it and leaves the rest as it was.
+	Kind          FactKind `protobuf:"varint,4,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	KeyGlob       string   `protobuf:"bytes,5,opt,name=key_glob,json=keyGlob,proto3" json:"key_glob,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteBaselineRequest) Reset() {
+	*x = PromoteBaselineRequest{}
+	mi := &file_plumb_v1_query_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteBaselineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteBaselineRequest) ProtoMessage() {}
+
+func (x *PromoteBaselineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteBaselineRequest.ProtoReflect.Descriptor instead.
+func (*PromoteBaselineRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PromoteBaselineRequest) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *PromoteBaselineRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *PromoteBaselineRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PromoteBaselineRequest) GetKind() FactKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactKind_FACT_KIND_UNSPECIFIED
+}
+
+func (x *PromoteBaselineRequest) GetKeyGlob() string {
+	if x != nil {
+		return x.KeyGlob
+	}
+	return ""
+}
+
+type PromoteBaselineResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Baseline *GroupBaseline         `protobuf:"bytes,1,opt,name=baseline,proto3" json:"baseline,omitempty"`
+	// Members re-evaluated against the new baseline, and the drift
+	// transitions that caused.
+	Members       uint32 `protobuf:"varint,2,opt,name=members,proto3" json:"members,omitempty"`
+	Opened        uint32 `protobuf:"varint,3,opt,name=opened,proto3" json:"opened,omitempty"`
+	Resolved      uint32 `protobuf:"varint,4,opt,name=resolved,proto3" json:"resolved,omitempty"`
+	Updated       uint32 `protobuf:"varint,5,opt,name=updated,proto3" json:"updated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteBaselineResponse) Reset() {
+	*x = PromoteBaselineResponse{}
+	mi := &file_plumb_v1_query_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteBaselineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteBaselineResponse) ProtoMessage() {}
+
+func (x *PromoteBaselineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteBaselineResponse.ProtoReflect.Descriptor instead.
+func (*PromoteBaselineResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PromoteBaselineResponse) GetBaseline() *GroupBaseline {
+	if x != nil {
+		return x.Baseline
+	}
+	return nil
+}
+
+func (x *PromoteBaselineResponse) GetMembers() uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return 0
+}
+
+func (x *PromoteBaselineResponse) GetOpened() uint32 {
+	if x != nil {
+		return x.Opened
+	}
+	return 0
+}
+
+func (x *PromoteBaselineResponse) GetResolved() uint32 {
+	if x != nil {
+		return x.Resolved
+	}
+	return 0
+}
+
+func (x *PromoteBaselineResponse) GetUpdated() uint32 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+// GroupBaseline is a group's golden baseline.
+type GroupBaseline struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Group string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// The host last promoted from, by whom (API token name), why and when.
+	SourceHostId     string `protobuf:"bytes,2,opt,name=source_host_id,json=sourceHostId,proto3" json:"source_host_id,omitempty"`
+	PromotedBy       string `protobuf:"bytes,3,opt,name=promoted_by,json=promotedBy,proto3" json:"promoted_by,omitempty"`
+	Reason           string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	PromotedUnixNano int64  `protobuf:"varint,5,opt,name=promoted_unix_nano,json=promotedUnixNano,proto3" json:"promoted_unix_nano,omitempty"`
+	// Counts promotions of this group, from 1.
+	Generation uint64 `protobuf:"varint,6,opt,name=generation,proto3" json:"generation,omitempty"`
+	// The selections the baseline covers; a fact matching none of them is
+	// held to its host's own baseline.
+	Selections []*BaselineSelection `protobuf:"bytes,7,rep,name=selections,proto3" json:"selections,omitempty"`
+	// Facts in the baseline.
+	FactCount uint64 `protobuf:"varint,8,opt,name=fact_count,json=factCount,proto3" json:"fact_count,omitempty"`
+	// Per-host exceptions: facts accepted on one host while the group's
+	// baseline applies (at most 1,000; exceptions_truncated says when there
+	// were more).
+	Exceptions          []*GroupException `protobuf:"bytes,9,rep,name=exceptions,proto3" json:"exceptions,omitempty"`
+	ExceptionsTruncated bool              `protobuf:"varint,10,opt,name=exceptions_truncated,json=exceptionsTruncated,proto3" json:"exceptions_truncated,omitempty"`
+	// Hosts whose "group" label is the group.
+	Members       uint32 `protobuf:"varint,11,opt,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupBaseline) Reset() {
+	*x = GroupBaseline{}
+	mi := &file_plumb_v1_query_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupBaseline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupBaseline) ProtoMessage() {}
+
+func (x *GroupBaseline) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupBaseline.ProtoReflect.Descriptor instead.
+func (*GroupBaseline) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GroupBaseline) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupBaseline) GetSourceHostId() string {
+	if x != nil {
+		return x.SourceHostId
+	}
+	return ""
+}
+
+func (x *GroupBaseline) GetPromotedBy() string {
+	if x != nil {
+		return x.PromotedBy
+	}
+	return ""
+}
+
+func (x *GroupBaseline) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *GroupBaseline) GetPromotedUnixNano() int64 {
+	if x != nil {
+		return x.PromotedUnixNano
+	}
+	return 0
+}
+
+func (x *GroupBaseline) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *GroupBaseline) GetSelections() []*BaselineSelection {
+	if x != nil {
+		return x.Selections
+	}
+	return nil
+}
+
+func (x *GroupBaseline) GetFactCount() uint64 {
+	if x != nil {
+		return x.FactCount
+	}
+	return 0
+}
+
+func (x *GroupBaseline) GetExceptions() []*GroupException {
+	if x != nil {
+		return x.Exceptions
+	}
+	return nil
+}
+
+func (x *GroupBaseline) GetExceptionsTruncated() bool {
+	if x != nil {
+		return x.ExceptionsTruncated
+	}
+	return false
+}
+
+func (x *GroupBaseline) GetMembers() uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return 0
+}
+
+// BaselineSelection is facts of kind (unspecified: any) whose key matches
+// key_glob (empty: any).
+type BaselineSelection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          FactKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	KeyGlob       string                 `protobuf:"bytes,2,opt,name=key_glob,json=keyGlob,proto3" json:"key_glob,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BaselineSelection) Reset() {
+	*x = BaselineSelection{}
+	mi := &file_plumb_v1_query_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BaselineSelection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BaselineSelection) ProtoMessage() {}
+
+func (x *BaselineSelection) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BaselineSelection.ProtoReflect.Descriptor instead.
+func (*BaselineSelection) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BaselineSelection) GetKind() FactKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactKind_FACT_KIND_UNSPECIFIED
+}
+
+func (x *BaselineSelection) GetKeyGlob() string {
+	if x != nil {
+		return x.KeyGlob
+	}
+	return ""
+}
+
+// GroupException is one host's accepted exception to its group's
+// baseline: that host is held to its accepted value of the fact.
+type GroupException struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	HostId           string                 `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	Kind             FactKind               `protobuf:"varint,2,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	Key              []byte                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	AcceptedBy       string                 `protobuf:"bytes,4,opt,name=accepted_by,json=acceptedBy,proto3" json:"accepted_by,omitempty"`
+	Reason           string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	AcceptedUnixNano int64                  `protobuf:"varint,6,opt,name=accepted_unix_nano,json=acceptedUnixNano,proto3" json:"accepted_unix_nano,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GroupException) Reset() {
+	*x = GroupException{}
+	mi := &file_plumb_v1_query_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupException) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupException) ProtoMessage() {}
+
+func (x *GroupException) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupException.ProtoReflect.Descriptor instead.
+func (*GroupException) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GroupException) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *GroupException) GetKind() FactKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactKind_FACT_KIND_UNSPECIFIED
+}
+
+func (x *GroupException) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *GroupException) GetAcceptedBy() string {
+	if x != nil {
+		return x.AcceptedBy
+	}
+	return ""
+}
+
+func (x *GroupException) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *GroupException) GetAcceptedUnixNano() int64 {
+	if x != nil {
+		return x.AcceptedUnixNano
+	}
+	return 0
+}
+
+type GetGroupBaselineRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGroupBaselineRequest) Reset() {
+	*x = GetGroupBaselineRequest{}
+	mi := &file_plumb_v1_query_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGroupBaselineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGroupBaselineRequest) ProtoMessage() {}
+
+func (x *GetGroupBaselineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGroupBaselineRequest.ProtoReflect.Descriptor instead.
+func (*GetGroupBaselineRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetGroupBaselineRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+type GetGroupBaselineResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Baseline      *GroupBaseline         `protobuf:"bytes,1,opt,name=baseline,proto3" json:"baseline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGroupBaselineResponse) Reset() {
+	*x = GetGroupBaselineResponse{}
+	mi := &file_plumb_v1_query_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGroupBaselineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGroupBaselineResponse) ProtoMessage() {}
+
+func (x *GetGroupBaselineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGroupBaselineResponse.ProtoReflect.Descriptor instead.
+func (*GetGroupBaselineResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetGroupBaselineResponse) GetBaseline() *GroupBaseline {
+	if x != nil {
+		return x.Baseline
+	}
+	return nil
+}
+
 type ListNotifiersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Most notifiers in one response, in name order: 0 means the default
@@ -382,7 +906,7 @@ type ListNotifiersRequest struct {
 
 func (x *ListNotifiersRequest) Reset() {
 	*x = ListNotifiersRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[0]
+	mi := &file_plumb_v1_query_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -394,7 +918,7 @@ func (x *ListNotifiersRequest) String() string {
 func (*ListNotifiersRequest) ProtoMessage() {}
 
 func (x *ListNotifiersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[0]
+	mi := &file_plumb_v1_query_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -407,7 +931,7 @@ func (x *ListNotifiersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotifiersRequest.ProtoReflect.Descriptor instead.
 func (*ListNotifiersRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{0}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListNotifiersRequest) GetPageSize() uint32 {
@@ -435,7 +959,7 @@ type ListNotifiersResponse struct {
 
 func (x *ListNotifiersResponse) Reset() {
 	*x = ListNotifiersResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[1]
+	mi := &file_plumb_v1_query_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +971,7 @@ func (x *ListNotifiersResponse) String() string {
 func (*ListNotifiersResponse) ProtoMessage() {}
 
 func (x *ListNotifiersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[1]
+	mi := &file_plumb_v1_query_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +984,7 @@ func (x *ListNotifiersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotifiersResponse.ProtoReflect.Descriptor instead.
 func (*ListNotifiersResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{1}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListNotifiersResponse) GetNotifiers() []*NotifierStatus {
@@ -501,7 +1025,7 @@ type NotifierStatus struct {
 
 func (x *NotifierStatus) Reset() {
 	*x = NotifierStatus{}
-	mi := &file_plumb_v1_query_proto_msgTypes[2]
+	mi := &file_plumb_v1_query_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +1037,7 @@ func (x *NotifierStatus) String() string {
 func (*NotifierStatus) ProtoMessage() {}
 
 func (x *NotifierStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[2]
+	mi := &file_plumb_v1_query_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +1050,7 @@ func (x *NotifierStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotifierStatus.ProtoReflect.Descriptor instead.
 func (*NotifierStatus) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{2}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NotifierStatus) GetName() string {
@@ -618,7 +1142,7 @@ type Host struct {
 
 func (x *Host) Reset() {
 	*x = Host{}
-	mi := &file_plumb_v1_query_proto_msgTypes[3]
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +1154,7 @@ func (x *Host) String() string {
 func (*Host) ProtoMessage() {}
 
 func (x *Host) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[3]
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +1167,7 @@ func (x *Host) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Host.ProtoReflect.Descriptor instead.
 func (*Host) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{3}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Host) GetHostId() string {
@@ -757,7 +1281,7 @@ type OpenDriftCounts struct {
 
 func (x *OpenDriftCounts) Reset() {
 	*x = OpenDriftCounts{}
-	mi := &file_plumb_v1_query_proto_msgTypes[4]
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +1293,7 @@ func (x *OpenDriftCounts) String() string {
 func (*OpenDriftCounts) ProtoMessage() {}
 
 func (x *OpenDriftCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[4]
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +1306,7 @@ func (x *OpenDriftCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenDriftCounts.ProtoReflect.Descriptor instead.
 func (*OpenDriftCounts) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{4}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *OpenDriftCounts) GetCritical() uint64 {
@@ -843,7 +1367,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[5]
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +1379,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[5]
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +1392,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{5}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListHostsRequest) GetPageSize() uint32 {
@@ -917,7 +1441,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[6]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1453,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[6]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1466,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{6}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListHostsResponse) GetHosts() []*Host {
@@ -981,7 +1505,7 @@ type ListFactsRequest struct {
 
 func (x *ListFactsRequest) Reset() {
 	*x = ListFactsRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[7]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1517,7 @@ func (x *ListFactsRequest) String() string {
 func (*ListFactsRequest) ProtoMessage() {}
 
 func (x *ListFactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[7]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1530,7 @@ func (x *ListFactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactsRequest.ProtoReflect.Descriptor instead.
 func (*ListFactsRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{7}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListFactsRequest) GetHostId() string {
@@ -1055,7 +1579,7 @@ type ListFactsResponse struct {
 
 func (x *ListFactsResponse) Reset() {
 	*x = ListFactsResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[8]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1591,7 @@ func (x *ListFactsResponse) String() string {
 func (*ListFactsResponse) ProtoMessage() {}
 
 func (x *ListFactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[8]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1604,7 @@ func (x *ListFactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactsResponse.ProtoReflect.Descriptor instead.
 func (*ListFactsResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{8}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListFactsResponse) GetFacts() []*Fact {
@@ -1121,14 +1645,19 @@ type DriftItem struct {
 	AcceptedBy string `protobuf:"bytes,12,opt,name=accepted_by,json=acceptedBy,proto3" json:"accepted_by,omitempty"`
 	Reason     string `protobuf:"bytes,13,opt,name=reason,proto3" json:"reason,omitempty"`
 	// From the collector's severity rules at the item's last transition.
-	Severity      Severity `protobuf:"varint,14,opt,name=severity,proto3,enum=plumb.v1.Severity" json:"severity,omitempty"`
+	Severity Severity `protobuf:"varint,14,opt,name=severity,proto3,enum=plumb.v1.Severity" json:"severity,omitempty"`
+	// The group whose golden baseline this item compares with (baseline is
+	// then the group's value); empty when it compares with the host's own
+	// baseline. An ACCEPTED item with a group is a per-host exception to
+	// that group's baseline.
+	BaselineGroup string `protobuf:"bytes,15,opt,name=baseline_group,json=baselineGroup,proto3" json:"baseline_group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DriftItem) Reset() {
 	*x = DriftItem{}
-	mi := &file_plumb_v1_query_proto_msgTypes[9]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1669,7 @@ func (x *DriftItem) String() string {
 func (*DriftItem) ProtoMessage() {}
 
 func (x *DriftItem) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[9]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1682,7 @@ func (x *DriftItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftItem.ProtoReflect.Descriptor instead.
 func (*DriftItem) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{9}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DriftItem) GetId() string {
@@ -1254,6 +1783,13 @@ func (x *DriftItem) GetSeverity() Severity {
 	return Severity_SEVERITY_UNSPECIFIED
 }
 
+func (x *DriftItem) GetBaselineGroup() string {
+	if x != nil {
+		return x.BaselineGroup
+	}
+	return ""
+}
+
 // DriftEvent is one transition, as recorded in the audit log and outbox.
 type DriftEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1278,7 +1814,7 @@ type DriftEvent struct {
 
 func (x *DriftEvent) Reset() {
 	*x = DriftEvent{}
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1826,7 @@ func (x *DriftEvent) String() string {
 func (*DriftEvent) ProtoMessage() {}
 
 func (x *DriftEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1839,7 @@ func (x *DriftEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftEvent.ProtoReflect.Descriptor instead.
 func (*DriftEvent) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DriftEvent) GetId() string {
@@ -1384,7 +1920,7 @@ type SilenceSummary struct {
 
 func (x *SilenceSummary) Reset() {
 	*x = SilenceSummary{}
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1932,7 @@ func (x *SilenceSummary) String() string {
 func (*SilenceSummary) ProtoMessage() {}
 
 func (x *SilenceSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1945,7 @@ func (x *SilenceSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SilenceSummary.ProtoReflect.Descriptor instead.
 func (*SilenceSummary) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SilenceSummary) GetSilence() *Silence {
@@ -1464,7 +2000,7 @@ type SilenceHostCount struct {
 
 func (x *SilenceHostCount) Reset() {
 	*x = SilenceHostCount{}
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1476,7 +2012,7 @@ func (x *SilenceHostCount) String() string {
 func (*SilenceHostCount) ProtoMessage() {}
 
 func (x *SilenceHostCount) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1489,7 +2025,7 @@ func (x *SilenceHostCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SilenceHostCount.ProtoReflect.Descriptor instead.
 func (*SilenceHostCount) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SilenceHostCount) GetHostId() string {
@@ -1524,7 +2060,7 @@ type SilencedItem struct {
 
 func (x *SilencedItem) Reset() {
 	*x = SilencedItem{}
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +2072,7 @@ func (x *SilencedItem) String() string {
 func (*SilencedItem) ProtoMessage() {}
 
 func (x *SilencedItem) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +2085,7 @@ func (x *SilencedItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SilencedItem.ProtoReflect.Descriptor instead.
 func (*SilencedItem) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SilencedItem) GetId() string {
@@ -1641,7 +2177,7 @@ type ListDriftRequest struct {
 
 func (x *ListDriftRequest) Reset() {
 	*x = ListDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[14]
+	mi := &file_plumb_v1_query_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1653,7 +2189,7 @@ func (x *ListDriftRequest) String() string {
 func (*ListDriftRequest) ProtoMessage() {}
 
 func (x *ListDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[14]
+	mi := &file_plumb_v1_query_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1666,7 +2202,7 @@ func (x *ListDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDriftRequest.ProtoReflect.Descriptor instead.
 func (*ListDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListDriftRequest) GetHostId() string {
@@ -1757,7 +2293,7 @@ type ListDriftResponse struct {
 
 func (x *ListDriftResponse) Reset() {
 	*x = ListDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[15]
+	mi := &file_plumb_v1_query_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +2305,7 @@ func (x *ListDriftResponse) String() string {
 func (*ListDriftResponse) ProtoMessage() {}
 
 func (x *ListDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[15]
+	mi := &file_plumb_v1_query_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +2318,7 @@ func (x *ListDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDriftResponse.ProtoReflect.Descriptor instead.
 func (*ListDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListDriftResponse) GetItems() []*DriftItem {
@@ -1812,7 +2348,7 @@ type GetDriftRequest struct {
 
 func (x *GetDriftRequest) Reset() {
 	*x = GetDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[16]
+	mi := &file_plumb_v1_query_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +2360,7 @@ func (x *GetDriftRequest) String() string {
 func (*GetDriftRequest) ProtoMessage() {}
 
 func (x *GetDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[16]
+	mi := &file_plumb_v1_query_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2373,7 @@ func (x *GetDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDriftRequest.ProtoReflect.Descriptor instead.
 func (*GetDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetDriftRequest) GetId() string {
@@ -1863,7 +2399,7 @@ type GetDriftResponse struct {
 
 func (x *GetDriftResponse) Reset() {
 	*x = GetDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[17]
+	mi := &file_plumb_v1_query_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +2411,7 @@ func (x *GetDriftResponse) String() string {
 func (*GetDriftResponse) ProtoMessage() {}
 
 func (x *GetDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[17]
+	mi := &file_plumb_v1_query_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +2424,7 @@ func (x *GetDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDriftResponse.ProtoReflect.Descriptor instead.
 func (*GetDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{17}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetDriftResponse) GetItem() *DriftItem {
@@ -1924,7 +2460,7 @@ type AcceptDriftRequest struct {
 
 func (x *AcceptDriftRequest) Reset() {
 	*x = AcceptDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[18]
+	mi := &file_plumb_v1_query_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2472,7 @@ func (x *AcceptDriftRequest) String() string {
 func (*AcceptDriftRequest) ProtoMessage() {}
 
 func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[18]
+	mi := &file_plumb_v1_query_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2485,7 @@ func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftRequest.ProtoReflect.Descriptor instead.
 func (*AcceptDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{18}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AcceptDriftRequest) GetHostId() string {
@@ -2007,7 +2543,7 @@ type ExpectedValue struct {
 
 func (x *ExpectedValue) Reset() {
 	*x = ExpectedValue{}
-	mi := &file_plumb_v1_query_proto_msgTypes[19]
+	mi := &file_plumb_v1_query_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2019,7 +2555,7 @@ func (x *ExpectedValue) String() string {
 func (*ExpectedValue) ProtoMessage() {}
 
 func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[19]
+	mi := &file_plumb_v1_query_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2032,7 +2568,7 @@ func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpectedValue.ProtoReflect.Descriptor instead.
 func (*ExpectedValue) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{19}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ExpectedValue) GetDigest() []byte {
@@ -2051,7 +2587,7 @@ type AcceptDriftResponse struct {
 
 func (x *AcceptDriftResponse) Reset() {
 	*x = AcceptDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[20]
+	mi := &file_plumb_v1_query_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2599,7 @@ func (x *AcceptDriftResponse) String() string {
 func (*AcceptDriftResponse) ProtoMessage() {}
 
 func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[20]
+	mi := &file_plumb_v1_query_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2612,7 @@ func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftResponse.ProtoReflect.Descriptor instead.
 func (*AcceptDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{20}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AcceptDriftResponse) GetAccepted() []*DriftItem {
@@ -2101,7 +2637,7 @@ type WatchDriftRequest struct {
 
 func (x *WatchDriftRequest) Reset() {
 	*x = WatchDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[21]
+	mi := &file_plumb_v1_query_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2113,7 +2649,7 @@ func (x *WatchDriftRequest) String() string {
 func (*WatchDriftRequest) ProtoMessage() {}
 
 func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[21]
+	mi := &file_plumb_v1_query_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2126,7 +2662,7 @@ func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftRequest.ProtoReflect.Descriptor instead.
 func (*WatchDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{21}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WatchDriftRequest) GetHostId() string {
@@ -2152,7 +2688,7 @@ type WatchDriftResponse struct {
 
 func (x *WatchDriftResponse) Reset() {
 	*x = WatchDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[22]
+	mi := &file_plumb_v1_query_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2164,7 +2700,7 @@ func (x *WatchDriftResponse) String() string {
 func (*WatchDriftResponse) ProtoMessage() {}
 
 func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[22]
+	mi := &file_plumb_v1_query_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2177,7 +2713,7 @@ func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftResponse.ProtoReflect.Descriptor instead.
 func (*WatchDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{22}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WatchDriftResponse) GetEvent() *DriftEvent {
@@ -2191,7 +2727,55 @@ var File_plumb_v1_query_proto protoreflect.FileDescriptor
 
 const file_plumb_v1_query_proto_rawDesc = "" +
 	"\n" +
-	"\x14plumb/v1/query.proto\x12\bplumb.v1\x1a\x14plumb/v1/agent.proto\x1a\x13plumb/v1/auth.proto\x1a\x13plumb/v1/fact.proto\x1a\x16plumb/v1/silence.proto\"R\n" +
+	"\x14plumb/v1/query.proto\x12\bplumb.v1\x1a\x14plumb/v1/agent.proto\x1a\x13plumb/v1/auth.proto\x1a\x13plumb/v1/fact.proto\x1a\x16plumb/v1/silence.proto\"\xa2\x01\n" +
+	"\x16PromoteBaselineRequest\x12\x17\n" +
+	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12&\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x19\n" +
+	"\bkey_glob\x18\x05 \x01(\tR\akeyGlob\"\xb6\x01\n" +
+	"\x17PromoteBaselineResponse\x123\n" +
+	"\bbaseline\x18\x01 \x01(\v2\x17.plumb.v1.GroupBaselineR\bbaseline\x12\x18\n" +
+	"\amembers\x18\x02 \x01(\rR\amembers\x12\x16\n" +
+	"\x06opened\x18\x03 \x01(\rR\x06opened\x12\x1a\n" +
+	"\bresolved\x18\x04 \x01(\rR\bresolved\x12\x18\n" +
+	"\aupdated\x18\x05 \x01(\rR\aupdated\"\xb5\x03\n" +
+	"\rGroupBaseline\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12$\n" +
+	"\x0esource_host_id\x18\x02 \x01(\tR\fsourceHostId\x12\x1f\n" +
+	"\vpromoted_by\x18\x03 \x01(\tR\n" +
+	"promotedBy\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12,\n" +
+	"\x12promoted_unix_nano\x18\x05 \x01(\x03R\x10promotedUnixNano\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x06 \x01(\x04R\n" +
+	"generation\x12;\n" +
+	"\n" +
+	"selections\x18\a \x03(\v2\x1b.plumb.v1.BaselineSelectionR\n" +
+	"selections\x12\x1d\n" +
+	"\n" +
+	"fact_count\x18\b \x01(\x04R\tfactCount\x128\n" +
+	"\n" +
+	"exceptions\x18\t \x03(\v2\x18.plumb.v1.GroupExceptionR\n" +
+	"exceptions\x121\n" +
+	"\x14exceptions_truncated\x18\n" +
+	" \x01(\bR\x13exceptionsTruncated\x12\x18\n" +
+	"\amembers\x18\v \x01(\rR\amembers\"V\n" +
+	"\x11BaselineSelection\x12&\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x19\n" +
+	"\bkey_glob\x18\x02 \x01(\tR\akeyGlob\"\xca\x01\n" +
+	"\x0eGroupException\x12\x17\n" +
+	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\fR\x03key\x12\x1f\n" +
+	"\vaccepted_by\x18\x04 \x01(\tR\n" +
+	"acceptedBy\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12,\n" +
+	"\x12accepted_unix_nano\x18\x06 \x01(\x03R\x10acceptedUnixNano\"/\n" +
+	"\x17GetGroupBaselineRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\"O\n" +
+	"\x18GetGroupBaselineResponse\x123\n" +
+	"\bbaseline\x18\x01 \x01(\v2\x17.plumb.v1.GroupBaselineR\bbaseline\"R\n" +
 	"\x14ListNotifiersRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2258,7 +2842,7 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\bkey_glob\x18\x05 \x01(\tR\akeyGlob\"a\n" +
 	"\x11ListFactsResponse\x12$\n" +
 	"\x05facts\x18\x01 \x03(\v2\x0e.plumb.v1.FactR\x05facts\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x93\x04\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xba\x04\n" +
 	"\tDriftItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12&\n" +
@@ -2275,7 +2859,8 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\vaccepted_by\x18\f \x01(\tR\n" +
 	"acceptedBy\x12\x16\n" +
 	"\x06reason\x18\r \x01(\tR\x06reason\x12.\n" +
-	"\bseverity\x18\x0e \x01(\x0e2\x12.plumb.v1.SeverityR\bseverity\"\xd2\x02\n" +
+	"\bseverity\x18\x0e \x01(\x0e2\x12.plumb.v1.SeverityR\bseverity\x12%\n" +
+	"\x0ebaseline_group\x18\x0f \x01(\tR\rbaselineGroup\"\xd2\x02\n" +
 	"\n" +
 	"DriftEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
@@ -2378,7 +2963,7 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x14DRIFT_STATE_RESOLVED\x10\x02\x12\x18\n" +
 	"\x14DRIFT_STATE_ACCEPTED\x10\x03\x12\x16\n" +
 	"\x12DRIFT_STATE_CLOSED\x10\x04\x12\x13\n" +
-	"\x0fDRIFT_STATE_ALL\x10\x052\x8c\x04\n" +
+	"\x0fDRIFT_STATE_ALL\x10\x052\xbf\x05\n" +
 	"\fQueryService\x12D\n" +
 	"\tListHosts\x12\x1a.plumb.v1.ListHostsRequest\x1a\x1b.plumb.v1.ListHostsResponse\x12D\n" +
 	"\tListFacts\x12\x1a.plumb.v1.ListFactsRequest\x1a\x1b.plumb.v1.ListFactsResponse\x12D\n" +
@@ -2387,7 +2972,9 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\vAcceptDrift\x12\x1c.plumb.v1.AcceptDriftRequest\x1a\x1d.plumb.v1.AcceptDriftResponse\x12I\n" +
 	"\n" +
 	"WatchDrift\x12\x1b.plumb.v1.WatchDriftRequest\x1a\x1c.plumb.v1.WatchDriftResponse0\x01\x12P\n" +
-	"\rListNotifiers\x12\x1e.plumb.v1.ListNotifiersRequest\x1a\x1f.plumb.v1.ListNotifiersResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
+	"\rListNotifiers\x12\x1e.plumb.v1.ListNotifiersRequest\x1a\x1f.plumb.v1.ListNotifiersResponse\x12V\n" +
+	"\x0fPromoteBaseline\x12 .plumb.v1.PromoteBaselineRequest\x1a!.plumb.v1.PromoteBaselineResponse\x12Y\n" +
+	"\x10GetGroupBaseline\x12!.plumb.v1.GetGroupBaselineRequest\x1a\".plumb.v1.GetGroupBaselineResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
 
 var (
 	file_plumb_v1_query_proto_rawDescOnce sync.Once
@@ -2402,101 +2989,119 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 }
 
 var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_plumb_v1_query_proto_goTypes = []any{
-	(HostState)(0),                // 0: plumb.v1.HostState
-	(DriftChange)(0),              // 1: plumb.v1.DriftChange
-	(DriftStatus)(0),              // 2: plumb.v1.DriftStatus
-	(Severity)(0),                 // 3: plumb.v1.Severity
-	(DriftEventType)(0),           // 4: plumb.v1.DriftEventType
-	(DriftState)(0),               // 5: plumb.v1.DriftState
-	(*ListNotifiersRequest)(nil),  // 6: plumb.v1.ListNotifiersRequest
-	(*ListNotifiersResponse)(nil), // 7: plumb.v1.ListNotifiersResponse
-	(*NotifierStatus)(nil),        // 8: plumb.v1.NotifierStatus
-	(*Host)(nil),                  // 9: plumb.v1.Host
-	(*OpenDriftCounts)(nil),       // 10: plumb.v1.OpenDriftCounts
-	(*ListHostsRequest)(nil),      // 11: plumb.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),     // 12: plumb.v1.ListHostsResponse
-	(*ListFactsRequest)(nil),      // 13: plumb.v1.ListFactsRequest
-	(*ListFactsResponse)(nil),     // 14: plumb.v1.ListFactsResponse
-	(*DriftItem)(nil),             // 15: plumb.v1.DriftItem
-	(*DriftEvent)(nil),            // 16: plumb.v1.DriftEvent
-	(*SilenceSummary)(nil),        // 17: plumb.v1.SilenceSummary
-	(*SilenceHostCount)(nil),      // 18: plumb.v1.SilenceHostCount
-	(*SilencedItem)(nil),          // 19: plumb.v1.SilencedItem
-	(*ListDriftRequest)(nil),      // 20: plumb.v1.ListDriftRequest
-	(*ListDriftResponse)(nil),     // 21: plumb.v1.ListDriftResponse
-	(*GetDriftRequest)(nil),       // 22: plumb.v1.GetDriftRequest
-	(*GetDriftResponse)(nil),      // 23: plumb.v1.GetDriftResponse
-	(*AcceptDriftRequest)(nil),    // 24: plumb.v1.AcceptDriftRequest
-	(*ExpectedValue)(nil),         // 25: plumb.v1.ExpectedValue
-	(*AcceptDriftResponse)(nil),   // 26: plumb.v1.AcceptDriftResponse
-	(*WatchDriftRequest)(nil),     // 27: plumb.v1.WatchDriftRequest
-	(*WatchDriftResponse)(nil),    // 28: plumb.v1.WatchDriftResponse
-	nil,                           // 29: plumb.v1.Host.LabelsEntry
-	(*HostInfo)(nil),              // 30: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),     // 31: plumb.v1.CoverageCondition
-	(*HostIdentity)(nil),          // 32: plumb.v1.HostIdentity
-	(FactKind)(0),                 // 33: plumb.v1.FactKind
-	(*Fact)(nil),                  // 34: plumb.v1.Fact
-	(*PackageChange)(nil),         // 35: plumb.v1.PackageChange
-	(*Silence)(nil),               // 36: plumb.v1.Silence
+	(HostState)(0),                   // 0: plumb.v1.HostState
+	(DriftChange)(0),                 // 1: plumb.v1.DriftChange
+	(DriftStatus)(0),                 // 2: plumb.v1.DriftStatus
+	(Severity)(0),                    // 3: plumb.v1.Severity
+	(DriftEventType)(0),              // 4: plumb.v1.DriftEventType
+	(DriftState)(0),                  // 5: plumb.v1.DriftState
+	(*PromoteBaselineRequest)(nil),   // 6: plumb.v1.PromoteBaselineRequest
+	(*PromoteBaselineResponse)(nil),  // 7: plumb.v1.PromoteBaselineResponse
+	(*GroupBaseline)(nil),            // 8: plumb.v1.GroupBaseline
+	(*BaselineSelection)(nil),        // 9: plumb.v1.BaselineSelection
+	(*GroupException)(nil),           // 10: plumb.v1.GroupException
+	(*GetGroupBaselineRequest)(nil),  // 11: plumb.v1.GetGroupBaselineRequest
+	(*GetGroupBaselineResponse)(nil), // 12: plumb.v1.GetGroupBaselineResponse
+	(*ListNotifiersRequest)(nil),     // 13: plumb.v1.ListNotifiersRequest
+	(*ListNotifiersResponse)(nil),    // 14: plumb.v1.ListNotifiersResponse
+	(*NotifierStatus)(nil),           // 15: plumb.v1.NotifierStatus
+	(*Host)(nil),                     // 16: plumb.v1.Host
+	(*OpenDriftCounts)(nil),          // 17: plumb.v1.OpenDriftCounts
+	(*ListHostsRequest)(nil),         // 18: plumb.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),        // 19: plumb.v1.ListHostsResponse
+	(*ListFactsRequest)(nil),         // 20: plumb.v1.ListFactsRequest
+	(*ListFactsResponse)(nil),        // 21: plumb.v1.ListFactsResponse
+	(*DriftItem)(nil),                // 22: plumb.v1.DriftItem
+	(*DriftEvent)(nil),               // 23: plumb.v1.DriftEvent
+	(*SilenceSummary)(nil),           // 24: plumb.v1.SilenceSummary
+	(*SilenceHostCount)(nil),         // 25: plumb.v1.SilenceHostCount
+	(*SilencedItem)(nil),             // 26: plumb.v1.SilencedItem
+	(*ListDriftRequest)(nil),         // 27: plumb.v1.ListDriftRequest
+	(*ListDriftResponse)(nil),        // 28: plumb.v1.ListDriftResponse
+	(*GetDriftRequest)(nil),          // 29: plumb.v1.GetDriftRequest
+	(*GetDriftResponse)(nil),         // 30: plumb.v1.GetDriftResponse
+	(*AcceptDriftRequest)(nil),       // 31: plumb.v1.AcceptDriftRequest
+	(*ExpectedValue)(nil),            // 32: plumb.v1.ExpectedValue
+	(*AcceptDriftResponse)(nil),      // 33: plumb.v1.AcceptDriftResponse
+	(*WatchDriftRequest)(nil),        // 34: plumb.v1.WatchDriftRequest
+	(*WatchDriftResponse)(nil),       // 35: plumb.v1.WatchDriftResponse
+	nil,                              // 36: plumb.v1.Host.LabelsEntry
+	(FactKind)(0),                    // 37: plumb.v1.FactKind
+	(*HostInfo)(nil),                 // 38: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),        // 39: plumb.v1.CoverageCondition
+	(*HostIdentity)(nil),             // 40: plumb.v1.HostIdentity
+	(*Fact)(nil),                     // 41: plumb.v1.Fact
+	(*PackageChange)(nil),            // 42: plumb.v1.PackageChange
+	(*Silence)(nil),                  // 43: plumb.v1.Silence
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
-	8,  // 0: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
-	30, // 1: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	29, // 2: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	31, // 3: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	32, // 4: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
-	10, // 5: plumb.v1.Host.open_drift_counts:type_name -> plumb.v1.OpenDriftCounts
-	0,  // 6: plumb.v1.ListHostsRequest.state:type_name -> plumb.v1.HostState
-	9,  // 7: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	33, // 8: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	34, // 9: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	33, // 10: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
-	1,  // 11: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
-	2,  // 12: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	34, // 13: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	34, // 14: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
-	3,  // 15: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
-	4,  // 16: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
-	15, // 17: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	35, // 18: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
-	17, // 19: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
-	36, // 20: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
-	18, // 21: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
-	19, // 22: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
-	33, // 23: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
-	3,  // 24: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
-	4,  // 25: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
-	33, // 26: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
-	5,  // 27: plumb.v1.ListDriftRequest.state:type_name -> plumb.v1.DriftState
-	3,  // 28: plumb.v1.ListDriftRequest.min_severity:type_name -> plumb.v1.Severity
-	15, // 29: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	15, // 30: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
-	33, // 31: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	25, // 32: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
-	15, // 33: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	16, // 34: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	11, // 35: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	13, // 36: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	20, // 37: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	22, // 38: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
-	24, // 39: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	27, // 40: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	6,  // 41: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
-	12, // 42: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	14, // 43: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	21, // 44: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	23, // 45: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
-	26, // 46: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	28, // 47: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	7,  // 48: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
-	42, // [42:49] is the sub-list for method output_type
-	35, // [35:42] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	37, // 0: plumb.v1.PromoteBaselineRequest.kind:type_name -> plumb.v1.FactKind
+	8,  // 1: plumb.v1.PromoteBaselineResponse.baseline:type_name -> plumb.v1.GroupBaseline
+	9,  // 2: plumb.v1.GroupBaseline.selections:type_name -> plumb.v1.BaselineSelection
+	10, // 3: plumb.v1.GroupBaseline.exceptions:type_name -> plumb.v1.GroupException
+	37, // 4: plumb.v1.BaselineSelection.kind:type_name -> plumb.v1.FactKind
+	37, // 5: plumb.v1.GroupException.kind:type_name -> plumb.v1.FactKind
+	8,  // 6: plumb.v1.GetGroupBaselineResponse.baseline:type_name -> plumb.v1.GroupBaseline
+	15, // 7: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
+	38, // 8: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	36, // 9: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	39, // 10: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	40, // 11: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	17, // 12: plumb.v1.Host.open_drift_counts:type_name -> plumb.v1.OpenDriftCounts
+	0,  // 13: plumb.v1.ListHostsRequest.state:type_name -> plumb.v1.HostState
+	16, // 14: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
+	37, // 15: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	41, // 16: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	37, // 17: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	1,  // 18: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
+	2,  // 19: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
+	41, // 20: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	41, // 21: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	3,  // 22: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
+	4,  // 23: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
+	22, // 24: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
+	42, // 25: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
+	24, // 26: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
+	43, // 27: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
+	25, // 28: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
+	26, // 29: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
+	37, // 30: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
+	3,  // 31: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
+	4,  // 32: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
+	37, // 33: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
+	5,  // 34: plumb.v1.ListDriftRequest.state:type_name -> plumb.v1.DriftState
+	3,  // 35: plumb.v1.ListDriftRequest.min_severity:type_name -> plumb.v1.Severity
+	22, // 36: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
+	22, // 37: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
+	37, // 38: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	32, // 39: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	22, // 40: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	23, // 41: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	18, // 42: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	20, // 43: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	27, // 44: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	29, // 45: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
+	31, // 46: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	34, // 47: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	13, // 48: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
+	6,  // 49: plumb.v1.QueryService.PromoteBaseline:input_type -> plumb.v1.PromoteBaselineRequest
+	11, // 50: plumb.v1.QueryService.GetGroupBaseline:input_type -> plumb.v1.GetGroupBaselineRequest
+	19, // 51: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	21, // 52: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	28, // 53: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	30, // 54: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
+	33, // 55: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	35, // 56: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	14, // 57: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
+	7,  // 58: plumb.v1.QueryService.PromoteBaseline:output_type -> plumb.v1.PromoteBaselineResponse
+	12, // 59: plumb.v1.QueryService.GetGroupBaseline:output_type -> plumb.v1.GetGroupBaselineResponse
+	51, // [51:60] is the sub-list for method output_type
+	42, // [42:51] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -2514,7 +3119,7 @@ func file_plumb_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   24,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,13 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	QueryService_ListHosts_FullMethodName     = "/plumb.v1.QueryService/ListHosts"
-	QueryService_ListFacts_FullMethodName     = "/plumb.v1.QueryService/ListFacts"
-	QueryService_ListDrift_FullMethodName     = "/plumb.v1.QueryService/ListDrift"
-	QueryService_GetDrift_FullMethodName      = "/plumb.v1.QueryService/GetDrift"
-	QueryService_AcceptDrift_FullMethodName   = "/plumb.v1.QueryService/AcceptDrift"
-	QueryService_WatchDrift_FullMethodName    = "/plumb.v1.QueryService/WatchDrift"
-	QueryService_ListNotifiers_FullMethodName = "/plumb.v1.QueryService/ListNotifiers"
+	QueryService_ListHosts_FullMethodName        = "/plumb.v1.QueryService/ListHosts"
+	QueryService_ListFacts_FullMethodName        = "/plumb.v1.QueryService/ListFacts"
+	QueryService_ListDrift_FullMethodName        = "/plumb.v1.QueryService/ListDrift"
+	QueryService_GetDrift_FullMethodName         = "/plumb.v1.QueryService/GetDrift"
+	QueryService_AcceptDrift_FullMethodName      = "/plumb.v1.QueryService/AcceptDrift"
+	QueryService_WatchDrift_FullMethodName       = "/plumb.v1.QueryService/WatchDrift"
+	QueryService_ListNotifiers_FullMethodName    = "/plumb.v1.QueryService/ListNotifiers"
+	QueryService_PromoteBaseline_FullMethodName  = "/plumb.v1.QueryService/PromoteBaseline"
+	QueryService_GetGroupBaseline_FullMethodName = "/plumb.v1.QueryService/GetGroupBaseline"
 )
 
 // QueryServiceClient is the client API for QueryService service.
@@ -62,6 +64,15 @@ type QueryServiceClient interface {
 	WatchDrift(ctx context.Context, in *WatchDriftRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDriftResponse], error)
 	// ListNotifiers says how each notifier's deliveries stand.
 	ListNotifiers(ctx context.Context, in *ListNotifiersRequest, opts ...grpc.CallOption) (*ListNotifiersResponse, error)
+	// PromoteBaseline makes one host's current facts (or a selection of
+	// them) the golden baseline of a group: every host whose "group" label
+	// is that group is then held to it, not to its own first snapshot, for
+	// the facts it covers. Facts that differ per host by nature (the
+	// collector's group baseline exclusions) are never promoted.
+	PromoteBaseline(ctx context.Context, in *PromoteBaselineRequest, opts ...grpc.CallOption) (*PromoteBaselineResponse, error)
+	// GetGroupBaseline says what a group's baseline is, who promoted it and
+	// why, and which hosts hold per-host exceptions to it.
+	GetGroupBaseline(ctx context.Context, in *GetGroupBaselineRequest, opts ...grpc.CallOption) (*GetGroupBaselineResponse, error)
 }
 
 type queryServiceClient struct {
@@ -151,6 +162,26 @@ func (c *queryServiceClient) ListNotifiers(ctx context.Context, in *ListNotifier
 	return out, nil
 }
 
+func (c *queryServiceClient) PromoteBaseline(ctx context.Context, in *PromoteBaselineRequest, opts ...grpc.CallOption) (*PromoteBaselineResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PromoteBaselineResponse)
+	err := c.cc.Invoke(ctx, QueryService_PromoteBaseline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryServiceClient) GetGroupBaseline(ctx context.Context, in *GetGroupBaselineRequest, opts ...grpc.CallOption) (*GetGroupBaselineResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetGroupBaselineResponse)
+	err := c.cc.Invoke(ctx, QueryService_GetGroupBaseline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServiceServer is the server API for QueryService service.
 // All implementations must embed UnimplementedQueryServiceServer
 // for forward compatibility.
@@ -185,6 +216,15 @@ type QueryServiceServer interface {
 	WatchDrift(*WatchDriftRequest, grpc.ServerStreamingServer[WatchDriftResponse]) error
 	// ListNotifiers says how each notifier's deliveries stand.
 	ListNotifiers(context.Context, *ListNotifiersRequest) (*ListNotifiersResponse, error)
+	// PromoteBaseline makes one host's current facts (or a selection of
+	// them) the golden baseline of a group: every host whose "group" label
+	// is that group is then held to it, not to its own first snapshot, for
+	// the facts it covers. Facts that differ per host by nature (the
+	// collector's group baseline exclusions) are never promoted.
+	PromoteBaseline(context.Context, *PromoteBaselineRequest) (*PromoteBaselineResponse, error)
+	// GetGroupBaseline says what a group's baseline is, who promoted it and
+	// why, and which hosts hold per-host exceptions to it.
+	GetGroupBaseline(context.Context, *GetGroupBaselineRequest) (*GetGroupBaselineResponse, error)
 	mustEmbedUnimplementedQueryServiceServer()
 }
 
@@ -215,6 +255,12 @@ func (UnimplementedQueryServiceServer) WatchDrift(*WatchDriftRequest, grpc.Serve
 }
 func (UnimplementedQueryServiceServer) ListNotifiers(context.Context, *ListNotifiersRequest) (*ListNotifiersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListNotifiers not implemented")
+}
+func (UnimplementedQueryServiceServer) PromoteBaseline(context.Context, *PromoteBaselineRequest) (*PromoteBaselineResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PromoteBaseline not implemented")
+}
+func (UnimplementedQueryServiceServer) GetGroupBaseline(context.Context, *GetGroupBaselineRequest) (*GetGroupBaselineResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGroupBaseline not implemented")
 }
 func (UnimplementedQueryServiceServer) mustEmbedUnimplementedQueryServiceServer() {}
 func (UnimplementedQueryServiceServer) testEmbeddedByValue()                      {}
@@ -356,6 +402,42 @@ func _QueryService_ListNotifiers_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QueryService_PromoteBaseline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PromoteBaselineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServiceServer).PromoteBaseline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueryService_PromoteBaseline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServiceServer).PromoteBaseline(ctx, req.(*PromoteBaselineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _QueryService_GetGroupBaseline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGroupBaselineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServiceServer).GetGroupBaseline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueryService_GetGroupBaseline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServiceServer).GetGroupBaseline(ctx, req.(*GetGroupBaselineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // QueryService_ServiceDesc is the grpc.ServiceDesc for QueryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -386,6 +468,14 @@ var QueryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListNotifiers",
 			Handler:    _QueryService_ListNotifiers_Handler,
+		},
+		{
+			MethodName: "PromoteBaseline",
+			Handler:    _QueryService_PromoteBaseline_Handler,
+		},
+		{
+			MethodName: "GetGroupBaseline",
+			Handler:    _QueryService_GetGroupBaseline_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
