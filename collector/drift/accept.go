@@ -18,7 +18,9 @@ type Expected struct {
 	Digest []byte
 }
 
-// Accept makes the current value of the host's open drift the baseline:
+// Accept makes the current value of the host's open drift the baseline
+// (for an item held to its group's baseline, the host's own baseline, and
+// an exception to the group's that holds the host to it from then on):
 // one item when k != nil, else all of the host's open items. Each gets
 // status ACCEPTED with by and reason, and an ACCEPTED event appended to
 // the event log. It stores the host's new OpenDrift count itself. An
@@ -95,6 +97,14 @@ func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, want *Expected,
 		}
 		if err != nil {
 			return nil, nil, err
+		}
+		if g := item.GetBaselineGroup(); g != "" {
+			// Held to the group's baseline: the accepted value becomes
+			// this host's own expectation, an exception to the group's.
+			err := tx.PutGroupException(&store.GroupException{Group: g, Host: hostID, Key: ik, By: by, Reason: reason, At: now})
+			if err != nil {
+				return nil, nil, err
+			}
 		}
 		item.Current = cur
 		item.Status = plumbv1.DriftStatus_DRIFT_STATUS_ACCEPTED

@@ -135,6 +135,10 @@ type applier struct {
 	// upserts, if it sent one: it goes on that package item's event,
 	// whatever the transition (a return to the baseline version too).
 	pkgChange *plumbv1.PackageChange
+	// group is the baseline of the host's group (nil: none), once
+	// groupLoaded.
+	group       *store.GroupBaseline
+	groupLoaded bool
 }
 
 func (e *Engine) applier(tx store.Tx, h *store.Host, c cause, observed int64) *applier {
@@ -229,7 +233,9 @@ func (a *applier) checkpoint(d *plumbv1.Delta) (mismatch, err error) {
 		}
 		a.h.HasBaseline = true
 		log.Info("baseline adopted", "host", a.h.ID, "seq", d.GetSeq(), "facts", n)
-		return nil, nil
+		// A member's first snapshot is its own baseline only where its
+		// group's does not apply: hold it to the group's now.
+		return nil, a.regroup(nil)
 	}
 	log.Debug("set digest match", "host", a.h.ID, "seq", d.GetSeq(), "facts", a.h.FactCount)
 	return nil, nil

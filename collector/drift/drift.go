@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/plumb-dev/plumb/collector/golden"
 	"github.com/plumb-dev/plumb/collector/severity"
 )
 
@@ -55,6 +56,9 @@ type Engine struct {
 	// Severity classifies drift items at each transition; nil means the
 	// shipped defaults.
 	Severity *severity.Rules
+	// GroupExclusions are the facts no group baseline covers; nil means
+	// golden.DefaultExclusions.
+	GroupExclusions *golden.Exclusions
 }
 
 func (e *Engine) now() time.Time {

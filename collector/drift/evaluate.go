@@ -12,14 +12,14 @@ import (
 )
 
 // evaluate compares the host's current value of k (cur, nil when absent)
-// with its baseline and moves the fact's drift item accordingly: a
+// with its expected value (expected: the group's baseline or its own) and moves the fact's drift item accordingly: a
 // divergence opens an item or updates the open one, a return to the
 // baseline resolves it. Hosts without a baseline have no drift.
 func (a *applier) evaluate(k fact.Key, cur *plumbv1.Fact) error {
 	if !a.h.HasBaseline {
 		return nil
 	}
-	base, err := lookup(a.tx.Baseline(a.h.ID, k))
+	base, group, err := a.expected(k)
 	if err != nil {
 		return err
 	}
@@ -63,15 +63,18 @@ func (a *applier) evaluate(k fact.Key, cur *plumbv1.Fact) error {
 			ObservedUnixNano: observed,
 			DetectedUnixNano: now,
 			UpdatedUnixNano:  now,
+			BaselineGroup:    group,
 		}
 		a.h.OpenDrift++
 		return a.record(item, plumbv1.DriftEventType_DRIFT_EVENT_TYPE_OPENED, now)
 	}
-	if sameDigest(item.GetCurrent(), cur) && item.GetChange() == change {
+	if sameDigest(item.GetCurrent(), cur) && item.GetChange() == change &&
+		sameDigest(item.GetBaseline(), base) && item.GetBaselineGroup() == group {
 		return nil
 	}
 	item.Change = change
 	item.Baseline = base
+	item.BaselineGroup = group
 	item.Current = cur
 	item.ObservedUnixNano = observed
 	item.UpdatedUnixNano = now

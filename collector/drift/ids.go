@@ -42,7 +42,10 @@ func (h *idHash) sum() string {
 type cause struct {
 	resync bool
 	health bool
-	n      uint64
+	// promote names the group whose promotion number n (its
+	// GroupBaseline.Generation) re-evaluated the host.
+	promote string
+	n       uint64
 }
 
 // tag is the first field of an id's hash: the kind of id, and whether a
@@ -54,6 +57,8 @@ func (c cause) tag(kind string) []byte {
 		return []byte(kind + "/resync")
 	case c.health:
 		return []byte(kind + "/health")
+	case c.promote != "":
+		return []byte(kind + "/promote/" + c.promote)
 	}
 	return []byte(kind)
 }
@@ -64,6 +69,8 @@ func (c cause) String() string {
 		return fmt.Sprintf("resync %d", c.n)
 	case c.health:
 		return fmt.Sprintf("health change %d", c.n)
+	case c.promote != "":
+		return fmt.Sprintf("promotion %d of group %q", c.n, c.promote)
 	}
 	return fmt.Sprintf("seq %d", c.n)
 }
