@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/plumb-dev/plumb/collector/auth"
+	"github.com/plumb-dev/plumb/collector/golden"
 	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/severity"
 	"github.com/plumb-dev/plumb/collector/silence"
@@ -49,6 +50,11 @@ type Config struct {
 	Severity []severity.Config `koanf:"severity"`
 	// severityRules is Severity parsed by Validate.
 	severityRules *severity.Rules
+
+	// GroupBaseline says which facts group (golden) baselines never cover.
+	GroupBaseline golden.Config `koanf:"group_baseline"`
+	// groupExclusions is GroupBaseline parsed by Validate.
+	groupExclusions *golden.Exclusions
 
 	// Maintenance are recurring windows in which matching drift is
 	// recorded but not sent.
@@ -168,6 +174,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	} else {
 		c.severityRules = rules
+	}
+	if x, err := c.GroupBaseline.Parse(); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.groupExclusions = x
 	}
 	if len(c.webhookGroup) > 0 && len(c.webhookURLs) == 0 {
 		errs = append(errs, errors.New("--webhook-group needs --webhook-url"))

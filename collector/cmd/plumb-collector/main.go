@@ -93,7 +93,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	}
 	defer st.Close()
 
-	eng := &drift.Engine{Logger: logger.With("component", "drift"), Severity: cfg.severityRules}
+	eng := &drift.Engine{Logger: logger.With("component", "drift"), Severity: cfg.severityRules, GroupExclusions: cfg.groupExclusions}
 	watchers := &query.Broadcaster{}
 	silences, err := silence.Open(ctx, st, silence.Options{
 		Windows: cfg.windows, Logger: logger.With("component", "silence"),
