@@ -108,6 +108,11 @@ type DriftItem struct {
 	UpdatedAt  string `json:"updated_at,omitempty"`
 	AcceptedBy string `json:"accepted_by,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+	// BaselineGroup names the group whose golden baseline the item
+	// compares with; ExceptionToGroup is set on an accepted one: the
+	// host's exception to that group's baseline.
+	BaselineGroup    string `json:"baseline_group,omitempty"`
+	ExceptionToGroup string `json:"exception_to_group,omitempty"`
 }
 
 // FromDriftItem renders it.
@@ -127,7 +132,17 @@ func FromDriftItem(it *plumbv1.DriftItem) *DriftItem {
 		UpdatedAt:  Time(it.GetUpdatedUnixNano()),
 		AcceptedBy: it.GetAcceptedBy(),
 		Reason:     it.GetReason(),
+
+		BaselineGroup:    it.GetBaselineGroup(),
+		ExceptionToGroup: exceptionTo(it),
 	}
+}
+
+func exceptionTo(it *plumbv1.DriftItem) string {
+	if it.GetStatus() != plumbv1.DriftStatus_DRIFT_STATUS_ACCEPTED {
+		return ""
+	}
+	return it.GetBaselineGroup()
 }
 
 // Change returns "added", "modified" or "removed".

@@ -71,9 +71,15 @@ func (a *app) showDrift(ctx context.Context, id, host string) error {
 	field("observed", timeCell(it.GetObservedUnixNano()))
 	field("detected", timeCell(it.GetDetectedUnixNano()))
 	field("updated", timeCell(it.GetUpdatedUnixNano()))
+	if g := it.GetBaselineGroup(); g != "" {
+		field("held to", "group "+esc(g)+"'s baseline")
+	}
 	if it.GetStatus() == plumbv1.DriftStatus_DRIFT_STATUS_ACCEPTED {
 		field("accepted", esc(it.GetAcceptedBy()))
 		field("reason", esc(it.GetReason()))
+		if g := it.GetBaselineGroup(); g != "" {
+			field("exception", "to group "+esc(g)+"'s baseline: this host is held to the accepted value")
+		}
 	}
 	if cur := it.GetCurrent(); cur != nil {
 		field("current", orDash(summary(cur)))

@@ -83,6 +83,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.driftCommand(),
 		a.acceptCommand(),
 		a.silenceCommand(),
+		a.baselineCommand(),
 		a.tokenCommand(),
 		a.apitokenCommand(),
 		a.notifiersCommand(),
