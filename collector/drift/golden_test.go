@@ -397,3 +397,55 @@ func TestGroupBaselineRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupBaselineSelection promotes only some facts: the rest stay held
+// to each host's own baseline, and a second selection adds to the first.
+func TestGroupBaselineSelection(t *testing.T) {
+	f := newFleet(t)
+	f.join("web-1", "web", map[string]string{"net.a": "1", "vm.b": "1"})
+	f.join("web-2", "web", map[string]string{"net.a": "2", "vm.b": "2", "net.c": "1"})
+	var gb *store.GroupBaseline
+	promote := func(sel store.Selection) {
+		t.Helper()
+		err := f.st.Update(context.Background(), func(tx store.Tx) error {
+			var err error
+			if gb, err = f.eng.Promote(tx, "web-1", "web", sel, "alice", "net only"); err != nil {
+				return err
+			}
+			for _, h := range []string{"web-1", "web-2"} {
+				if _, err := f.eng.Regroup(tx, h, "web", gb.Generation, &sel); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	promote(store.Selection{Key: "net.*"})
+	// net.a differs, net.c is extra; vm.b is not covered.
+	if d := cmp.Diff([]string{"net.a:web", "net.c:web"}, f.open("web-2")); d != "" {
+		t.Errorf("after net.* (-want +got):\n%s", d)
+	}
+	if gb.FactCount != 1 || len(gb.Selections) != 1 {
+		t.Errorf("baseline = %+v", gb)
+	}
+	promote(store.Selection{Kind: int32(plumbv1.FactKind_FACT_KIND_SYSCTL), Key: "vm.*"})
+	if d := cmp.Diff([]string{"net.a:web", "net.c:web", "vm.b:web"}, f.open("web-2")); d != "" {
+		t.Errorf("after vm.* (-want +got):\n%s", d)
+	}
+	if gb.FactCount != 2 || len(gb.Selections) != 2 || gb.Generation != 2 {
+		t.Errorf("baseline = %+v", gb)
+	}
+	// A host without its first snapshot cannot be promoted.
+	f.group["web-9"] = "web"
+	f.apply("web-9", upsert(sysctl("net.a", "1")))
+	err := f.st.Update(context.Background(), func(tx store.Tx) error {
+		_, err := f.eng.Promote(tx, "web-9", "web", store.Selection{}, "alice", "x")
+		return err
+	})
+	if !errors.Is(err, ErrNoSnapshot) {
+		t.Errorf("promote without a snapshot: %v, want ErrNoSnapshot", err)
+	}
+}

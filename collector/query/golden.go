@@ -52,7 +52,7 @@ func (s *Server) PromoteBaseline(ctx context.Context, req *plumbv1.PromoteBaseli
 	}
 	if req.GetKind() != plumbv1.FactKind_FACT_KIND_UNSPECIFIED {
 		if err := checkKind(req.GetKind()); err != nil {
-			return nil, err
+			return nil, invalid(err.Error())
 		}
 		if drift.IsHealth(req.GetKind()) {
 			return nil, invalid("health facts are the collector's, never part of a baseline")
