@@ -23,6 +23,8 @@ const (
 	Silences  List = 4
 	APITokens List = 5
 	Notifiers List = 6
+	HostDiff  List = 7
+	Outliers  List = 8
 )
 
 // tokenVersion is the first byte of every token. A collector refuses a

@@ -21,6 +21,62 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// OutlierKind says how a host departs from the majority on one key.
+type OutlierKind int32
+
+const (
+	OutlierKind_OUTLIER_KIND_UNSPECIFIED OutlierKind = 0
+	// The host has the key with another value than the majority's.
+	OutlierKind_OUTLIER_KIND_DIFFERS OutlierKind = 1
+	// The majority has the key; the host does not.
+	OutlierKind_OUTLIER_KIND_MISSING OutlierKind = 2
+	// The majority lacks the key; the host has it.
+	OutlierKind_OUTLIER_KIND_EXTRA OutlierKind = 3
+)
+
+// Enum value maps for OutlierKind.
+var (
+	OutlierKind_name = map[int32]string{
+		0: "OUTLIER_KIND_UNSPECIFIED",
+		1: "OUTLIER_KIND_DIFFERS",
+		2: "OUTLIER_KIND_MISSING",
+		3: "OUTLIER_KIND_EXTRA",
+	}
+	OutlierKind_value = map[string]int32{
+		"OUTLIER_KIND_UNSPECIFIED": 0,
+		"OUTLIER_KIND_DIFFERS":     1,
+		"OUTLIER_KIND_MISSING":     2,
+		"OUTLIER_KIND_EXTRA":       3,
+	}
+)
+
+func (x OutlierKind) Enum() *OutlierKind {
+	p := new(OutlierKind)
+	*p = x
+	return p
+}
+
+func (x OutlierKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OutlierKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_plumb_v1_query_proto_enumTypes[0].Descriptor()
+}
+
+func (OutlierKind) Type() protoreflect.EnumType {
+	return &file_plumb_v1_query_proto_enumTypes[0]
+}
+
+func (x OutlierKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OutlierKind.Descriptor instead.
+func (OutlierKind) EnumDescriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{0}
+}
+
 // HostState filters hosts by how their agent stands.
 type HostState int32
 
@@ -63,11 +119,11 @@ func (x HostState) String() string {
 }
 
 func (HostState) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[0].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[1].Descriptor()
 }
 
 func (HostState) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[0]
+	return &file_plumb_v1_query_proto_enumTypes[1]
 }
 
 func (x HostState) Number() protoreflect.EnumNumber {
@@ -76,7 +132,7 @@ func (x HostState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use HostState.Descriptor instead.
 func (HostState) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{0}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{1}
 }
 
 // DriftChange says how a fact differs from its baseline.
@@ -119,11 +175,11 @@ func (x DriftChange) String() string {
 }
 
 func (DriftChange) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[1].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[2].Descriptor()
 }
 
 func (DriftChange) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[1]
+	return &file_plumb_v1_query_proto_enumTypes[2]
 }
 
 func (x DriftChange) Number() protoreflect.EnumNumber {
@@ -132,7 +188,7 @@ func (x DriftChange) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriftChange.Descriptor instead.
 func (DriftChange) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{1}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{2}
 }
 
 // DriftStatus is where a drift item stands.
@@ -174,11 +230,11 @@ func (x DriftStatus) String() string {
 }
 
 func (DriftStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[2].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[3].Descriptor()
 }
 
 func (DriftStatus) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[2]
+	return &file_plumb_v1_query_proto_enumTypes[3]
 }
 
 func (x DriftStatus) Number() protoreflect.EnumNumber {
@@ -187,7 +243,7 @@ func (x DriftStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriftStatus.Descriptor instead.
 func (DriftStatus) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{2}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{3}
 }
 
 // Severity is how urgent a drift item is, from the collector's severity
@@ -228,11 +284,11 @@ func (x Severity) String() string {
 }
 
 func (Severity) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[3].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[4].Descriptor()
 }
 
 func (Severity) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[3]
+	return &file_plumb_v1_query_proto_enumTypes[4]
 }
 
 func (x Severity) Number() protoreflect.EnumNumber {
@@ -241,7 +297,7 @@ func (x Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Severity.Descriptor instead.
 func (Severity) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{3}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{4}
 }
 
 // DriftEventType is a drift item's transition.
@@ -290,11 +346,11 @@ func (x DriftEventType) String() string {
 }
 
 func (DriftEventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[4].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[5].Descriptor()
 }
 
 func (DriftEventType) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[4]
+	return &file_plumb_v1_query_proto_enumTypes[5]
 }
 
 func (x DriftEventType) Number() protoreflect.EnumNumber {
@@ -303,7 +359,7 @@ func (x DriftEventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriftEventType.Descriptor instead.
 func (DriftEventType) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{4}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{5}
 }
 
 // DriftState filters drift items by status.
@@ -352,11 +408,11 @@ func (x DriftState) String() string {
 }
 
 func (DriftState) Descriptor() protoreflect.EnumDescriptor {
-	return file_plumb_v1_query_proto_enumTypes[5].Descriptor()
+	return file_plumb_v1_query_proto_enumTypes[6].Descriptor()
 }
 
 func (DriftState) Type() protoreflect.EnumType {
-	return &file_plumb_v1_query_proto_enumTypes[5]
+	return &file_plumb_v1_query_proto_enumTypes[6]
 }
 
 func (x DriftState) Number() protoreflect.EnumNumber {
@@ -365,7 +421,7 @@ func (x DriftState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DriftState.Descriptor instead.
 func (DriftState) EnumDescriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{5}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{6}
 }
 
 type PromoteBaselineRequest struct {
@@ -892,6 +948,502 @@ func (x *GetGroupBaselineResponse) GetBaseline() *GroupBaseline {
 	return nil
 }
 
+type DiffHostsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	HostA string                 `protobuf:"bytes,1,opt,name=host_a,json=hostA,proto3" json:"host_a,omitempty"`
+	HostB string                 `protobuf:"bytes,2,opt,name=host_b,json=hostB,proto3" json:"host_b,omitempty"`
+	// Optional filter; unspecified compares every kind.
+	Kind FactKind `protobuf:"varint,3,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	// Optional: a doublestar glob on the fact key as plumbctl prints it.
+	KeyGlob string `protobuf:"bytes,4,opt,name=key_glob,json=keyGlob,proto3" json:"key_glob,omitempty"`
+	// Most differences in one response: 0 means the default (1,000); more
+	// than 10,000 is refused. See QueryService for paging.
+	PageSize      uint32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffHostsRequest) Reset() {
+	*x = DiffHostsRequest{}
+	mi := &file_plumb_v1_query_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffHostsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffHostsRequest) ProtoMessage() {}
+
+func (x *DiffHostsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffHostsRequest.ProtoReflect.Descriptor instead.
+func (*DiffHostsRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DiffHostsRequest) GetHostA() string {
+	if x != nil {
+		return x.HostA
+	}
+	return ""
+}
+
+func (x *DiffHostsRequest) GetHostB() string {
+	if x != nil {
+		return x.HostB
+	}
+	return ""
+}
+
+func (x *DiffHostsRequest) GetKind() FactKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactKind_FACT_KIND_UNSPECIFIED
+}
+
+func (x *DiffHostsRequest) GetKeyGlob() string {
+	if x != nil {
+		return x.KeyGlob
+	}
+	return ""
+}
+
+func (x *DiffHostsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *DiffHostsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type DiffHostsResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Differences []*FactDifference      `protobuf:"bytes,1,rep,name=differences,proto3" json:"differences,omitempty"`
+	// Cursor of the next page; empty when this is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffHostsResponse) Reset() {
+	*x = DiffHostsResponse{}
+	mi := &file_plumb_v1_query_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffHostsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffHostsResponse) ProtoMessage() {}
+
+func (x *DiffHostsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffHostsResponse.ProtoReflect.Descriptor instead.
+func (*DiffHostsResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DiffHostsResponse) GetDifferences() []*FactDifference {
+	if x != nil {
+		return x.Differences
+	}
+	return nil
+}
+
+func (x *DiffHostsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// FactDifference is one fact key on which two hosts differ.
+type FactDifference struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  FactKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	Key   []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// The fact on host A; unset when only host B has it.
+	A *Fact `protobuf:"bytes,3,opt,name=a,proto3" json:"a,omitempty"`
+	// The fact on host B; unset when only host A has it.
+	B *Fact `protobuf:"bytes,4,opt,name=b,proto3" json:"b,omitempty"`
+	// When both have it: the names of the attributes that differ
+	// ("sha256", "mode", "version", ...), volatile ones (mtime, inode...)
+	// left out.
+	Attributes    []string `protobuf:"bytes,5,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FactDifference) Reset() {
+	*x = FactDifference{}
+	mi := &file_plumb_v1_query_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FactDifference) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FactDifference) ProtoMessage() {}
+
+func (x *FactDifference) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FactDifference.ProtoReflect.Descriptor instead.
+func (*FactDifference) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *FactDifference) GetKind() FactKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactKind_FACT_KIND_UNSPECIFIED
+}
+
+func (x *FactDifference) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *FactDifference) GetA() *Fact {
+	if x != nil {
+		return x.A
+	}
+	return nil
+}
+
+func (x *FactDifference) GetB() *Fact {
+	if x != nil {
+		return x.B
+	}
+	return nil
+}
+
+func (x *FactDifference) GetAttributes() []string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+type ListOutliersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hosts to compare, as ListHostsRequest.label_selector
+	// ("group=web"); empty compares every host.
+	LabelSelector string `protobuf:"bytes,1,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	// Optional filter; unspecified compares every kind but
+	// FACT_KIND_HEALTH.
+	Kind FactKind `protobuf:"varint,2,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	// Optional: a doublestar glob on the fact key as plumbctl prints it.
+	KeyGlob string `protobuf:"bytes,3,opt,name=key_glob,json=keyGlob,proto3" json:"key_glob,omitempty"`
+	// Further keys to leave out (doublestar globs on the key as plumbctl
+	// prints it), besides the default list of facts that legitimately
+	// differ per host (/etc/hostname, /etc/machine-id, SSH host keys...).
+	Exclude []string `protobuf:"bytes,4,rep,name=exclude,proto3" json:"exclude,omitempty"`
+	// Compare the default list's facts too.
+	NoDefaultExclude bool `protobuf:"varint,5,opt,name=no_default_exclude,json=noDefaultExclude,proto3" json:"no_default_exclude,omitempty"`
+	// Most outliers in one response: 0 means the default (1,000); more than
+	// 10,000 is refused. Each page recomputes the comparison over the
+	// hosts' current facts. See QueryService for paging.
+	PageSize      uint32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOutliersRequest) Reset() {
+	*x = ListOutliersRequest{}
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOutliersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOutliersRequest) ProtoMessage() {}
+
+func (x *ListOutliersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOutliersRequest.ProtoReflect.Descriptor instead.
+func (*ListOutliersRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListOutliersRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+func (x *ListOutliersRequest) GetKind() FactKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactKind_FACT_KIND_UNSPECIFIED
+}
+
+func (x *ListOutliersRequest) GetKeyGlob() string {
+	if x != nil {
+		return x.KeyGlob
+	}
+	return ""
+}
+
+func (x *ListOutliersRequest) GetExclude() []string {
+	if x != nil {
+		return x.Exclude
+	}
+	return nil
+}
+
+func (x *ListOutliersRequest) GetNoDefaultExclude() bool {
+	if x != nil {
+		return x.NoDefaultExclude
+	}
+	return false
+}
+
+func (x *ListOutliersRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOutliersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListOutliersResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Outliers []*Outlier             `protobuf:"bytes,1,rep,name=outliers,proto3" json:"outliers,omitempty"`
+	// Cursor of the next page; empty when this is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many hosts the selector matched (the comparison's population).
+	Hosts         uint32 `protobuf:"varint,3,opt,name=hosts,proto3" json:"hosts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOutliersResponse) Reset() {
+	*x = ListOutliersResponse{}
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOutliersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOutliersResponse) ProtoMessage() {}
+
+func (x *ListOutliersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOutliersResponse.ProtoReflect.Descriptor instead.
+func (*ListOutliersResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListOutliersResponse) GetOutliers() []*Outlier {
+	if x != nil {
+		return x.Outliers
+	}
+	return nil
+}
+
+func (x *ListOutliersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListOutliersResponse) GetHosts() uint32 {
+	if x != nil {
+		return x.Hosts
+	}
+	return 0
+}
+
+// Outlier is one host whose fact departs from a clear majority of the
+// compared hosts: at least two thirds of them (and at least two hosts)
+// agree on the key (the same digest, or all lacking it), and this host
+// does not.
+type Outlier struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	HostId  string                 `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	Kind    FactKind               `protobuf:"varint,2,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	Key     []byte                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Outlier OutlierKind            `protobuf:"varint,4,opt,name=outlier,proto3,enum=plumb.v1.OutlierKind" json:"outlier,omitempty"`
+	// The host's digest; empty when it lacks the key.
+	Digest []byte `protobuf:"bytes,5,opt,name=digest,proto3" json:"digest,omitempty"`
+	// The majority's digest; empty when the majority lacks the key.
+	MajorityDigest []byte `protobuf:"bytes,6,opt,name=majority_digest,json=majorityDigest,proto3" json:"majority_digest,omitempty"`
+	// How many hosts agree with the majority, out of how many compared.
+	Agree         uint32 `protobuf:"varint,7,opt,name=agree,proto3" json:"agree,omitempty"`
+	Hosts         uint32 `protobuf:"varint,8,opt,name=hosts,proto3" json:"hosts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Outlier) Reset() {
+	*x = Outlier{}
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Outlier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Outlier) ProtoMessage() {}
+
+func (x *Outlier) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Outlier.ProtoReflect.Descriptor instead.
+func (*Outlier) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Outlier) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *Outlier) GetKind() FactKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactKind_FACT_KIND_UNSPECIFIED
+}
+
+func (x *Outlier) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *Outlier) GetOutlier() OutlierKind {
+	if x != nil {
+		return x.Outlier
+	}
+	return OutlierKind_OUTLIER_KIND_UNSPECIFIED
+}
+
+func (x *Outlier) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *Outlier) GetMajorityDigest() []byte {
+	if x != nil {
+		return x.MajorityDigest
+	}
+	return nil
+}
+
+func (x *Outlier) GetAgree() uint32 {
+	if x != nil {
+		return x.Agree
+	}
+	return 0
+}
+
+func (x *Outlier) GetHosts() uint32 {
+	if x != nil {
+		return x.Hosts
+	}
+	return 0
+}
+
 type ListNotifiersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Most notifiers in one response, in name order: 0 means the default
@@ -906,7 +1458,7 @@ type ListNotifiersRequest struct {
 
 func (x *ListNotifiersRequest) Reset() {
 	*x = ListNotifiersRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[7]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1470,7 @@ func (x *ListNotifiersRequest) String() string {
 func (*ListNotifiersRequest) ProtoMessage() {}
 
 func (x *ListNotifiersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[7]
+	mi := &file_plumb_v1_query_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1483,7 @@ func (x *ListNotifiersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotifiersRequest.ProtoReflect.Descriptor instead.
 func (*ListNotifiersRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{7}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListNotifiersRequest) GetPageSize() uint32 {
@@ -959,7 +1511,7 @@ type ListNotifiersResponse struct {
 
 func (x *ListNotifiersResponse) Reset() {
 	*x = ListNotifiersResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[8]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +1523,7 @@ func (x *ListNotifiersResponse) String() string {
 func (*ListNotifiersResponse) ProtoMessage() {}
 
 func (x *ListNotifiersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[8]
+	mi := &file_plumb_v1_query_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1536,7 @@ func (x *ListNotifiersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotifiersResponse.ProtoReflect.Descriptor instead.
 func (*ListNotifiersResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{8}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListNotifiersResponse) GetNotifiers() []*NotifierStatus {
@@ -1025,7 +1577,7 @@ type NotifierStatus struct {
 
 func (x *NotifierStatus) Reset() {
 	*x = NotifierStatus{}
-	mi := &file_plumb_v1_query_proto_msgTypes[9]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1589,7 @@ func (x *NotifierStatus) String() string {
 func (*NotifierStatus) ProtoMessage() {}
 
 func (x *NotifierStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[9]
+	mi := &file_plumb_v1_query_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1602,7 @@ func (x *NotifierStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotifierStatus.ProtoReflect.Descriptor instead.
 func (*NotifierStatus) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{9}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *NotifierStatus) GetName() string {
@@ -1142,7 +1694,7 @@ type Host struct {
 
 func (x *Host) Reset() {
 	*x = Host{}
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1706,7 @@ func (x *Host) String() string {
 func (*Host) ProtoMessage() {}
 
 func (x *Host) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[10]
+	mi := &file_plumb_v1_query_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1719,7 @@ func (x *Host) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Host.ProtoReflect.Descriptor instead.
 func (*Host) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{10}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Host) GetHostId() string {
@@ -1281,7 +1833,7 @@ type OpenDriftCounts struct {
 
 func (x *OpenDriftCounts) Reset() {
 	*x = OpenDriftCounts{}
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1845,7 @@ func (x *OpenDriftCounts) String() string {
 func (*OpenDriftCounts) ProtoMessage() {}
 
 func (x *OpenDriftCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[11]
+	mi := &file_plumb_v1_query_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1858,7 @@ func (x *OpenDriftCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenDriftCounts.ProtoReflect.Descriptor instead.
 func (*OpenDriftCounts) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{11}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OpenDriftCounts) GetCritical() uint64 {
@@ -1367,7 +1919,7 @@ type ListHostsRequest struct {
 
 func (x *ListHostsRequest) Reset() {
 	*x = ListHostsRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1931,7 @@ func (x *ListHostsRequest) String() string {
 func (*ListHostsRequest) ProtoMessage() {}
 
 func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[12]
+	mi := &file_plumb_v1_query_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1944,7 @@ func (x *ListHostsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsRequest.ProtoReflect.Descriptor instead.
 func (*ListHostsRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{12}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListHostsRequest) GetPageSize() uint32 {
@@ -1441,7 +1993,7 @@ type ListHostsResponse struct {
 
 func (x *ListHostsResponse) Reset() {
 	*x = ListHostsResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +2005,7 @@ func (x *ListHostsResponse) String() string {
 func (*ListHostsResponse) ProtoMessage() {}
 
 func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[13]
+	mi := &file_plumb_v1_query_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +2018,7 @@ func (x *ListHostsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHostsResponse.ProtoReflect.Descriptor instead.
 func (*ListHostsResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{13}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListHostsResponse) GetHosts() []*Host {
@@ -1505,7 +2057,7 @@ type ListFactsRequest struct {
 
 func (x *ListFactsRequest) Reset() {
 	*x = ListFactsRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[14]
+	mi := &file_plumb_v1_query_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +2069,7 @@ func (x *ListFactsRequest) String() string {
 func (*ListFactsRequest) ProtoMessage() {}
 
 func (x *ListFactsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[14]
+	mi := &file_plumb_v1_query_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +2082,7 @@ func (x *ListFactsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactsRequest.ProtoReflect.Descriptor instead.
 func (*ListFactsRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{14}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListFactsRequest) GetHostId() string {
@@ -1579,7 +2131,7 @@ type ListFactsResponse struct {
 
 func (x *ListFactsResponse) Reset() {
 	*x = ListFactsResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[15]
+	mi := &file_plumb_v1_query_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +2143,7 @@ func (x *ListFactsResponse) String() string {
 func (*ListFactsResponse) ProtoMessage() {}
 
 func (x *ListFactsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[15]
+	mi := &file_plumb_v1_query_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +2156,7 @@ func (x *ListFactsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFactsResponse.ProtoReflect.Descriptor instead.
 func (*ListFactsResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{15}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListFactsResponse) GetFacts() []*Fact {
@@ -1657,7 +2209,7 @@ type DriftItem struct {
 
 func (x *DriftItem) Reset() {
 	*x = DriftItem{}
-	mi := &file_plumb_v1_query_proto_msgTypes[16]
+	mi := &file_plumb_v1_query_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +2221,7 @@ func (x *DriftItem) String() string {
 func (*DriftItem) ProtoMessage() {}
 
 func (x *DriftItem) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[16]
+	mi := &file_plumb_v1_query_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +2234,7 @@ func (x *DriftItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftItem.ProtoReflect.Descriptor instead.
 func (*DriftItem) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{16}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DriftItem) GetId() string {
@@ -1814,7 +2366,7 @@ type DriftEvent struct {
 
 func (x *DriftEvent) Reset() {
 	*x = DriftEvent{}
-	mi := &file_plumb_v1_query_proto_msgTypes[17]
+	mi := &file_plumb_v1_query_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +2378,7 @@ func (x *DriftEvent) String() string {
 func (*DriftEvent) ProtoMessage() {}
 
 func (x *DriftEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[17]
+	mi := &file_plumb_v1_query_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +2391,7 @@ func (x *DriftEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriftEvent.ProtoReflect.Descriptor instead.
 func (*DriftEvent) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{17}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DriftEvent) GetId() string {
@@ -1920,7 +2472,7 @@ type SilenceSummary struct {
 
 func (x *SilenceSummary) Reset() {
 	*x = SilenceSummary{}
-	mi := &file_plumb_v1_query_proto_msgTypes[18]
+	mi := &file_plumb_v1_query_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2484,7 @@ func (x *SilenceSummary) String() string {
 func (*SilenceSummary) ProtoMessage() {}
 
 func (x *SilenceSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[18]
+	mi := &file_plumb_v1_query_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2497,7 @@ func (x *SilenceSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SilenceSummary.ProtoReflect.Descriptor instead.
 func (*SilenceSummary) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{18}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SilenceSummary) GetSilence() *Silence {
@@ -2000,7 +2552,7 @@ type SilenceHostCount struct {
 
 func (x *SilenceHostCount) Reset() {
 	*x = SilenceHostCount{}
-	mi := &file_plumb_v1_query_proto_msgTypes[19]
+	mi := &file_plumb_v1_query_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2564,7 @@ func (x *SilenceHostCount) String() string {
 func (*SilenceHostCount) ProtoMessage() {}
 
 func (x *SilenceHostCount) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[19]
+	mi := &file_plumb_v1_query_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2577,7 @@ func (x *SilenceHostCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SilenceHostCount.ProtoReflect.Descriptor instead.
 func (*SilenceHostCount) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{19}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SilenceHostCount) GetHostId() string {
@@ -2060,7 +2612,7 @@ type SilencedItem struct {
 
 func (x *SilencedItem) Reset() {
 	*x = SilencedItem{}
-	mi := &file_plumb_v1_query_proto_msgTypes[20]
+	mi := &file_plumb_v1_query_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +2624,7 @@ func (x *SilencedItem) String() string {
 func (*SilencedItem) ProtoMessage() {}
 
 func (x *SilencedItem) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[20]
+	mi := &file_plumb_v1_query_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +2637,7 @@ func (x *SilencedItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SilencedItem.ProtoReflect.Descriptor instead.
 func (*SilencedItem) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{20}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SilencedItem) GetId() string {
@@ -2177,7 +2729,7 @@ type ListDriftRequest struct {
 
 func (x *ListDriftRequest) Reset() {
 	*x = ListDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[21]
+	mi := &file_plumb_v1_query_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2741,7 @@ func (x *ListDriftRequest) String() string {
 func (*ListDriftRequest) ProtoMessage() {}
 
 func (x *ListDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[21]
+	mi := &file_plumb_v1_query_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2754,7 @@ func (x *ListDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDriftRequest.ProtoReflect.Descriptor instead.
 func (*ListDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{21}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListDriftRequest) GetHostId() string {
@@ -2293,7 +2845,7 @@ type ListDriftResponse struct {
 
 func (x *ListDriftResponse) Reset() {
 	*x = ListDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[22]
+	mi := &file_plumb_v1_query_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2305,7 +2857,7 @@ func (x *ListDriftResponse) String() string {
 func (*ListDriftResponse) ProtoMessage() {}
 
 func (x *ListDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[22]
+	mi := &file_plumb_v1_query_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2318,7 +2870,7 @@ func (x *ListDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDriftResponse.ProtoReflect.Descriptor instead.
 func (*ListDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{22}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListDriftResponse) GetItems() []*DriftItem {
@@ -2348,7 +2900,7 @@ type GetDriftRequest struct {
 
 func (x *GetDriftRequest) Reset() {
 	*x = GetDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[23]
+	mi := &file_plumb_v1_query_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2360,7 +2912,7 @@ func (x *GetDriftRequest) String() string {
 func (*GetDriftRequest) ProtoMessage() {}
 
 func (x *GetDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[23]
+	mi := &file_plumb_v1_query_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2373,7 +2925,7 @@ func (x *GetDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDriftRequest.ProtoReflect.Descriptor instead.
 func (*GetDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{23}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetDriftRequest) GetId() string {
@@ -2399,7 +2951,7 @@ type GetDriftResponse struct {
 
 func (x *GetDriftResponse) Reset() {
 	*x = GetDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[24]
+	mi := &file_plumb_v1_query_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2411,7 +2963,7 @@ func (x *GetDriftResponse) String() string {
 func (*GetDriftResponse) ProtoMessage() {}
 
 func (x *GetDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[24]
+	mi := &file_plumb_v1_query_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2424,7 +2976,7 @@ func (x *GetDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDriftResponse.ProtoReflect.Descriptor instead.
 func (*GetDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{24}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetDriftResponse) GetItem() *DriftItem {
@@ -2460,7 +3012,7 @@ type AcceptDriftRequest struct {
 
 func (x *AcceptDriftRequest) Reset() {
 	*x = AcceptDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[25]
+	mi := &file_plumb_v1_query_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2472,7 +3024,7 @@ func (x *AcceptDriftRequest) String() string {
 func (*AcceptDriftRequest) ProtoMessage() {}
 
 func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[25]
+	mi := &file_plumb_v1_query_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2485,7 +3037,7 @@ func (x *AcceptDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftRequest.ProtoReflect.Descriptor instead.
 func (*AcceptDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{25}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AcceptDriftRequest) GetHostId() string {
@@ -2543,7 +3095,7 @@ type ExpectedValue struct {
 
 func (x *ExpectedValue) Reset() {
 	*x = ExpectedValue{}
-	mi := &file_plumb_v1_query_proto_msgTypes[26]
+	mi := &file_plumb_v1_query_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2555,7 +3107,7 @@ func (x *ExpectedValue) String() string {
 func (*ExpectedValue) ProtoMessage() {}
 
 func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[26]
+	mi := &file_plumb_v1_query_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2568,7 +3120,7 @@ func (x *ExpectedValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpectedValue.ProtoReflect.Descriptor instead.
 func (*ExpectedValue) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{26}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ExpectedValue) GetDigest() []byte {
@@ -2587,7 +3139,7 @@ type AcceptDriftResponse struct {
 
 func (x *AcceptDriftResponse) Reset() {
 	*x = AcceptDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[27]
+	mi := &file_plumb_v1_query_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2599,7 +3151,7 @@ func (x *AcceptDriftResponse) String() string {
 func (*AcceptDriftResponse) ProtoMessage() {}
 
 func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[27]
+	mi := &file_plumb_v1_query_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2612,7 +3164,7 @@ func (x *AcceptDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptDriftResponse.ProtoReflect.Descriptor instead.
 func (*AcceptDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{27}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AcceptDriftResponse) GetAccepted() []*DriftItem {
@@ -2637,7 +3189,7 @@ type WatchDriftRequest struct {
 
 func (x *WatchDriftRequest) Reset() {
 	*x = WatchDriftRequest{}
-	mi := &file_plumb_v1_query_proto_msgTypes[28]
+	mi := &file_plumb_v1_query_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2649,7 +3201,7 @@ func (x *WatchDriftRequest) String() string {
 func (*WatchDriftRequest) ProtoMessage() {}
 
 func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[28]
+	mi := &file_plumb_v1_query_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2662,7 +3214,7 @@ func (x *WatchDriftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftRequest.ProtoReflect.Descriptor instead.
 func (*WatchDriftRequest) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{28}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WatchDriftRequest) GetHostId() string {
@@ -2688,7 +3240,7 @@ type WatchDriftResponse struct {
 
 func (x *WatchDriftResponse) Reset() {
 	*x = WatchDriftResponse{}
-	mi := &file_plumb_v1_query_proto_msgTypes[29]
+	mi := &file_plumb_v1_query_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2700,7 +3252,7 @@ func (x *WatchDriftResponse) String() string {
 func (*WatchDriftResponse) ProtoMessage() {}
 
 func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plumb_v1_query_proto_msgTypes[29]
+	mi := &file_plumb_v1_query_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2713,7 +3265,7 @@ func (x *WatchDriftResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDriftResponse.ProtoReflect.Descriptor instead.
 func (*WatchDriftResponse) Descriptor() ([]byte, []int) {
-	return file_plumb_v1_query_proto_rawDescGZIP(), []int{29}
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WatchDriftResponse) GetEvent() *DriftEvent {
@@ -2775,7 +3327,48 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x17GetGroupBaselineRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\"O\n" +
 	"\x18GetGroupBaselineResponse\x123\n" +
-	"\bbaseline\x18\x01 \x01(\v2\x17.plumb.v1.GroupBaselineR\bbaseline\"R\n" +
+	"\bbaseline\x18\x01 \x01(\v2\x17.plumb.v1.GroupBaselineR\bbaseline\"\xbf\x01\n" +
+	"\x10DiffHostsRequest\x12\x15\n" +
+	"\x06host_a\x18\x01 \x01(\tR\x05hostA\x12\x15\n" +
+	"\x06host_b\x18\x02 \x01(\tR\x05hostB\x12&\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x19\n" +
+	"\bkey_glob\x18\x04 \x01(\tR\akeyGlob\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"w\n" +
+	"\x11DiffHostsResponse\x12:\n" +
+	"\vdifferences\x18\x01 \x03(\v2\x18.plumb.v1.FactDifferenceR\vdifferences\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa6\x01\n" +
+	"\x0eFactDifference\x12&\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x1c\n" +
+	"\x01a\x18\x03 \x01(\v2\x0e.plumb.v1.FactR\x01a\x12\x1c\n" +
+	"\x01b\x18\x04 \x01(\v2\x0e.plumb.v1.FactR\x01b\x12\x1e\n" +
+	"\n" +
+	"attributes\x18\x05 \x03(\tR\n" +
+	"attributes\"\x83\x02\n" +
+	"\x13ListOutliersRequest\x12%\n" +
+	"\x0elabel_selector\x18\x01 \x01(\tR\rlabelSelector\x12&\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x19\n" +
+	"\bkey_glob\x18\x03 \x01(\tR\akeyGlob\x12\x18\n" +
+	"\aexclude\x18\x04 \x03(\tR\aexclude\x12,\n" +
+	"\x12no_default_exclude\x18\x05 \x01(\bR\x10noDefaultExclude\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\"\x83\x01\n" +
+	"\x14ListOutliersResponse\x12-\n" +
+	"\boutliers\x18\x01 \x03(\v2\x11.plumb.v1.OutlierR\boutliers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
+	"\x05hosts\x18\x03 \x01(\rR\x05hosts\"\xfa\x01\n" +
+	"\aOutlier\x12\x17\n" +
+	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\fR\x03key\x12/\n" +
+	"\aoutlier\x18\x04 \x01(\x0e2\x15.plumb.v1.OutlierKindR\aoutlier\x12\x16\n" +
+	"\x06digest\x18\x05 \x01(\fR\x06digest\x12'\n" +
+	"\x0fmajority_digest\x18\x06 \x01(\fR\x0emajorityDigest\x12\x14\n" +
+	"\x05agree\x18\a \x01(\rR\x05agree\x12\x14\n" +
+	"\x05hosts\x18\b \x01(\rR\x05hosts\"R\n" +
 	"\x14ListNotifiersRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2928,7 +3521,12 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\x04R\bafterSeq\"@\n" +
 	"\x12WatchDriftResponse\x12*\n" +
-	"\x05event\x18\x01 \x01(\v2\x14.plumb.v1.DriftEventR\x05event*t\n" +
+	"\x05event\x18\x01 \x01(\v2\x14.plumb.v1.DriftEventR\x05event*w\n" +
+	"\vOutlierKind\x12\x1c\n" +
+	"\x18OUTLIER_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14OUTLIER_KIND_DIFFERS\x10\x01\x12\x18\n" +
+	"\x14OUTLIER_KIND_MISSING\x10\x02\x12\x16\n" +
+	"\x12OUTLIER_KIND_EXTRA\x10\x03*t\n" +
 	"\tHostState\x12\x1a\n" +
 	"\x16HOST_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14HOST_STATE_CONNECTED\x10\x01\x12\x1b\n" +
@@ -2963,7 +3561,7 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x14DRIFT_STATE_RESOLVED\x10\x02\x12\x18\n" +
 	"\x14DRIFT_STATE_ACCEPTED\x10\x03\x12\x16\n" +
 	"\x12DRIFT_STATE_CLOSED\x10\x04\x12\x13\n" +
-	"\x0fDRIFT_STATE_ALL\x10\x052\xbf\x05\n" +
+	"\x0fDRIFT_STATE_ALL\x10\x052\xd4\x06\n" +
 	"\fQueryService\x12D\n" +
 	"\tListHosts\x12\x1a.plumb.v1.ListHostsRequest\x1a\x1b.plumb.v1.ListHostsResponse\x12D\n" +
 	"\tListFacts\x12\x1a.plumb.v1.ListFactsRequest\x1a\x1b.plumb.v1.ListFactsResponse\x12D\n" +
@@ -2974,7 +3572,9 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"WatchDrift\x12\x1b.plumb.v1.WatchDriftRequest\x1a\x1c.plumb.v1.WatchDriftResponse0\x01\x12P\n" +
 	"\rListNotifiers\x12\x1e.plumb.v1.ListNotifiersRequest\x1a\x1f.plumb.v1.ListNotifiersResponse\x12V\n" +
 	"\x0fPromoteBaseline\x12 .plumb.v1.PromoteBaselineRequest\x1a!.plumb.v1.PromoteBaselineResponse\x12Y\n" +
-	"\x10GetGroupBaseline\x12!.plumb.v1.GetGroupBaselineRequest\x1a\".plumb.v1.GetGroupBaselineResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
+	"\x10GetGroupBaseline\x12!.plumb.v1.GetGroupBaselineRequest\x1a\".plumb.v1.GetGroupBaselineResponse\x12D\n" +
+	"\tDiffHosts\x12\x1a.plumb.v1.DiffHostsRequest\x1a\x1b.plumb.v1.DiffHostsResponse\x12M\n" +
+	"\fListOutliers\x12\x1d.plumb.v1.ListOutliersRequest\x1a\x1e.plumb.v1.ListOutliersResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
 
 var (
 	file_plumb_v1_query_proto_rawDescOnce sync.Once
@@ -2988,120 +3588,140 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 	return file_plumb_v1_query_proto_rawDescData
 }
 
-var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_plumb_v1_query_proto_goTypes = []any{
-	(HostState)(0),                   // 0: plumb.v1.HostState
-	(DriftChange)(0),                 // 1: plumb.v1.DriftChange
-	(DriftStatus)(0),                 // 2: plumb.v1.DriftStatus
-	(Severity)(0),                    // 3: plumb.v1.Severity
-	(DriftEventType)(0),              // 4: plumb.v1.DriftEventType
-	(DriftState)(0),                  // 5: plumb.v1.DriftState
-	(*PromoteBaselineRequest)(nil),   // 6: plumb.v1.PromoteBaselineRequest
-	(*PromoteBaselineResponse)(nil),  // 7: plumb.v1.PromoteBaselineResponse
-	(*GroupBaseline)(nil),            // 8: plumb.v1.GroupBaseline
-	(*BaselineSelection)(nil),        // 9: plumb.v1.BaselineSelection
-	(*GroupException)(nil),           // 10: plumb.v1.GroupException
-	(*GetGroupBaselineRequest)(nil),  // 11: plumb.v1.GetGroupBaselineRequest
-	(*GetGroupBaselineResponse)(nil), // 12: plumb.v1.GetGroupBaselineResponse
-	(*ListNotifiersRequest)(nil),     // 13: plumb.v1.ListNotifiersRequest
-	(*ListNotifiersResponse)(nil),    // 14: plumb.v1.ListNotifiersResponse
-	(*NotifierStatus)(nil),           // 15: plumb.v1.NotifierStatus
-	(*Host)(nil),                     // 16: plumb.v1.Host
-	(*OpenDriftCounts)(nil),          // 17: plumb.v1.OpenDriftCounts
-	(*ListHostsRequest)(nil),         // 18: plumb.v1.ListHostsRequest
-	(*ListHostsResponse)(nil),        // 19: plumb.v1.ListHostsResponse
-	(*ListFactsRequest)(nil),         // 20: plumb.v1.ListFactsRequest
-	(*ListFactsResponse)(nil),        // 21: plumb.v1.ListFactsResponse
-	(*DriftItem)(nil),                // 22: plumb.v1.DriftItem
-	(*DriftEvent)(nil),               // 23: plumb.v1.DriftEvent
-	(*SilenceSummary)(nil),           // 24: plumb.v1.SilenceSummary
-	(*SilenceHostCount)(nil),         // 25: plumb.v1.SilenceHostCount
-	(*SilencedItem)(nil),             // 26: plumb.v1.SilencedItem
-	(*ListDriftRequest)(nil),         // 27: plumb.v1.ListDriftRequest
-	(*ListDriftResponse)(nil),        // 28: plumb.v1.ListDriftResponse
-	(*GetDriftRequest)(nil),          // 29: plumb.v1.GetDriftRequest
-	(*GetDriftResponse)(nil),         // 30: plumb.v1.GetDriftResponse
-	(*AcceptDriftRequest)(nil),       // 31: plumb.v1.AcceptDriftRequest
-	(*ExpectedValue)(nil),            // 32: plumb.v1.ExpectedValue
-	(*AcceptDriftResponse)(nil),      // 33: plumb.v1.AcceptDriftResponse
-	(*WatchDriftRequest)(nil),        // 34: plumb.v1.WatchDriftRequest
-	(*WatchDriftResponse)(nil),       // 35: plumb.v1.WatchDriftResponse
-	nil,                              // 36: plumb.v1.Host.LabelsEntry
-	(FactKind)(0),                    // 37: plumb.v1.FactKind
-	(*HostInfo)(nil),                 // 38: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),        // 39: plumb.v1.CoverageCondition
-	(*HostIdentity)(nil),             // 40: plumb.v1.HostIdentity
-	(*Fact)(nil),                     // 41: plumb.v1.Fact
-	(*PackageChange)(nil),            // 42: plumb.v1.PackageChange
-	(*Silence)(nil),                  // 43: plumb.v1.Silence
+	(OutlierKind)(0),                 // 0: plumb.v1.OutlierKind
+	(HostState)(0),                   // 1: plumb.v1.HostState
+	(DriftChange)(0),                 // 2: plumb.v1.DriftChange
+	(DriftStatus)(0),                 // 3: plumb.v1.DriftStatus
+	(Severity)(0),                    // 4: plumb.v1.Severity
+	(DriftEventType)(0),              // 5: plumb.v1.DriftEventType
+	(DriftState)(0),                  // 6: plumb.v1.DriftState
+	(*PromoteBaselineRequest)(nil),   // 7: plumb.v1.PromoteBaselineRequest
+	(*PromoteBaselineResponse)(nil),  // 8: plumb.v1.PromoteBaselineResponse
+	(*GroupBaseline)(nil),            // 9: plumb.v1.GroupBaseline
+	(*BaselineSelection)(nil),        // 10: plumb.v1.BaselineSelection
+	(*GroupException)(nil),           // 11: plumb.v1.GroupException
+	(*GetGroupBaselineRequest)(nil),  // 12: plumb.v1.GetGroupBaselineRequest
+	(*GetGroupBaselineResponse)(nil), // 13: plumb.v1.GetGroupBaselineResponse
+	(*DiffHostsRequest)(nil),         // 14: plumb.v1.DiffHostsRequest
+	(*DiffHostsResponse)(nil),        // 15: plumb.v1.DiffHostsResponse
+	(*FactDifference)(nil),           // 16: plumb.v1.FactDifference
+	(*ListOutliersRequest)(nil),      // 17: plumb.v1.ListOutliersRequest
+	(*ListOutliersResponse)(nil),     // 18: plumb.v1.ListOutliersResponse
+	(*Outlier)(nil),                  // 19: plumb.v1.Outlier
+	(*ListNotifiersRequest)(nil),     // 20: plumb.v1.ListNotifiersRequest
+	(*ListNotifiersResponse)(nil),    // 21: plumb.v1.ListNotifiersResponse
+	(*NotifierStatus)(nil),           // 22: plumb.v1.NotifierStatus
+	(*Host)(nil),                     // 23: plumb.v1.Host
+	(*OpenDriftCounts)(nil),          // 24: plumb.v1.OpenDriftCounts
+	(*ListHostsRequest)(nil),         // 25: plumb.v1.ListHostsRequest
+	(*ListHostsResponse)(nil),        // 26: plumb.v1.ListHostsResponse
+	(*ListFactsRequest)(nil),         // 27: plumb.v1.ListFactsRequest
+	(*ListFactsResponse)(nil),        // 28: plumb.v1.ListFactsResponse
+	(*DriftItem)(nil),                // 29: plumb.v1.DriftItem
+	(*DriftEvent)(nil),               // 30: plumb.v1.DriftEvent
+	(*SilenceSummary)(nil),           // 31: plumb.v1.SilenceSummary
+	(*SilenceHostCount)(nil),         // 32: plumb.v1.SilenceHostCount
+	(*SilencedItem)(nil),             // 33: plumb.v1.SilencedItem
+	(*ListDriftRequest)(nil),         // 34: plumb.v1.ListDriftRequest
+	(*ListDriftResponse)(nil),        // 35: plumb.v1.ListDriftResponse
+	(*GetDriftRequest)(nil),          // 36: plumb.v1.GetDriftRequest
+	(*GetDriftResponse)(nil),         // 37: plumb.v1.GetDriftResponse
+	(*AcceptDriftRequest)(nil),       // 38: plumb.v1.AcceptDriftRequest
+	(*ExpectedValue)(nil),            // 39: plumb.v1.ExpectedValue
+	(*AcceptDriftResponse)(nil),      // 40: plumb.v1.AcceptDriftResponse
+	(*WatchDriftRequest)(nil),        // 41: plumb.v1.WatchDriftRequest
+	(*WatchDriftResponse)(nil),       // 42: plumb.v1.WatchDriftResponse
+	nil,                              // 43: plumb.v1.Host.LabelsEntry
+	(FactKind)(0),                    // 44: plumb.v1.FactKind
+	(*Fact)(nil),                     // 45: plumb.v1.Fact
+	(*HostInfo)(nil),                 // 46: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),        // 47: plumb.v1.CoverageCondition
+	(*HostIdentity)(nil),             // 48: plumb.v1.HostIdentity
+	(*PackageChange)(nil),            // 49: plumb.v1.PackageChange
+	(*Silence)(nil),                  // 50: plumb.v1.Silence
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
-	37, // 0: plumb.v1.PromoteBaselineRequest.kind:type_name -> plumb.v1.FactKind
-	8,  // 1: plumb.v1.PromoteBaselineResponse.baseline:type_name -> plumb.v1.GroupBaseline
-	9,  // 2: plumb.v1.GroupBaseline.selections:type_name -> plumb.v1.BaselineSelection
-	10, // 3: plumb.v1.GroupBaseline.exceptions:type_name -> plumb.v1.GroupException
-	37, // 4: plumb.v1.BaselineSelection.kind:type_name -> plumb.v1.FactKind
-	37, // 5: plumb.v1.GroupException.kind:type_name -> plumb.v1.FactKind
-	8,  // 6: plumb.v1.GetGroupBaselineResponse.baseline:type_name -> plumb.v1.GroupBaseline
-	15, // 7: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
-	38, // 8: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	36, // 9: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	39, // 10: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	40, // 11: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
-	17, // 12: plumb.v1.Host.open_drift_counts:type_name -> plumb.v1.OpenDriftCounts
-	0,  // 13: plumb.v1.ListHostsRequest.state:type_name -> plumb.v1.HostState
-	16, // 14: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	37, // 15: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	41, // 16: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	37, // 17: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
-	1,  // 18: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
-	2,  // 19: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	41, // 20: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	41, // 21: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
-	3,  // 22: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
-	4,  // 23: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
-	22, // 24: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	42, // 25: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
-	24, // 26: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
-	43, // 27: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
-	25, // 28: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
-	26, // 29: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
-	37, // 30: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
-	3,  // 31: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
-	4,  // 32: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
-	37, // 33: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
-	5,  // 34: plumb.v1.ListDriftRequest.state:type_name -> plumb.v1.DriftState
-	3,  // 35: plumb.v1.ListDriftRequest.min_severity:type_name -> plumb.v1.Severity
-	22, // 36: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
-	22, // 37: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
-	37, // 38: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
-	32, // 39: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
-	22, // 40: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
-	23, // 41: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	18, // 42: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	20, // 43: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	27, // 44: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	29, // 45: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
-	31, // 46: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	34, // 47: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	13, // 48: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
-	6,  // 49: plumb.v1.QueryService.PromoteBaseline:input_type -> plumb.v1.PromoteBaselineRequest
-	11, // 50: plumb.v1.QueryService.GetGroupBaseline:input_type -> plumb.v1.GetGroupBaselineRequest
-	19, // 51: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	21, // 52: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	28, // 53: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	30, // 54: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
-	33, // 55: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	35, // 56: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	14, // 57: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
-	7,  // 58: plumb.v1.QueryService.PromoteBaseline:output_type -> plumb.v1.PromoteBaselineResponse
-	12, // 59: plumb.v1.QueryService.GetGroupBaseline:output_type -> plumb.v1.GetGroupBaselineResponse
-	51, // [51:60] is the sub-list for method output_type
-	42, // [42:51] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	44, // 0: plumb.v1.PromoteBaselineRequest.kind:type_name -> plumb.v1.FactKind
+	9,  // 1: plumb.v1.PromoteBaselineResponse.baseline:type_name -> plumb.v1.GroupBaseline
+	10, // 2: plumb.v1.GroupBaseline.selections:type_name -> plumb.v1.BaselineSelection
+	11, // 3: plumb.v1.GroupBaseline.exceptions:type_name -> plumb.v1.GroupException
+	44, // 4: plumb.v1.BaselineSelection.kind:type_name -> plumb.v1.FactKind
+	44, // 5: plumb.v1.GroupException.kind:type_name -> plumb.v1.FactKind
+	9,  // 6: plumb.v1.GetGroupBaselineResponse.baseline:type_name -> plumb.v1.GroupBaseline
+	44, // 7: plumb.v1.DiffHostsRequest.kind:type_name -> plumb.v1.FactKind
+	16, // 8: plumb.v1.DiffHostsResponse.differences:type_name -> plumb.v1.FactDifference
+	44, // 9: plumb.v1.FactDifference.kind:type_name -> plumb.v1.FactKind
+	45, // 10: plumb.v1.FactDifference.a:type_name -> plumb.v1.Fact
+	45, // 11: plumb.v1.FactDifference.b:type_name -> plumb.v1.Fact
+	44, // 12: plumb.v1.ListOutliersRequest.kind:type_name -> plumb.v1.FactKind
+	19, // 13: plumb.v1.ListOutliersResponse.outliers:type_name -> plumb.v1.Outlier
+	44, // 14: plumb.v1.Outlier.kind:type_name -> plumb.v1.FactKind
+	0,  // 15: plumb.v1.Outlier.outlier:type_name -> plumb.v1.OutlierKind
+	22, // 16: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
+	46, // 17: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	43, // 18: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	47, // 19: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	48, // 20: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	24, // 21: plumb.v1.Host.open_drift_counts:type_name -> plumb.v1.OpenDriftCounts
+	1,  // 22: plumb.v1.ListHostsRequest.state:type_name -> plumb.v1.HostState
+	23, // 23: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
+	44, // 24: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	45, // 25: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	44, // 26: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	2,  // 27: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
+	3,  // 28: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
+	45, // 29: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	45, // 30: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	4,  // 31: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
+	5,  // 32: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
+	29, // 33: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
+	49, // 34: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
+	31, // 35: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
+	50, // 36: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
+	32, // 37: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
+	33, // 38: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
+	44, // 39: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
+	4,  // 40: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
+	5,  // 41: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
+	44, // 42: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
+	6,  // 43: plumb.v1.ListDriftRequest.state:type_name -> plumb.v1.DriftState
+	4,  // 44: plumb.v1.ListDriftRequest.min_severity:type_name -> plumb.v1.Severity
+	29, // 45: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
+	29, // 46: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
+	44, // 47: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	39, // 48: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
+	29, // 49: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
+	30, // 50: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
+	25, // 51: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	27, // 52: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	34, // 53: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	36, // 54: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
+	38, // 55: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	41, // 56: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	20, // 57: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
+	7,  // 58: plumb.v1.QueryService.PromoteBaseline:input_type -> plumb.v1.PromoteBaselineRequest
+	12, // 59: plumb.v1.QueryService.GetGroupBaseline:input_type -> plumb.v1.GetGroupBaselineRequest
+	14, // 60: plumb.v1.QueryService.DiffHosts:input_type -> plumb.v1.DiffHostsRequest
+	17, // 61: plumb.v1.QueryService.ListOutliers:input_type -> plumb.v1.ListOutliersRequest
+	26, // 62: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	28, // 63: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	35, // 64: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	37, // 65: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
+	40, // 66: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	42, // 67: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	21, // 68: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
+	8,  // 69: plumb.v1.QueryService.PromoteBaseline:output_type -> plumb.v1.PromoteBaselineResponse
+	13, // 70: plumb.v1.QueryService.GetGroupBaseline:output_type -> plumb.v1.GetGroupBaselineResponse
+	15, // 71: plumb.v1.QueryService.DiffHosts:output_type -> plumb.v1.DiffHostsResponse
+	18, // 72: plumb.v1.QueryService.ListOutliers:output_type -> plumb.v1.ListOutliersResponse
+	62, // [62:73] is the sub-list for method output_type
+	51, // [51:62] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -3118,8 +3738,8 @@ func file_plumb_v1_query_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   31,
+			NumEnums:      7,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

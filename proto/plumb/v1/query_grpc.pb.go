@@ -28,6 +28,8 @@ const (
 	QueryService_ListNotifiers_FullMethodName    = "/plumb.v1.QueryService/ListNotifiers"
 	QueryService_PromoteBaseline_FullMethodName  = "/plumb.v1.QueryService/PromoteBaseline"
 	QueryService_GetGroupBaseline_FullMethodName = "/plumb.v1.QueryService/GetGroupBaseline"
+	QueryService_DiffHosts_FullMethodName        = "/plumb.v1.QueryService/DiffHosts"
+	QueryService_ListOutliers_FullMethodName     = "/plumb.v1.QueryService/ListOutliers"
 )
 
 // QueryServiceClient is the client API for QueryService service.
@@ -73,6 +75,14 @@ type QueryServiceClient interface {
 	// GetGroupBaseline says what a group's baseline is, who promoted it and
 	// why, and which hosts hold per-host exceptions to it.
 	GetGroupBaseline(ctx context.Context, in *GetGroupBaselineRequest, opts ...grpc.CallOption) (*GetGroupBaselineResponse, error)
+	// DiffHosts lists the facts that differ between two hosts, side by side,
+	// in (kind, key) order: only on A, only on B, or on both with different
+	// digests (with the attributes that differ).
+	DiffHosts(ctx context.Context, in *DiffHostsRequest, opts ...grpc.CallOption) (*DiffHostsResponse, error)
+	// ListOutliers compares the current facts of the selected hosts key by
+	// key and lists each host whose value differs from a clear majority of
+	// them (see ListOutliersRequest), in (host id, kind, key) order.
+	ListOutliers(ctx context.Context, in *ListOutliersRequest, opts ...grpc.CallOption) (*ListOutliersResponse, error)
 }
 
 type queryServiceClient struct {
@@ -182,6 +192,26 @@ func (c *queryServiceClient) GetGroupBaseline(ctx context.Context, in *GetGroupB
 	return out, nil
 }
 
+func (c *queryServiceClient) DiffHosts(ctx context.Context, in *DiffHostsRequest, opts ...grpc.CallOption) (*DiffHostsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiffHostsResponse)
+	err := c.cc.Invoke(ctx, QueryService_DiffHosts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryServiceClient) ListOutliers(ctx context.Context, in *ListOutliersRequest, opts ...grpc.CallOption) (*ListOutliersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOutliersResponse)
+	err := c.cc.Invoke(ctx, QueryService_ListOutliers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServiceServer is the server API for QueryService service.
 // All implementations must embed UnimplementedQueryServiceServer
 // for forward compatibility.
@@ -225,6 +255,14 @@ type QueryServiceServer interface {
 	// GetGroupBaseline says what a group's baseline is, who promoted it and
 	// why, and which hosts hold per-host exceptions to it.
 	GetGroupBaseline(context.Context, *GetGroupBaselineRequest) (*GetGroupBaselineResponse, error)
+	// DiffHosts lists the facts that differ between two hosts, side by side,
+	// in (kind, key) order: only on A, only on B, or on both with different
+	// digests (with the attributes that differ).
+	DiffHosts(context.Context, *DiffHostsRequest) (*DiffHostsResponse, error)
+	// ListOutliers compares the current facts of the selected hosts key by
+	// key and lists each host whose value differs from a clear majority of
+	// them (see ListOutliersRequest), in (host id, kind, key) order.
+	ListOutliers(context.Context, *ListOutliersRequest) (*ListOutliersResponse, error)
 	mustEmbedUnimplementedQueryServiceServer()
 }
 
@@ -261,6 +299,12 @@ func (UnimplementedQueryServiceServer) PromoteBaseline(context.Context, *Promote
 }
 func (UnimplementedQueryServiceServer) GetGroupBaseline(context.Context, *GetGroupBaselineRequest) (*GetGroupBaselineResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetGroupBaseline not implemented")
+}
+func (UnimplementedQueryServiceServer) DiffHosts(context.Context, *DiffHostsRequest) (*DiffHostsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiffHosts not implemented")
+}
+func (UnimplementedQueryServiceServer) ListOutliers(context.Context, *ListOutliersRequest) (*ListOutliersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOutliers not implemented")
 }
 func (UnimplementedQueryServiceServer) mustEmbedUnimplementedQueryServiceServer() {}
 func (UnimplementedQueryServiceServer) testEmbeddedByValue()                      {}
@@ -438,6 +482,42 @@ func _QueryService_GetGroupBaseline_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QueryService_DiffHosts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiffHostsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServiceServer).DiffHosts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueryService_DiffHosts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServiceServer).DiffHosts(ctx, req.(*DiffHostsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _QueryService_ListOutliers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOutliersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServiceServer).ListOutliers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueryService_ListOutliers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServiceServer).ListOutliers(ctx, req.(*ListOutliersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // QueryService_ServiceDesc is the grpc.ServiceDesc for QueryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -476,6 +556,14 @@ var QueryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetGroupBaseline",
 			Handler:    _QueryService_GetGroupBaseline_Handler,
+		},
+		{
+			MethodName: "DiffHosts",
+			Handler:    _QueryService_DiffHosts_Handler,
+		},
+		{
+			MethodName: "ListOutliers",
+			Handler:    _QueryService_ListOutliers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
