@@ -1,12 +1,12 @@
 package query
 
 import (
-	"context"
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
-	"strings"
 	"slices"
+	"strings"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
