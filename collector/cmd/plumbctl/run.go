@@ -80,6 +80,8 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(
 		a.hostsCommand(),
 		a.factsCommand(),
+		a.diffCommand(),
+		a.outliersCommand(),
 		a.driftCommand(),
 		a.acceptCommand(),
 		a.silenceCommand(),
