@@ -29,7 +29,9 @@ type outlierJSON struct {
 // and `plumbctl diff` shows the file (and the hostnames) side by side.
 func TestFleetOutliersAndDiff(t *testing.T) {
 	dir := t.TempDir()
-	col := startCollector(t, filepath.Join(dir, "collector"), "")
+	httpAddr := freeAddr(t)
+	col := startCollector(t, filepath.Join(dir, "collector"), "", "--http-listen", httpAddr)
+	api := newHTTPAPI(t, col, httpAddr)
 	hosts := []string{"web-a", "web-b", "web-c"}
 	write := func(p, content string) {
 		t.Helper()
@@ -93,6 +95,30 @@ func TestFleetOutliersAndDiff(t *testing.T) {
 			want,
 		})
 	})
+	// The same through the HTTP API.
+	var viaHTTP struct {
+		Outliers []struct {
+			HostID  string `json:"host_id"`
+			Key     string `json:"key"` // base64: bytes
+			Outlier string `json:"outlier"`
+		} `json:"outliers"`
+		Hosts int `json:"hosts"`
+	}
+	api.json(t, "GET", "/v1/outliers?label_selector=group%3Dweb&page_size=1", api.admin, nil, &viaHTTP)
+	if viaHTTP.Hosts != 3 || len(viaHTTP.Outliers) != 1 || viaHTTP.Outliers[0].HostID != "web-a" || viaHTTP.Outliers[0].Outlier != "OUTLIER_KIND_MISSING" {
+		t.Fatalf("GET /v1/outliers: %+v", viaHTTP)
+	}
+	var diffHTTP struct {
+		Differences []struct {
+			Attributes []string `json:"attributes"`
+		} `json:"differences"`
+	}
+	api.json(t, "GET", "/v1/hosts:diff?host_a=web-a&host_b=web-c&kind=FACT_KIND_FILE", api.admin, nil, &diffHTTP)
+	// motd (only on web-c), nginx.conf, hostname.
+	if len(diffHTTP.Differences) != 3 {
+		t.Fatalf("GET /v1/hosts:diff: %+v", diffHTTP)
+	}
+
 	// A selector that matches no host compares nothing.
 	var none []outlierJSON
 	ctlJSON(t, col.addr, &none, "outliers", "--label", "group=db")
