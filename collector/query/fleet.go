@@ -117,7 +117,9 @@ func (s *Server) ListOutliers(ctx context.Context, req *plumbv1.ListOutliersRequ
 	var found []*plumbv1.Outlier
 	err = s.view(ctx, func(tx store.ReadTx) error {
 		err := tx.Hosts(func(h *store.Host) error {
-			if sel.match(h.Labels) {
+			// A host whose first complete snapshot has not arrived
+			// would lack every key: it is not compared yet.
+			if sel.match(h.Labels) && h.HasBaseline {
 				hosts = append(hosts, h.ID)
 			}
 			return nil

@@ -1174,7 +1174,8 @@ func (x *FactDifference) GetAttributes() []string {
 type ListOutliersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The hosts to compare, as ListHostsRequest.label_selector
-	// ("group=web"); empty compares every host.
+	// ("group=web"); empty compares every host. Hosts whose first complete
+	// snapshot has not arrived (Host.has_baseline false) are not compared.
 	LabelSelector string `protobuf:"bytes,1,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	// Optional filter; unspecified compares every kind but
 	// FACT_KIND_HEALTH.
@@ -1280,7 +1281,8 @@ type ListOutliersResponse struct {
 	Outliers []*Outlier             `protobuf:"bytes,1,rep,name=outliers,proto3" json:"outliers,omitempty"`
 	// Cursor of the next page; empty when this is the last.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// How many hosts the selector matched (the comparison's population).
+	// How many hosts were compared (the selector's hosts that have sent a
+	// complete snapshot).
 	Hosts         uint32 `protobuf:"varint,3,opt,name=hosts,proto3" json:"hosts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
