@@ -170,6 +170,13 @@ func (a *applier) upsert(f *plumbv1.Fact, old *plumbv1.Fact) error {
 		// change to digests or drift.
 		return nil
 	}
+	// History begins with the baseline: the facts of the first snapshot
+	// cost no history entry each.
+	if old != nil || a.h.HasBaseline {
+		if err := a.tx.PutFactChange(a.h.ID, a.e.now().UnixNano(), k, old); err != nil {
+			return err
+		}
+	}
 	a.h.Digest.Replace(k, digestOrNil(old), f.GetDigest())
 	return a.evaluate(k, f)
 }
@@ -201,6 +208,9 @@ func (a *applier) delete(k fact.Key, old *plumbv1.Fact) error {
 		}
 	}
 	if err := a.tx.DeleteFact(a.h.ID, k); err != nil {
+		return err
+	}
+	if err := a.tx.PutFactChange(a.h.ID, a.e.now().UnixNano(), k, old); err != nil {
 		return err
 	}
 	a.h.Digest.Replace(k, old.GetDigest(), nil)

@@ -281,7 +281,13 @@ func (b *Book) Create(ctx context.Context, m Matcher, d time.Duration, reason, b
 		ID: id, Hosts: m.Hosts, Labels: m.Labels, Kind: int32(m.Kind), Key: m.Key,
 		StartsAt: now, EndsAt: now + int64(d), Reason: reason, CreatedBy: by, CreatedAt: now,
 	}
-	if err := b.st.Update(ctx, func(tx store.Tx) error { return tx.PutSilence(s) }); err != nil {
+	err = b.st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutSilence(s); err != nil {
+			return err
+		}
+		return store.Audit(tx, time.Unix(0, now), by, "silence.create", auditHost(s), s.ID+" "+m.String(), reason)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("create silence: %w", err)
 	}
 	b.list = append(b.list, s)
@@ -324,12 +330,27 @@ func (b *Book) Expire(ctx context.Context, id, by string) (*store.Silence, error
 	if c.StartsAt > now {
 		c.ExpiredAt = c.StartsAt
 	}
-	if err := b.st.Update(ctx, func(tx store.Tx) error { return tx.PutSilence(&c) }); err != nil {
+	err := b.st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.PutSilence(&c); err != nil {
+			return err
+		}
+		return store.Audit(tx, time.Unix(0, now), by, "silence.expire", auditHost(&c), c.ID, c.Reason)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("expire silence: %w", err)
 	}
 	b.list[i] = &c
 	b.opts.Logger.Info("silence expired", "silence", id, "by", by, "created_by", s.CreatedBy, "reason", s.Reason)
 	return &c, nil
+}
+
+// auditHost is the host a silence's audit record is filed under: the one
+// host its matcher names without a glob, "" (fleet-wide) otherwise.
+func auditHost(s *store.Silence) string {
+	if len(s.Hosts) == 1 && !strings.ContainsAny(s.Hosts[0], "*?[]{}\\") {
+		return s.Hosts[0]
+	}
+	return ""
 }
 
 // replace swaps in a newer copy of a stored silence, or adds it.

@@ -41,6 +41,14 @@ var (
 	// bucketGroupBaselines holds one sub-bucket per group with a golden
 	// baseline, named by the group (its layout is in groupbaselines.go).
 	bucketGroupBaselines = []byte("group_baselines")
+	// bucketAudit is the audit log of operator actions that are not drift
+	// transitions (AuditRecord, JSON), keyed by 8-byte big-endian seq.
+	bucketAudit = []byte("audit")
+	// bucketFactHistory holds the previous value of each fact that
+	// changed, keyed by host (uvarint length, id), the change's collector
+	// time (8 bytes big-endian) and the fact key (fact.Key.Encode); the
+	// value is the protobuf Fact, empty when the fact did not exist.
+	bucketFactHistory = []byte("fact_history")
 )
 
 // magic is the value of keyMagic.

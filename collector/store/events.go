@@ -91,12 +91,27 @@ func (t *boltTx) DeleteCursor(name string) error {
 	return nil
 }
 
-// Prune bounds the event log: it deletes events that are older than
+// Prune bounds the history: it deletes events that are older than
 // Options.EventRetention at now and at or below every cursor (with no
-// cursor, age alone decides). The collector calls it hourly and logs the
+// cursor, age alone decides), and audit records and fact history entries
+// older than EventRetention. The collector calls it hourly and logs the
 // count it returns.
 func (s *Bolt) Prune(ctx context.Context, now time.Time) (int, error) {
 	cutoff := now.Add(-s.opts.EventRetention).UnixNano()
+	total := 0
+	for _, prune := range []func(*bolt.Tx, int64, int) (int, bool, error){pruneEvents, pruneAudit, pruneFactHistory} {
+		n, err := s.pruneWith(ctx, cutoff, prune)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// pruneWith runs prune in transactions of pruneBatch deletions until it
+// has no more to delete.
+func (s *Bolt) pruneWith(ctx context.Context, cutoff int64, prune func(*bolt.Tx, int64, int) (int, bool, error)) (int, error) {
 	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -105,11 +120,11 @@ func (s *Bolt) Prune(ctx context.Context, now time.Time) (int, error) {
 		n, more := 0, false
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			var err error
-			n, more, err = pruneEvents(tx, cutoff, pruneBatch)
+			n, more, err = prune(tx, cutoff, pruneBatch)
 			return err
 		})
 		if err != nil {
-			return total, fmt.Errorf("prune events: %w", err)
+			return total, fmt.Errorf("prune history: %w", err)
 		}
 		total += n
 		if !more {

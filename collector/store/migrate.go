@@ -24,6 +24,7 @@ var migrations = []migration{
 	{version: 2, name: "create credential buckets", apply: migrateV2},
 	{version: 3, name: "create silences bucket", apply: migrateV3},
 	{version: 4, name: "create group baselines bucket", apply: migrateV4},
+	{version: 5, name: "create audit and fact history buckets", apply: migrateV5},
 }
 
 func latestSchema() uint64 { return migrations[len(migrations)-1].version }
@@ -56,6 +57,15 @@ func migrateV3(tx *bolt.Tx) error {
 func migrateV4(tx *bolt.Tx) error {
 	if _, err := tx.CreateBucketIfNotExists(bucketGroupBaselines); err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketGroupBaselines, err)
+	}
+	return nil
+}
+
+func migrateV5(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketAudit, bucketFactHistory} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
 	}
 	return nil
 }

@@ -135,6 +135,12 @@ type ReadTx interface {
 	// group's exceptions in (host, key) order.
 	GroupException(group, host string, k fact.Key) (*GroupException, error)
 	GroupExceptions(group string, fn func(*GroupException) error) error
+	// AuditAfter returns up to limit audit records with Seq > after, in
+	// order.
+	AuditAfter(after uint64, limit int) ([]*AuditRecord, error)
+	// FactChanges calls fn for the host's fact history entries with At >
+	// after, in (At, key) order.
+	FactChanges(host string, after int64, fn func(*FactChange) error) error
 }
 
 // DriftPos is the position of a drift item in DriftItemsAfter's order.
@@ -184,4 +190,10 @@ type Tx interface {
 	DeleteGroupBaselineFact(group string, k fact.Key) error
 	PutGroupException(e *GroupException) error
 	DeleteGroupException(group, host string, k fact.Key) error
+	// AppendAudit assigns r.Seq and stores r in the audit log (see Audit).
+	AppendAudit(r *AuditRecord) error
+	// PutFactChange records that the host's fact k changed at at (unix
+	// nano, collector clock) and had the value old until then (nil: it
+	// did not exist).
+	PutFactChange(host string, at int64, k fact.Key, old *plumbv1.Fact) error
 }
