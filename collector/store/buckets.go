@@ -47,7 +47,7 @@ var (
 	// bucketFactHistory holds the previous value of each fact that
 	// changed, keyed by host (uvarint length, id), the change's collector
 	// time (8 bytes big-endian) and the fact key (fact.Key.Encode); the
-	// value is the protobuf Fact, empty when the fact did not exist.
+	// value is a byte saying whether the fact existed, then its protobuf Fact.
 	bucketFactHistory = []byte("fact_history")
 )
 

@@ -34,6 +34,14 @@ func historyKey(host string, at int64, k fact.Key) []byte {
 	return append(b, k.Encode()...)
 }
 
+// The first byte of a fact history value: whether the fact existed (the
+// protobuf Fact follows) or not. (bbolt does not tell an empty value from
+// a missing key.)
+const (
+	histAbsent  = 0
+	histPresent = 1
+)
+
 // PutFactChange records that the host's fact k changed at at, having had
 // the value old until then (nil: it did not exist). Of two changes of one
 // fact at the same instant the first is kept: its old value is the one
@@ -44,10 +52,10 @@ func (t *boltTx) PutFactChange(host string, at int64, k fact.Key, old *plumbv1.F
 	if b.Get(key) != nil {
 		return nil
 	}
-	var v []byte
+	v := []byte{histAbsent}
 	if old != nil {
 		var err error
-		if v, err = proto.Marshal(old); err != nil {
+		if v, err = (proto.MarshalOptions{}).MarshalAppend([]byte{histPresent}, old); err != nil {
 			return fmt.Errorf("encode fact history of host %q: %w", host, err)
 		}
 	}
@@ -73,9 +81,12 @@ func (t *boltTx) FactChanges(host string, after int64, fn func(*FactChange) erro
 			return fmt.Errorf("fact history of host %q: %w", host, err)
 		}
 		ch := &FactChange{At: int64(binary.BigEndian.Uint64(rest[:8])), Key: fk}
-		if len(v) > 0 {
+		if len(v) == 0 || v[0] != histAbsent && v[0] != histPresent {
+			return fmt.Errorf("fact history of host %q: malformed value", host)
+		}
+		if v[0] == histPresent {
 			ch.Old = &plumbv1.Fact{}
-			if err := proto.Unmarshal(v, ch.Old); err != nil {
+			if err := proto.Unmarshal(v[1:], ch.Old); err != nil {
 				return fmt.Errorf("decode fact history of host %q: %w", host, err)
 			}
 		}

@@ -2052,7 +2052,11 @@ type ListFactsRequest struct {
 	// Optional: a doublestar glob ("/etc/**/*.conf") on the fact key as
 	// plumbctl prints it (bytes that are not printable UTF-8, and
 	// backslashes, escaped as \xNN).
-	KeyGlob       string `protobuf:"bytes,5,opt,name=key_glob,json=keyGlob,proto3" json:"key_glob,omitempty"`
+	KeyGlob string `protobuf:"bytes,5,opt,name=key_glob,json=keyGlob,proto3" json:"key_glob,omitempty"`
+	// Optional: the facts as they were at this time (collector clock, unix
+	// nano; 0: now). At most event_retention ago; history begins with the
+	// host's first snapshot.
+	AtUnixNano    int64 `protobuf:"varint,6,opt,name=at_unix_nano,json=atUnixNano,proto3" json:"at_unix_nano,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2120,6 +2124,13 @@ func (x *ListFactsRequest) GetKeyGlob() string {
 		return x.KeyGlob
 	}
 	return ""
+}
+
+func (x *ListFactsRequest) GetAtUnixNano() int64 {
+	if x != nil {
+		return x.AtUnixNano
+	}
+	return 0
 }
 
 type ListFactsResponse struct {
@@ -3277,6 +3288,461 @@ func (x *WatchDriftResponse) GetEvent() *DriftEvent {
 	return nil
 }
 
+type ListHistoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional: one host's history; empty for the whole fleet (fleet-wide
+	// actions, such as a silence on a glob, appear only there).
+	HostId string `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	// Optional time range, collector clock, unix nano: entries with
+	// since_unix_nano <= at < until_unix_nano (0: unbounded).
+	SinceUnixNano int64 `protobuf:"varint,2,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
+	UntilUnixNano int64 `protobuf:"varint,3,opt,name=until_unix_nano,json=untilUnixNano,proto3" json:"until_unix_nano,omitempty"`
+	// Most entries in one response, in the order they were recorded: 0
+	// means the default (1,000); at most 10,000. See QueryService for paging.
+	PageSize      uint32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHistoryRequest) Reset() {
+	*x = ListHistoryRequest{}
+	mi := &file_plumb_v1_query_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHistoryRequest) ProtoMessage() {}
+
+func (x *ListHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHistoryRequest.ProtoReflect.Descriptor instead.
+func (*ListHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListHistoryRequest) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *ListHistoryRequest) GetSinceUnixNano() int64 {
+	if x != nil {
+		return x.SinceUnixNano
+	}
+	return 0
+}
+
+func (x *ListHistoryRequest) GetUntilUnixNano() int64 {
+	if x != nil {
+		return x.UntilUnixNano
+	}
+	return 0
+}
+
+func (x *ListHistoryRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListHistoryRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListHistoryResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*HistoryEntry        `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Cursor of the next page; empty when this is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHistoryResponse) Reset() {
+	*x = ListHistoryResponse{}
+	mi := &file_plumb_v1_query_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHistoryResponse) ProtoMessage() {}
+
+func (x *ListHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHistoryResponse.ProtoReflect.Descriptor instead.
+func (*ListHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListHistoryResponse) GetEntries() []*HistoryEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListHistoryResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// HistoryEntry is one audit event: a drift transition or an operator
+// action.
+type HistoryEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Collector clock, unix nano.
+	AtUnixNano int64 `protobuf:"varint,1,opt,name=at_unix_nano,json=atUnixNano,proto3" json:"at_unix_nano,omitempty"`
+	// The host it is about; empty for a fleet-wide action.
+	HostId string `protobuf:"bytes,2,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	// Who: the identity of the API token for an operator action or an
+	// accept; "agent" for a transition a change reported by the host's agent
+	// caused; "collector" for one the collector decided (health, a silence
+	// ending).
+	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	// What: "drift.opened", "drift.updated", "drift.resolved",
+	// "drift.accepted", "silence.ended" for drift transitions;
+	// "silence.create", "silence.expire", "baseline.promote",
+	// "policy.apply"... for operator actions.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// What it was done to: the drift item id, a silence id, a group.
+	Target string `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	// Why, as the actor said.
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The drift event, for a drift transition.
+	Event         *DriftEvent `protobuf:"bytes,7,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryEntry) Reset() {
+	*x = HistoryEntry{}
+	mi := &file_plumb_v1_query_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryEntry) ProtoMessage() {}
+
+func (x *HistoryEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryEntry.ProtoReflect.Descriptor instead.
+func (*HistoryEntry) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *HistoryEntry) GetAtUnixNano() int64 {
+	if x != nil {
+		return x.AtUnixNano
+	}
+	return 0
+}
+
+func (x *HistoryEntry) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetEvent() *DriftEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+type ListFactChangesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	HostId string                 `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	// The facts that differ between their values at since_unix_nano and at
+	// until_unix_nano (0: now), collector clock, unix nano.
+	SinceUnixNano int64 `protobuf:"varint,2,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
+	UntilUnixNano int64 `protobuf:"varint,3,opt,name=until_unix_nano,json=untilUnixNano,proto3" json:"until_unix_nano,omitempty"`
+	// Most changes in one response, in (kind, key) order: 0 means the
+	// default (1,000); at most 10,000. See QueryService for paging.
+	PageSize      uint32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFactChangesRequest) Reset() {
+	*x = ListFactChangesRequest{}
+	mi := &file_plumb_v1_query_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFactChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFactChangesRequest) ProtoMessage() {}
+
+func (x *ListFactChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFactChangesRequest.ProtoReflect.Descriptor instead.
+func (*ListFactChangesRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListFactChangesRequest) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *ListFactChangesRequest) GetSinceUnixNano() int64 {
+	if x != nil {
+		return x.SinceUnixNano
+	}
+	return 0
+}
+
+func (x *ListFactChangesRequest) GetUntilUnixNano() int64 {
+	if x != nil {
+		return x.UntilUnixNano
+	}
+	return 0
+}
+
+func (x *ListFactChangesRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListFactChangesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListFactChangesResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Changes []*FactChange          `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Cursor of the next page; empty when this is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFactChangesResponse) Reset() {
+	*x = ListFactChangesResponse{}
+	mi := &file_plumb_v1_query_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFactChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFactChangesResponse) ProtoMessage() {}
+
+func (x *ListFactChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFactChangesResponse.ProtoReflect.Descriptor instead.
+func (*ListFactChangesResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListFactChangesResponse) GetChanges() []*FactChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ListFactChangesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// FactChange is one fact whose value differs between two times.
+type FactChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  FactKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=plumb.v1.FactKind" json:"kind,omitempty"`
+	Key   []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// The value at since; absent if the fact did not exist then.
+	Before *Fact `protobuf:"bytes,3,opt,name=before,proto3" json:"before,omitempty"`
+	// The value at until; absent if the fact did not exist then.
+	After *Fact `protobuf:"bytes,4,opt,name=after,proto3" json:"after,omitempty"`
+	// Collector clock of the last change within the range.
+	ChangedUnixNano int64 `protobuf:"varint,5,opt,name=changed_unix_nano,json=changedUnixNano,proto3" json:"changed_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FactChange) Reset() {
+	*x = FactChange{}
+	mi := &file_plumb_v1_query_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FactChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FactChange) ProtoMessage() {}
+
+func (x *FactChange) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FactChange.ProtoReflect.Descriptor instead.
+func (*FactChange) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *FactChange) GetKind() FactKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FactKind_FACT_KIND_UNSPECIFIED
+}
+
+func (x *FactChange) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *FactChange) GetBefore() *Fact {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *FactChange) GetAfter() *Fact {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *FactChange) GetChangedUnixNano() int64 {
+	if x != nil {
+		return x.ChangedUnixNano
+	}
+	return 0
+}
+
 var File_plumb_v1_query_proto protoreflect.FileDescriptor
 
 const file_plumb_v1_query_proto_rawDesc = "" +
@@ -3427,14 +3893,16 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\thost_glob\x18\x05 \x01(\tR\bhostGlob\"a\n" +
 	"\x11ListHostsResponse\x12$\n" +
 	"\x05hosts\x18\x01 \x03(\v2\x0e.plumb.v1.HostR\x05hosts\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaa\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcc\x01\n" +
 	"\x10ListFactsRequest\x12\x17\n" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\x12\x19\n" +
-	"\bkey_glob\x18\x05 \x01(\tR\akeyGlob\"a\n" +
+	"\bkey_glob\x18\x05 \x01(\tR\akeyGlob\x12 \n" +
+	"\fat_unix_nano\x18\x06 \x01(\x03R\n" +
+	"atUnixNano\"a\n" +
 	"\x11ListFactsResponse\x12$\n" +
 	"\x05facts\x18\x01 \x03(\v2\x0e.plumb.v1.FactR\x05facts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xba\x04\n" +
@@ -3523,7 +3991,43 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\x04R\bafterSeq\"@\n" +
 	"\x12WatchDriftResponse\x12*\n" +
-	"\x05event\x18\x01 \x01(\v2\x14.plumb.v1.DriftEventR\x05event*w\n" +
+	"\x05event\x18\x01 \x01(\v2\x14.plumb.v1.DriftEventR\x05event\"\xb9\x01\n" +
+	"\x12ListHistoryRequest\x12\x17\n" +
+	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
+	"\x0fsince_unix_nano\x18\x02 \x01(\x03R\rsinceUnixNano\x12&\n" +
+	"\x0funtil_unix_nano\x18\x03 \x01(\x03R\runtilUnixNano\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"o\n" +
+	"\x13ListHistoryResponse\x120\n" +
+	"\aentries\x18\x01 \x03(\v2\x16.plumb.v1.HistoryEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd3\x01\n" +
+	"\fHistoryEntry\x12 \n" +
+	"\fat_unix_nano\x18\x01 \x01(\x03R\n" +
+	"atUnixNano\x12\x17\n" +
+	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12*\n" +
+	"\x05event\x18\a \x01(\v2\x14.plumb.v1.DriftEventR\x05event\"\xbd\x01\n" +
+	"\x16ListFactChangesRequest\x12\x17\n" +
+	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12&\n" +
+	"\x0fsince_unix_nano\x18\x02 \x01(\x03R\rsinceUnixNano\x12&\n" +
+	"\x0funtil_unix_nano\x18\x03 \x01(\x03R\runtilUnixNano\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"q\n" +
+	"\x17ListFactChangesResponse\x12.\n" +
+	"\achanges\x18\x01 \x03(\v2\x14.plumb.v1.FactChangeR\achanges\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc0\x01\n" +
+	"\n" +
+	"FactChange\x12&\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x12.plumb.v1.FactKindR\x04kind\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12&\n" +
+	"\x06before\x18\x03 \x01(\v2\x0e.plumb.v1.FactR\x06before\x12$\n" +
+	"\x05after\x18\x04 \x01(\v2\x0e.plumb.v1.FactR\x05after\x12*\n" +
+	"\x11changed_unix_nano\x18\x05 \x01(\x03R\x0fchangedUnixNano*w\n" +
 	"\vOutlierKind\x12\x1c\n" +
 	"\x18OUTLIER_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14OUTLIER_KIND_DIFFERS\x10\x01\x12\x18\n" +
@@ -3563,7 +4067,7 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x14DRIFT_STATE_RESOLVED\x10\x02\x12\x18\n" +
 	"\x14DRIFT_STATE_ACCEPTED\x10\x03\x12\x16\n" +
 	"\x12DRIFT_STATE_CLOSED\x10\x04\x12\x13\n" +
-	"\x0fDRIFT_STATE_ALL\x10\x052\xd4\x06\n" +
+	"\x0fDRIFT_STATE_ALL\x10\x052\xf8\a\n" +
 	"\fQueryService\x12D\n" +
 	"\tListHosts\x12\x1a.plumb.v1.ListHostsRequest\x1a\x1b.plumb.v1.ListHostsResponse\x12D\n" +
 	"\tListFacts\x12\x1a.plumb.v1.ListFactsRequest\x1a\x1b.plumb.v1.ListFactsResponse\x12D\n" +
@@ -3576,7 +4080,9 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x0fPromoteBaseline\x12 .plumb.v1.PromoteBaselineRequest\x1a!.plumb.v1.PromoteBaselineResponse\x12Y\n" +
 	"\x10GetGroupBaseline\x12!.plumb.v1.GetGroupBaselineRequest\x1a\".plumb.v1.GetGroupBaselineResponse\x12D\n" +
 	"\tDiffHosts\x12\x1a.plumb.v1.DiffHostsRequest\x1a\x1b.plumb.v1.DiffHostsResponse\x12M\n" +
-	"\fListOutliers\x12\x1d.plumb.v1.ListOutliersRequest\x1a\x1e.plumb.v1.ListOutliersResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
+	"\fListOutliers\x12\x1d.plumb.v1.ListOutliersRequest\x1a\x1e.plumb.v1.ListOutliersResponse\x12J\n" +
+	"\vListHistory\x12\x1c.plumb.v1.ListHistoryRequest\x1a\x1d.plumb.v1.ListHistoryResponse\x12V\n" +
+	"\x0fListFactChanges\x12 .plumb.v1.ListFactChangesRequest\x1a!.plumb.v1.ListFactChangesResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
 
 var (
 	file_plumb_v1_query_proto_rawDescOnce sync.Once
@@ -3591,7 +4097,7 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 }
 
 var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_plumb_v1_query_proto_goTypes = []any{
 	(OutlierKind)(0),                 // 0: plumb.v1.OutlierKind
 	(HostState)(0),                   // 1: plumb.v1.HostState
@@ -3636,94 +4142,110 @@ var file_plumb_v1_query_proto_goTypes = []any{
 	(*AcceptDriftResponse)(nil),      // 40: plumb.v1.AcceptDriftResponse
 	(*WatchDriftRequest)(nil),        // 41: plumb.v1.WatchDriftRequest
 	(*WatchDriftResponse)(nil),       // 42: plumb.v1.WatchDriftResponse
-	nil,                              // 43: plumb.v1.Host.LabelsEntry
-	(FactKind)(0),                    // 44: plumb.v1.FactKind
-	(*Fact)(nil),                     // 45: plumb.v1.Fact
-	(*HostInfo)(nil),                 // 46: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),        // 47: plumb.v1.CoverageCondition
-	(*HostIdentity)(nil),             // 48: plumb.v1.HostIdentity
-	(*PackageChange)(nil),            // 49: plumb.v1.PackageChange
-	(*Silence)(nil),                  // 50: plumb.v1.Silence
+	(*ListHistoryRequest)(nil),       // 43: plumb.v1.ListHistoryRequest
+	(*ListHistoryResponse)(nil),      // 44: plumb.v1.ListHistoryResponse
+	(*HistoryEntry)(nil),             // 45: plumb.v1.HistoryEntry
+	(*ListFactChangesRequest)(nil),   // 46: plumb.v1.ListFactChangesRequest
+	(*ListFactChangesResponse)(nil),  // 47: plumb.v1.ListFactChangesResponse
+	(*FactChange)(nil),               // 48: plumb.v1.FactChange
+	nil,                              // 49: plumb.v1.Host.LabelsEntry
+	(FactKind)(0),                    // 50: plumb.v1.FactKind
+	(*Fact)(nil),                     // 51: plumb.v1.Fact
+	(*HostInfo)(nil),                 // 52: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),        // 53: plumb.v1.CoverageCondition
+	(*HostIdentity)(nil),             // 54: plumb.v1.HostIdentity
+	(*PackageChange)(nil),            // 55: plumb.v1.PackageChange
+	(*Silence)(nil),                  // 56: plumb.v1.Silence
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
-	44, // 0: plumb.v1.PromoteBaselineRequest.kind:type_name -> plumb.v1.FactKind
+	50, // 0: plumb.v1.PromoteBaselineRequest.kind:type_name -> plumb.v1.FactKind
 	9,  // 1: plumb.v1.PromoteBaselineResponse.baseline:type_name -> plumb.v1.GroupBaseline
 	10, // 2: plumb.v1.GroupBaseline.selections:type_name -> plumb.v1.BaselineSelection
 	11, // 3: plumb.v1.GroupBaseline.exceptions:type_name -> plumb.v1.GroupException
-	44, // 4: plumb.v1.BaselineSelection.kind:type_name -> plumb.v1.FactKind
-	44, // 5: plumb.v1.GroupException.kind:type_name -> plumb.v1.FactKind
+	50, // 4: plumb.v1.BaselineSelection.kind:type_name -> plumb.v1.FactKind
+	50, // 5: plumb.v1.GroupException.kind:type_name -> plumb.v1.FactKind
 	9,  // 6: plumb.v1.GetGroupBaselineResponse.baseline:type_name -> plumb.v1.GroupBaseline
-	44, // 7: plumb.v1.DiffHostsRequest.kind:type_name -> plumb.v1.FactKind
+	50, // 7: plumb.v1.DiffHostsRequest.kind:type_name -> plumb.v1.FactKind
 	16, // 8: plumb.v1.DiffHostsResponse.differences:type_name -> plumb.v1.FactDifference
-	44, // 9: plumb.v1.FactDifference.kind:type_name -> plumb.v1.FactKind
-	45, // 10: plumb.v1.FactDifference.a:type_name -> plumb.v1.Fact
-	45, // 11: plumb.v1.FactDifference.b:type_name -> plumb.v1.Fact
-	44, // 12: plumb.v1.ListOutliersRequest.kind:type_name -> plumb.v1.FactKind
+	50, // 9: plumb.v1.FactDifference.kind:type_name -> plumb.v1.FactKind
+	51, // 10: plumb.v1.FactDifference.a:type_name -> plumb.v1.Fact
+	51, // 11: plumb.v1.FactDifference.b:type_name -> plumb.v1.Fact
+	50, // 12: plumb.v1.ListOutliersRequest.kind:type_name -> plumb.v1.FactKind
 	19, // 13: plumb.v1.ListOutliersResponse.outliers:type_name -> plumb.v1.Outlier
-	44, // 14: plumb.v1.Outlier.kind:type_name -> plumb.v1.FactKind
+	50, // 14: plumb.v1.Outlier.kind:type_name -> plumb.v1.FactKind
 	0,  // 15: plumb.v1.Outlier.outlier:type_name -> plumb.v1.OutlierKind
 	22, // 16: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
-	46, // 17: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	43, // 18: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	47, // 19: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	48, // 20: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	52, // 17: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	49, // 18: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	53, // 19: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	54, // 20: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
 	24, // 21: plumb.v1.Host.open_drift_counts:type_name -> plumb.v1.OpenDriftCounts
 	1,  // 22: plumb.v1.ListHostsRequest.state:type_name -> plumb.v1.HostState
 	23, // 23: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	44, // 24: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	45, // 25: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	44, // 26: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	50, // 24: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	51, // 25: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	50, // 26: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
 	2,  // 27: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
 	3,  // 28: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	45, // 29: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	45, // 30: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	51, // 29: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	51, // 30: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
 	4,  // 31: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
 	5,  // 32: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
 	29, // 33: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	49, // 34: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
+	55, // 34: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
 	31, // 35: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
-	50, // 36: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
+	56, // 36: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
 	32, // 37: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
 	33, // 38: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
-	44, // 39: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
+	50, // 39: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
 	4,  // 40: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
 	5,  // 41: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
-	44, // 42: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
+	50, // 42: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
 	6,  // 43: plumb.v1.ListDriftRequest.state:type_name -> plumb.v1.DriftState
 	4,  // 44: plumb.v1.ListDriftRequest.min_severity:type_name -> plumb.v1.Severity
 	29, // 45: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
 	29, // 46: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
-	44, // 47: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	50, // 47: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
 	39, // 48: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
 	29, // 49: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
 	30, // 50: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
-	25, // 51: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	27, // 52: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	34, // 53: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	36, // 54: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
-	38, // 55: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	41, // 56: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	20, // 57: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
-	7,  // 58: plumb.v1.QueryService.PromoteBaseline:input_type -> plumb.v1.PromoteBaselineRequest
-	12, // 59: plumb.v1.QueryService.GetGroupBaseline:input_type -> plumb.v1.GetGroupBaselineRequest
-	14, // 60: plumb.v1.QueryService.DiffHosts:input_type -> plumb.v1.DiffHostsRequest
-	17, // 61: plumb.v1.QueryService.ListOutliers:input_type -> plumb.v1.ListOutliersRequest
-	26, // 62: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	28, // 63: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	35, // 64: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	37, // 65: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
-	40, // 66: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	42, // 67: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	21, // 68: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
-	8,  // 69: plumb.v1.QueryService.PromoteBaseline:output_type -> plumb.v1.PromoteBaselineResponse
-	13, // 70: plumb.v1.QueryService.GetGroupBaseline:output_type -> plumb.v1.GetGroupBaselineResponse
-	15, // 71: plumb.v1.QueryService.DiffHosts:output_type -> plumb.v1.DiffHostsResponse
-	18, // 72: plumb.v1.QueryService.ListOutliers:output_type -> plumb.v1.ListOutliersResponse
-	62, // [62:73] is the sub-list for method output_type
-	51, // [51:62] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	45, // 51: plumb.v1.ListHistoryResponse.entries:type_name -> plumb.v1.HistoryEntry
+	30, // 52: plumb.v1.HistoryEntry.event:type_name -> plumb.v1.DriftEvent
+	48, // 53: plumb.v1.ListFactChangesResponse.changes:type_name -> plumb.v1.FactChange
+	50, // 54: plumb.v1.FactChange.kind:type_name -> plumb.v1.FactKind
+	51, // 55: plumb.v1.FactChange.before:type_name -> plumb.v1.Fact
+	51, // 56: plumb.v1.FactChange.after:type_name -> plumb.v1.Fact
+	25, // 57: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	27, // 58: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	34, // 59: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	36, // 60: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
+	38, // 61: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	41, // 62: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	20, // 63: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
+	7,  // 64: plumb.v1.QueryService.PromoteBaseline:input_type -> plumb.v1.PromoteBaselineRequest
+	12, // 65: plumb.v1.QueryService.GetGroupBaseline:input_type -> plumb.v1.GetGroupBaselineRequest
+	14, // 66: plumb.v1.QueryService.DiffHosts:input_type -> plumb.v1.DiffHostsRequest
+	17, // 67: plumb.v1.QueryService.ListOutliers:input_type -> plumb.v1.ListOutliersRequest
+	43, // 68: plumb.v1.QueryService.ListHistory:input_type -> plumb.v1.ListHistoryRequest
+	46, // 69: plumb.v1.QueryService.ListFactChanges:input_type -> plumb.v1.ListFactChangesRequest
+	26, // 70: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	28, // 71: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	35, // 72: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	37, // 73: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
+	40, // 74: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	42, // 75: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	21, // 76: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
+	8,  // 77: plumb.v1.QueryService.PromoteBaseline:output_type -> plumb.v1.PromoteBaselineResponse
+	13, // 78: plumb.v1.QueryService.GetGroupBaseline:output_type -> plumb.v1.GetGroupBaselineResponse
+	15, // 79: plumb.v1.QueryService.DiffHosts:output_type -> plumb.v1.DiffHostsResponse
+	18, // 80: plumb.v1.QueryService.ListOutliers:output_type -> plumb.v1.ListOutliersResponse
+	44, // 81: plumb.v1.QueryService.ListHistory:output_type -> plumb.v1.ListHistoryResponse
+	47, // 82: plumb.v1.QueryService.ListFactChanges:output_type -> plumb.v1.ListFactChangesResponse
+	70, // [70:83] is the sub-list for method output_type
+	57, // [57:70] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -3741,7 +4263,7 @@ func file_plumb_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   37,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

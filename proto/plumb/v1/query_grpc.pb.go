@@ -30,6 +30,8 @@ const (
 	QueryService_GetGroupBaseline_FullMethodName = "/plumb.v1.QueryService/GetGroupBaseline"
 	QueryService_DiffHosts_FullMethodName        = "/plumb.v1.QueryService/DiffHosts"
 	QueryService_ListOutliers_FullMethodName     = "/plumb.v1.QueryService/ListOutliers"
+	QueryService_ListHistory_FullMethodName      = "/plumb.v1.QueryService/ListHistory"
+	QueryService_ListFactChanges_FullMethodName  = "/plumb.v1.QueryService/ListFactChanges"
 )
 
 // QueryServiceClient is the client API for QueryService service.
@@ -83,6 +85,12 @@ type QueryServiceClient interface {
 	// key and lists each host whose value differs from a clear majority of
 	// them (see ListOutliersRequest), in (host id, kind, key) order.
 	ListOutliers(ctx context.Context, in *ListOutliersRequest, opts ...grpc.CallOption) (*ListOutliersResponse, error)
+	// ListHistory lists audit events (drift transitions and operator
+	// actions) of one host or the fleet, in the order they were recorded.
+	ListHistory(ctx context.Context, in *ListHistoryRequest, opts ...grpc.CallOption) (*ListHistoryResponse, error)
+	// ListFactChanges lists the facts of a host whose values differ
+	// between two times.
+	ListFactChanges(ctx context.Context, in *ListFactChangesRequest, opts ...grpc.CallOption) (*ListFactChangesResponse, error)
 }
 
 type queryServiceClient struct {
@@ -212,6 +220,26 @@ func (c *queryServiceClient) ListOutliers(ctx context.Context, in *ListOutliersR
 	return out, nil
 }
 
+func (c *queryServiceClient) ListHistory(ctx context.Context, in *ListHistoryRequest, opts ...grpc.CallOption) (*ListHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListHistoryResponse)
+	err := c.cc.Invoke(ctx, QueryService_ListHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryServiceClient) ListFactChanges(ctx context.Context, in *ListFactChangesRequest, opts ...grpc.CallOption) (*ListFactChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListFactChangesResponse)
+	err := c.cc.Invoke(ctx, QueryService_ListFactChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServiceServer is the server API for QueryService service.
 // All implementations must embed UnimplementedQueryServiceServer
 // for forward compatibility.
@@ -263,6 +291,12 @@ type QueryServiceServer interface {
 	// key and lists each host whose value differs from a clear majority of
 	// them (see ListOutliersRequest), in (host id, kind, key) order.
 	ListOutliers(context.Context, *ListOutliersRequest) (*ListOutliersResponse, error)
+	// ListHistory lists audit events (drift transitions and operator
+	// actions) of one host or the fleet, in the order they were recorded.
+	ListHistory(context.Context, *ListHistoryRequest) (*ListHistoryResponse, error)
+	// ListFactChanges lists the facts of a host whose values differ
+	// between two times.
+	ListFactChanges(context.Context, *ListFactChangesRequest) (*ListFactChangesResponse, error)
 	mustEmbedUnimplementedQueryServiceServer()
 }
 
@@ -305,6 +339,12 @@ func (UnimplementedQueryServiceServer) DiffHosts(context.Context, *DiffHostsRequ
 }
 func (UnimplementedQueryServiceServer) ListOutliers(context.Context, *ListOutliersRequest) (*ListOutliersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOutliers not implemented")
+}
+func (UnimplementedQueryServiceServer) ListHistory(context.Context, *ListHistoryRequest) (*ListHistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListHistory not implemented")
+}
+func (UnimplementedQueryServiceServer) ListFactChanges(context.Context, *ListFactChangesRequest) (*ListFactChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFactChanges not implemented")
 }
 func (UnimplementedQueryServiceServer) mustEmbedUnimplementedQueryServiceServer() {}
 func (UnimplementedQueryServiceServer) testEmbeddedByValue()                      {}
@@ -518,6 +558,42 @@ func _QueryService_ListOutliers_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QueryService_ListHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServiceServer).ListHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueryService_ListHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServiceServer).ListHistory(ctx, req.(*ListHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _QueryService_ListFactChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListFactChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServiceServer).ListFactChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueryService_ListFactChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServiceServer).ListFactChanges(ctx, req.(*ListFactChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // QueryService_ServiceDesc is the grpc.ServiceDesc for QueryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -564,6 +640,14 @@ var QueryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListOutliers",
 			Handler:    _QueryService_ListOutliers_Handler,
+		},
+		{
+			MethodName: "ListHistory",
+			Handler:    _QueryService_ListHistory_Handler,
+		},
+		{
+			MethodName: "ListFactChanges",
+			Handler:    _QueryService_ListFactChanges_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
