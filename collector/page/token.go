@@ -25,6 +25,10 @@ const (
 	Notifiers List = 6
 	HostDiff  List = 7
 	Outliers  List = 8
+	// History and FactChanges are QueryService.ListHistory and
+	// ListFactChanges.
+	History     List = 9
+	FactChanges List = 10
 )
 
 // tokenVersion is the first byte of every token. A collector refuses a

@@ -125,6 +125,9 @@ func (s *Server) ListFacts(ctx context.Context, req *plumbv1.ListFactsRequest) (
 	if err := checkKind(req.GetKind()); err != nil {
 		return nil, invalid(err.Error())
 	}
+	if req.GetAtUnixNano() < 0 {
+		return nil, invalid("at_unix_nano: want 0 (now) or a time")
+	}
 	keys, err := parseGlob("key_glob", req.GetKeyGlob(), maxKeyGlobBytes)
 	if err != nil {
 		return nil, invalid(err.Error())
@@ -143,9 +146,13 @@ func (s *Server) ListFacts(ctx context.Context, req *plumbv1.ListFactsRequest) (
 		if err := hostExists(tx, req.GetHostId()); err != nil {
 			return err
 		}
-		return page.Done(tx.FactsAfter(req.GetHostId(), req.GetKind(), after, func(f *plumbv1.Fact) error {
+		offer := func(f *plumbv1.Fact) error {
 			return b.Offer(fact.KeyOf(f).Encode(), f, keys.matchKey(f.GetKey()))
-		}))
+		}
+		if at := req.GetAtUnixNano(); at != 0 {
+			return page.Done(factsAt(tx, req.GetHostId(), req.GetKind(), at, after, offer))
+		}
+		return page.Done(tx.FactsAfter(req.GetHostId(), req.GetKind(), after, offer))
 	})
 	if err != nil {
 		return nil, err

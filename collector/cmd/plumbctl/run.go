@@ -82,6 +82,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.factsCommand(),
 		a.diffCommand(),
 		a.outliersCommand(),
+		a.historyCommand(),
 		a.driftCommand(),
 		a.acceptCommand(),
 		a.silenceCommand(),
