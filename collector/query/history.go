@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -13,6 +15,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/driftstats"
 	"github.com/plumb-dev/plumb/collector/history"
 	"github.com/plumb-dev/plumb/collector/page"
 	"github.com/plumb-dev/plumb/collector/store"
@@ -242,4 +245,64 @@ func factsAt(tx store.ReadTx, host string, kind plumbv1.FactKind, at int64, afte
 		return err
 	}
 	return flushBefore(nil)
+}
+
+// defaultStatsWindow is GetDriftStats' window when the request names none.
+const defaultStatsWindow = 7 * 24 * time.Hour
+
+// GetDriftStats measures drift per host and per group (driftstats).
+func (s *Server) GetDriftStats(ctx context.Context, req *plumbv1.GetDriftStatsRequest) (*plumbv1.GetDriftStatsResponse, error) {
+	groupKey := req.GetGroupLabel()
+	if groupKey == "" {
+		groupKey = "group"
+	}
+	if len(groupKey) > 256 {
+		return nil, invalid("group_label: longer than 256 bytes")
+	}
+	now := time.Now()
+	if s.eng != nil && s.eng.Now != nil {
+		now = s.eng.Now()
+	}
+	since := now.Add(-defaultStatsWindow)
+	if n := req.GetSinceUnixNano(); n != 0 {
+		if n < 0 || n >= now.UnixNano() {
+			return nil, invalid("since_unix_nano: want a time before now")
+		}
+		since = time.Unix(0, n)
+	}
+	var f *driftstats.Fleet
+	err := s.view(ctx, func(tx store.ReadTx) error {
+		if req.GetHostId() != "" {
+			if err := hostExists(tx, req.GetHostId()); err != nil {
+				return err
+			}
+		}
+		var err error
+		f, err = driftstats.Compute(tx, req.GetHostId(), groupKey, since, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	window := now.Sub(since)
+	msg := func(id string, st *driftstats.Stats) *plumbv1.DriftStats {
+		return &plumbv1.DriftStats{
+			Id: id, Hosts: uint32(st.Hosts), Score: st.Score, Open: st.Open,
+			Transitions: st.Transitions, TransitionsPerDay: st.PerDay(window),
+			Resolved: st.Resolved, MeanTimeToResolveSeconds: st.MTTR().Seconds(),
+		}
+	}
+	resp := &plumbv1.GetDriftStatsResponse{SinceUnixNano: since.UnixNano(), UntilUnixNano: now.UnixNano(), Truncated: f.Truncated}
+	ids := make([]string, 0, len(f.Hosts))
+	for id := range f.Hosts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		resp.Hosts = append(resp.Hosts, msg(id, f.Hosts[id]))
+	}
+	for _, g := range f.GroupIDs() {
+		resp.Groups = append(resp.Groups, msg(g, f.Groups[g]))
+	}
+	return resp, nil
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/plumb-dev/plumb/collector/auth"
 	"github.com/plumb-dev/plumb/collector/dashboard"
 	"github.com/plumb-dev/plumb/collector/drift"
+	"github.com/plumb-dev/plumb/collector/driftstats"
 	"github.com/plumb-dev/plumb/collector/ingest"
 	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/query"
@@ -92,6 +93,8 @@ func serve(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	defer st.Close()
+	// Drift score, frequency and MTTR per group (label "group"), over a day.
+	reg.MustRegister(driftstats.NewMetrics(st, "group", 24*time.Hour))
 
 	eng := &drift.Engine{Logger: logger.With("component", "drift"), Severity: cfg.severityRules, GroupExclusions: cfg.groupExclusions}
 	watchers := &query.Broadcaster{}

@@ -3743,6 +3743,260 @@ func (x *FactChange) GetChangedUnixNano() int64 {
 	return 0
 }
 
+type GetDriftStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional: only this host (its group then holds it alone).
+	HostId string `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	// The host label whose values are the groups; empty means "group".
+	GroupLabel string `protobuf:"bytes,2,opt,name=group_label,json=groupLabel,proto3" json:"group_label,omitempty"`
+	// The window of the rates, collector clock, unix nano: from
+	// since_unix_nano (0: seven days ago) to now. The event log reaches back
+	// as far as event_retention.
+	SinceUnixNano int64 `protobuf:"varint,3,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDriftStatsRequest) Reset() {
+	*x = GetDriftStatsRequest{}
+	mi := &file_plumb_v1_query_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDriftStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDriftStatsRequest) ProtoMessage() {}
+
+func (x *GetDriftStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDriftStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetDriftStatsRequest) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetDriftStatsRequest) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *GetDriftStatsRequest) GetGroupLabel() string {
+	if x != nil {
+		return x.GroupLabel
+	}
+	return ""
+}
+
+func (x *GetDriftStatsRequest) GetSinceUnixNano() int64 {
+	if x != nil {
+		return x.SinceUnixNano
+	}
+	return 0
+}
+
+type GetDriftStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per host, in host id order.
+	Hosts []*DriftStats `protobuf:"bytes,1,rep,name=hosts,proto3" json:"hosts,omitempty"`
+	// One per value of the group label ("" for hosts without it), in order.
+	Groups        []*DriftStats `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	SinceUnixNano int64         `protobuf:"varint,3,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
+	UntilUnixNano int64         `protobuf:"varint,4,opt,name=until_unix_nano,json=untilUnixNano,proto3" json:"until_unix_nano,omitempty"`
+	// The event log was longer than one call reads: the rates count only
+	// its oldest part.
+	Truncated     bool `protobuf:"varint,5,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDriftStatsResponse) Reset() {
+	*x = GetDriftStatsResponse{}
+	mi := &file_plumb_v1_query_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDriftStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDriftStatsResponse) ProtoMessage() {}
+
+func (x *GetDriftStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDriftStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetDriftStatsResponse) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetDriftStatsResponse) GetHosts() []*DriftStats {
+	if x != nil {
+		return x.Hosts
+	}
+	return nil
+}
+
+func (x *GetDriftStatsResponse) GetGroups() []*DriftStats {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *GetDriftStatsResponse) GetSinceUnixNano() int64 {
+	if x != nil {
+		return x.SinceUnixNano
+	}
+	return 0
+}
+
+func (x *GetDriftStatsResponse) GetUntilUnixNano() int64 {
+	if x != nil {
+		return x.UntilUnixNano
+	}
+	return 0
+}
+
+func (x *GetDriftStatsResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+// DriftStats are the drift figures of a host or a group.
+type DriftStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The host id, or the group label's value.
+	Id    string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Hosts uint32 `protobuf:"varint,2,opt,name=hosts,proto3" json:"hosts,omitempty"`
+	// Open items weighted by severity: critical 10, warning 3, info (and
+	// unspecified) 1, health 5; a group's is the sum of its hosts'.
+	Score uint64 `protobuf:"varint,3,opt,name=score,proto3" json:"score,omitempty"`
+	// Open items, health included.
+	Open uint64 `protobuf:"varint,4,opt,name=open,proto3" json:"open,omitempty"`
+	// Drift transitions (opened, updated, resolved, accepted) in the window,
+	// and per day.
+	Transitions       uint64  `protobuf:"varint,5,opt,name=transitions,proto3" json:"transitions,omitempty"`
+	TransitionsPerDay float64 `protobuf:"fixed64,6,opt,name=transitions_per_day,json=transitionsPerDay,proto3" json:"transitions_per_day,omitempty"`
+	// Items closed (resolved or accepted) in the window, and the mean time
+	// from their opening to their closing (0 when none closed).
+	Resolved                 uint64  `protobuf:"varint,7,opt,name=resolved,proto3" json:"resolved,omitempty"`
+	MeanTimeToResolveSeconds float64 `protobuf:"fixed64,8,opt,name=mean_time_to_resolve_seconds,json=meanTimeToResolveSeconds,proto3" json:"mean_time_to_resolve_seconds,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *DriftStats) Reset() {
+	*x = DriftStats{}
+	mi := &file_plumb_v1_query_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriftStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriftStats) ProtoMessage() {}
+
+func (x *DriftStats) ProtoReflect() protoreflect.Message {
+	mi := &file_plumb_v1_query_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriftStats.ProtoReflect.Descriptor instead.
+func (*DriftStats) Descriptor() ([]byte, []int) {
+	return file_plumb_v1_query_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *DriftStats) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DriftStats) GetHosts() uint32 {
+	if x != nil {
+		return x.Hosts
+	}
+	return 0
+}
+
+func (x *DriftStats) GetScore() uint64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *DriftStats) GetOpen() uint64 {
+	if x != nil {
+		return x.Open
+	}
+	return 0
+}
+
+func (x *DriftStats) GetTransitions() uint64 {
+	if x != nil {
+		return x.Transitions
+	}
+	return 0
+}
+
+func (x *DriftStats) GetTransitionsPerDay() float64 {
+	if x != nil {
+		return x.TransitionsPerDay
+	}
+	return 0
+}
+
+func (x *DriftStats) GetResolved() uint64 {
+	if x != nil {
+		return x.Resolved
+	}
+	return 0
+}
+
+func (x *DriftStats) GetMeanTimeToResolveSeconds() float64 {
+	if x != nil {
+		return x.MeanTimeToResolveSeconds
+	}
+	return 0
+}
+
 var File_plumb_v1_query_proto protoreflect.FileDescriptor
 
 const file_plumb_v1_query_proto_rawDesc = "" +
@@ -4027,7 +4281,28 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12&\n" +
 	"\x06before\x18\x03 \x01(\v2\x0e.plumb.v1.FactR\x06before\x12$\n" +
 	"\x05after\x18\x04 \x01(\v2\x0e.plumb.v1.FactR\x05after\x12*\n" +
-	"\x11changed_unix_nano\x18\x05 \x01(\x03R\x0fchangedUnixNano*w\n" +
+	"\x11changed_unix_nano\x18\x05 \x01(\x03R\x0fchangedUnixNano\"x\n" +
+	"\x14GetDriftStatsRequest\x12\x17\n" +
+	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12\x1f\n" +
+	"\vgroup_label\x18\x02 \x01(\tR\n" +
+	"groupLabel\x12&\n" +
+	"\x0fsince_unix_nano\x18\x03 \x01(\x03R\rsinceUnixNano\"\xdf\x01\n" +
+	"\x15GetDriftStatsResponse\x12*\n" +
+	"\x05hosts\x18\x01 \x03(\v2\x14.plumb.v1.DriftStatsR\x05hosts\x12,\n" +
+	"\x06groups\x18\x02 \x03(\v2\x14.plumb.v1.DriftStatsR\x06groups\x12&\n" +
+	"\x0fsince_unix_nano\x18\x03 \x01(\x03R\rsinceUnixNano\x12&\n" +
+	"\x0funtil_unix_nano\x18\x04 \x01(\x03R\runtilUnixNano\x12\x1c\n" +
+	"\ttruncated\x18\x05 \x01(\bR\ttruncated\"\x8a\x02\n" +
+	"\n" +
+	"DriftStats\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05hosts\x18\x02 \x01(\rR\x05hosts\x12\x14\n" +
+	"\x05score\x18\x03 \x01(\x04R\x05score\x12\x12\n" +
+	"\x04open\x18\x04 \x01(\x04R\x04open\x12 \n" +
+	"\vtransitions\x18\x05 \x01(\x04R\vtransitions\x12.\n" +
+	"\x13transitions_per_day\x18\x06 \x01(\x01R\x11transitionsPerDay\x12\x1a\n" +
+	"\bresolved\x18\a \x01(\x04R\bresolved\x12>\n" +
+	"\x1cmean_time_to_resolve_seconds\x18\b \x01(\x01R\x18meanTimeToResolveSeconds*w\n" +
 	"\vOutlierKind\x12\x1c\n" +
 	"\x18OUTLIER_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14OUTLIER_KIND_DIFFERS\x10\x01\x12\x18\n" +
@@ -4067,7 +4342,7 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\x14DRIFT_STATE_RESOLVED\x10\x02\x12\x18\n" +
 	"\x14DRIFT_STATE_ACCEPTED\x10\x03\x12\x16\n" +
 	"\x12DRIFT_STATE_CLOSED\x10\x04\x12\x13\n" +
-	"\x0fDRIFT_STATE_ALL\x10\x052\xf8\a\n" +
+	"\x0fDRIFT_STATE_ALL\x10\x052\xca\b\n" +
 	"\fQueryService\x12D\n" +
 	"\tListHosts\x12\x1a.plumb.v1.ListHostsRequest\x1a\x1b.plumb.v1.ListHostsResponse\x12D\n" +
 	"\tListFacts\x12\x1a.plumb.v1.ListFactsRequest\x1a\x1b.plumb.v1.ListFactsResponse\x12D\n" +
@@ -4082,7 +4357,8 @@ const file_plumb_v1_query_proto_rawDesc = "" +
 	"\tDiffHosts\x12\x1a.plumb.v1.DiffHostsRequest\x1a\x1b.plumb.v1.DiffHostsResponse\x12M\n" +
 	"\fListOutliers\x12\x1d.plumb.v1.ListOutliersRequest\x1a\x1e.plumb.v1.ListOutliersResponse\x12J\n" +
 	"\vListHistory\x12\x1c.plumb.v1.ListHistoryRequest\x1a\x1d.plumb.v1.ListHistoryResponse\x12V\n" +
-	"\x0fListFactChanges\x12 .plumb.v1.ListFactChangesRequest\x1a!.plumb.v1.ListFactChangesResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
+	"\x0fListFactChanges\x12 .plumb.v1.ListFactChangesRequest\x1a!.plumb.v1.ListFactChangesResponse\x12P\n" +
+	"\rGetDriftStats\x12\x1e.plumb.v1.GetDriftStatsRequest\x1a\x1f.plumb.v1.GetDriftStatsResponseB3Z1github.com/plumb-dev/plumb/proto/plumb/v1;plumbv1b\x06proto3"
 
 var (
 	file_plumb_v1_query_proto_rawDescOnce sync.Once
@@ -4097,7 +4373,7 @@ func file_plumb_v1_query_proto_rawDescGZIP() []byte {
 }
 
 var file_plumb_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_plumb_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_plumb_v1_query_proto_goTypes = []any{
 	(OutlierKind)(0),                 // 0: plumb.v1.OutlierKind
 	(HostState)(0),                   // 1: plumb.v1.HostState
@@ -4148,104 +4424,111 @@ var file_plumb_v1_query_proto_goTypes = []any{
 	(*ListFactChangesRequest)(nil),   // 46: plumb.v1.ListFactChangesRequest
 	(*ListFactChangesResponse)(nil),  // 47: plumb.v1.ListFactChangesResponse
 	(*FactChange)(nil),               // 48: plumb.v1.FactChange
-	nil,                              // 49: plumb.v1.Host.LabelsEntry
-	(FactKind)(0),                    // 50: plumb.v1.FactKind
-	(*Fact)(nil),                     // 51: plumb.v1.Fact
-	(*HostInfo)(nil),                 // 52: plumb.v1.HostInfo
-	(*CoverageCondition)(nil),        // 53: plumb.v1.CoverageCondition
-	(*HostIdentity)(nil),             // 54: plumb.v1.HostIdentity
-	(*PackageChange)(nil),            // 55: plumb.v1.PackageChange
-	(*Silence)(nil),                  // 56: plumb.v1.Silence
+	(*GetDriftStatsRequest)(nil),     // 49: plumb.v1.GetDriftStatsRequest
+	(*GetDriftStatsResponse)(nil),    // 50: plumb.v1.GetDriftStatsResponse
+	(*DriftStats)(nil),               // 51: plumb.v1.DriftStats
+	nil,                              // 52: plumb.v1.Host.LabelsEntry
+	(FactKind)(0),                    // 53: plumb.v1.FactKind
+	(*Fact)(nil),                     // 54: plumb.v1.Fact
+	(*HostInfo)(nil),                 // 55: plumb.v1.HostInfo
+	(*CoverageCondition)(nil),        // 56: plumb.v1.CoverageCondition
+	(*HostIdentity)(nil),             // 57: plumb.v1.HostIdentity
+	(*PackageChange)(nil),            // 58: plumb.v1.PackageChange
+	(*Silence)(nil),                  // 59: plumb.v1.Silence
 }
 var file_plumb_v1_query_proto_depIdxs = []int32{
-	50, // 0: plumb.v1.PromoteBaselineRequest.kind:type_name -> plumb.v1.FactKind
+	53, // 0: plumb.v1.PromoteBaselineRequest.kind:type_name -> plumb.v1.FactKind
 	9,  // 1: plumb.v1.PromoteBaselineResponse.baseline:type_name -> plumb.v1.GroupBaseline
 	10, // 2: plumb.v1.GroupBaseline.selections:type_name -> plumb.v1.BaselineSelection
 	11, // 3: plumb.v1.GroupBaseline.exceptions:type_name -> plumb.v1.GroupException
-	50, // 4: plumb.v1.BaselineSelection.kind:type_name -> plumb.v1.FactKind
-	50, // 5: plumb.v1.GroupException.kind:type_name -> plumb.v1.FactKind
+	53, // 4: plumb.v1.BaselineSelection.kind:type_name -> plumb.v1.FactKind
+	53, // 5: plumb.v1.GroupException.kind:type_name -> plumb.v1.FactKind
 	9,  // 6: plumb.v1.GetGroupBaselineResponse.baseline:type_name -> plumb.v1.GroupBaseline
-	50, // 7: plumb.v1.DiffHostsRequest.kind:type_name -> plumb.v1.FactKind
+	53, // 7: plumb.v1.DiffHostsRequest.kind:type_name -> plumb.v1.FactKind
 	16, // 8: plumb.v1.DiffHostsResponse.differences:type_name -> plumb.v1.FactDifference
-	50, // 9: plumb.v1.FactDifference.kind:type_name -> plumb.v1.FactKind
-	51, // 10: plumb.v1.FactDifference.a:type_name -> plumb.v1.Fact
-	51, // 11: plumb.v1.FactDifference.b:type_name -> plumb.v1.Fact
-	50, // 12: plumb.v1.ListOutliersRequest.kind:type_name -> plumb.v1.FactKind
+	53, // 9: plumb.v1.FactDifference.kind:type_name -> plumb.v1.FactKind
+	54, // 10: plumb.v1.FactDifference.a:type_name -> plumb.v1.Fact
+	54, // 11: plumb.v1.FactDifference.b:type_name -> plumb.v1.Fact
+	53, // 12: plumb.v1.ListOutliersRequest.kind:type_name -> plumb.v1.FactKind
 	19, // 13: plumb.v1.ListOutliersResponse.outliers:type_name -> plumb.v1.Outlier
-	50, // 14: plumb.v1.Outlier.kind:type_name -> plumb.v1.FactKind
+	53, // 14: plumb.v1.Outlier.kind:type_name -> plumb.v1.FactKind
 	0,  // 15: plumb.v1.Outlier.outlier:type_name -> plumb.v1.OutlierKind
 	22, // 16: plumb.v1.ListNotifiersResponse.notifiers:type_name -> plumb.v1.NotifierStatus
-	52, // 17: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
-	49, // 18: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
-	53, // 19: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
-	54, // 20: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
+	55, // 17: plumb.v1.Host.info:type_name -> plumb.v1.HostInfo
+	52, // 18: plumb.v1.Host.labels:type_name -> plumb.v1.Host.LabelsEntry
+	56, // 19: plumb.v1.Host.coverage:type_name -> plumb.v1.CoverageCondition
+	57, // 20: plumb.v1.Host.identity:type_name -> plumb.v1.HostIdentity
 	24, // 21: plumb.v1.Host.open_drift_counts:type_name -> plumb.v1.OpenDriftCounts
 	1,  // 22: plumb.v1.ListHostsRequest.state:type_name -> plumb.v1.HostState
 	23, // 23: plumb.v1.ListHostsResponse.hosts:type_name -> plumb.v1.Host
-	50, // 24: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
-	51, // 25: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
-	50, // 26: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
+	53, // 24: plumb.v1.ListFactsRequest.kind:type_name -> plumb.v1.FactKind
+	54, // 25: plumb.v1.ListFactsResponse.facts:type_name -> plumb.v1.Fact
+	53, // 26: plumb.v1.DriftItem.kind:type_name -> plumb.v1.FactKind
 	2,  // 27: plumb.v1.DriftItem.change:type_name -> plumb.v1.DriftChange
 	3,  // 28: plumb.v1.DriftItem.status:type_name -> plumb.v1.DriftStatus
-	51, // 29: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
-	51, // 30: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
+	54, // 29: plumb.v1.DriftItem.baseline:type_name -> plumb.v1.Fact
+	54, // 30: plumb.v1.DriftItem.current:type_name -> plumb.v1.Fact
 	4,  // 31: plumb.v1.DriftItem.severity:type_name -> plumb.v1.Severity
 	5,  // 32: plumb.v1.DriftEvent.type:type_name -> plumb.v1.DriftEventType
 	29, // 33: plumb.v1.DriftEvent.item:type_name -> plumb.v1.DriftItem
-	55, // 34: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
+	58, // 34: plumb.v1.DriftEvent.package_change:type_name -> plumb.v1.PackageChange
 	31, // 35: plumb.v1.DriftEvent.silence_summary:type_name -> plumb.v1.SilenceSummary
-	56, // 36: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
+	59, // 36: plumb.v1.SilenceSummary.silence:type_name -> plumb.v1.Silence
 	32, // 37: plumb.v1.SilenceSummary.hosts:type_name -> plumb.v1.SilenceHostCount
 	33, // 38: plumb.v1.SilenceSummary.held:type_name -> plumb.v1.SilencedItem
-	50, // 39: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
+	53, // 39: plumb.v1.SilencedItem.kind:type_name -> plumb.v1.FactKind
 	4,  // 40: plumb.v1.SilencedItem.severity:type_name -> plumb.v1.Severity
 	5,  // 41: plumb.v1.SilencedItem.last_event_type:type_name -> plumb.v1.DriftEventType
-	50, // 42: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
+	53, // 42: plumb.v1.ListDriftRequest.kind:type_name -> plumb.v1.FactKind
 	6,  // 43: plumb.v1.ListDriftRequest.state:type_name -> plumb.v1.DriftState
 	4,  // 44: plumb.v1.ListDriftRequest.min_severity:type_name -> plumb.v1.Severity
 	29, // 45: plumb.v1.ListDriftResponse.items:type_name -> plumb.v1.DriftItem
 	29, // 46: plumb.v1.GetDriftResponse.item:type_name -> plumb.v1.DriftItem
-	50, // 47: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
+	53, // 47: plumb.v1.AcceptDriftRequest.kind:type_name -> plumb.v1.FactKind
 	39, // 48: plumb.v1.AcceptDriftRequest.expected:type_name -> plumb.v1.ExpectedValue
 	29, // 49: plumb.v1.AcceptDriftResponse.accepted:type_name -> plumb.v1.DriftItem
 	30, // 50: plumb.v1.WatchDriftResponse.event:type_name -> plumb.v1.DriftEvent
 	45, // 51: plumb.v1.ListHistoryResponse.entries:type_name -> plumb.v1.HistoryEntry
 	30, // 52: plumb.v1.HistoryEntry.event:type_name -> plumb.v1.DriftEvent
 	48, // 53: plumb.v1.ListFactChangesResponse.changes:type_name -> plumb.v1.FactChange
-	50, // 54: plumb.v1.FactChange.kind:type_name -> plumb.v1.FactKind
-	51, // 55: plumb.v1.FactChange.before:type_name -> plumb.v1.Fact
-	51, // 56: plumb.v1.FactChange.after:type_name -> plumb.v1.Fact
-	25, // 57: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
-	27, // 58: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
-	34, // 59: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
-	36, // 60: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
-	38, // 61: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
-	41, // 62: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
-	20, // 63: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
-	7,  // 64: plumb.v1.QueryService.PromoteBaseline:input_type -> plumb.v1.PromoteBaselineRequest
-	12, // 65: plumb.v1.QueryService.GetGroupBaseline:input_type -> plumb.v1.GetGroupBaselineRequest
-	14, // 66: plumb.v1.QueryService.DiffHosts:input_type -> plumb.v1.DiffHostsRequest
-	17, // 67: plumb.v1.QueryService.ListOutliers:input_type -> plumb.v1.ListOutliersRequest
-	43, // 68: plumb.v1.QueryService.ListHistory:input_type -> plumb.v1.ListHistoryRequest
-	46, // 69: plumb.v1.QueryService.ListFactChanges:input_type -> plumb.v1.ListFactChangesRequest
-	26, // 70: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
-	28, // 71: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
-	35, // 72: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
-	37, // 73: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
-	40, // 74: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
-	42, // 75: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
-	21, // 76: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
-	8,  // 77: plumb.v1.QueryService.PromoteBaseline:output_type -> plumb.v1.PromoteBaselineResponse
-	13, // 78: plumb.v1.QueryService.GetGroupBaseline:output_type -> plumb.v1.GetGroupBaselineResponse
-	15, // 79: plumb.v1.QueryService.DiffHosts:output_type -> plumb.v1.DiffHostsResponse
-	18, // 80: plumb.v1.QueryService.ListOutliers:output_type -> plumb.v1.ListOutliersResponse
-	44, // 81: plumb.v1.QueryService.ListHistory:output_type -> plumb.v1.ListHistoryResponse
-	47, // 82: plumb.v1.QueryService.ListFactChanges:output_type -> plumb.v1.ListFactChangesResponse
-	70, // [70:83] is the sub-list for method output_type
-	57, // [57:70] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	53, // 54: plumb.v1.FactChange.kind:type_name -> plumb.v1.FactKind
+	54, // 55: plumb.v1.FactChange.before:type_name -> plumb.v1.Fact
+	54, // 56: plumb.v1.FactChange.after:type_name -> plumb.v1.Fact
+	51, // 57: plumb.v1.GetDriftStatsResponse.hosts:type_name -> plumb.v1.DriftStats
+	51, // 58: plumb.v1.GetDriftStatsResponse.groups:type_name -> plumb.v1.DriftStats
+	25, // 59: plumb.v1.QueryService.ListHosts:input_type -> plumb.v1.ListHostsRequest
+	27, // 60: plumb.v1.QueryService.ListFacts:input_type -> plumb.v1.ListFactsRequest
+	34, // 61: plumb.v1.QueryService.ListDrift:input_type -> plumb.v1.ListDriftRequest
+	36, // 62: plumb.v1.QueryService.GetDrift:input_type -> plumb.v1.GetDriftRequest
+	38, // 63: plumb.v1.QueryService.AcceptDrift:input_type -> plumb.v1.AcceptDriftRequest
+	41, // 64: plumb.v1.QueryService.WatchDrift:input_type -> plumb.v1.WatchDriftRequest
+	20, // 65: plumb.v1.QueryService.ListNotifiers:input_type -> plumb.v1.ListNotifiersRequest
+	7,  // 66: plumb.v1.QueryService.PromoteBaseline:input_type -> plumb.v1.PromoteBaselineRequest
+	12, // 67: plumb.v1.QueryService.GetGroupBaseline:input_type -> plumb.v1.GetGroupBaselineRequest
+	14, // 68: plumb.v1.QueryService.DiffHosts:input_type -> plumb.v1.DiffHostsRequest
+	17, // 69: plumb.v1.QueryService.ListOutliers:input_type -> plumb.v1.ListOutliersRequest
+	43, // 70: plumb.v1.QueryService.ListHistory:input_type -> plumb.v1.ListHistoryRequest
+	46, // 71: plumb.v1.QueryService.ListFactChanges:input_type -> plumb.v1.ListFactChangesRequest
+	49, // 72: plumb.v1.QueryService.GetDriftStats:input_type -> plumb.v1.GetDriftStatsRequest
+	26, // 73: plumb.v1.QueryService.ListHosts:output_type -> plumb.v1.ListHostsResponse
+	28, // 74: plumb.v1.QueryService.ListFacts:output_type -> plumb.v1.ListFactsResponse
+	35, // 75: plumb.v1.QueryService.ListDrift:output_type -> plumb.v1.ListDriftResponse
+	37, // 76: plumb.v1.QueryService.GetDrift:output_type -> plumb.v1.GetDriftResponse
+	40, // 77: plumb.v1.QueryService.AcceptDrift:output_type -> plumb.v1.AcceptDriftResponse
+	42, // 78: plumb.v1.QueryService.WatchDrift:output_type -> plumb.v1.WatchDriftResponse
+	21, // 79: plumb.v1.QueryService.ListNotifiers:output_type -> plumb.v1.ListNotifiersResponse
+	8,  // 80: plumb.v1.QueryService.PromoteBaseline:output_type -> plumb.v1.PromoteBaselineResponse
+	13, // 81: plumb.v1.QueryService.GetGroupBaseline:output_type -> plumb.v1.GetGroupBaselineResponse
+	15, // 82: plumb.v1.QueryService.DiffHosts:output_type -> plumb.v1.DiffHostsResponse
+	18, // 83: plumb.v1.QueryService.ListOutliers:output_type -> plumb.v1.ListOutliersResponse
+	44, // 84: plumb.v1.QueryService.ListHistory:output_type -> plumb.v1.ListHistoryResponse
+	47, // 85: plumb.v1.QueryService.ListFactChanges:output_type -> plumb.v1.ListFactChangesResponse
+	50, // 86: plumb.v1.QueryService.GetDriftStats:output_type -> plumb.v1.GetDriftStatsResponse
+	73, // [73:87] is the sub-list for method output_type
+	59, // [59:73] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_plumb_v1_query_proto_init() }
@@ -4263,7 +4546,7 @@ func file_plumb_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plumb_v1_query_proto_rawDesc), len(file_plumb_v1_query_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   43,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

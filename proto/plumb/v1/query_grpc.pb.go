@@ -32,6 +32,7 @@ const (
 	QueryService_ListOutliers_FullMethodName     = "/plumb.v1.QueryService/ListOutliers"
 	QueryService_ListHistory_FullMethodName      = "/plumb.v1.QueryService/ListHistory"
 	QueryService_ListFactChanges_FullMethodName  = "/plumb.v1.QueryService/ListFactChanges"
+	QueryService_GetDriftStats_FullMethodName    = "/plumb.v1.QueryService/GetDriftStats"
 )
 
 // QueryServiceClient is the client API for QueryService service.
@@ -91,6 +92,9 @@ type QueryServiceClient interface {
 	// ListFactChanges lists the facts of a host whose values differ
 	// between two times.
 	ListFactChanges(ctx context.Context, in *ListFactChangesRequest, opts ...grpc.CallOption) (*ListFactChangesResponse, error)
+	// GetDriftStats measures drift per host and per group: a score of the
+	// open items, transitions per day and mean time to resolve.
+	GetDriftStats(ctx context.Context, in *GetDriftStatsRequest, opts ...grpc.CallOption) (*GetDriftStatsResponse, error)
 }
 
 type queryServiceClient struct {
@@ -240,6 +244,16 @@ func (c *queryServiceClient) ListFactChanges(ctx context.Context, in *ListFactCh
 	return out, nil
 }
 
+func (c *queryServiceClient) GetDriftStats(ctx context.Context, in *GetDriftStatsRequest, opts ...grpc.CallOption) (*GetDriftStatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDriftStatsResponse)
+	err := c.cc.Invoke(ctx, QueryService_GetDriftStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServiceServer is the server API for QueryService service.
 // All implementations must embed UnimplementedQueryServiceServer
 // for forward compatibility.
@@ -297,6 +311,9 @@ type QueryServiceServer interface {
 	// ListFactChanges lists the facts of a host whose values differ
 	// between two times.
 	ListFactChanges(context.Context, *ListFactChangesRequest) (*ListFactChangesResponse, error)
+	// GetDriftStats measures drift per host and per group: a score of the
+	// open items, transitions per day and mean time to resolve.
+	GetDriftStats(context.Context, *GetDriftStatsRequest) (*GetDriftStatsResponse, error)
 	mustEmbedUnimplementedQueryServiceServer()
 }
 
@@ -345,6 +362,9 @@ func (UnimplementedQueryServiceServer) ListHistory(context.Context, *ListHistory
 }
 func (UnimplementedQueryServiceServer) ListFactChanges(context.Context, *ListFactChangesRequest) (*ListFactChangesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListFactChanges not implemented")
+}
+func (UnimplementedQueryServiceServer) GetDriftStats(context.Context, *GetDriftStatsRequest) (*GetDriftStatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDriftStats not implemented")
 }
 func (UnimplementedQueryServiceServer) mustEmbedUnimplementedQueryServiceServer() {}
 func (UnimplementedQueryServiceServer) testEmbeddedByValue()                      {}
@@ -594,6 +614,24 @@ func _QueryService_ListFactChanges_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QueryService_GetDriftStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDriftStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServiceServer).GetDriftStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueryService_GetDriftStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServiceServer).GetDriftStats(ctx, req.(*GetDriftStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // QueryService_ServiceDesc is the grpc.ServiceDesc for QueryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -648,6 +686,10 @@ var QueryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListFactChanges",
 			Handler:    _QueryService_ListFactChanges_Handler,
+		},
+		{
+			MethodName: "GetDriftStats",
+			Handler:    _QueryService_GetDriftStats_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
