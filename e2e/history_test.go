@@ -137,6 +137,32 @@ func TestHistoryAndFactsAt(t *testing.T) {
 		}
 		last = at
 	}
+	// Three transitions (opened, updated, accepted), one item closed after
+	// it had been open since the first change; nothing open: score 0.
+	var stats struct {
+		Hosts []struct {
+			ID          string  `json:"id"`
+			Score       uint64  `json:"score"`
+			Open        uint64  `json:"open"`
+			Transitions uint64  `json:"transitions"`
+			Resolved    uint64  `json:"resolved"`
+			MTTR        float64 `json:"mean_time_to_resolve_seconds"`
+		} `json:"hosts"`
+		Groups []struct {
+			ID    string `json:"id"`
+			Hosts uint32 `json:"hosts"`
+		} `json:"groups"`
+	}
+	ctlJSON(t, c.addr, &stats, "stats", "--host", host)
+	opened, _ := time.Parse(time.RFC3339Nano, hist[0].At)
+	accepted, _ := time.Parse(time.RFC3339Nano, hist[2].At)
+	if len(stats.Hosts) != 1 || stats.Hosts[0].ID != host || stats.Hosts[0].Transitions != 3 || stats.Hosts[0].Resolved != 1 ||
+		stats.Hosts[0].Open != 0 || stats.Hosts[0].Score != 0 ||
+		time.Duration(stats.Hosts[0].MTTR*float64(time.Second)).Round(time.Millisecond) != accepted.Sub(opened).Round(time.Millisecond) ||
+		len(stats.Groups) != 1 || stats.Groups[0].Hosts != 1 {
+		t.Errorf("stats --host %s: %+v; want 3 transitions, 1 resolved after %v, nothing open", host, stats, accepted.Sub(opened))
+	}
+
 	// The first two entries are the file's changes; nothing from before t0.
 	var since []historyEntryJSON
 	ctlJSON(t, c.addr, &since, "history", "--host", host, "--since", t1)

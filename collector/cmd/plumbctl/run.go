@@ -83,6 +83,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.diffCommand(),
 		a.outliersCommand(),
 		a.historyCommand(),
+		a.statsCommand(),
 		a.driftCommand(),
 		a.acceptCommand(),
 		a.silenceCommand(),
