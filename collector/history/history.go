@@ -21,7 +21,7 @@ import (
 
 // MaxChanges bounds the history entries one reconstruction reads, so that
 // a call's memory stays bounded whatever the history holds.
-const MaxChanges = 1_000_000
+const MaxChanges = 250_000
 
 // ErrTooMuch is a reconstruction that would read more than MaxChanges
 // entries: ask for a later time or a shorter range.
