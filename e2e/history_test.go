@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -161,6 +162,18 @@ func TestHistoryAndFactsAt(t *testing.T) {
 		time.Duration(stats.Hosts[0].MTTR*float64(time.Second)).Round(time.Millisecond) != accepted.Sub(opened).Round(time.Millisecond) ||
 		len(stats.Groups) != 1 || stats.Groups[0].Hosts != 1 {
 		t.Errorf("stats --host %s: %+v; want 3 transitions, 1 resolved after %v, nothing open", host, stats, accepted.Sub(opened))
+	}
+
+	// The table names the same actors and actions, one line each.
+	table := ctl(t, c.addr, "history", "--host", host)
+	t.Logf("plumbctl history --host %s:\n%s", host, table)
+	if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 1+len(want) ||
+		!strings.Contains(lines[3], "alice") || !strings.Contains(lines[3], "drift.accepted") || !strings.Contains(lines[1], "file "+file) {
+		t.Errorf("plumbctl history table:\n%s", table)
+	}
+	statsTable := ctl(t, c.addr, "stats")
+	if !strings.Contains(statsTable, host) {
+		t.Errorf("plumbctl stats table does not name %s:\n%s", host, statsTable)
 	}
 
 	// The first two entries are the file's changes; nothing from before t0.
