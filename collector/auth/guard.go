@@ -41,6 +41,10 @@ var methodRoles = map[string]plumbv1.Role{
 	plumbv1.QueryService_ListHistory_FullMethodName:      plumbv1.Role_ROLE_VIEWER,
 	plumbv1.QueryService_ListFactChanges_FullMethodName:  plumbv1.Role_ROLE_VIEWER,
 	plumbv1.QueryService_GetDriftStats_FullMethodName:    plumbv1.Role_ROLE_VIEWER,
+
+	plumbv1.PolicyService_ApplyPolicy_FullMethodName:        plumbv1.Role_ROLE_OPERATOR,
+	plumbv1.PolicyService_GetPolicy_FullMethodName:          plumbv1.Role_ROLE_VIEWER,
+	plumbv1.PolicyService_ListPolicyVersions_FullMethodName: plumbv1.Role_ROLE_VIEWER,
 }
 
 // selfAuthenticated methods carry their own credential (a client

@@ -33,7 +33,8 @@ type Expected struct {
 // unseen. It needs k: all of a host's drift has no one value to expect.
 //
 // Health items are not accepted: a k of FACT_KIND_HEALTH is ErrHealthItem,
-// and accepting all of a host's drift leaves them open.
+// one of FACT_KIND_EXPECTATION ErrExpectationItem, and accepting all of a
+// host's drift leaves them open.
 func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, want *Expected, by, reason string) ([]*plumbv1.DriftItem, []*plumbv1.DriftEvent, error) {
 	if want != nil && k == nil {
 		return nil, nil, errors.New("accept: an expected value needs a fact key")
@@ -46,6 +47,9 @@ func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, want *Expected,
 	if k != nil {
 		if IsHealth(k.Kind) {
 			return nil, nil, fmt.Errorf("%s on host %q: %w", k, hostID, ErrHealthItem)
+		}
+		if IsExpectation(k.Kind) {
+			return nil, nil, fmt.Errorf("%s on host %q: %w", k, hostID, ErrExpectationItem)
 		}
 		item, err := lookup(tx.Drift(hostID, *k))
 		if err != nil {
@@ -68,7 +72,7 @@ func (e *Engine) Accept(tx store.Tx, hostID string, k *fact.Key, want *Expected,
 	} else {
 		// Collected first: the store's callbacks must not write.
 		err := tx.DriftItems(hostID, false, func(item *plumbv1.DriftItem) error {
-			if !IsHealth(item.GetKind()) { // they resolve themselves
+			if !IsRaised(item.GetKind()) { // they resolve themselves
 				items = append(items, item)
 			}
 			return nil

@@ -48,8 +48,8 @@ func (e *Engine) Apply(tx store.Tx, h *store.Host, d *plumbv1.Delta) ([]*plumbv1
 		if f.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED {
 			return nil, fmt.Errorf("%w: host %q seq %d: delete without a fact kind", ErrInvalidDelta, h.ID, d.GetSeq())
 		}
-		if IsHealth(f.GetKind()) {
-			return nil, fmt.Errorf("%w: host %q seq %d: health is the collector's to say, not a fact an agent deletes", ErrInvalidDelta, h.ID, d.GetSeq())
+		if IsRaised(f.GetKind()) {
+			return nil, fmt.Errorf("%w: host %q seq %d: %s is the collector's to say, not a fact an agent deletes", ErrInvalidDelta, h.ID, d.GetSeq(), fact.KindName(f.GetKind()))
 		}
 		if err := a.delete(fact.KeyOf(f), nil); err != nil {
 			return nil, err
@@ -178,7 +178,10 @@ func (a *applier) upsert(f *plumbv1.Fact, old *plumbv1.Fact) error {
 		}
 	}
 	a.h.Digest.Replace(k, digestOrNil(old), f.GetDigest())
-	return a.evaluate(k, f)
+	if err := a.evaluate(k, f); err != nil {
+		return err
+	}
+	return a.expect(k, f)
 }
 
 // withoutContent returns f without its content change (a copy if it had
@@ -217,7 +220,10 @@ func (a *applier) delete(k fact.Key, old *plumbv1.Fact) error {
 	if a.h.FactCount > 0 {
 		a.h.FactCount--
 	}
-	return a.evaluate(k, nil)
+	if err := a.evaluate(k, nil); err != nil {
+		return err
+	}
+	return a.expect(k, nil)
 }
 
 // checkpoint compares set digests and, if they agree and the host has no
@@ -288,8 +294,8 @@ func checkFact(f *plumbv1.Fact) error {
 		return errors.New("no fact")
 	case f.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED:
 		return fmt.Errorf("fact %q has no kind", fact.Display(f.GetKey()))
-	case IsHealth(f.GetKind()):
-		return fmt.Errorf("fact %q is of kind health, which only the collector raises", fact.Display(f.GetKey()))
+	case IsRaised(f.GetKind()):
+		return fmt.Errorf("fact %q is of kind %s, which only the collector raises", fact.Display(f.GetKey()), fact.KindName(f.GetKind()))
 	case len(f.GetDigest()) != sha256.Size:
 		return fmt.Errorf("fact %s has a %d-byte digest, want %d", fact.KeyOf(f), len(f.GetDigest()), sha256.Size)
 	}

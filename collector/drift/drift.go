@@ -59,6 +59,9 @@ type Engine struct {
 	// GroupExclusions are the facts no group baseline covers; nil means
 	// golden.DefaultExclusions.
 	GroupExclusions *golden.Exclusions
+	// Expect holds the declared expectations (the policy) that every
+	// changed fact is checked against; nil checks nothing.
+	Expect Evaluator
 }
 
 func (e *Engine) now() time.Time {

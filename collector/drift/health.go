@@ -88,10 +88,43 @@ func (e *Engine) Health(tx store.Tx, h *store.Host, condition string, open bool,
 
 	h.HealthChanges++
 	a := e.applier(tx, h, cause{health: true, n: h.HealthChanges}, 0)
-	now := e.now().UnixNano()
+	if err := a.raise(k, item, typ, detail); err != nil {
+		return nil, err
+	}
+	e.logger().Info("host health", "host", h.ID, "condition", condition, "transition", typ.String(), "detail", detail)
+	return a.events, nil
+}
+
+// IsHealth reports whether an item or key of kind k is a health item.
+func IsHealth(k plumbv1.FactKind) bool { return k == plumbv1.FactKind_FACT_KIND_HEALTH }
+
+// IsRaised reports whether items of kind k are raised by the collector
+// (health and expectation), never sent by an agent nor accepted.
+func IsRaised(k plumbv1.FactKind) bool { return IsHealth(k) || IsExpectation(k) }
+
+// clipDetail makes detail valid UTF-8 (a proto string must be) of at most
+// MaxHealthDetail bytes, cut at a character boundary.
+func clipDetail(detail string) string {
+	detail = strings.ToValidUTF8(detail, "\uFFFD")
+	if len(detail) <= MaxHealthDetail {
+		return detail
+	}
+	cut := MaxHealthDetail - len("…")
+	for cut > 0 && !utf8.RuneStart(detail[cut]) {
+		cut--
+	}
+	return detail[:cut] + "…"
+}
+
+// raise moves the collector-raised item of k (health or expectation;
+// item is its stored value, nil if none) through transition typ, with
+// detail as its current value, and records the event.
+func (a *applier) raise(k fact.Key, item *plumbv1.DriftItem, typ plumbv1.DriftEventType, detail string) error {
+	h := a.h
+	now := a.e.now().UnixNano()
 	cur := fact.Seal(&plumbv1.Fact{
 		Kind:             k.Kind,
-		Key:              []byte(condition),
+		Key:              []byte(k.ID),
 		Attrs:            &plumbv1.Fact_Value{Value: &plumbv1.ValueAttrs{Value: detail}},
 		ObservedUnixNano: now,
 	})
@@ -102,7 +135,7 @@ func (e *Engine) Health(tx store.Tx, h *store.Host, condition string, open bool,
 			Id:               itemID(h.ID, k, a.cause),
 			HostId:           h.ID,
 			Kind:             k.Kind,
-			Key:              []byte(condition),
+			Key:              []byte(k.ID),
 			Change:           plumbv1.DriftChange_DRIFT_CHANGE_ADDED,
 			Status:           plumbv1.DriftStatus_DRIFT_STATUS_OPEN,
 			DetectedUnixNano: now,
@@ -117,26 +150,5 @@ func (e *Engine) Health(tx store.Tx, h *store.Host, condition string, open bool,
 	item.Current = cur
 	item.ObservedUnixNano = now
 	item.UpdatedUnixNano = now
-	if err := a.record(item, typ, now); err != nil {
-		return nil, err
-	}
-	e.logger().Info("host health", "host", h.ID, "condition", condition, "transition", typ.String(), "detail", detail)
-	return a.events, nil
-}
-
-// IsHealth reports whether an item or key of kind k is a health item.
-func IsHealth(k plumbv1.FactKind) bool { return k == plumbv1.FactKind_FACT_KIND_HEALTH }
-
-// clipDetail makes detail valid UTF-8 (a proto string must be) of at most
-// MaxHealthDetail bytes, cut at a character boundary.
-func clipDetail(detail string) string {
-	detail = strings.ToValidUTF8(detail, "\uFFFD")
-	if len(detail) <= MaxHealthDetail {
-		return detail
-	}
-	cut := MaxHealthDetail - len("…")
-	for cut > 0 && !utf8.RuneStart(detail[cut]) {
-		cut--
-	}
-	return detail[:cut] + "…"
+	return a.record(item, typ, now)
 }

@@ -49,6 +49,9 @@ func registerGateway(ctx context.Context, gw *runtime.ServeMux, conn grpc.Client
 	if err := gwv1.RegisterSilenceServiceHandlerClient(ctx, gw, plumbv1.NewSilenceServiceClient(conn)); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
+	if err := gwv1.RegisterPolicyServiceHandlerClient(ctx, gw, plumbv1.NewPolicyServiceClient(conn)); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
 	if err := gwv1.RegisterAdminServiceHandlerClient(ctx, gw, plumbv1.NewAdminServiceClient(conn)); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}

@@ -397,7 +397,7 @@ func validDeltas(ds []*plumbv1.Delta) error {
 			if d.GetFact().GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED || len(d.GetFact().GetKey()) == 0 {
 				return fmt.Errorf("delta %d: delete without kind and key", d.GetSeq())
 			}
-			if d.GetFact().GetKind() == plumbv1.FactKind_FACT_KIND_HEALTH {
+			if drift.IsRaised(d.GetFact().GetKind()) {
 				return fmt.Errorf("delta %d: %w", d.GetSeq(), errHealthFromAgent)
 			}
 		case plumbv1.DeltaOp_DELTA_OP_CHECKPOINT:
@@ -410,7 +410,7 @@ func validDeltas(ds []*plumbv1.Delta) error {
 
 // errHealthFromAgent refuses a health fact: health items are what the
 // collector says about a host, never what a host says about itself.
-var errHealthFromAgent = errors.New("facts of kind health are raised by the collector, never sent by an agent")
+var errHealthFromAgent = errors.New("facts of kind health and expectation are raised by the collector, never sent by an agent")
 
 // maxKeyLen bounds a fact key (PATH_MAX is 4096).
 const maxKeyLen = limits.MaxKeyBytes
@@ -421,7 +421,7 @@ func validFact(f *plumbv1.Fact) error {
 		return errors.New("upsert without a fact")
 	case f.GetKind() == plumbv1.FactKind_FACT_KIND_UNSPECIFIED:
 		return errors.New("fact without a kind")
-	case f.GetKind() == plumbv1.FactKind_FACT_KIND_HEALTH:
+	case drift.IsRaised(f.GetKind()):
 		return errHealthFromAgent
 	case len(f.GetKey()) == 0 || len(f.GetKey()) > maxKeyLen:
 		return fmt.Errorf("fact key of %d bytes (want 1 to %d)", len(f.GetKey()), maxKeyLen)

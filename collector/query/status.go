@@ -26,7 +26,7 @@ func toStatus(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, drift.ErrInvalidDelta):
 		code = codes.InvalidArgument
-	case errors.Is(err, drift.ErrChanged), errors.Is(err, drift.ErrHealthItem):
+	case errors.Is(err, drift.ErrChanged), errors.Is(err, drift.ErrHealthItem), errors.Is(err, drift.ErrExpectationItem):
 		code = codes.FailedPrecondition
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled

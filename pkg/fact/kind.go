@@ -15,6 +15,8 @@ var kindNames = map[plumbv1.FactKind]string{
 	plumbv1.FactKind_FACT_KIND_KMOD:     "kmod",
 	plumbv1.FactKind_FACT_KIND_SYSCTL:   "sysctl",
 	plumbv1.FactKind_FACT_KIND_HEALTH:   "health",
+
+	plumbv1.FactKind_FACT_KIND_EXPECTATION: "expectation",
 }
 
 // KindName returns the short lowercase name of k ("file", "sysctl", ...).
@@ -33,7 +35,7 @@ func ParseKind(s string) (plumbv1.FactKind, error) {
 		}
 	}
 	names := make([]string, 0, len(kindNames))
-	for k := plumbv1.FactKind_FACT_KIND_FILE; k <= plumbv1.FactKind_FACT_KIND_HEALTH; k++ {
+	for k := plumbv1.FactKind_FACT_KIND_FILE; k <= plumbv1.FactKind_FACT_KIND_EXPECTATION; k++ {
 		names = append(names, kindNames[k])
 	}
 	return 0, fmt.Errorf("unknown fact kind %q (want one of %s)", s, strings.Join(names, ", "))

@@ -44,6 +44,10 @@ const (
 	// itself, never sent by an agent (the collector rejects it from one).
 	// Key: the condition, e.g. "reporting", "coverage", "digest", "identity".
 	FactKind_FACT_KIND_HEALTH FactKind = 7
+	// A rule of the collector's policy (declared expectations) that the host
+	// violates, raised by the collector itself, never sent by an agent. Key:
+	// the rule's name.
+	FactKind_FACT_KIND_EXPECTATION FactKind = 8
 )
 
 // Enum value maps for FactKind.
@@ -57,6 +61,7 @@ var (
 		5: "FACT_KIND_KMOD",
 		6: "FACT_KIND_SYSCTL",
 		7: "FACT_KIND_HEALTH",
+		8: "FACT_KIND_EXPECTATION",
 	}
 	FactKind_value = map[string]int32{
 		"FACT_KIND_UNSPECIFIED": 0,
@@ -67,6 +72,7 @@ var (
 		"FACT_KIND_KMOD":        5,
 		"FACT_KIND_SYSCTL":      6,
 		"FACT_KIND_HEALTH":      7,
+		"FACT_KIND_EXPECTATION": 8,
 	}
 )
 
@@ -943,7 +949,7 @@ const file_plumb_v1_fact_proto_rawDesc = "" +
 	"\x05value\x18\r \x01(\v2\x14.plumb.v1.ValueAttrsH\x00R\x05value\x12)\n" +
 	"\x04kmod\x18\x0e \x01(\v2\x13.plumb.v1.KmodAttrsH\x00R\x04kmod\x12,\n" +
 	"\x12observed_unix_nano\x18\x14 \x01(\x03R\x10observedUnixNanoB\a\n" +
-	"\x05attrs*\xbe\x01\n" +
+	"\x05attrs*\xd9\x01\n" +
 	"\bFactKind\x12\x19\n" +
 	"\x15FACT_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eFACT_KIND_FILE\x10\x01\x12\x15\n" +
@@ -952,7 +958,8 @@ const file_plumb_v1_fact_proto_rawDesc = "" +
 	"\x10FACT_KIND_KERNEL\x10\x04\x12\x12\n" +
 	"\x0eFACT_KIND_KMOD\x10\x05\x12\x14\n" +
 	"\x10FACT_KIND_SYSCTL\x10\x06\x12\x14\n" +
-	"\x10FACT_KIND_HEALTH\x10\a*\xcd\x01\n" +
+	"\x10FACT_KIND_HEALTH\x10\a\x12\x19\n" +
+	"\x15FACT_KIND_EXPECTATION\x10\b*\xcd\x01\n" +
 	"\bFileType\x12\x19\n" +
 	"\x15FILE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11FILE_TYPE_REGULAR\x10\x01\x12\x17\n" +
