@@ -273,3 +273,55 @@ func TestOpenErrorsNameThePathOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicies stores three versions and reads them back by version,
+// newest, and newest first from a page position.
+func TestPolicies(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	err := s.View(ctx, func(tx ReadTx) error {
+		if _, err := tx.LatestPolicy(); !errors.Is(err, ErrNotFound) {
+			t.Errorf("LatestPolicy of an empty store: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx Tx) error {
+		for v := uint64(1); v <= 3; v++ {
+			if err := tx.PutPolicy(&Policy{Version: v, Author: "ops", YAML: fmt.Sprintf("rules: [] # %d", v)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(ctx, func(tx ReadTx) error {
+		p, err := tx.LatestPolicy()
+		if err != nil || p.Version != 3 || p.YAML != "rules: [] # 3" {
+			t.Errorf("LatestPolicy = %+v, %v", p, err)
+		}
+		if p, err := tx.Policy(2); err != nil || p.Author != "ops" {
+			t.Errorf("Policy(2) = %+v, %v", p, err)
+		}
+		if _, err := tx.Policy(4); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Policy(4): %v, want ErrNotFound", err)
+		}
+		for before, want := range map[uint64][]uint64{0: {3, 2, 1}, 3: {2, 1}, 1: nil, 9: {3, 2, 1}} {
+			var got []uint64
+			if err := tx.PoliciesBefore(before, func(p *Policy) error { got = append(got, p.Version); return nil }); err != nil {
+				return err
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("PoliciesBefore(%d) = %v, want %v", before, got, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

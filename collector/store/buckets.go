@@ -49,6 +49,9 @@ var (
 	// time (8 bytes big-endian) and the fact key (fact.Key.Encode); the
 	// value is a byte saying whether the fact existed, then its protobuf Fact.
 	bucketFactHistory = []byte("fact_history")
+	// bucketPolicies holds every applied policy (Policy, JSON) by its
+	// version, 8 bytes big-endian.
+	bucketPolicies = []byte("policies")
 )
 
 // magic is the value of keyMagic.

@@ -25,6 +25,7 @@ var migrations = []migration{
 	{version: 3, name: "create silences bucket", apply: migrateV3},
 	{version: 4, name: "create group baselines bucket", apply: migrateV4},
 	{version: 5, name: "create audit and fact history buckets", apply: migrateV5},
+	{version: 6, name: "create policies bucket", apply: migrateV6},
 }
 
 func latestSchema() uint64 { return migrations[len(migrations)-1].version }
@@ -66,6 +67,13 @@ func migrateV5(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+func migrateV6(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketPolicies); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketPolicies, err)
 	}
 	return nil
 }

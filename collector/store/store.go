@@ -141,6 +141,12 @@ type ReadTx interface {
 	// FactChanges calls fn for the host's fact history entries with At >
 	// after, in (At, key) order.
 	FactChanges(host string, after int64, fn func(*FactChange) error) error
+	// Policy returns the applied policy of that version, LatestPolicy the
+	// newest; ErrNotFound when missing. PoliciesBefore calls fn for each
+	// policy with a version below before (0: all), newest first.
+	Policy(version uint64) (*Policy, error)
+	LatestPolicy() (*Policy, error)
+	PoliciesBefore(before uint64, fn func(*Policy) error) error
 }
 
 // DriftPos is the position of a drift item in DriftItemsAfter's order.
@@ -196,4 +202,6 @@ type Tx interface {
 	// nano, collector clock) and had the value old until then (nil: it
 	// did not exist).
 	PutFactChange(host string, at int64, k fact.Key, old *plumbv1.Fact) error
+	// PutPolicy stores an applied policy under its version.
+	PutPolicy(p *Policy) error
 }
