@@ -29,6 +29,8 @@ const (
 	// ListFactChanges.
 	History     List = 9
 	FactChanges List = 10
+	// Policies is PolicyService.ListPolicyVersions.
+	Policies List = 11
 )
 
 // tokenVersion is the first byte of every token. A collector refuses a

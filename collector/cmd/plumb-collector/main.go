@@ -38,6 +38,7 @@ import (
 	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/query"
 	"github.com/plumb-dev/plumb/collector/reporting"
+	"github.com/plumb-dev/plumb/collector/policy"
 	"github.com/plumb-dev/plumb/collector/silence"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/cli"
@@ -96,7 +97,11 @@ func serve(ctx context.Context, cfg *Config) error {
 	// Drift score, frequency and MTTR per group (label "group"), over a day.
 	reg.MustRegister(driftstats.NewMetrics(st, "group", 24*time.Hour))
 
-	eng := &drift.Engine{Logger: logger.With("component", "drift"), Severity: cfg.severityRules, GroupExclusions: cfg.groupExclusions}
+	expect := &policy.Set{}
+	if err := policy.Load(ctx, st, expect); err != nil {
+		return err
+	}
+	eng := &drift.Engine{Logger: logger.With("component", "drift"), Severity: cfg.severityRules, GroupExclusions: cfg.groupExclusions, Expect: expect}
 	watchers := &query.Broadcaster{}
 	silences, err := silence.Open(ctx, st, silence.Options{
 		Windows: cfg.windows, Logger: logger.With("component", "silence"),
@@ -159,6 +164,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	plumbv1.RegisterEnrollServiceServer(srv, authority.EnrollServer())
 	plumbv1.RegisterAdminServiceServer(srv, authority.AdminServer())
 	plumbv1.RegisterSilenceServiceServer(srv, silence.NewServer(silences))
+	plumbv1.RegisterPolicyServiceServer(srv, policy.NewService(st, eng, expect, watchers.Notify, logger.With("component", "policy")))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)

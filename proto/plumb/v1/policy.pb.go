@@ -384,7 +384,7 @@ func (x *GetPolicyResponse) GetPolicy() *PolicyVersion {
 type ListPolicyVersionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many (default 100, at most 1000).
-	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -421,7 +421,7 @@ func (*ListPolicyVersionsRequest) Descriptor() ([]byte, []int) {
 	return file_plumb_v1_policy_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *ListPolicyVersionsRequest) GetPageSize() int32 {
+func (x *ListPolicyVersionsRequest) GetPageSize() uint32 {
 	if x != nil {
 		return x.PageSize
 	}
@@ -517,7 +517,7 @@ const file_plumb_v1_policy_proto_rawDesc = "" +
 	"\x11GetPolicyResponse\x12/\n" +
 	"\x06policy\x18\x01 \x01(\v2\x17.plumb.v1.PolicyVersionR\x06policy\"W\n" +
 	"\x19ListPolicyVersionsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"y\n" +
 	"\x1aListPolicyVersionsResponse\x123\n" +
