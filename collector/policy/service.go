@@ -56,6 +56,12 @@ func NewService(st store.Store, eng *drift.Engine, set *Set, notify func(), log 
 	return &Service{st: st, eng: eng, set: set, notify: notify, log: log, now: time.Now}
 }
 
+// WithClock makes the service stamp policies with now's time.
+func (s *Service) WithClock(now func() time.Time) *Service {
+	s.now = now
+	return s
+}
+
 // Load puts the newest stored policy in force in set; none is no error.
 func Load(ctx context.Context, st store.Store, set *Set) error {
 	var text string

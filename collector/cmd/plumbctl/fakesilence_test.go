@@ -68,6 +68,11 @@ func realSilences(srv *grpc.Server) (*silenceClock, func(), error) {
 		return nil, nil, err
 	}
 	plumbv1.RegisterSilenceServiceServer(srv, silence.NewServer(book))
+	if err := realPolicy(srv, st, clk); err != nil {
+		st.Close()
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
 	return clk, func() { st.Close(); os.RemoveAll(dir) }, nil
 }
 

@@ -88,6 +88,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.acceptCommand(),
 		a.silenceCommand(),
 		a.baselineCommand(),
+		a.policyCommand(),
 		a.tokenCommand(),
 		a.apitokenCommand(),
 		a.notifiersCommand(),
