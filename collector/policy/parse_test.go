@@ -107,5 +107,3 @@ func TestParseBounds(t *testing.T) {
 		t.Errorf("%d bytes: %v", MaxBytes+1, err)
 	}
 }
-
-
