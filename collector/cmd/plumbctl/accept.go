@@ -98,7 +98,10 @@ func (a *app) accept(ctx context.Context, args acceptArgs) error {
 		return err
 	}
 	defer closeConn()
-	if req.GetKey() != nil {
+	// Health and expectation items are the collector's, with no value to
+	// pin: it refuses them, and says why.
+	raised := req.GetKind() == plumbv1.FactKind_FACT_KIND_HEALTH || req.GetKind() == plumbv1.FactKind_FACT_KIND_EXPECTATION
+	if req.GetKey() != nil && !raised {
 		// Accept what is shown, not whatever is current at commit.
 		item, err := a.openDrift(ctx, client, req)
 		if err != nil {
