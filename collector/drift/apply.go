@@ -250,8 +250,13 @@ func (a *applier) checkpoint(d *plumbv1.Delta) (mismatch, err error) {
 		a.h.HasBaseline = true
 		log.Info("baseline adopted", "host", a.h.ID, "seq", d.GetSeq(), "facts", n)
 		// A member's first snapshot is its own baseline only where its
-		// group's does not apply: hold it to the group's now.
-		return nil, a.regroup(nil)
+		// group's does not apply: hold it to the group's now. And the
+		// host's whole state is known now: judge it by every rule, those
+		// about facts it lacks too.
+		if err := a.regroup(nil); err != nil {
+			return nil, err
+		}
+		return nil, a.expectAll()
 	}
 	log.Debug("set digest match", "host", a.h.ID, "seq", d.GetSeq(), "facts", a.h.FactCount)
 	return nil, nil

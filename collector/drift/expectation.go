@@ -37,8 +37,14 @@ type Verdict struct {
 // change is stored; it returns the verdicts of the rules the change
 // concerns, none for a fact no rule names. It is called on the hot path:
 // it must look rules up by (kind, key), not walk them.
+//
+// All returns the verdicts of every rule that selects the host: the
+// engine calls it when a host's first snapshot becomes its baseline
+// (rules about facts the host lacks are judged there, no fact having
+// changed), and when its labels change.
 type Evaluator interface {
 	Check(tx store.ReadTx, h *store.Host, k fact.Key, cur *plumbv1.Fact) ([]Verdict, error)
+	All(tx store.ReadTx, h *store.Host) ([]Verdict, error)
 }
 
 // expect applies the engine's evaluator to the change of k.
@@ -94,28 +100,65 @@ func (a *applier) verdict(v Verdict) error {
 // HealthChanges number, which it increments when anything changes; h is
 // updated in memory and the caller stores it with PutHost.
 func (e *Engine) Expectations(tx store.Tx, h *store.Host, verdicts []Verdict) ([]*plumbv1.DriftEvent, error) {
+	a := e.applier(tx, h, cause{health: true, n: h.HealthChanges + 1}, 0)
+	if err := a.settle(verdicts); err != nil {
+		return nil, err
+	}
+	if len(a.events) > 0 {
+		h.HealthChanges++
+	}
+	return a.events, nil
+}
+
+// Relabeled re-judges the host by every rule after its labels changed
+// (a rule's selector may take it in or leave it out), as Expectations
+// does. A host without a baseline is left alone: its first snapshot is
+// still arriving, and it is judged when that becomes the baseline.
+func (e *Engine) Relabeled(tx store.Tx, h *store.Host) ([]*plumbv1.DriftEvent, error) {
+	if e.Expect == nil || !h.HasBaseline {
+		return nil, nil
+	}
+	vs, err := e.Expect.All(tx, h)
+	if err != nil {
+		return nil, fmt.Errorf("policy check of host %q: %w", h.ID, err)
+	}
+	return e.Expectations(tx, h, vs)
+}
+
+// expectAll judges the host by every rule that selects it, as
+// Expectations does, within the applier's cause.
+func (a *applier) expectAll() error {
+	if a.e.Expect == nil {
+		return nil
+	}
+	vs, err := a.e.Expect.All(a.tx, a.h)
+	if err != nil {
+		return fmt.Errorf("policy check of host %q: %w", a.h.ID, err)
+	}
+	return a.settle(vs)
+}
+
+// settle applies verdicts and resolves the open expectation items of
+// rules not among them.
+func (a *applier) settle(verdicts []Verdict) error {
 	named := make(map[string]bool, len(verdicts))
 	for _, v := range verdicts {
 		named[v.Rule] = true
 	}
 	var stale []Verdict
-	err := tx.DriftItems(h.ID, false, func(item *plumbv1.DriftItem) error {
+	err := a.tx.DriftItems(a.h.ID, false, func(item *plumbv1.DriftItem) error {
 		if IsExpectation(item.GetKind()) && !named[string(item.GetKey())] {
 			stale = append(stale, Verdict{Rule: string(item.GetKey()), Detail: "rule " + string(item.GetKey()) + " no longer applies to this host"})
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	a := e.applier(tx, h, cause{health: true, n: h.HealthChanges + 1}, 0)
 	for _, v := range append(verdicts, stale...) {
 		if err := a.verdict(v); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if len(a.events) > 0 {
-		h.HealthChanges++
-	}
-	return a.events, nil
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -195,6 +196,7 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 	switch j.kind {
 	case jobHello:
 		h.Info = j.hello.GetInfo()
+		relabeled := !maps.Equal(h.Labels, j.hello.GetLabels())
 		h.Labels = j.hello.GetLabels()
 		// A host reports again: every stream starts with a hello.
 		evs, err := c.eng.Health(tx, h, drift.HealthReporting, false, "reporting again")
@@ -202,6 +204,13 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 			return result{}, err
 		}
 		r.events += len(evs)
+		if relabeled {
+			// The policy's selectors may take the host in or leave it out.
+			if evs, err = c.eng.Relabeled(tx, h); err != nil {
+				return result{}, err
+			}
+			r.events += len(evs)
+		}
 	case jobBucket:
 		evs, err := c.eng.ReplaceBucket(tx, h, j.bucket.bucket, j.bucket.facts)
 		if err != nil {

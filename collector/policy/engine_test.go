@@ -297,3 +297,40 @@ func TestApplyReevaluates(t *testing.T) {
 		t.Errorf("bad policy: %v", err)
 	}
 }
+
+// TestBaselineAndRelabel: a host's first snapshot, once its baseline, is
+// judged by every rule (a package it lacks violates a rule no fact change
+// would have triggered), and a change of its labels re-judges it.
+func TestBaselineAndRelabel(t *testing.T) {
+	r := newRig(t)
+	r.use(enginePolicy)
+	r.addHost("web-9", map[string]string{"group": "web"})
+	r.apply("web-9", value(plumbv1.FactKind_FACT_KIND_SYSCTL, "net.ipv4.ip_forward", "0"))
+	if it := r.item("web-9", "web-nginx"); it != nil {
+		t.Fatalf("judged before its snapshot is complete: %v", it)
+	}
+	r.apply("web-9", &plumbv1.Delta{Op: plumbv1.DeltaOp_DELTA_OP_CHECKPOINT})
+	r.wantOpen("web-9", "web-nginx", "package nginx is not installed, policy web-nginx wants >= 1.24, < 1.26")
+	r.wantOpen("web-9", "marker", "file /etc/marker is missing, policy marker wants it to exist")
+	r.wantClosed("web-9", "no-forwarding")
+
+	var evs []*plumbv1.DriftEvent
+	err := r.st.Update(context.Background(), func(tx store.Tx) error {
+		h, err := tx.Host("web-9")
+		if err != nil {
+			return err
+		}
+		h.Labels = map[string]string{"group": "db"}
+		if evs, err = r.eng.Relabeled(tx, h); err != nil {
+			return err
+		}
+		return tx.PutHost(h)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].GetType() != plumbv1.DriftEventType_DRIFT_EVENT_TYPE_RESOLVED || string(evs[0].GetItem().GetKey()) != "web-nginx" {
+		t.Errorf("relabel to group=db: events %v, want web-nginx resolved", evs)
+	}
+	r.wantOpen("web-9", "marker", "file /etc/marker is missing, policy marker wants it to exist")
+}

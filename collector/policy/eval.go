@@ -86,6 +86,12 @@ func (s *Set) Check(tx store.ReadTx, h *store.Host, k fact.Key, _ *plumbv1.Fact)
 	return out, nil
 }
 
+// All implements drift.Evaluator: the verdicts of every rule that selects
+// host h.
+func (s *Set) All(tx store.ReadTx, h *store.Host) ([]drift.Verdict, error) {
+	return Host(tx, h, s.load().policy)
+}
+
 // Host judges host h by every rule of p that selects it.
 func Host(tx store.ReadTx, h *store.Host, p *Policy) ([]drift.Verdict, error) {
 	var out []drift.Verdict
