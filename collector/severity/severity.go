@@ -58,6 +58,8 @@ var Defaults = []Rule{
 	// step is a warning.
 	{plumbv1.FactKind_FACT_KIND_HEALTH, "identity", plumbv1.Severity_SEVERITY_CRITICAL},
 	{plumbv1.FactKind_FACT_KIND_HEALTH, "**", plumbv1.Severity_SEVERITY_WARNING},
+	// A host that breaks a declared expectation (a policy rule).
+	{plumbv1.FactKind_FACT_KIND_EXPECTATION, "**", plumbv1.Severity_SEVERITY_WARNING},
 }
 
 // Rules classify drift items.

@@ -88,7 +88,7 @@ export function enumName(v, prefix, names) {
   return v === 'UNSPECIFIED' ? '' : v.toLowerCase();
 }
 
-export const kinds = ['unspecified', 'file', 'package', 'conffile', 'kernel', 'kmod', 'sysctl', 'health'];
+export const kinds = ['unspecified', 'file', 'package', 'conffile', 'kernel', 'kmod', 'sysctl', 'health', 'expectation'];
 export const kindName = (v) => enumName(v, 'FACT_KIND_', kinds.map((k) => `FACT_KIND_${k.toUpperCase()}`));
 export const severityName = (v) => enumName(v, 'SEVERITY_', ['', 'SEVERITY_INFO', 'SEVERITY_WARNING', 'SEVERITY_CRITICAL']);
 export const changeName = (v) => enumName(v, 'DRIFT_CHANGE_', ['', 'DRIFT_CHANGE_ADDED', 'DRIFT_CHANGE_MODIFIED', 'DRIFT_CHANGE_REMOVED']);

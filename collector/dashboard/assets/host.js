@@ -184,7 +184,9 @@ function driftItem(it, hostId, loadDiff, signal, changed) {
   el.append(attrTable(it.baseline, it.current));
   const c = content(it.current);
   if (c) el.append(diffBlock(it, hostId, c, loadDiff, signal));
-  el.append(acceptForm(it, hostId, changed));
+  // An expectation item resolves when the host complies with the policy
+  // rule, or the rule goes: it cannot be accepted.
+  if (kind !== 'expectation') el.append(acceptForm(it, hostId, changed));
   return el;
 }
 
