@@ -102,6 +102,10 @@ func IsHealth(k plumbv1.FactKind) bool { return k == plumbv1.FactKind_FACT_KIND_
 // (health and expectation), never sent by an agent nor accepted.
 func IsRaised(k plumbv1.FactKind) bool { return IsHealth(k) || IsExpectation(k) }
 
+// ClipDetail is what an item's detail is cut to: valid UTF-8 of at most
+// MaxHealthDetail bytes.
+func ClipDetail(detail string) string { return clipDetail(detail) }
+
 // clipDetail makes detail valid UTF-8 (a proto string must be) of at most
 // MaxHealthDetail bytes, cut at a character boundary.
 func clipDetail(detail string) string {

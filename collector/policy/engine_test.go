@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -333,4 +334,24 @@ func TestBaselineAndRelabel(t *testing.T) {
 		t.Errorf("relabel to group=db: events %v, want web-nginx resolved", evs)
 	}
 	r.wantOpen("web-9", "marker", "file /etc/marker is missing, policy marker wants it to exist")
+}
+
+// TestApplyInBatches: a policy applied to more hosts than one batch
+// judges every one of them.
+func TestApplyInBatches(t *testing.T) {
+	r := newRig(t)
+	n := 2*BatchHosts + 37
+	for i := range n {
+		r.addHost(fmt.Sprintf("web-%03d", i), map[string]string{"group": "web"})
+	}
+	resp, err := r.svc.ApplyPolicy(context.Background(), &plumbv1.ApplyPolicyRequest{Yaml: "rules:\n  - {name: nginx, package: nginx, version: '>= 1'}\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(resp.GetHosts()) != n || len(resp.GetViolations()) != n || resp.GetTruncated() {
+		t.Fatalf("%d hosts, %d violations (truncated %v); want %d and %d", resp.GetHosts(), len(resp.GetViolations()), resp.GetTruncated(), n, n)
+	}
+	for i := range n {
+		r.wantOpen(fmt.Sprintf("web-%03d", i), "nginx", "package nginx is not installed, policy nginx wants >= 1")
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
@@ -25,8 +26,11 @@ const (
 	// BatchHosts is how many hosts one transaction re-evaluates when a
 	// policy is applied: ingest waits for at most one batch.
 	BatchHosts = 100
-	// MaxViolations bounds the violations one answer lists.
-	MaxViolations = 10_000
+	// MaxViolations and MaxViolationBytes bound the violations one
+	// answer lists (each detail is at most drift.MaxHealthDetail bytes),
+	// well under gRPC's default 4 MiB receive limit.
+	MaxViolations     = 10_000
+	MaxViolationBytes = 2 << 20
 )
 
 // Service implements plumbv1.PolicyServiceServer.
@@ -94,6 +98,7 @@ func (s *Service) ApplyPolicy(ctx context.Context, req *plumbv1.ApplyPolicyReque
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	resp := &plumbv1.ApplyPolicyResponse{}
+	found := &violations{resp: resp}
 	if req.GetDryRun() {
 		err := s.st.View(ctx, func(tx store.ReadTx) error {
 			return tx.Hosts(func(h *store.Host) error {
@@ -102,7 +107,7 @@ func (s *Service) ApplyPolicy(ctx context.Context, req *plumbv1.ApplyPolicyReque
 				if err != nil {
 					return err
 				}
-				addViolations(resp, h.ID, vs)
+				found.add(h.ID, vs)
 				return nil
 			})
 		})
@@ -138,28 +143,38 @@ func (s *Service) ApplyPolicy(ctx context.Context, req *plumbv1.ApplyPolicyReque
 	resp.Policy = versionProto(stored, true)
 	// The policy is in force from here: later facts are checked against
 	// it. What hosts already have is checked now, a batch at a time.
-	if err := s.reevaluate(ctx, p, resp); err != nil {
+	if err := s.reevaluate(ctx, p, found); err != nil {
 		return nil, status.Errorf(codes.Internal, "policy %d is stored and in force, but evaluating hosts failed (it resumes as their facts change): %v", stored.Version, err)
 	}
 	return resp, nil
 }
 
-func addViolations(resp *plumbv1.ApplyPolicyResponse, host string, vs []drift.Verdict) {
+// violations fills an answer's violations within the bounds.
+type violations struct {
+	resp  *plumbv1.ApplyPolicyResponse
+	bytes int
+}
+
+func (w *violations) add(host string, vs []drift.Verdict) {
+	resp := w.resp
 	for _, v := range vs {
 		if !v.Violated {
 			continue
 		}
-		if len(resp.Violations) >= MaxViolations {
+		pv := &plumbv1.PolicyViolation{HostId: host, Rule: v.Rule, Detail: drift.ClipDetail(v.Detail)}
+		n := proto.Size(pv) + 8 // with its tag and length
+		if len(resp.Violations) >= MaxViolations || w.bytes+n > MaxViolationBytes {
 			resp.Truncated = true
 			return
 		}
-		resp.Violations = append(resp.Violations, &plumbv1.PolicyViolation{HostId: host, Rule: v.Rule, Detail: v.Detail})
+		w.bytes += n
+		resp.Violations = append(resp.Violations, pv)
 	}
 }
 
 // reevaluate moves every host's expectation items to p's verdicts, in
 // transactions of BatchHosts hosts.
-func (s *Service) reevaluate(ctx context.Context, p *Policy, resp *plumbv1.ApplyPolicyResponse) error {
+func (s *Service) reevaluate(ctx context.Context, p *Policy, found *violations) error {
 	var ids []string
 	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		return tx.Hosts(func(h *store.Host) error { ids = append(ids, h.ID); return nil })
@@ -170,9 +185,15 @@ func (s *Service) reevaluate(ctx context.Context, p *Policy, resp *plumbv1.Apply
 	for len(ids) > 0 {
 		batch := ids[:min(BatchHosts, len(ids))]
 		ids = ids[len(batch):]
+		type judged struct {
+			host string
+			vs   []drift.Verdict
+		}
+		var done []judged
 		events := 0
 		err := s.st.Update(ctx, func(tx store.Tx) error {
-			events = 0
+			// Reset: a retried transaction starts over.
+			done, events = done[:0], 0
 			for _, id := range batch {
 				h, err := tx.Host(id)
 				if errors.Is(err, store.ErrNotFound) {
@@ -189,6 +210,7 @@ func (s *Service) reevaluate(ctx context.Context, p *Policy, resp *plumbv1.Apply
 				if err != nil {
 					return err
 				}
+				done = append(done, judged{h.ID, vs})
 				if len(evs) > 0 {
 					events += len(evs)
 					if err := tx.PutHost(h); err != nil {
@@ -204,24 +226,9 @@ func (s *Service) reevaluate(ctx context.Context, p *Policy, resp *plumbv1.Apply
 		if events > 0 {
 			s.notify()
 		}
-		// Counted after the commit: a retried transaction counts once.
-		err = s.st.View(ctx, func(tx store.ReadTx) error {
-			for _, id := range batch {
-				h, err := tx.Host(id)
-				if err != nil {
-					continue
-				}
-				resp.Hosts++
-				vs, err := Host(tx, h, p)
-				if err != nil {
-					return err
-				}
-				addViolations(resp, h.ID, vs)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+		for _, j := range done {
+			found.resp.Hosts++
+			found.add(j.host, j.vs)
 		}
 	}
 	return nil
