@@ -233,6 +233,11 @@ func TestHostileMessagesAreRejected(t *testing.T) {
 		{"health delete", hello("x7"), batch(&plumbv1.Delta{Seq: 1, Op: plumbv1.DeltaOp_DELTA_OP_DELETE, Fact: &plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_HEALTH, Key: []byte("identity")}}), codes.InvalidArgument},
 		{"health in a resync", hello("x8"), &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{
 			Bucket: fact.KeyOf(forgedHealth()).Bucket(), Facts: []*plumbv1.Fact{forgedHealth()}, Final: true}}}, codes.InvalidArgument},
+		// Nor its verdict on a policy rule.
+		{"expectation upsert", hello("x9"), batch(&plumbv1.Delta{Seq: 1, Op: plumbv1.DeltaOp_DELTA_OP_UPSERT, Fact: forgedExpectation()}), codes.InvalidArgument},
+		{"expectation delete", hello("x10"), batch(&plumbv1.Delta{Seq: 1, Op: plumbv1.DeltaOp_DELTA_OP_DELETE, Fact: &plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_EXPECTATION, Key: []byte("web-nginx")}}), codes.InvalidArgument},
+		{"expectation in a resync", hello("x11"), &plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{
+			Bucket: fact.KeyOf(forgedExpectation()).Bucket(), Facts: []*plumbv1.Fact{forgedExpectation()}, Final: true}}}, codes.InvalidArgument},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -259,4 +264,9 @@ func TestHostileMessagesAreRejected(t *testing.T) {
 func forgedHealth() *plumbv1.Fact {
 	return fact.Seal(&plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_HEALTH, Key: []byte("identity"),
 		Attrs: &plumbv1.Fact_Value{Value: &plumbv1.ValueAttrs{Value: "all is well"}}})
+}
+
+func forgedExpectation() *plumbv1.Fact {
+	return fact.Seal(&plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_EXPECTATION, Key: []byte("web-nginx"),
+		Attrs: &plumbv1.Fact_Value{Value: &plumbv1.ValueAttrs{Value: "complies"}}})
 }
