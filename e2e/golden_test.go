@@ -80,6 +80,16 @@ func TestGroupBaselineThreeAgents(t *testing.T) {
 		b.FactCount != 3 || promoted.Members != 3 || promoted.Opened != 1 {
 		t.Errorf("promote = %+v", promoted)
 	}
+	// The promotion is in the audit trail, with who and why.
+	var hist []historyEntryJSON
+	ctlJSON(t, c.addr, &hist, "history", "--host", "web-1")
+	promotedAudit := false
+	for _, e := range hist {
+		promotedAudit = promotedAudit || (e.Action == "baseline.promote" && e.Actor == b.PromotedBy && e.Reason == "golden after CHG-7")
+	}
+	if !promotedAudit {
+		t.Errorf("history of web-1 lacks the promotion by %s: %+v", b.PromotedBy, hist)
+	}
 
 	// web-3 has a file the group's baseline lacks: added, against the group.
 	items := awaitDrift(t, c.addr, "web-3", "open", "web-3's extra file as drift", func(it []goldenItem) bool { return len(it) == 1 })

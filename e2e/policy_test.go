@@ -122,6 +122,18 @@ func TestPolicyExpectations(t *testing.T) {
 	if len(history) != 2 || history[0].Version != 2 || history[1].Version != 1 || history[1].Rules != 3 || history[0].Author == "" {
 		t.Errorf("policy history %+v, want versions 2 and 1 with an author", history)
 	}
+	// Each apply is in the fleet's audit trail, by its author.
+	var audit []historyEntryJSON
+	ctlJSON(t, col.addr, &audit, "history")
+	applies := 0
+	for _, e := range audit {
+		if e.Action == "policy.apply" && e.Actor == history[0].Author {
+			applies++
+		}
+	}
+	if applies != 2 {
+		t.Errorf("fleet history has %d policy.apply entries by %s, want 2: %+v", applies, history[0].Author, audit)
+	}
 	var shown struct{ YAML string }
 	ctlJSON(t, col.addr, &shown, "policy", "show", "--version", "1")
 	if b, _ := os.ReadFile(strict); shown.YAML != string(b) {

@@ -177,6 +177,13 @@ func (e *Engine) Promote(tx store.Tx, source, group string, sel store.Selection,
 	if err := tx.PutGroupBaseline(gb); err != nil {
 		return nil, err
 	}
+	actor := by
+	if actor == "" {
+		actor = "unknown"
+	}
+	if err := store.Audit(tx, e.now(), actor, "baseline.promote", source, "group "+group, reason); err != nil {
+		return nil, err
+	}
 	e.logger().Info("group baseline promoted", "group", group, "host", source, "generation", gb.Generation,
 		"facts", n, "promoted", len(fresh), "by", by, "reason", reason)
 	return gb, nil

@@ -133,7 +133,11 @@ func (s *Service) ApplyPolicy(ctx context.Context, req *plumbv1.ApplyPolicyReque
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		return tx.PutPolicy(stored)
+		if err := tx.PutPolicy(stored); err != nil {
+			return err
+		}
+		return store.Audit(tx, time.Unix(0, stored.AppliedAt), by, "policy.apply",
+			"", fmt.Sprintf("policy version %d (%d rules)", stored.Version, stored.Rules), "")
 	})
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "store policy: %v", err)
