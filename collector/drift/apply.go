@@ -170,10 +170,13 @@ func (a *applier) upsert(f *plumbv1.Fact, old *plumbv1.Fact) error {
 		// change to digests or drift.
 		return nil
 	}
-	// History begins with the baseline: the facts of the first snapshot
-	// cost no history entry each.
-	if old != nil || a.h.HasBaseline {
-		if err := a.tx.PutFactChange(a.h.ID, a.e.now().UnixNano(), k, old); err != nil {
+	// History begins with the baseline: neither the facts of the first
+	// snapshot nor their changes before it is adopted (a host's first scan
+	// settling) cost a history entry each.
+	if a.h.HasBaseline {
+		if !a.h.HasBaseline {
+		// History begins with the baseline, as in upsert.
+	} else if err := a.tx.PutFactChange(a.h.ID, a.e.now().UnixNano(), k, old); err != nil {
 			return err
 		}
 	}
@@ -213,8 +216,10 @@ func (a *applier) delete(k fact.Key, old *plumbv1.Fact) error {
 	if err := a.tx.DeleteFact(a.h.ID, k); err != nil {
 		return err
 	}
-	if err := a.tx.PutFactChange(a.h.ID, a.e.now().UnixNano(), k, old); err != nil {
-		return err
+	if a.h.HasBaseline { // history begins with the baseline, as in upsert
+		if err := a.tx.PutFactChange(a.h.ID, a.e.now().UnixNano(), k, old); err != nil {
+			return err
+		}
 	}
 	a.h.Digest.Replace(k, old.GetDigest(), nil)
 	if a.h.FactCount > 0 {
