@@ -27,6 +27,8 @@ const (
 	ListFactsPageSize = "list_facts_page_size"
 	ListPageSize      = "list_page_size"
 	RecvMsgBytes      = "recv_msg_bytes"
+	// FleetScans counts fleet comparisons refused while another runs.
+	FleetScans = "fleet_scans"
 	// Content counts content changes cut or dropped, not refused: the
 	// fact they came with is applied.
 	Content = "content"
@@ -34,7 +36,7 @@ const (
 
 var all = []string{HelloTimeout, ConnectionsPerIP, Connections, DeltasPerBatch, FactsPerSnapshot,
 	PendingSnapshot, PendingTotal, SeqWindow, FactsPerHost, Labels, HostInfo, HostID, Coverage, WatchStreams,
-	WatchSlow, ListFactsPageSize, ListPageSize, RecvMsgBytes, Content}
+	WatchSlow, ListFactsPageSize, ListPageSize, RecvMsgBytes, Content, FleetScans}
 
 // Metrics counts refusals by limit. A nil *Metrics counts nothing.
 type Metrics struct {

@@ -8,9 +8,12 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/grpc/codes"
+
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/fleet"
+	"github.com/plumb-dev/plumb/collector/limits"
 	"github.com/plumb-dev/plumb/collector/page"
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/fact"
@@ -112,6 +115,13 @@ func (s *Server) ListOutliers(ctx context.Context, req *plumbv1.ListOutliersRequ
 	}
 	keep := func(k fact.Key) bool {
 		return keys.matchKey([]byte(k.ID)) && !exclude.Excludes(k)
+	}
+	select {
+	case s.fleetScan <- struct{}{}:
+		defer func() { <-s.fleetScan }()
+	default:
+		return nil, s.lm.Refuse(codes.ResourceExhausted, limits.FleetScans,
+			"another fleet comparison is running (one at a time: each reads every selected host's facts); retry shortly")
 	}
 	var hosts []string
 	var found []*plumbv1.Outlier

@@ -8,8 +8,11 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/collector/limits"
 )
 
 // TestListOutliers: seven web hosts (label role=we) and one db host; a
@@ -165,4 +168,25 @@ func TestDiffHosts(t *testing.T) {
 	}
 	_, err = r.client.DiffHosts(ctx, &plumbv1.DiffHostsRequest{HostA: "web-1", HostB: "web-2", PageToken: facts.GetNextPageToken()})
 	wantCode(t, err, codes.InvalidArgument, "")
+}
+
+// One fleet comparison runs at a time: while one holds the scan, another
+// is refused ResourceExhausted naming the limit, and counted; after it,
+// the next runs.
+func TestListOutliersOneAtATime(t *testing.T) {
+	r := newRig(t)
+	ctx := ctxT(t)
+	r.apply("web-1", upsert(sysctl("a", "1")), checkpoint())
+	r.srv.fleetScan <- struct{}{} // a comparison in progress
+	_, err := r.client.ListOutliers(ctx, &plumbv1.ListOutliersRequest{})
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "fleet_scans") {
+		t.Fatalf("second comparison: %v, want ResourceExhausted naming fleet_scans", err)
+	}
+	if n := r.srv.lm.Rejected(limits.FleetScans); n != 1 {
+		t.Errorf("fleet_scans rejections = %v, want 1", n)
+	}
+	<-r.srv.fleetScan
+	if _, err := r.client.ListOutliers(ctx, &plumbv1.ListOutliersRequest{}); err != nil {
+		t.Fatalf("after the first ended: %v", err)
+	}
 }

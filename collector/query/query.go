@@ -58,6 +58,10 @@ type Server struct {
 	limits  limits.Limits
 	lm      *limits.Metrics
 	watches atomic.Int64 // open WatchDrift streams
+	// fleetScan holds a token while a fleet comparison (ListOutliers)
+	// reads every selected host's facts: one at a time, so that a viewer
+	// cannot keep the collector busy with many.
+	fleetScan chan struct{}
 }
 
 // New returns a server over st. eng accepts drift; events wakes watches
@@ -74,6 +78,7 @@ func New(st store.Store, eng *drift.Engine, events Subscriber, connected func(ho
 		st: st, eng: eng, events: events, connected: connected, logger: logger,
 		poll: defaultPoll, done: make(chan struct{}),
 		limits: limits.NewDefaults(), lm: limits.NewMetrics(nil),
+		fleetScan: make(chan struct{}, 1),
 	}
 }
 
