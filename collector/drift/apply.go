@@ -174,9 +174,7 @@ func (a *applier) upsert(f *plumbv1.Fact, old *plumbv1.Fact) error {
 	// snapshot nor their changes before it is adopted (a host's first scan
 	// settling) cost a history entry each.
 	if a.h.HasBaseline {
-		if !a.h.HasBaseline {
-		// History begins with the baseline, as in upsert.
-	} else if err := a.tx.PutFactChange(a.h.ID, a.e.now().UnixNano(), k, old); err != nil {
+		if err := a.tx.PutFactChange(a.h.ID, a.e.now().UnixNano(), k, old); err != nil {
 			return err
 		}
 	}
