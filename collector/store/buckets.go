@@ -52,6 +52,10 @@ var (
 	// bucketPolicies holds every applied policy (Policy, JSON) by its
 	// version, 8 bytes big-endian.
 	bucketPolicies = []byte("policies")
+	// bucketLeases holds leases (Lease, JSON) by name; bucketSecrets the
+	// collector-wide secrets (raw bytes) by name.
+	bucketLeases  = []byte("leases")
+	bucketSecrets = []byte("secrets")
 )
 
 // magic is the value of keyMagic.

@@ -26,6 +26,7 @@ var migrations = []migration{
 	{version: 4, name: "create group baselines bucket", apply: migrateV4},
 	{version: 5, name: "create audit and fact history buckets", apply: migrateV5},
 	{version: 6, name: "create policies bucket", apply: migrateV6},
+	{version: 7, name: "create leases and secrets buckets", apply: migrateV7},
 }
 
 func latestSchema() uint64 { return migrations[len(migrations)-1].version }
@@ -74,6 +75,15 @@ func migrateV5(tx *bolt.Tx) error {
 func migrateV6(tx *bolt.Tx) error {
 	if _, err := tx.CreateBucketIfNotExists(bucketPolicies); err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketPolicies, err)
+	}
+	return nil
+}
+
+func migrateV7(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketLeases, bucketSecrets} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
 	}
 	return nil
 }

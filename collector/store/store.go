@@ -147,6 +147,14 @@ type ReadTx interface {
 	Policy(version uint64) (*Policy, error)
 	LatestPolicy() (*Policy, error)
 	PoliciesBefore(before uint64, fn func(*Policy) error) error
+
+	// Lease returns the named lease as last claimed (it may have expired),
+	// or ErrNotFound.
+	Lease(name string) (*Lease, error)
+	// Secret returns a collector-wide secret (the CA, the digest key:
+	// what every collector sharing the database must agree on), or
+	// ErrNotFound.
+	Secret(name string) ([]byte, error)
 }
 
 // DriftPos is the position of a drift item in DriftItemsAfter's order.
@@ -204,4 +212,15 @@ type Tx interface {
 	PutFactChange(host string, at int64, k fact.Key, old *plumbv1.Fact) error
 	// PutPolicy stores an applied policy under its version.
 	PutPolicy(p *Policy) error
+
+	// ClaimLease makes holder the lease's holder until until (unix nano)
+	// if the lease is free, expired at now, or already holder's (a
+	// renewal), and reports whether holder holds it. Two collectors
+	// claiming at once: exactly one wins.
+	ClaimLease(name, holder string, now, until int64) (bool, error)
+	// ReleaseLease frees the lease if holder holds it; otherwise, or if it
+	// does not exist, it does nothing.
+	ReleaseLease(name, holder string) error
+	// PutSecret stores a collector-wide secret under name.
+	PutSecret(name string, value []byte) error
 }

@@ -390,3 +390,40 @@ func keysAfterFile(file, sys plumbv1.FactKind) string {
 	}
 	return "[]"
 }
+
+func TestLeaseOneHolderUntilExpiry(t *testing.T) {
+	s, _ := openTemp(t)
+	claim := func(holder string, now int64) bool {
+		t.Helper()
+		var ok bool
+		if err := s.Update(context.Background(), func(tx Tx) error {
+			var err error
+			ok, err = tx.ClaimLease("notifier/hook", holder, now, now+10)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !claim("a", 100) {
+		t.Fatal("a could not claim a free lease")
+	}
+	if claim("b", 105) {
+		t.Fatal("b claimed a lease a holds until 110")
+	}
+	if !claim("a", 108) {
+		t.Fatal("a could not renew its own lease")
+	}
+	if claim("b", 117) {
+		t.Fatal("b claimed a lease a renewed until 118")
+	}
+	if !claim("b", 118) {
+		t.Fatal("b could not claim a lease expired at 118")
+	}
+	if err := s.Update(context.Background(), func(tx Tx) error { return tx.ReleaseLease("notifier/hook", "a") }); err != nil {
+		t.Fatal(err)
+	}
+	if claim("a", 119) {
+		t.Fatal("a's release freed b's lease")
+	}
+}
