@@ -29,6 +29,14 @@ func openTemp(t *testing.T) (*Bolt, string) {
 	return s, path
 }
 
+func sysctl(name, value string) *plumbv1.Fact {
+	return fact.Seal(&plumbv1.Fact{
+		Kind:  plumbv1.FactKind_FACT_KIND_SYSCTL,
+		Key:   []byte(name),
+		Attrs: &plumbv1.Fact_Value{Value: &plumbv1.ValueAttrs{Value: value}},
+	})
+}
+
 func fileFact(path string, content string) *plumbv1.Fact {
 	return fact.Seal(&plumbv1.Fact{
 		Kind: plumbv1.FactKind_FACT_KIND_FILE,
@@ -223,44 +231,6 @@ func TestOpenLockedFailsFast(t *testing.T) {
 	}
 }
 
-func TestUpdateRollsBackOnError(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	boom := errors.New("boom")
-	err := s.Update(ctx, func(tx Tx) error {
-		if err := tx.PutHost(&Host{ID: "h"}); err != nil {
-			return err
-		}
-		return boom
-	})
-	if !errors.Is(err, boom) {
-		t.Fatalf("Update = %v, want boom", err)
-	}
-	err = s.View(ctx, func(tx ReadTx) error {
-		_, err := tx.Host("h")
-		return err
-	})
-	if !errors.Is(err, ErrNotFound) {
-		t.Errorf("host after rolled-back Update: %v, want ErrNotFound", err)
-	}
-}
-
-func TestCanceledContext(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	called := false
-	if err := s.Update(ctx, func(Tx) error { called = true; return nil }); !errors.Is(err, context.Canceled) {
-		t.Errorf("Update = %v, want context.Canceled", err)
-	}
-	if err := s.View(ctx, func(ReadTx) error { called = true; return nil }); !errors.Is(err, context.Canceled) {
-		t.Errorf("View = %v, want context.Canceled", err)
-	}
-	if called {
-		t.Error("fn ran with a canceled context")
-	}
-}
-
 func TestOpenErrorsNameThePathOnce(t *testing.T) {
 	dir := t.TempDir()
 	for _, path := range []string{dir, filepath.Join(dir, "missing", "plumb.db")} {
@@ -271,57 +241,5 @@ func TestOpenErrorsNameThePathOnce(t *testing.T) {
 		if n := strings.Count(err.Error(), path); n != 1 {
 			t.Errorf("error %q names the path %d times", err, n)
 		}
-	}
-}
-
-// TestPolicies stores three versions and reads them back by version,
-// newest, and newest first from a page position.
-func TestPolicies(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	err := s.View(ctx, func(tx ReadTx) error {
-		if _, err := tx.LatestPolicy(); !errors.Is(err, ErrNotFound) {
-			t.Errorf("LatestPolicy of an empty store: %v, want ErrNotFound", err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.Update(ctx, func(tx Tx) error {
-		for v := uint64(1); v <= 3; v++ {
-			if err := tx.PutPolicy(&Policy{Version: v, Author: "ops", YAML: fmt.Sprintf("rules: [] # %d", v)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.View(ctx, func(tx ReadTx) error {
-		p, err := tx.LatestPolicy()
-		if err != nil || p.Version != 3 || p.YAML != "rules: [] # 3" {
-			t.Errorf("LatestPolicy = %+v, %v", p, err)
-		}
-		if p, err := tx.Policy(2); err != nil || p.Author != "ops" {
-			t.Errorf("Policy(2) = %+v, %v", p, err)
-		}
-		if _, err := tx.Policy(4); !errors.Is(err, ErrNotFound) {
-			t.Errorf("Policy(4): %v, want ErrNotFound", err)
-		}
-		for before, want := range map[uint64][]uint64{0: {3, 2, 1}, 3: {2, 1}, 1: nil, 9: {3, 2, 1}} {
-			var got []uint64
-			if err := tx.PoliciesBefore(before, func(p *Policy) error { got = append(got, p.Version); return nil }); err != nil {
-				return err
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("PoliciesBefore(%d) = %v, want %v", before, got, want)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }

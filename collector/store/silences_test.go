@@ -2,79 +2,10 @@ package store
 
 import (
 	"context"
-	"errors"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 )
-
-func TestSilenceRoundTrip(t *testing.T) {
-	s, path := openTemp(t)
-	ctx := context.Background()
-	want := &Silence{
-		ID: "sil-01", Hosts: []string{"web-*", "db-1"}, Labels: map[string]string{"env": "prod", "rôle": "web"},
-		Kind: 1, Key: "/etc/nginx/**", StartsAt: 100, EndsAt: 200, Reason: "nginx upgrade\nticket 42",
-		CreatedBy: "alice", CreatedAt: 99, ExpiredBy: "bob", ExpiredAt: 150, Summarized: true,
-	}
-	window := &Silence{ID: "mw-nightly-1", Hosts: []string{"*"}, StartsAt: 1, EndsAt: 2, Window: "nightly", CreatedBy: "maintenance:nightly"}
-	if err := s.Update(ctx, func(tx Tx) error {
-		if err := tx.PutSilence(want); err != nil {
-			return err
-		}
-		return tx.PutSilence(window)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s2, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	err = s2.View(ctx, func(tx ReadTx) error {
-		got, err := tx.Silence("sil-01")
-		if err != nil {
-			return err
-		}
-		if d := cmp.Diff(want, got); d != "" {
-			t.Errorf("silence after reopen (-want +got):\n%s", d)
-		}
-		var ids []string
-		if err := tx.Silences(func(s *Silence) error { ids = append(ids, s.ID); return nil }); err != nil {
-			return err
-		}
-		if d := cmp.Diff([]string{"mw-nightly-1", "sil-01"}, ids); d != "" {
-			t.Errorf("Silences order (-want +got):\n%s", d)
-		}
-		if _, err := tx.Silence("nope"); !errors.Is(err, ErrNotFound) {
-			t.Errorf("missing silence: %v, want ErrNotFound", err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s2.Update(ctx, func(tx Tx) error {
-		if err := tx.DeleteSilence("sil-01"); err != nil {
-			return err
-		}
-		return tx.DeleteSilence("never-was")
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_ = s2.View(ctx, func(tx ReadTx) error {
-		if _, err := tx.Silence("sil-01"); !errors.Is(err, ErrNotFound) {
-			t.Errorf("deleted silence: %v, want ErrNotFound", err)
-		}
-		return nil
-	})
-	if err := s2.Update(ctx, func(tx Tx) error { return tx.PutSilence(&Silence{}) }); err == nil {
-		t.Error("PutSilence with an empty id succeeded")
-	}
-}
 
 func TestSilenceEnd(t *testing.T) {
 	for _, c := range []struct {

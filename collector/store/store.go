@@ -132,7 +132,8 @@ type ReadTx interface {
 	GroupBaselineFacts(group string, fn func(*plumbv1.Fact) error) error
 	// GroupException returns a host's exception to its group's baseline
 	// for k, or ErrNotFound; GroupExceptions calls fn for each of the
-	// group's exceptions in (host, key) order.
+	// group's exceptions in (host, key) order, where hosts sort by the
+	// length of their id first, then by its bytes (web-2 before web-10).
 	GroupException(group, host string, k fact.Key) (*GroupException, error)
 	GroupExceptions(group string, fn func(*GroupException) error) error
 	// AuditAfter returns up to limit audit records with Seq > after, in
