@@ -27,7 +27,9 @@ func testConcurrentRMW(t *testing.T, b Backend) {
 	rng := seeded(t)
 	s := b.Open(t)
 	hs := handles(t, b, s)
-	update(t, s, func(tx store.Tx) error { return tx.PutHost(&store.Host{ID: "h", Labels: map[string]string{"keep": "me"}}) })
+	update(t, s, func(tx store.Tx) error {
+		return tx.PutHost(&store.Host{ID: "h", Labels: map[string]string{"keep": "me"}})
+	})
 	const workers, rounds = 6, 12
 	pauses := make([][]time.Duration, workers)
 	for w := range pauses {

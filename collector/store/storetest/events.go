@@ -121,7 +121,7 @@ func testCursors(t *testing.T, b Backend) {
 	update(t, s, func(tx store.Tx) error {
 		for _, err := range []error{
 			tx.SetCursor("webhook", 5), tx.SetCursor("slack", 0), tx.SetCursor("max", ^uint64(0)),
-			tx.SetCursor("webhook", 7), // moves it
+			tx.SetCursor("webhook", 7),                       // moves it
 			tx.SetCursor("back", 9), tx.SetCursor("back", 3), // cursors may move back
 		} {
 			if err != nil {
