@@ -53,7 +53,7 @@ type test struct {
 func tests() []test {
 	var all []test
 	for _, group := range [][]test{
-		recordTests, orderTests, notFoundTests, txTests, concurrencyTests,
+		recordTests, orderTests, notFoundTests, txTests, concurrencyTests, modelTests,
 		eventTests, pruneTests, leaseTests, secretTests,
 	} {
 		all = append(all, group...)

@@ -219,11 +219,13 @@ func testValuesOwned(t *testing.T, b Backend) {
 	})
 }
 
-// testViewSnapshot: a View that is open while an Update commits keeps
-// reading the state from its start, every read of it; the next View sees
-// the commit.
+// testViewSnapshot: a View that is open while an Update commits (through
+// another handle when the backend allows one) keeps reading the state from
+// its start, every read of it; the next View sees the commit.
 func testViewSnapshot(t *testing.T, b Backend) {
 	s := b.Open(t)
+	hs := handles(t, b, s)
+	writer := hs[len(hs)-1]
 	update(t, s, func(tx store.Tx) error { return fill(tx, 1) })
 	warmUp(t, s)
 	var before, during, after string
@@ -231,7 +233,7 @@ func testViewSnapshot(t *testing.T, b Backend) {
 	view(t, s, func(tx store.ReadTx) error {
 		before = dump(t, tx)
 		go func() {
-			wrote <- s.Update(context.Background(), func(tx store.Tx) error {
+			wrote <- writer.Update(context.Background(), func(tx store.Tx) error {
 				if err := unfill(tx, 1); err != nil {
 					return err
 				}
