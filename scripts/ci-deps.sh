@@ -15,6 +15,8 @@ pkgs=(
   aide       # make bench: AIDE is the named peer of the scan benchmarks (skipped when absent)
   prometheus-alertmanager  # e2e: a real Alertmanager receives drift alerts
   chromium   # e2e: the dashboard test drives Debian's chromium (e2e/browser)
+  postgresql # the PostgreSQL store's tests: collector/store/pgtest runs private clusters with
+             # /usr/lib/postgresql/15/bin (initdb, pg_ctl); no system cluster is needed
 )
 # Node.js and npm run playwright-core for the dashboard test. A machine
 # that already has a node (e.g. a newer one from elsewhere) keeps it:
@@ -29,6 +31,12 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
+  # The tests start their own clusters: do not create (and start) the
+  # system's "main" cluster when postgresql is installed.
+  if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/plumb-tests.conf
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

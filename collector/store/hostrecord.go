@@ -95,3 +95,12 @@ func decodeHost(record, digest []byte) (*Host, error) {
 	}
 	return h, nil
 }
+
+// MarshalHost returns the stored form of h: its record (JSON, as the bbolt
+// backend keeps it) and its set digest's binary form. Other backends store
+// hosts the same way.
+func MarshalHost(h *Host) (record, digest []byte, err error) { return encodeHost(h) }
+
+// UnmarshalHost is the inverse of MarshalHost. Both parts are checked:
+// a damaged record or digest is an error, never a panic.
+func UnmarshalHost(record, digest []byte) (*Host, error) { return decodeHost(record, digest) }

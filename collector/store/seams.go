@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+)
+
+// Pruner is a Store that bounds its history: Prune deletes drift events
+// older than the store's retention that every cursor has passed, and audit
+// records and fact history entries older than the retention, and returns
+// how many it deleted. The collector calls it hourly, whatever the
+// backend.
+type Pruner interface {
+	Prune(ctx context.Context, now time.Time) (int, error)
+}
+
+// Pinger is a Store that can tell whether its database answers, for
+// /readyz.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// ImportTx is a Tx of a backend that can take history with its numbers
+// already assigned, for `plumb-collector migrate`: the event log and the
+// audit log keep their seqs, so that notifiers' cursors stay valid.
+// AppendEvent and AppendAudit still number as they always do.
+type ImportTx interface {
+	Tx
+	// ImportEvent stores ev under ev.Seq (not 0, not yet taken).
+	ImportEvent(ev *plumbv1.DriftEvent) error
+	// ImportAudit stores r under r.Seq (not 0, not yet taken).
+	ImportAudit(r *AuditRecord) error
+	// SetSequences makes the last seq ever assigned to an event and to an
+	// audit record at least event and audit, so that what is appended
+	// next follows what was imported even when the newest imported
+	// entries had been pruned at the source.
+	SetSequences(event, audit uint64) error
+}
+
+// GroupLister is a ReadTx that can list the groups that have a golden
+// baseline record or facts, in name order (for migrate, which must copy
+// groups no host names any more).
+type GroupLister interface {
+	GroupNames(fn func(group string) error) error
+}
