@@ -18,6 +18,8 @@ import (
 	"github.com/plumb-dev/plumb/collector/severity"
 	"github.com/plumb-dev/plumb/collector/silence"
 	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/collector/store/postgres"
+	"github.com/plumb-dev/plumb/pkg/config"
 )
 
 // Config is the collector's whole configuration: defaults from NewConfig,
@@ -45,6 +47,10 @@ type Config struct {
 
 	// Health configures the gaps the collector raises about hosts.
 	Health HealthConfig `koanf:"health"`
+
+	// Store chooses the database: bbolt in the data directory (the
+	// default) or PostgreSQL.
+	Store StoreConfig `koanf:"store"`
 
 	// Severity rules for drift items, before the shipped defaults.
 	Severity []severity.Config `koanf:"severity"`
@@ -75,6 +81,24 @@ type HealthConfig struct {
 	StaleAfter time.Duration `koanf:"stale_after"`
 }
 
+// StoreConfig chooses the collector's database.
+type StoreConfig struct {
+	// Backend is "bolt" (plumb.db in the data directory) or "postgres".
+	// Empty: postgres when DSN is a postgres:// URL, else bolt.
+	Backend string `koanf:"backend"`
+	// DSN is the PostgreSQL URL, postgres://user:password@host/db.
+	DSN string `koanf:"dsn"`
+	// ConnectTimeout is how long start-up retries a PostgreSQL that does
+	// not answer before failing.
+	ConnectTimeout time.Duration `koanf:"connect_timeout"`
+}
+
+// The store backends.
+const (
+	BackendBolt     = "bolt"
+	BackendPostgres = "postgres"
+)
+
 // DefaultStaleAfter is the default health.stale_after.
 const DefaultStaleAfter = 10 * time.Minute
 
@@ -89,20 +113,23 @@ func NewConfig() *Config {
 		CertTTL:        auth.DefaultCertTTL,
 		Limits:         limits.NewDefaults(),
 		Health:         HealthConfig{StaleAfter: DefaultStaleAfter},
+		Store:          StoreConfig{ConnectTimeout: postgres.DefaultConnectTimeout},
 	}
 }
 
 var flagKeys = map[string]string{
-	"listen":          "listen",
-	"insecure":        "insecure",
-	"data":            "data_dir",
-	"metrics-listen":  "metrics_listen",
-	"http-listen":     "http_listen",
-	"log-level":       "log_level",
-	"log-format":      "log_format",
-	"event-retention": "event_retention",
-	"cert-ttl":        "cert_ttl",
-	"tls-name":        "tls_names",
+	"listen":                "listen",
+	"insecure":              "insecure",
+	"data":                  "data_dir",
+	"metrics-listen":        "metrics_listen",
+	"http-listen":           "http_listen",
+	"log-level":             "log_level",
+	"log-format":            "log_format",
+	"event-retention":       "event_retention",
+	"cert-ttl":              "cert_ttl",
+	"tls-name":              "tls_names",
+	"store-dsn":             "store" + config.Delim + "dsn",
+	"store-connect-timeout": "store" + config.Delim + "connect_timeout",
 }
 
 // AddFlags binds the flags to c.
@@ -119,6 +146,8 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "keep delivered drift events this long")
 	fs.DurationVar(&c.CertTTL, "cert-ttl", c.CertTTL, "life of agents' client certificates (they renew at two thirds of it)")
+	fs.StringVar(&c.Store.DSN, "store-dsn", c.Store.DSN, "keep state in PostgreSQL at this postgres:// URL instead of bbolt in --data (the password is never logged)")
+	fs.DurationVar(&c.Store.ConnectTimeout, "store-connect-timeout", c.Store.ConnectTimeout, "at start, retry a PostgreSQL that does not answer this long, then fail")
 	fs.StringSliceVar(&c.TLSNames, "tls-name", c.TLSNames, "extra DNS name or IP address for the collector's certificate (repeatable)")
 }
 
@@ -144,6 +173,9 @@ func (c *Config) Validate() error {
 	}
 	if s := c.Health.StaleAfter; s != 0 && (s < time.Second || s > 30*24*time.Hour) {
 		errs = append(errs, fmt.Errorf("health.stale_after %v: want 0 (off) or 1s to 30 days", s))
+	}
+	if err := c.Store.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Limits.Validate(); err != nil {
 		errs = append(errs, err)
@@ -192,6 +224,32 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--webhook-secret needs --webhook-url"))
 	}
 	return errors.Join(errs...)
+}
+
+// validate settles the backend: a postgres:// DSN implies postgres.
+func (s *StoreConfig) validate() error {
+	if s.Backend == "" {
+		s.Backend = BackendBolt
+		if postgres.IsDSN(s.DSN) {
+			s.Backend = BackendPostgres
+		}
+	}
+	switch s.Backend {
+	case BackendBolt:
+		if s.DSN != "" {
+			return fmt.Errorf("store.dsn: set, but store.backend is %q (a DSN needs backend postgres)", s.Backend)
+		}
+	case BackendPostgres:
+		if !postgres.IsDSN(s.DSN) {
+			return fmt.Errorf("store.dsn: want a postgres:// or postgresql:// URL for backend postgres, got %s", postgres.Redact(s.DSN))
+		}
+	default:
+		return fmt.Errorf("store.backend %q: want %q or %q", s.Backend, BackendBolt, BackendPostgres)
+	}
+	if s.ConnectTimeout < 0 || s.ConnectTimeout > 24*time.Hour {
+		return fmt.Errorf("store.connect_timeout %v: want 0 (default) to 24h", s.ConnectTimeout)
+	}
+	return nil
 }
 
 // notifierConfigs are the notifiers: entries, then the webhooks: ones

@@ -200,3 +200,46 @@ maintenance:
 		t.Fatalf("bad schedule: %v", err)
 	}
 }
+
+func TestStoreConfig(t *testing.T) {
+	cfg, err := load(t, "", "--insecure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.Backend != BackendBolt {
+		t.Errorf("default backend %q, want bolt", cfg.Store.Backend)
+	}
+	cfg, err = load(t, "", "--insecure", "--store-dsn", "postgresql://plumb:pw@db/plumb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.Backend != BackendPostgres || cfg.Store.DSN != "postgresql://plumb:pw@db/plumb" {
+		t.Errorf("--store-dsn gave %+v, want backend postgres", cfg.Store)
+	}
+	dir := t.TempDir()
+	for yaml, want := range map[string]string{
+		"store: {backend: postgres, dsn: \"postgres://u:topsecret@db/plumb\"}\n": "",
+		"store: {dsn: \"postgres://db/plumb\", connect_timeout: 5s}\n":           "",
+		"store: {backend: bolt}\n":                                               "",
+		"store: {backend: postgres}\n":                                           "store.dsn",
+		"store: {backend: postgres, dsn: \"mysql://u:topsecret@db\"}\n":          "store.dsn",
+		"store: {backend: bolt, dsn: \"postgres://db/plumb\"}\n":                 "store.dsn",
+		"store: {backend: sqlite}\n":                                             "store.backend",
+		"store: {dsn: \"postgres://db/plumb\", connect_timeout: -1s}\n":          "store.connect_timeout",
+		"store: {dsnn: x}\n":                                                     "dsnn",
+	} {
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, []byte("insecure: true\n"+yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := load(t, p)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", yaml, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: err %v, want one naming %s", yaml, err, want)
+		case err != nil && strings.Contains(err.Error(), "topsecret"):
+			t.Errorf("%q: the error shows the password: %v", yaml, err)
+		}
+	}
+}

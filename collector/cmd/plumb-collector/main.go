@@ -86,10 +86,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, DBFile), store.Options{
-		EventRetention: cfg.EventRetention,
-		Logger:         logger.With("component", "store"),
-	})
+	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -253,19 +250,18 @@ func serve(ctx context.Context, cfg *Config) error {
 	return err
 }
 
-// readyChecks are /readyz's: the store answers a read, and the ingest
+// readyChecks are /readyz's: the store answers a read (bbolt) or a query
+// (PostgreSQL), and the ingest
 // writer runs and is not stuck in a commit.
-func readyChecks(st *store.Bolt, ing *ingest.Server) map[string]func(context.Context) error {
+func readyChecks(st store.Pinger, ing *ingest.Server) map[string]func(context.Context) error {
 	return map[string]func(context.Context) error{
-		"store": func(ctx context.Context) error {
-			return st.View(ctx, func(tx store.ReadTx) error { _, err := tx.LastEventSeq(); return err })
-		},
+		"store": st.Ping,
 		"ingest": func(context.Context) error { return ing.Ready(time.Now()) },
 	}
 }
 
 // prune bounds the event log and drops expired join tokens, hourly.
-func prune(ctx context.Context, st *store.Bolt, authority *auth.Authority, logger *slog.Logger) error {
+func prune(ctx context.Context, st store.Pruner, authority *auth.Authority, logger *slog.Logger) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {

@@ -238,10 +238,10 @@ func (s *Store) Close() error {
 // Redact returns dsn with its password (the URL's, or a password=
 // parameter) replaced by xxxxx.
 func Redact(dsn string) string {
-	if IsDSN(dsn) {
+	if strings.Contains(dsn, "://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return "postgres://(unparsable DSN)"
+			return "(unparsable URL)"
 		}
 		if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
