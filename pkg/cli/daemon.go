@@ -25,6 +25,9 @@ type Daemon struct {
 	// Serve validates the loaded config and runs until ctx ends. Errors it
 	// wraps with Usage exit with status 2.
 	Serve func(ctx context.Context) error
+	// Commands are subcommands (plumb-collector migrate); each gets
+	// Prepare and the daemon's signal context.
+	Commands []*cobra.Command
 }
 
 // Main runs d on args until it returns or SIGINT/SIGTERM stops it, and
@@ -45,6 +48,10 @@ func (d Daemon) Main(args []string) int {
 	Prepare(cmd)
 	cmd.Flags().StringVar(&cfgFile, "config", "", "YAML config file (flags override it)")
 	d.AddFlags(cmd.Flags())
+	for _, sub := range d.Commands {
+		Prepare(sub)
+		cmd.AddCommand(sub)
+	}
 	cmd.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -16,6 +16,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -68,6 +69,7 @@ func run(args []string) int {
 			}
 			return serve(ctx, cfg)
 		},
+		Commands: []*cobra.Command{migrateCommand()},
 	}.Main(args)
 }
 
