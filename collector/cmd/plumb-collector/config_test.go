@@ -220,13 +220,13 @@ func TestStoreConfig(t *testing.T) {
 	for yaml, want := range map[string]string{
 		"store: {backend: postgres, dsn: \"postgres://u:topsecret@db/plumb\"}\n": "",
 		"store: {dsn: \"postgres://db/plumb\", connect_timeout: 5s}\n":           "",
-		"store: {backend: bolt}\n":                                               "",
-		"store: {backend: postgres}\n":                                           "store.dsn",
-		"store: {backend: postgres, dsn: \"mysql://u:topsecret@db\"}\n":          "store.dsn",
-		"store: {backend: bolt, dsn: \"postgres://db/plumb\"}\n":                 "store.dsn",
-		"store: {backend: sqlite}\n":                                             "store.backend",
-		"store: {dsn: \"postgres://db/plumb\", connect_timeout: -1s}\n":          "store.connect_timeout",
-		"store: {dsnn: x}\n":                                                     "dsnn",
+		"store: {backend: bolt}\n":                                      "",
+		"store: {backend: postgres}\n":                                  "store.dsn",
+		"store: {backend: postgres, dsn: \"mysql://u:topsecret@db\"}\n": "store.dsn",
+		"store: {backend: bolt, dsn: \"postgres://db/plumb\"}\n":        "store.dsn",
+		"store: {backend: sqlite}\n":                                    "store.backend",
+		"store: {dsn: \"postgres://db/plumb\", connect_timeout: -1s}\n": "store.connect_timeout",
+		"store: {dsnn: x}\n":                                            "dsnn",
 	} {
 		p := filepath.Join(dir, "c.yaml")
 		if err := os.WriteFile(p, []byte("insecure: true\n"+yaml), 0o600); err != nil {

@@ -257,7 +257,7 @@ func serve(ctx context.Context, cfg *Config) error {
 // writer runs and is not stuck in a commit.
 func readyChecks(st store.Pinger, ing *ingest.Server) map[string]func(context.Context) error {
 	return map[string]func(context.Context) error{
-		"store": st.Ping,
+		"store":  st.Ping,
 		"ingest": func(context.Context) error { return ing.Ready(time.Now()) },
 	}
 }

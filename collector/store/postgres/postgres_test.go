@@ -199,13 +199,19 @@ func dump(t *testing.T, s store.Store, hosts, keys []string, kinds []plumbv1.Fac
 		}
 	}
 	err := s.View(context.Background(), func(tx store.ReadTx) error {
-		_ = tx.Hosts(func(h *store.Host) error { add("host %q seq %d sum %x labels %v", h.ID, h.AppliedSeq, h.Digest.Sum(), h.Labels); return nil })
+		_ = tx.Hosts(func(h *store.Host) error {
+			add("host %q seq %d sum %x labels %v", h.ID, h.AppliedSeq, h.Digest.Sum(), h.Labels)
+			return nil
+		})
 		_ = tx.HostsAfter("a", func(h *store.Host) error { add("after a: host %q", h.ID); return nil })
 		for _, h := range hosts {
 			_, err := tx.Host(h)
 			addErr("host "+h, err)
 			for _, kind := range append([]plumbv1.FactKind{0}, kinds...) {
-				_ = tx.Facts(h, kind, func(f *plumbv1.Fact) error { add("fact %q %v %q %x", h, f.GetKind(), f.GetKey(), f.GetDigest()); return nil })
+				_ = tx.Facts(h, kind, func(f *plumbv1.Fact) error {
+					add("fact %q %v %q %x", h, f.GetKind(), f.GetKey(), f.GetDigest())
+					return nil
+				})
 				after := &fact.Key{Kind: kinds[1], ID: keys[2]}
 				_ = tx.FactsAfter(h, kind, after, func(f *plumbv1.Fact) error { add("fact after %q %v %q", h, f.GetKind(), f.GetKey()); return nil })
 			}
@@ -214,7 +220,10 @@ func dump(t *testing.T, s store.Store, hosts, keys []string, kinds []plumbv1.Fac
 			}
 			_ = tx.Baselines(h, func(f *plumbv1.Fact) error { add("baseline %q %q", h, f.GetKey()); return nil })
 			for _, closed := range []bool{false, true} {
-				_ = tx.DriftItems(h, closed, func(d *plumbv1.DriftItem) error { add("drift %v %q %q %s", closed, h, d.GetKey(), d.GetId()); return nil })
+				_ = tx.DriftItems(h, closed, func(d *plumbv1.DriftItem) error {
+					add("drift %v %q %q %s", closed, h, d.GetKey(), d.GetId())
+					return nil
+				})
 			}
 			c, err := tx.OpenDriftCounts(h)
 			addErr("counts", err)
@@ -268,7 +277,10 @@ func dump(t *testing.T, s store.Store, hosts, keys []string, kinds []plumbv1.Fac
 			addErr("group", err)
 			add("group %v", gb)
 			_ = tx.GroupBaselineFacts(g, func(f *plumbv1.Fact) error { add("group fact %q %q", g, f.GetKey()); return nil })
-			_ = tx.GroupExceptions(g, func(e *store.GroupException) error { add("exception %q %q %s %s", g, e.Host, e.Key, e.Reason); return nil })
+			_ = tx.GroupExceptions(g, func(e *store.GroupException) error {
+				add("exception %q %q %s %s", g, e.Host, e.Key, e.Reason)
+				return nil
+			})
 		}
 		if gl, ok := tx.(store.GroupLister); ok {
 			_ = gl.GroupNames(func(g string) error { add("group name %q", g); return nil })
