@@ -195,4 +195,23 @@ func testPruneHistory(t *testing.T, b Backend) {
 		}
 		return nil
 	})
+	// The audit log's numbering goes on past what was pruned, even when
+	// pruning empties it.
+	var lastSeq uint64
+	view(t, s, func(tx store.ReadTx) error {
+		recs, err := tx.AuditAfter(0, 100)
+		if len(recs) > 0 {
+			lastSeq = recs[len(recs)-1].Seq
+		}
+		return err
+	})
+	prune(t, b, s, now.Add(2*Retention), 3+3, "the rest")
+	var next *store.AuditRecord
+	update(t, s, func(tx store.Tx) error {
+		next = &store.AuditRecord{At: now.UnixNano(), Actor: "bob", Action: "policy.apply"}
+		return tx.AppendAudit(next)
+	})
+	if next.Seq <= lastSeq {
+		t.Errorf("an audit record appended after pruning got seq %d, not above the pruned %d", next.Seq, lastSeq)
+	}
 }

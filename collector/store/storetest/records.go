@@ -509,6 +509,9 @@ func testGroupBaselineRoundTrip(t *testing.T, b Backend) {
 	k1 := fact.KeyOf(f1)
 	exc := &store.GroupException{Group: "web", Host: "web-2", Key: k1, By: "bob", Reason: "canary", At: 9}
 	exc2 := &store.GroupException{Group: "web", Host: "web-10", Key: fact.KeyOf(f3), By: "bob", Reason: "odd", At: 10}
+	exc3 := &store.GroupException{Group: "web", Host: "web-B", Key: k1, By: "bob"}
+	exc4 := &store.GroupException{Group: "web", Host: "web-a", Key: fact.KeyOf(f3), By: "bob"}
+	exc5 := &store.GroupException{Group: "web", Host: "web-a", Key: k1, By: "bob"}
 	other := &store.GroupException{Group: "db", Host: "web-2", Key: k1, By: "carol"}
 	update(t, s, func(tx store.Tx) error {
 		if err := tx.PutGroupBaseline(rec); err != nil {
@@ -525,7 +528,7 @@ func testGroupBaselineRoundTrip(t *testing.T, b Backend) {
 		if err := tx.DeleteGroupBaselineFact("web", fact.KeyOf(f2)); err != nil {
 			return err
 		}
-		for _, e := range []*store.GroupException{exc, exc2, other} {
+		for _, e := range []*store.GroupException{exc4, exc, exc2, other, exc3, exc5} {
 			if err := tx.PutGroupException(e); err != nil {
 				return err
 			}
@@ -557,12 +560,12 @@ func testGroupBaselineRoundTrip(t *testing.T, b Backend) {
 		wantNotFound(t, "another host's exception", err)
 		// In (host, key) order, hosts shorter ids first, then by bytes (as
 		// bbolt's keys sort: the host id is length-prefixed): web-2
-		// before web-10.
+		// before web-B before web-a before web-10.
 		var excs []*store.GroupException
 		if err := tx.GroupExceptions("web", func(e *store.GroupException) error { excs = append(excs, e); return nil }); err != nil {
 			return err
 		}
-		if d := cmp.Diff([]*store.GroupException{exc, exc2}, excs); d != "" {
+		if d := cmp.Diff([]*store.GroupException{exc, exc3, exc5, exc4, exc2}, excs); d != "" {
 			t.Errorf("GroupExceptions (-want +got):\n%s", d)
 		}
 		return nil
@@ -674,6 +677,8 @@ func testFactHistory(t *testing.T, b Backend) {
 		}
 		return nil
 	})
+	// Across transactions too, the first change at an instant stays.
+	update(t, s, func(tx store.Tx) error { return tx.PutFactChange("h", 30, ka, sysctl("a", "later")) })
 	list := func(host string, after int64) string {
 		var out []string
 		view(t, s, func(tx store.ReadTx) error {
