@@ -20,6 +20,7 @@ import (
 var txTests = []test{
 	{"UpdateRollsBackOnError", testRollback},
 	{"CanceledContext", testCanceledContext},
+	{"CanceledDuringUpdate", testCanceledDuringUpdate},
 	{"ReadsOwnWrites", testReadsOwnWrites},
 	{"ValuesOwnedByCaller", testValuesOwned},
 	{"ViewIsASnapshot", testViewSnapshot},
@@ -154,6 +155,43 @@ func testCanceledContext(t *testing.T, b Backend) {
 	}
 	// A canceled context of one call leaves the store usable.
 	update(t, s, func(tx store.Tx) error { return fill(tx, 1) })
+}
+
+// testCanceledDuringUpdate: a context canceled while fn runs may or may
+// not stop the commit (bbolt commits, a SQL backend rolls back), but Update
+// returns nil exactly when the writes are there.
+func testCanceledDuringUpdate(t *testing.T, b Backend) {
+	s := b.Open(t)
+	for i := range 3 {
+		ctx, cancel := context.WithCancel(t.Context())
+		err := s.Update(ctx, func(tx store.Tx) error {
+			if err := fill(tx, i+1); err != nil {
+				return err
+			}
+			cancel()
+			if i == 2 {
+				time.Sleep(10 * time.Millisecond) // let a watcher of ctx act
+			}
+			return nil
+		})
+		cancel()
+		var got *store.Host
+		view(t, s, func(tx store.ReadTx) error {
+			var err error
+			got, err = tx.Host("h")
+			if errors.Is(err, store.ErrNotFound) {
+				got, err = nil, nil
+			}
+			return err
+		})
+		committed := got != nil && got.AppliedSeq == uint64(10+i+1)
+		if (err == nil) != committed {
+			t.Errorf("Update canceled during fn returned %v, yet its writes are there: %v", err, committed)
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Update canceled during fn failed with %v, not context.Canceled", err)
+		}
+	}
 }
 
 // testReadsOwnWrites: inside an Update, reads see the transaction's own
