@@ -16,6 +16,7 @@ import (
 var concurrencyTests = []test{
 	{"ConcurrentReadModifyWrite", testConcurrentRMW},
 	{"ConcurrentWritersDisjoint", testConcurrentDisjoint},
+	{"UpdatesAtomicToConcurrentViews", testAtomicToViews},
 }
 
 // testConcurrentRMW: goroutines each add one to a host's AppliedSeq many
@@ -145,4 +146,125 @@ func testConcurrentDisjoint(t *testing.T, b Backend) {
 		checkIncreasing(t, evs)
 		return nil
 	})
+}
+
+// testAtomicToViews: writers move counts between two hosts' AppliedSeq
+// and add a fact with FactCount in step, in Updates, on every handle;
+// readers on every handle check in each View that the sum is unchanged
+// and that FactCount matches the facts listed. A View sees each Update
+// whole or not at all.
+func testAtomicToViews(t *testing.T, b Backend) {
+	rng := seeded(t)
+	s := b.Open(t)
+	hs := handles(t, b, s)
+	const total = 1000
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.PutHost(&store.Host{ID: "a", AppliedSeq: total}); err != nil {
+			return err
+		}
+		return tx.PutHost(&store.Host{ID: "b"})
+	})
+	const writers, rounds = 3, 15
+	moves := make([][]uint64, writers)
+	for w := range moves {
+		for range rounds {
+			moves[w] = append(moves[w], uint64(1+rng.IntN(20)))
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+2*len(hs))
+	var writing sync.WaitGroup
+	writing.Add(writers)
+	for w := range writers {
+		wg.Go(func() {
+			defer writing.Done()
+			h := hs[w%len(hs)]
+			for r, n := range moves[w] {
+				err := h.Update(context.Background(), func(tx store.Tx) error {
+					a, err := tx.Host("a")
+					if err != nil {
+						return err
+					}
+					bh, err := tx.Host("b")
+					if err != nil {
+						return err
+					}
+					from, to := a, bh
+					if r%2 == 1 {
+						from, to = bh, a
+					}
+					k := min(n, from.AppliedSeq)
+					from.AppliedSeq -= k
+					to.AppliedSeq += k
+					a.FactCount++
+					if err := tx.PutFact("a", sysctl(fmt.Sprintf("w%d.r%d", w, r), "1")); err != nil {
+						return err
+					}
+					if err := tx.PutHost(a); err != nil {
+						return err
+					}
+					return tx.PutHost(bh)
+				})
+				if err != nil {
+					errs <- fmt.Errorf("writer %d round %d: %w", w, r, err)
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { writing.Wait(); close(done) }()
+	views := make([]int, len(hs))
+	for i, h := range hs {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				err := h.View(context.Background(), func(tx store.ReadTx) error {
+					a, err := tx.Host("a")
+					if err != nil {
+						return err
+					}
+					facts := 0
+					if err := tx.Facts("a", 0, func(protoFact) error { facts++; return nil }); err != nil {
+						return err
+					}
+					bh, err := tx.Host("b")
+					if err != nil {
+						return err
+					}
+					if a.AppliedSeq+bh.AppliedSeq != total || a.FactCount != uint64(facts) {
+						return fmt.Errorf("a View saw part of an Update: AppliedSeq %d + %d, FactCount %d with %d facts",
+							a.AppliedSeq, bh.AppliedSeq, a.FactCount, facts)
+					}
+					return nil
+				})
+				if err != nil {
+					errs <- fmt.Errorf("reader on handle %d: %w", i, err)
+					return
+				}
+				views[i]++
+				time.Sleep(200 * time.Microsecond)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	view(t, s, func(tx store.ReadTx) error {
+		a, err := tx.Host("a")
+		if err != nil {
+			return err
+		}
+		if a.FactCount != writers*rounds {
+			t.Errorf("FactCount = %d after %d Updates", a.FactCount, writers*rounds)
+		}
+		return nil
+	})
+	t.Logf("views per handle: %v", views)
 }

@@ -56,6 +56,7 @@ func testNotFound(t *testing.T, b Backend, neighbours bool) {
 	view(t, s, func(tx store.ReadTx) error {
 		missing := map[string]error{}
 		_, missing["Host(ghost)"] = tx.Host("ghost")
+		_, missing["Host(h2), with facts but no record"] = tx.Host("h2")
 		_, missing["Fact(h, missing)"] = tx.Fact("h", k)
 		_, missing["Fact(ghost, missing)"] = tx.Fact("ghost", k)
 		_, missing["Baseline(h, missing)"] = tx.Baseline("h", k)

@@ -29,6 +29,7 @@ var recordTests = []test{
 	{"CredentialsRoundTrip", testCredentialsRoundTrip},
 	{"FactHistory", testFactHistory},
 	{"AuditLog", testAuditLog},
+	{"LargeUpdate", testLargeUpdate},
 }
 
 func testHostRoundTrip(t *testing.T, b Backend) {
