@@ -16,59 +16,82 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/agent/endpoint"
 	"github.com/plumb-dev/plumb/pkg/pki"
 )
 
 // maxReply bounds what the collector may answer to Enroll and Renew.
 const maxReply = 64 << 10
 
+// Collectors is the list enrollment tries: *endpoint.List.
+type Collectors interface {
+	Endpoints(ctx context.Context) ([]endpoint.Endpoint, error)
+	Dial(e endpoint.Endpoint, extra ...grpc.DialOption) (*grpc.ClientConn, error)
+}
+
 // Ensure returns once the agent holds an unexpired certificate, enrolling
-// with the join token over a connection of its own (one that presents no
-// certificate) if it must. It retries with backoff while the collector is
-// unreachable; a refusal (bad token, a clash) is logged and retried at
-// the slowest pace, so that a fixed collector side is picked up without a
-// restart and a clone never hammers the collector.
-func (id *Identity) Ensure(ctx context.Context, addr string, maxWait time.Duration) error {
+// with the join token if it must: each round tries the collectors in
+// turn, over connections of its own (that present no certificate), until
+// one answers. It retries with backoff while none is reachable; a refusal
+// (bad token, a clash) is logged and retried at the slowest pace, so that
+// a fixed collector side is picked up without a restart and a clone never
+// hammers the collectors.
+func (id *Identity) Ensure(ctx context.Context, collectors Collectors, maxWait time.Duration) error {
 	if id.Enrolled() {
 		return nil
 	}
 	if id.token == "" {
 		return errNoToken
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(id.TLSConfig())),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxReply)))
-	if err != nil {
-		return fmt.Errorf("collector address %q: %w", addr, err)
-	}
-	defer conn.Close()
-	client := plumbv1.NewEnrollServiceClient(conn)
 	bo := &backoff.ExponentialBackOff{InitialInterval: 500 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: maxWait}
 	bo.Reset()
 	for {
-		err := id.enrollOnce(ctx, client)
-		if err == nil {
-			id.logger.Info("enrolled with the collector", "host_id", id.host, "not_after", id.NotAfter())
-			return nil
+		eps, err := collectors.Endpoints(ctx)
+		if err != nil && ctx.Err() == nil {
+			id.logger.Warn("resolving collector addresses", "err", err, "endpoints", len(eps))
 		}
 		wait := bo.NextBackOff()
-		switch {
-		case strings.Contains(err.Error(), pki.ErrPinMismatch.Error()):
-			// Not the collector we were told to trust: nothing is sent
-			// to it, and trying often will not change its CA.
-			wait = maxWait
-			id.logger.Error("refusing the collector: its CA is not the pinned one (wrong --ca-pin, or not the right collector)", "err", err, "retry_in", wait)
-		case slices.Contains([]codes.Code{codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument}, status.Code(err)):
-			wait = maxWait
-			id.logger.Error("the collector refused enrollment", "err", err, "retry_in", wait)
-		default:
-			id.logger.Warn("enrollment failed", "err", err, "retry_in", wait.Round(time.Millisecond))
+		for _, ep := range eps {
+			err := id.enrollAt(ctx, collectors, ep)
+			if err == nil {
+				id.logger.Info("enrolled with the collector", "host_id", id.host, "collector", ep.Address, "endpoint", ep.Dial, "not_after", id.NotAfter())
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			switch {
+			case strings.Contains(err.Error(), pki.ErrPinMismatch.Error()):
+				// Not the collector we were told to trust: nothing is
+				// sent to it, and trying often will not change its CA.
+				wait = maxWait
+				id.logger.Error("refusing the collector: its CA is not the pinned one (wrong --ca-pin, or not the right collector)",
+					"collector", ep.Address, "endpoint", ep.Dial, "err", err)
+			case slices.Contains([]codes.Code{codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition, codes.InvalidArgument}, status.Code(err)):
+				wait = maxWait
+				id.logger.Error("the collector refused enrollment", "collector", ep.Address, "endpoint", ep.Dial, "err", err)
+			default:
+				id.logger.Warn("enrollment failed", "collector", ep.Address, "endpoint", ep.Dial, "err", err)
+			}
 		}
+		id.logger.Warn("not enrolled yet; retrying", "collectors", len(eps), "retry_in", wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(wait):
 		}
 	}
+}
+
+// enrollAt tries one enrollment with ep.
+func (id *Identity) enrollAt(ctx context.Context, collectors Collectors, ep endpoint.Endpoint) error {
+	conn, err := collectors.Dial(ep, grpc.WithTransportCredentials(credentials.NewTLS(id.TLSConfig())),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxReply)))
+	if err != nil {
+		return fmt.Errorf("collector %s: %w", ep, err)
+	}
+	defer conn.Close()
+	return id.enrollOnce(ctx, plumbv1.NewEnrollServiceClient(conn))
 }
 
 func (id *Identity) enrollOnce(ctx context.Context, client plumbv1.EnrollServiceClient) error {

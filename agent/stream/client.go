@@ -1,7 +1,8 @@
 // Package stream owns the agent's side of the gRPC Sync stream: the
 // handshake, the bucket resync it may call for, sending the spool in
-// order, applying acknowledgements, and reconnecting with backoff and
-// jitter when the collector or the network goes away.
+// order, applying acknowledgements, and failing over to the next
+// collector, with backoff and jitter per round over the list, when the
+// collector or the network goes away.
 package stream
 
 import (
@@ -10,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -22,6 +25,7 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/agent/endpoint"
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/agent/state"
 	"github.com/plumb-dev/plumb/pkg/fact"
@@ -39,15 +43,30 @@ type Spool interface {
 	Checkpoint() error
 }
 
+// Collectors is where the client finds collectors: *endpoint.List.
+type Collectors interface {
+	// Addresses are the configured addresses (the metric's labels).
+	Addresses() []string
+	// Endpoints returns this round's endpoints in the order to try them;
+	// with an error naming addresses that did not resolve.
+	Endpoints(ctx context.Context) ([]endpoint.Endpoint, error)
+	Dial(e endpoint.Endpoint, extra ...grpc.DialOption) (*grpc.ClientConn, error)
+}
+
 // Config describes the client.
 type Config struct {
 	HostID string
 	Labels map[string]string
 	Info   *plumbv1.HostInfo
-	// MinBackoff and MaxBackoff bound the reconnect delay: it doubles
-	// from MinBackoff up to MaxBackoff, each wait jittered by ±50% so that
-	// agents do not reconnect in step after a collector restart.
+	// MinBackoff and MaxBackoff bound the wait between rounds of attempts
+	// (a round tries every collector once): it doubles from MinBackoff up
+	// to MaxBackoff, each wait jittered by ±50% so that agents do not
+	// reconnect in step after a collector restart.
 	MinBackoff, MaxBackoff time.Duration
+	// AckTimeout ends a session whose collector leaves deltas
+	// unacknowledged this long (up, but its database is not): the agent
+	// fails over. Default DefaultAckTimeout.
+	AckTimeout time.Duration
 	// BatchSize is the most deltas (or snapshot facts) per message.
 	BatchSize int
 	// BatchBytes bounds a message's encoded deltas or facts, so that a
@@ -61,23 +80,37 @@ type Config struct {
 	Ready <-chan struct{}
 }
 
-// Client keeps one Sync stream open to the collector.
+// DefaultAckTimeout is the default Config.AckTimeout. A collector acks a
+// group commit in milliseconds; half a minute leaves room for one that
+// is merely slow.
+const DefaultAckTimeout = 30 * time.Second
+
+// Client keeps one Sync stream open to one of the collectors, failing
+// over to the next when it goes away. It is also a
+// grpc.ClientConnInterface onto the collector it streams to, for the
+// agent's other calls (certificate renewal).
 type Client struct {
-	conn     grpc.ClientConnInterface
-	cfg      Config
-	spool    Spool
-	coverage *source.Coverage
-	logger   *slog.Logger
-	metrics  *Metrics
+	collectors Collectors
+	cfg        Config
+	spool      Spool
+	coverage   *source.Coverage
+	logger     *slog.Logger
+	metrics    *Metrics
+
+	mu   sync.Mutex
+	conn *grpc.ClientConn // guarded by mu: the collector streamed to, or nil
 }
 
-// New returns a client over conn; coverage may be nil.
-func New(conn grpc.ClientConnInterface, cfg Config, spool Spool, coverage *source.Coverage, logger *slog.Logger, m *Metrics) *Client {
+// New returns a client of collectors; coverage may be nil.
+func New(collectors Collectors, cfg Config, spool Spool, coverage *source.Coverage, logger *slog.Logger, m *Metrics) *Client {
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 200 * time.Millisecond
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = DefaultAckTimeout
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1000
@@ -88,10 +121,16 @@ func New(conn grpc.ClientConnInterface, cfg Config, spool Spool, coverage *sourc
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Client{conn: conn, cfg: cfg, spool: spool, coverage: coverage, logger: logger, metrics: m}
+	m.addCollectors(collectors.Addresses())
+	return &Client{collectors: collectors, cfg: cfg, spool: spool, coverage: coverage, logger: logger, metrics: m}
 }
 
-// Run keeps a session open until ctx ends, reconnecting after failures.
+// Run keeps a session open until ctx ends. Each round resolves the
+// collectors and tries them in order, starting after the one last used
+// (so a collector that just failed is tried last), moving on at once from
+// one that cannot be reached. The backoff is per round, not per address:
+// a dead collector costs one refused connection, and agents whose
+// collector died wait a jittered interval before they land on the next.
 func (c *Client) Run(ctx context.Context) error {
 	bo := &backoff.ExponentialBackOff{
 		InitialInterval:     c.cfg.MinBackoff,
@@ -100,19 +139,45 @@ func (c *Client) Run(ctx context.Context) error {
 		MaxInterval:         c.cfg.MaxBackoff,
 	}
 	bo.Reset()
+	var last, streamed string // endpoints last tried and last streamed to
 	for {
-		start := time.Now()
-		err := c.session(ctx)
+		eps, err := c.collectors.Endpoints(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		// A session that ran a while resets the backoff.
-		if time.Since(start) > c.cfg.MaxBackoff {
-			bo.Reset()
+		if err != nil {
+			c.logger.Warn("resolving collector addresses", "err", err, "endpoints", len(eps))
+		}
+		var ended error
+		for _, ep := range rotate(eps, last) {
+			start := time.Now()
+			established, err := c.attempt(ctx, ep, streamed)
+			if ctx.Err() != nil {
+				return nil
+			}
+			last = ep.Dial
+			if !established {
+				c.logger.Warn("collector unreachable", "collector", ep.Address, "endpoint", ep.Dial, "err", err)
+				continue
+			}
+			streamed = ep.Dial
+			ended = err
+			// A session that ran a while resets the backoff.
+			if time.Since(start) > c.cfg.MaxBackoff {
+				bo.Reset()
+			}
+			break
 		}
 		wait := bo.NextBackOff()
 		c.metrics.Reconnects.Inc()
-		c.logger.Warn("collector stream ended; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		switch {
+		case ended != nil && len(eps) > 1:
+			c.logger.Warn("failing over", "from", streamed, "err", ended, "in", wait.Round(time.Millisecond))
+		case ended != nil:
+			c.logger.Warn("collector stream ended; reconnecting", "err", ended, "in", wait.Round(time.Millisecond))
+		default:
+			c.logger.Warn("no collector reachable; retrying", "endpoints", len(eps), "in", wait.Round(time.Millisecond))
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -121,19 +186,90 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
+// rotate returns eps starting after the endpoint dialed as last.
+func rotate(eps []endpoint.Endpoint, last string) []endpoint.Endpoint {
+	for i, e := range eps {
+		if e.Dial == last {
+			return append(slices.Clone(eps[i+1:]), eps[:i+1]...)
+		}
+	}
+	return eps
+}
+
+// attempt runs one session with ep on a connection of its own. It reports
+// whether the session was established (the collector's welcome accepted)
+// and the error that ended it.
+func (c *Client) attempt(ctx context.Context, ep endpoint.Endpoint, previous string) (bool, error) {
+	conn, err := c.collectors.Dial(ep)
+	if err != nil {
+		return false, fmt.Errorf("dial: %w", err)
+	}
+	defer conn.Close()
+	established := false
+	err = c.session(ctx, conn, func(w *plumbv1.Welcome) {
+		established = true
+		c.mu.Lock()
+		c.conn = conn
+		c.mu.Unlock()
+		if previous != "" && previous != ep.Dial {
+			c.metrics.Failovers.Inc()
+		}
+		c.logger.Info("streaming to collector", "collector", ep.Address, "endpoint", ep.Dial, "applied_seq", w.GetAppliedSeq(),
+			"spooled", c.spool.Status().SpoolLen, "collector_version", w.GetCollectorVersion())
+		c.metrics.Connected.Set(1)
+		c.metrics.Collector.WithLabelValues(ep.Address).Set(1)
+	})
+	if established {
+		c.metrics.Connected.Set(0)
+		c.metrics.Collector.WithLabelValues(ep.Address).Set(0)
+		c.mu.Lock()
+		c.conn = nil
+		c.mu.Unlock()
+	}
+	return established, err
+}
+
+// errNotStreaming answers calls made while no collector is streamed to.
+var errNotStreaming = status.Error(codes.Unavailable, "not streaming to any collector")
+
+// Invoke makes a unary call to the collector the client streams to.
+func (c *Client) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn == nil {
+		return errNotStreaming
+	}
+	return conn.Invoke(ctx, method, args, reply, opts...)
+}
+
+// NewStream opens a stream to the collector the client streams to.
+func (c *Client) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn == nil {
+		return nil, errNotStreaming
+	}
+	return conn.NewStream(ctx, desc, method, opts...)
+}
+
 // errResync ends a session so that the next handshake repairs a
 // disagreement between agent and collector.
 var errResync = errors.New("set digests disagree; reconnecting to resync")
 
-func (c *Client) session(ctx context.Context) error {
+// session runs one Sync stream over conn; established is called once the
+// collector's welcome is accepted.
+func (c *Client) session(ctx context.Context, conn grpc.ClientConnInterface, established func(*plumbv1.Welcome)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	client := plumbv1.NewAgentServiceClient(c.conn)
+	client := plumbv1.NewAgentServiceClient(conn)
 	st, err := client.Sync(ctx, grpc.WaitForReady(false), grpc.MaxCallRecvMsgSize(maxRecvMsgSize))
 	if err != nil {
 		return fmt.Errorf("open stream: %w", err)
 	}
 	s := &session{c: c, st: st}
+	s.progress.Store(time.Now().UnixNano())
 	// A spool dropped while no session was open is repaired by this
 	// handshake (the drop set the acked digest to the current state, so
 	// Resume finds the buckets to resync). Its signal must not then end
@@ -171,6 +307,7 @@ func (c *Client) session(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
+	established(w)
 	if len(buckets) > 0 {
 		n, err := s.resync(buckets)
 		c.metrics.ResyncBuckets.Add(float64(len(buckets)))
@@ -184,15 +321,14 @@ func (c *Client) session(ctx context.Context) error {
 			}
 		}
 	}
-	c.logger.Info("connected to collector", "applied_seq", w.GetAppliedSeq(), "spooled", c.spool.Status().SpoolLen,
-		"collector_version", w.GetCollectorVersion())
-	c.metrics.Connected.Set(1)
-	defer c.metrics.Connected.Set(0)
+	s.sent.Store(w.GetAppliedSeq())
+	s.acked.Store(w.GetAppliedSeq())
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- s.sendLoop(ctx, w.GetAppliedSeq()) }()
 	go func() { errc <- s.recvLoop(ctx) }()
 	go func() { errc <- s.coverageLoop(ctx) }()
+	go func() { errc <- s.ackWatch(ctx) }()
 	err = <-errc
 	cancel(err)
 	return err
@@ -225,6 +361,11 @@ type session struct {
 	sendMu      sync.Mutex // serializes st.Send
 	resyncBytes int
 	inSync      bool // recvLoop's own; "in sync" is logged once per session
+
+	// For ackWatch: the last seq sent and acked on this stream, and when
+	// the collector last showed progress (unix ns).
+	sent, acked atomic.Uint64
+	progress    atomic.Int64
 }
 
 func (s *session) send(m *plumbv1.SyncRequest) error {
@@ -261,6 +402,7 @@ func (s *session) resync(buckets []uint32) (int, error) {
 				if err := s.send(m); err != nil {
 					return n, fmt.Errorf("send bucket %d: %w", b, err)
 				}
+				s.progress.Store(time.Now().UnixNano())
 				if end == len(facts) {
 					break
 				}
@@ -297,6 +439,7 @@ func (s *session) sendLoop(ctx context.Context, after uint64) error {
 				return fmt.Errorf("send deltas: %w", err)
 			}
 			s.c.metrics.DeltasSent.Add(float64(len(part)))
+			s.sent.Store(part[len(part)-1].GetSeq())
 		}
 		after = batch[len(batch)-1].GetSeq()
 	}
@@ -316,6 +459,8 @@ func (s *session) recvLoop(ctx context.Context) error {
 			if err := checkAck(m.Ack, s.c.spool.Status().Seq); err != nil {
 				return s.c.refuse(err)
 			}
+			s.acked.Store(m.Ack.GetSeq())
+			s.progress.Store(time.Now().UnixNano())
 			if err := s.c.spool.Ack(m.Ack.GetSeq()); err != nil {
 				if errors.Is(err, state.ErrPeerAhead) {
 					return s.c.refuse(err)
@@ -359,6 +504,35 @@ func (s *session) checkDigest(a *plumbv1.Ack) error {
 		s.c.logger.Info("in sync with collector", "seq", a.GetSeq(), "facts", st.Facts, "set_digest", fmt.Sprintf("%x", st.Digest[:8]))
 	}
 	return nil
+}
+
+// errAckTimeout ends a session whose collector stopped acknowledging.
+var errAckTimeout = errors.New("collector left deltas unacknowledged")
+
+// ackWatch ends the session when deltas are in flight and the collector
+// has shown no progress (an ack, or a resync message sent) for
+// AckTimeout: a collector that is up but cannot commit (its database
+// down) holds the stream open and never acks, and only this notices it.
+// An idle stream is left alone; keepalive covers a silent peer there.
+func (s *session) ackWatch(ctx context.Context) error {
+	timeout := s.c.cfg.AckTimeout
+	tick := time.NewTicker(max(timeout/10, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case now := <-tick.C:
+			if s.sent.Load() <= s.acked.Load() {
+				s.progress.Store(now.UnixNano()) // nothing in flight
+				continue
+			}
+			if idle := now.Sub(time.Unix(0, s.progress.Load())); idle > timeout {
+				s.c.metrics.AckTimeouts.Inc()
+				return fmt.Errorf("%w for %v (sent up to seq %d, acked %d)", errAckTimeout, idle.Round(time.Millisecond), s.sent.Load(), s.acked.Load())
+			}
+		}
+	}
 }
 
 // coverageLoop sends the coverage conditions at start and on each change.

@@ -14,6 +14,7 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/agent/endpoint"
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/agent/state"
 	"github.com/plumb-dev/plumb/pkg/fact"
@@ -48,7 +49,11 @@ func (f *fakeCollector) put(k fact.Key, v *plumbv1.Fact) {
 	f.digest.Replace(k, old, new)
 }
 
-func (f *fakeCollector) Sync(st plumbv1.AgentService_SyncServer) error {
+func (f *fakeCollector) Sync(st plumbv1.AgentService_SyncServer) error { return f.sync(st, nil) }
+
+// sync serves one stream; applied, if not nil, sees each delta's seq as
+// it applies it (under f.mu).
+func (f *fakeCollector) sync(st plumbv1.AgentService_SyncServer, applied func(seq uint64)) error {
 	if _, err := st.Recv(); err != nil {
 		return err
 	}
@@ -72,6 +77,9 @@ func (f *fakeCollector) Sync(st plumbv1.AgentService_SyncServer) error {
 					continue
 				}
 				f.applied = d.GetSeq()
+				if applied != nil {
+					applied(d.GetSeq())
+				}
 				k := fact.KeyOf(d.GetFact())
 				switch d.GetOp() {
 				case plumbv1.DeltaOp_DELTA_OP_UPSERT:
@@ -128,16 +136,34 @@ func fileFact(path, content string) *plumbv1.Fact {
 
 func runClient(t *testing.T, addr string, db *state.DB) context.CancelFunc {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return runClientOf(t, collectors(t, nil, addr), Config{}, db, nil)
+}
+
+// collectors returns the list of addrs, dialed in plaintext; names
+// resolve through lookup.
+func collectors(t *testing.T, lookup endpoint.LookupFunc, addrs ...string) *endpoint.List {
+	t.Helper()
+	l, err := endpoint.New(addrs, endpoint.Options{Lookup: lookup,
+		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// runClientOf runs a client of l until the test ends; cfg's zero backoff
+// bounds become short ones.
+func runClientOf(t *testing.T, l Collectors, cfg Config, db *state.DB, m *Metrics) context.CancelFunc {
+	t.Helper()
+	cfg.HostID = "h"
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := New(conn, Config{HostID: "h", MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}, db, nil,
-		slog.New(slog.DiscardHandler), nil)
+	c := New(l, cfg, db, nil, slog.New(slog.DiscardHandler), m)
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; conn.Close() })
+	t.Cleanup(func() { cancel(); <-done })
 	return cancel
 }
 

@@ -17,6 +17,7 @@ import (
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/agent/endpoint"
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/agent/state"
 	"github.com/plumb-dev/plumb/pkg/fact"
@@ -34,6 +35,17 @@ func (c *scriptConn) Invoke(context.Context, string, any, any, ...grpc.CallOptio
 
 func (c *scriptConn) NewStream(ctx context.Context, _ *grpc.StreamDesc, _ string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
 	return &scriptStream{ctx: ctx, script: c.script}, nil
+}
+
+// noCollectors is an empty list, for tests that drive sessions directly.
+type noCollectors struct{}
+
+func (noCollectors) Addresses() []string { return nil }
+func (noCollectors) Endpoints(context.Context) ([]endpoint.Endpoint, error) {
+	return nil, errors.New("no collectors")
+}
+func (noCollectors) Dial(endpoint.Endpoint, ...grpc.DialOption) (*grpc.ClientConn, error) {
+	return nil, errors.New("no collectors")
 }
 
 type scriptStream struct {
@@ -126,8 +138,8 @@ func FuzzCollectorMessages(f *testing.F) {
 			}
 		}
 		before := db.Status()
-		c := New(&scriptConn{script: collectorScript(data)}, Config{HostID: "h"}, db, nil, slog.New(slog.DiscardHandler), nil)
-		_ = c.session(context.Background())
+		c := New(noCollectors{}, Config{HostID: "h"}, db, nil, slog.New(slog.DiscardHandler), nil)
+		_ = c.session(context.Background(), &scriptConn{script: collectorScript(data)}, func(*plumbv1.Welcome) {})
 		after := db.Status()
 		if after.Seq < before.Seq || !fact.SeqWithin(before.Seq, after.Seq) {
 			t.Fatalf("agent seq moved %d → %d", before.Seq, after.Seq)

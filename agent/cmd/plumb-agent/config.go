@@ -10,16 +10,22 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/plumb-dev/plumb/agent/endpoint"
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/agent/state"
+	"github.com/plumb-dev/plumb/agent/stream"
 	"github.com/plumb-dev/plumb/pkg/pki"
 )
 
 // Config is the agent's whole configuration: defaults from NewConfig,
 // overlaid by the YAML file, overlaid by flags.
 type Config struct {
-	Collector string `koanf:"collector"`
-	Insecure  bool   `koanf:"insecure"`
+	// Collector lists the collectors' addresses, host:port each: the flag
+	// repeated or comma-separated, in YAML a string (one address or
+	// several, comma-separated) or a list. A DNS name that resolves to
+	// several addresses counts as several collectors.
+	Collector []string `koanf:"collector"`
+	Insecure  bool     `koanf:"insecure"`
 	// JoinToken and CAPin enroll the agent (first start, or after its
 	// certificate expired or was revoked).
 	JoinToken     string            `koanf:"join_token"`
@@ -35,6 +41,9 @@ type Config struct {
 	// ReconnectMax caps the delay between attempts to reach the
 	// collector (jittered exponential backoff from 200ms).
 	ReconnectMax time.Duration `koanf:"reconnect_max"`
+	// AckTimeout is how long a collector may leave deltas unacknowledged
+	// before the agent fails over to another (up, but its database down).
+	AckTimeout time.Duration `koanf:"ack_timeout"`
 	// Sources holds each source's section; `enabled` is read here, the
 	// rest is the source's own options.
 	Sources map[string]map[string]any `koanf:"sources"`
@@ -48,13 +57,14 @@ type Config struct {
 // NewConfig returns the defaults.
 func NewConfig() *Config {
 	return &Config{
-		Collector:     "127.0.0.1:7700",
+		Collector:     []string{"127.0.0.1:7700"},
 		StateDir:      "/var/lib/plumb/agent",
 		HostRoot:      "/",
 		LogLevel:      "info",
 		LogFormat:     "text",
 		SpoolLimitMiB: state.DefaultSpoolLimit >> 20,
 		ReconnectMax:  30 * time.Second,
+		AckTimeout:    stream.DefaultAckTimeout,
 		Sources:       map[string]map[string]any{},
 	}
 }
@@ -73,11 +83,13 @@ var flagKeys = map[string]string{
 	"log-format":      "log_format",
 	"spool-limit-mib": "spool_limit_mib",
 	"reconnect-max":   "reconnect_max",
+	"ack-timeout":     "ack_timeout",
 }
 
 // AddFlags binds the flags to c.
 func (c *Config) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.Collector, "collector", c.Collector, "collector address, host:port")
+	fs.StringSliceVar(&c.Collector, "collector", c.Collector,
+		"collector address, host:port (repeatable, or comma-separated: the agent fails over between them; a DNS name with several addresses is several collectors)")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "use plaintext gRPC, without enrollment (only with a collector run with --insecure)")
 	fs.StringVar(&c.JoinToken, "join-token", c.JoinToken, "join token from `plumbctl token create`, to enroll with the collector (needed once)")
 	fs.StringVar(&c.CAPin, "ca-pin", c.CAPin, "the collector CA's pin, sha256:<hex> (printed by `plumbctl token create`)")
@@ -91,15 +103,22 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Int64Var(&c.SpoolLimitMiB, "spool-limit-mib", c.SpoolLimitMiB, "bound on unacknowledged deltas kept on disk, MiB")
-	fs.DurationVar(&c.ReconnectMax, "reconnect-max", c.ReconnectMax, "longest wait between attempts to reach the collector")
+	fs.DurationVar(&c.ReconnectMax, "reconnect-max", c.ReconnectMax, "longest wait between rounds of attempts to reach a collector")
+	fs.DurationVar(&c.AckTimeout, "ack-timeout", c.AckTimeout, "fail over when a collector leaves deltas unacknowledged this long")
 }
 
 // Validate checks c and folds the flag conveniences into it. It returns
 // the enabled sources with their options.
 func (c *Config) Validate() (map[string]source.Options, error) {
 	var errs []error
-	if c.Collector == "" {
-		errs = append(errs, errors.New("collector: address required"))
+	var addrs []string
+	for _, a := range c.Collector {
+		addrs = append(addrs, strings.Split(a, ",")...)
+	}
+	if addrs, err := endpoint.Parse(addrs); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Collector = addrs
 	}
 	if c.Insecure && (c.JoinToken != "" || c.CAPin != "") {
 		errs = append(errs, errors.New("--insecure uses plaintext and no enrollment: drop --join-token and --ca-pin, or drop --insecure"))
@@ -123,6 +142,9 @@ func (c *Config) Validate() (map[string]source.Options, error) {
 	}
 	if c.ReconnectMax < 200*time.Millisecond {
 		errs = append(errs, fmt.Errorf("reconnect_max %v: must be at least 200ms", c.ReconnectMax))
+	}
+	if c.AckTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("ack_timeout %v: must be at least 1s", c.AckTimeout))
 	}
 	if c.Labels == nil {
 		c.Labels = map[string]string{}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plumb-dev/plumb/agent/endpoint"
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/pkg/config"
 )
@@ -38,6 +39,9 @@ func FuzzConfig(f *testing.F) {
 		"insecure: true\nsources: {file: {paths: 7}}\n",
 		"insecure: true\nlog_level: loud\nlog_format: xml\n",
 		"insecure: true\nreconnect_max: 1e9\n",
+		"insecure: true\ncollector: \"a:1, b:2\"\n",
+		"insecure: true\ncollector: [a:1, \"[::1]:2\", \"c:3,d:4\"]\nack_timeout: 5s\n",
+		"insecure: true\ncollector: [a:1, A:1]\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -55,7 +59,7 @@ func FuzzConfig(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if cfg.Collector == "" || cfg.StateDir == "" || !filepath.IsAbs(cfg.HostRoot) ||
+		if _, perr := endpoint.Parse(cfg.Collector); perr != nil || len(cfg.Collector) == 0 || cfg.AckTimeout < time.Second || cfg.StateDir == "" || !filepath.IsAbs(cfg.HostRoot) ||
 			cfg.SpoolLimitMiB <= 0 || cfg.ReconnectMax < 200*time.Millisecond {
 			t.Fatalf("Validate accepted %+v", cfg)
 		}

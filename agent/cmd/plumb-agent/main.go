@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/plumb-dev/plumb/agent/endpoint"
 	"github.com/plumb-dev/plumb/agent/enroll"
 	"github.com/plumb-dev/plumb/agent/hostinfo"
 	"github.com/plumb-dev/plumb/agent/source"
@@ -101,13 +101,14 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 		}
 		creds = credentials.NewTLS(ident.TLSConfig())
 	}
-	conn, err := grpc.NewClient(cfg.Collector, grpc.WithTransportCredentials(creds))
+	collectors, err := endpoint.New(cfg.Collector, endpoint.Options{Seed: endpoint.Seed(hostID),
+		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(creds)}})
 	if err != nil {
-		return fmt.Errorf("collector address %q: %w", cfg.Collector, err)
+		return cli.Usage(err)
 	}
-	defer conn.Close()
 	info := hostinfo.Collect(ctx)
-	client := stream.New(conn, stream.Config{HostID: hostID, Labels: cfg.Labels, Info: info, MaxBackoff: cfg.ReconnectMax, Ready: runner.Ready()},
+	client := stream.New(collectors, stream.Config{HostID: hostID, Labels: cfg.Labels, Info: info, MaxBackoff: cfg.ReconnectMax,
+		AckTimeout: cfg.AckTimeout, Ready: runner.Ready()},
 		db, runner.Coverage(), logger.With("component", "stream"), stream.NewMetrics(reg))
 
 	logger.Info("plumb-agent starting", "version", version.Version, "host_id", hostID, "sources", names, "collector", cfg.Collector)
@@ -116,14 +117,15 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 	g.Go(func() error {
 		if ident != nil {
 			// Sources run and spool meanwhile; nothing streams unenrolled.
-			if err := ident.Ensure(ctx, cfg.Collector, cfg.ReconnectMax); err != nil {
+			if err := ident.Ensure(ctx, collectors, cfg.ReconnectMax); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				return cli.Usage(err)
 			}
 			go func() {
-				if err := ident.Renew(ctx, conn); err != nil {
+				// Renewal goes to whichever collector the client streams to.
+				if err := ident.Renew(ctx, client); err != nil {
 					logger.Error("agent certificate lapsed; the agent keeps recording and cannot stream", "err", err)
 				}
 			}()
