@@ -99,6 +99,8 @@ type Client struct {
 
 	mu   sync.Mutex
 	conn *grpc.ClientConn // guarded by mu: the collector streamed to, or nil
+	// lastAck is when the last ack arrived (unix ns), for the failover log.
+	lastAck atomic.Int64
 }
 
 // New returns a client of collectors; coverage may be nil.
@@ -172,7 +174,8 @@ func (c *Client) Run(ctx context.Context) error {
 		c.metrics.Reconnects.Inc()
 		switch {
 		case ended != nil && len(eps) > 1:
-			c.logger.Warn("failing over", "from", streamed, "err", ended, "in", wait.Round(time.Millisecond))
+			c.logger.Warn("failing over", "from", streamed, "err", ended, "in", wait.Round(time.Millisecond),
+				"last_ack", time.Unix(0, c.lastAck.Load()).UTC().Format(time.RFC3339Nano))
 		case ended != nil:
 			c.logger.Warn("collector stream ended; reconnecting", "err", ended, "in", wait.Round(time.Millisecond))
 		default:
@@ -206,7 +209,7 @@ func (c *Client) attempt(ctx context.Context, ep endpoint.Endpoint, previous str
 	}
 	defer conn.Close()
 	established := false
-	err = c.session(ctx, conn, func(w *plumbv1.Welcome) {
+	err = c.session(ctx, conn, ep, func(w *plumbv1.Welcome) {
 		established = true
 		c.mu.Lock()
 		c.conn = conn
@@ -260,7 +263,7 @@ var errResync = errors.New("set digests disagree; reconnecting to resync")
 
 // session runs one Sync stream over conn; established is called once the
 // collector's welcome is accepted.
-func (c *Client) session(ctx context.Context, conn grpc.ClientConnInterface, established func(*plumbv1.Welcome)) error {
+func (c *Client) session(ctx context.Context, conn grpc.ClientConnInterface, ep endpoint.Endpoint, established func(*plumbv1.Welcome)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	client := plumbv1.NewAgentServiceClient(conn)
@@ -268,7 +271,7 @@ func (c *Client) session(ctx context.Context, conn grpc.ClientConnInterface, est
 	if err != nil {
 		return fmt.Errorf("open stream: %w", err)
 	}
-	s := &session{c: c, st: st}
+	s := &session{c: c, st: st, ep: ep}
 	s.progress.Store(time.Now().UnixNano())
 	// A spool dropped while no session was open is repaired by this
 	// handshake (the drop set the acked digest to the current state, so
@@ -357,6 +360,10 @@ func (c *Client) isReady() bool {
 type session struct {
 	c  *Client
 	st grpc.BidiStreamingClient[plumbv1.SyncRequest, plumbv1.SyncResponse]
+	ep endpoint.Endpoint
+	// acks is recvLoop's own: the session's first ack is logged, the
+	// moment a failover completes.
+	acks int
 
 	sendMu      sync.Mutex // serializes st.Send
 	resyncBytes int
@@ -459,8 +466,13 @@ func (s *session) recvLoop(ctx context.Context) error {
 			if err := checkAck(m.Ack, s.c.spool.Status().Seq); err != nil {
 				return s.c.refuse(err)
 			}
+			now := time.Now()
 			s.acked.Store(m.Ack.GetSeq())
-			s.progress.Store(time.Now().UnixNano())
+			s.progress.Store(now.UnixNano())
+			s.c.lastAck.Store(now.UnixNano())
+			if s.acks++; s.acks == 1 {
+				s.c.logger.Info("first ack from collector", "collector", s.ep.Address, "endpoint", s.ep.Dial, "seq", m.Ack.GetSeq())
+			}
 			if err := s.c.spool.Ack(m.Ack.GetSeq()); err != nil {
 				if errors.Is(err, state.ErrPeerAhead) {
 					return s.c.refuse(err)

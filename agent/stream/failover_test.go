@@ -13,9 +13,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
+	"github.com/plumb-dev/plumb/agent/endpoint"
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/agent/state"
 )
@@ -358,10 +360,18 @@ func TestDeadCollectorsCostNoBackoff(t *testing.T) {
 	}
 	defer db.Close()
 	apply(t, db, source.Op{Upsert: fileFact("/a", "1")})
-	l := collectors(t, nil, addrs...)
-	eps, _ := l.Endpoints(context.Background())
-	if eps[0].Dial == live {
-		t.Fatal("the live collector comes first in this order; the test needs dead ones ahead of it")
+	// An agent (a seed) that tries the live collector last.
+	var l *endpoint.List
+	for seed := uint64(0); ; seed++ {
+		var err error
+		l, err = endpoint.New(addrs, endpoint.Options{Seed: seed,
+			DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eps, _ := l.Endpoints(context.Background()); eps[len(eps)-1].Dial == live {
+			break
+		}
 	}
 	start := time.Now()
 	runClientOf(t, l, Config{MinBackoff: time.Minute, MaxBackoff: time.Minute}, db, nil)

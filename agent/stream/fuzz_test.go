@@ -139,7 +139,7 @@ func FuzzCollectorMessages(f *testing.F) {
 		}
 		before := db.Status()
 		c := New(noCollectors{}, Config{HostID: "h"}, db, nil, slog.New(slog.DiscardHandler), nil)
-		_ = c.session(context.Background(), &scriptConn{script: collectorScript(data)}, func(*plumbv1.Welcome) {})
+		_ = c.session(context.Background(), &scriptConn{script: collectorScript(data)}, endpoint.Endpoint{}, func(*plumbv1.Welcome) {})
 		after := db.Status()
 		if after.Seq < before.Seq || !fact.SeqWithin(before.Seq, after.Seq) {
 			t.Fatalf("agent seq moved %d → %d", before.Seq, after.Seq)
