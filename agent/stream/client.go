@@ -142,6 +142,7 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	bo.Reset()
 	var last, streamed string // endpoints last tried and last streamed to
+	var again bool            // start the next round with last, not after it
 	for {
 		eps, err := c.collectors.Endpoints(ctx)
 		if ctx.Err() != nil {
@@ -150,20 +151,24 @@ func (c *Client) Run(ctx context.Context) error {
 		if err != nil {
 			c.logger.Warn("resolving collector addresses", "err", err, "endpoints", len(eps))
 		}
-		var ended error
-		for _, ep := range rotate(eps, last) {
+		var ended, lastErr error
+		for _, ep := range rotate(eps, last, again) {
 			start := time.Now()
 			established, err := c.attempt(ctx, ep, streamed)
 			if ctx.Err() != nil {
 				return nil
 			}
-			last = ep.Dial
+			last, lastErr = ep.Dial, err
 			if !established {
-				c.logger.Warn("collector unreachable", "collector", ep.Address, "endpoint", ep.Dial, "err", err)
+				if len(eps) > 1 {
+					c.logger.Warn("collector unreachable", "collector", ep.Address, "endpoint", ep.Dial, "err", err)
+				}
 				continue
 			}
 			streamed = ep.Dial
 			ended = err
+			// A resync the agent asked for is no fault of the collector.
+			again = errors.Is(err, errResync)
 			// A session that ran a while resets the backoff.
 			if time.Since(start) > c.cfg.MaxBackoff {
 				bo.Reset()
@@ -173,11 +178,12 @@ func (c *Client) Run(ctx context.Context) error {
 		wait := bo.NextBackOff()
 		c.metrics.Reconnects.Inc()
 		switch {
-		case ended != nil && len(eps) > 1:
+		case len(eps) == 1 || again:
+			// One collector: the message it always had.
+			c.logger.Warn("collector stream ended; reconnecting", "endpoint", last, "err", lastErr, "in", wait.Round(time.Millisecond))
+		case ended != nil:
 			c.logger.Warn("failing over", "from", streamed, "err", ended, "in", wait.Round(time.Millisecond),
 				"last_ack", time.Unix(0, c.lastAck.Load()).UTC().Format(time.RFC3339Nano))
-		case ended != nil:
-			c.logger.Warn("collector stream ended; reconnecting", "err", ended, "in", wait.Round(time.Millisecond))
 		default:
 			c.logger.Warn("no collector reachable; retrying", "endpoints", len(eps), "in", wait.Round(time.Millisecond))
 		}
@@ -189,11 +195,15 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
-// rotate returns eps starting after the endpoint dialed as last.
-func rotate(eps []endpoint.Endpoint, last string) []endpoint.Endpoint {
+// rotate returns eps starting after the endpoint dialed as last, or
+// with it if again.
+func rotate(eps []endpoint.Endpoint, last string, again bool) []endpoint.Endpoint {
 	for i, e := range eps {
 		if e.Dial == last {
-			return append(slices.Clone(eps[i+1:]), eps[:i+1]...)
+			if !again {
+				i++
+			}
+			return append(slices.Clone(eps[i:]), eps[:i]...)
 		}
 	}
 	return eps

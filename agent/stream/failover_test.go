@@ -378,3 +378,27 @@ func TestDeadCollectorsCostNoBackoff(t *testing.T) {
 	waitAgree(t, f, db)
 	t.Logf("reached the live collector past dead ones in %v", time.Since(start).Round(time.Millisecond))
 }
+
+func TestRotate(t *testing.T) {
+	eps := []endpoint.Endpoint{{Dial: "a"}, {Dial: "b"}, {Dial: "c"}}
+	for _, tc := range []struct {
+		last  string
+		again bool
+		want  string
+	}{
+		{"", false, "abc"},
+		{"gone", false, "abc"},
+		{"a", false, "bca"},
+		{"c", false, "abc"},
+		{"b", true, "bca"},
+		{"a", true, "abc"},
+	} {
+		var got string
+		for _, e := range rotate(eps, tc.last, tc.again) {
+			got += e.Dial
+		}
+		if got != tc.want {
+			t.Errorf("rotate(abc, %q, %v) = %s, want %s", tc.last, tc.again, got, tc.want)
+		}
+	}
+}
