@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -23,6 +24,34 @@ import (
 // resync). Two collectors on one shared database are H3's e2e.
 func TestAgentFailsOverBetweenCollectors(t *testing.T) {
 	t.Parallel()
+	failOver(t, "SIGKILL", func(c *collector) { c.kill() }, nil)
+}
+
+// A collector that hangs (SIGSTOP: the kernel still holds its connections
+// open, nothing answers) leaves the agent's deltas unacknowledged; the
+// ack timeout notices it and the agent fails over.
+func TestAgentFailsOverFromHungCollector(t *testing.T) {
+	t.Parallel()
+	var hung *collector
+	metrics := failOver(t, "SIGSTOP", func(c *collector) {
+		hung = c
+		if err := c.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+	}, []string{"--ack-timeout", "2s"})
+	if hung != nil {
+		hung.kill()
+	}
+	if v, err := scrape(metrics, "plumb_agent_ack_timeouts_total"); err != nil || v < 1 {
+		t.Fatalf("plumb_agent_ack_timeouts_total = %v, %v after a hung collector", v, err)
+	}
+}
+
+// failOver runs two collectors and an agent of both, applies fault to the
+// collector the agent streams to mid-burst, and checks the other ends up
+// with the disk's state. agentArgs are extra agent flags. It returns the
+// agent's metrics address.
+func failOver(t *testing.T, what string, fault func(*collector), agentArgs []string) string {
 	dir := t.TempDir()
 	tr := newTree(t, treeDir(t, dir), 20, 100)
 	hook := newHook(t)
@@ -36,7 +65,7 @@ func TestAgentFailsOverBetweenCollectors(t *testing.T) {
 	args := append(agentAuthArgs(t, addr1), "--collector", addr1+","+addr2, "--state", filepath.Join(dir, "agent"),
 		"--host-id", "failover", "--sources", "file", "--watch", tr.root, "--metrics-listen", metrics,
 		"--reconnect-max", reconnectMax.String(), "--log-level", "debug", "--log-format", "json")
-	agent := start(t, "agent failover", bin.agent, args...)
+	agent := start(t, "agent failover", bin.agent, append(args, agentArgs...)...)
 	waitBaseline(t, addr1, "failover")
 
 	// The second collector: a copy of the first's data dir (CA, digest
@@ -68,7 +97,7 @@ func TestAgentFailsOverBetweenCollectors(t *testing.T) {
 		t.Fatalf("the agent moved from %s to %s before any fault", first, now)
 	}
 	killed := time.Now()
-	cols[first].kill()
+	fault(cols[first])
 	n := b.wait(t)
 
 	disk := readDisk(t, tr.root)
@@ -88,9 +117,10 @@ func TestAgentFailsOverBetweenCollectors(t *testing.T) {
 
 	lastAck, welcome, firstAck := failoverTimes(t, agent.out.String(), first, survivor, killed)
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-	t.Logf("%d changes; collector %s killed mid-burst; failover (agent's last ack from it → first ack from %s): %v "+
+	t.Logf("%d changes; %s to collector %s mid-burst; failover (agent's last ack from it → first ack from %s): %v "+
 		"(→ streaming to the survivor %v, then its bucket resync of the older copy and first commit %v); kill → first ack: %v",
-		n, first, survivor, ms(firstAck.Sub(lastAck)), ms(welcome.Sub(lastAck)), ms(firstAck.Sub(welcome)), ms(firstAck.Sub(killed)))
+		n, what, first, survivor, ms(firstAck.Sub(lastAck)), ms(welcome.Sub(lastAck)), ms(firstAck.Sub(welcome)), ms(firstAck.Sub(killed)))
+	return metrics
 }
 
 // failoverTimes reads the agent's JSON log: the last ack from dead, as
