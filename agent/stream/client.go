@@ -152,7 +152,9 @@ func (c *Client) Run(ctx context.Context) error {
 			c.logger.Warn("resolving collector addresses", "err", err, "endpoints", len(eps))
 		}
 		var ended, lastErr error
-		for _, ep := range rotate(eps, last, again) {
+		order := rotate(eps, last, again)
+		again = false
+		for _, ep := range order {
 			start := time.Now()
 			established, err := c.attempt(ctx, ep, streamed)
 			if ctx.Err() != nil {
