@@ -64,8 +64,9 @@ type Config struct {
 	// reconnect in step after a collector restart.
 	MinBackoff, MaxBackoff time.Duration
 	// AckTimeout ends a session whose collector leaves deltas
-	// unacknowledged this long (up, but its database is not): the agent
-	// fails over. Default DefaultAckTimeout.
+	// unacknowledged this long (up, but its database is not), or an
+	// attempt whose collector has not welcomed the agent by then: the
+	// agent fails over. Default DefaultAckTimeout.
 	AckTimeout time.Duration
 	// BatchSize is the most deltas (or snapshot facts) per message.
 	BatchSize int
@@ -278,10 +279,15 @@ var errResync = errors.New("set digests disagree; reconnecting to resync")
 func (c *Client) session(ctx context.Context, conn grpc.ClientConnInterface, ep endpoint.Endpoint, established func(*plumbv1.Welcome)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// A collector that takes the connection but never welcomes (hung, or
+	// stalled in the TLS handshake) is given up after AckTimeout, not
+	// gRPC's 20s connect timeout or never.
+	welcomeTimer := time.AfterFunc(c.cfg.AckTimeout, func() { cancel(errNoWelcome) })
+	defer welcomeTimer.Stop()
 	client := plumbv1.NewAgentServiceClient(conn)
 	st, err := client.Sync(ctx, grpc.WaitForReady(false), grpc.MaxCallRecvMsgSize(maxRecvMsgSize))
 	if err != nil {
-		return fmt.Errorf("open stream: %w", err)
+		return fmt.Errorf("open stream: %w", welcomeErr(ctx, err))
 	}
 	s := &session{c: c, st: st, ep: ep}
 	s.progress.Store(time.Now().UnixNano())
@@ -303,12 +309,13 @@ func (c *Client) session(ctx context.Context, conn grpc.ClientConnInterface, ep 
 		Info:           c.cfg.Info,
 		BucketCount:    fact.BucketCount,
 	}}}); err != nil {
-		return fmt.Errorf("send hello: %w", err)
+		return fmt.Errorf("send hello: %w", welcomeErr(ctx, err))
 	}
 	resp, err := st.Recv()
 	if err != nil {
-		return fmt.Errorf("await welcome: %w", err)
+		return fmt.Errorf("await welcome: %w", welcomeErr(ctx, err))
 	}
+	welcomeTimer.Stop()
 	w := resp.GetWelcome()
 	if w == nil {
 		return fmt.Errorf("%w: %T before a welcome", errBadCollectorMessage, resp.GetMsg())
@@ -346,6 +353,17 @@ func (c *Client) session(ctx context.Context, conn grpc.ClientConnInterface, ep 
 	go func() { errc <- s.ackWatch(ctx) }()
 	err = <-errc
 	cancel(err)
+	return err
+}
+
+// errNoWelcome ends an attempt whose collector did not welcome in time.
+var errNoWelcome = errors.New("no welcome from the collector within the ack timeout")
+
+// welcomeErr says so when err comes of the welcome timer.
+func welcomeErr(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), errNoWelcome) {
+		return fmt.Errorf("%w (%v)", errNoWelcome, err)
+	}
 	return err
 }
 

@@ -402,3 +402,57 @@ func TestRotate(t *testing.T) {
 		}
 	}
 }
+
+// A collector that takes connections and says nothing (hung before
+// the handshake) is given up after the ack timeout.
+func TestSilentCollectorGivenUpAfterAckTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var heldMu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			heldMu.Lock()
+			held = append(held, c)
+			heldMu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		heldMu.Lock()
+		defer heldMu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	silent := ln.Addr().String()
+	f := newFake()
+	live, _ := serveAt(t, "127.0.0.1:0", f)
+	var l *endpoint.List
+	for seed := uint64(0); ; seed++ {
+		l, err = endpoint.New([]string{silent, live}, endpoint.Options{Seed: seed,
+			DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eps, _ := l.Endpoints(context.Background()); eps[0].Dial == silent {
+			break
+		}
+	}
+	db, err := state.Open(t.TempDir(), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	apply(t, db, source.Op{Upsert: fileFact("/a", "1")})
+	start := time.Now()
+	runClientOf(t, l, Config{AckTimeout: 300 * time.Millisecond}, db, nil)
+	waitAgree(t, f, db) // 10s: gRPC's own connect timeout is 20s
+	t.Logf("past a silent collector in %v", time.Since(start).Round(time.Millisecond))
+}

@@ -104,7 +104,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Int64Var(&c.SpoolLimitMiB, "spool-limit-mib", c.SpoolLimitMiB, "bound on unacknowledged deltas kept on disk, MiB")
 	fs.DurationVar(&c.ReconnectMax, "reconnect-max", c.ReconnectMax, "longest wait between rounds of attempts to reach a collector")
-	fs.DurationVar(&c.AckTimeout, "ack-timeout", c.AckTimeout, "fail over when a collector leaves deltas unacknowledged this long")
+	fs.DurationVar(&c.AckTimeout, "ack-timeout", c.AckTimeout, "fail over when a collector leaves deltas unacknowledged, or the agent's hello unanswered, this long")
 }
 
 // Validate checks c and folds the flag conveniences into it. It returns
