@@ -403,6 +403,8 @@ type session struct {
 	// the collector last showed progress (unix ns).
 	sent, acked atomic.Uint64
 	progress    atomic.Int64
+	// grace extends the ack timeout (ns) after a resync, until an ack.
+	grace atomic.Int64
 }
 
 func (s *session) send(m *plumbv1.SyncRequest) error {
@@ -411,6 +413,11 @@ func (s *session) send(m *plumbv1.SyncRequest) error {
 	s.c.metrics.BytesSent.Add(float64(proto.Size(m)))
 	return s.st.Send(m)
 }
+
+// resyncBucketGrace is how much longer the ack watch waits per bucket
+// snapshot sent: the collector applies them, each in its own commit,
+// before it gets to the deltas that follow, and acks none of them.
+const resyncBucketGrace = 100 * time.Millisecond
 
 // resyncGroup is how many buckets one pass over the agent's state
 // gathers: a full resync makes 256/resyncGroup passes and holds about
@@ -446,6 +453,7 @@ func (s *session) resync(buckets []uint32) (int, error) {
 				i = end
 			}
 			n += len(facts)
+			s.grace.Add(int64(resyncBucketGrace))
 		}
 	}
 	s.c.metrics.Resyncs.Inc()
@@ -499,6 +507,7 @@ func (s *session) recvLoop(ctx context.Context) error {
 			now := time.Now()
 			s.acked.Store(m.Ack.GetSeq())
 			s.progress.Store(now.UnixNano())
+			s.grace.Store(0)
 			s.c.lastAck.Store(now.UnixNano())
 			if s.acks++; s.acks == 1 {
 				s.c.logger.Info("first ack from collector", "collector", s.ep.Address, "endpoint", s.ep.Dial, "seq", m.Ack.GetSeq())
@@ -569,7 +578,7 @@ func (s *session) ackWatch(ctx context.Context) error {
 				s.progress.Store(now.UnixNano()) // nothing in flight
 				continue
 			}
-			if idle := now.Sub(time.Unix(0, s.progress.Load())); idle > timeout {
+			if idle := now.Sub(time.Unix(0, s.progress.Load())); idle > timeout+time.Duration(s.grace.Load()) {
 				s.c.metrics.AckTimeouts.Inc()
 				return fmt.Errorf("%w for %v (sent up to seq %d, acked %d)", errAckTimeout, idle.Round(time.Millisecond), s.sent.Load(), s.acked.Load())
 			}
