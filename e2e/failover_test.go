@@ -86,10 +86,17 @@ func failOver(t *testing.T, what string, fault func(*collector), agentArgs []str
 	}
 	waitFor(t, 30*time.Second, "the agent to stream to a collector", func() bool { return streamingTo() != "" })
 
+	acked := func() float64 { v, _ := scrape(metrics, "plumb_agent_deltas_acked_total"); return v }
+	before := acked()
 	b := tr.burst(0, rounds, roundPause)
 	b.after(t, 1)
+	// The collector streamed to has acked some of the burst: a failover
+	// time is measured from its last ack.
 	var first string
-	waitFor(t, 10*time.Second, "the agent to stream to a collector", func() bool { first = streamingTo(); return first != "" })
+	waitFor(t, 30*time.Second, "acks of the burst", func() bool {
+		first = streamingTo()
+		return first != "" && acked() >= before+1000
+	})
 	survivor := addr1
 	if first == addr1 {
 		survivor = addr2
@@ -126,22 +133,15 @@ func failOver(t *testing.T, what string, fault func(*collector), agentArgs []str
 // survivor (welcome accepted) and its first ack from survivor.
 func failoverTimes(t *testing.T, log, dead, survivor string, killed time.Time) (last, welcome, first time.Time) {
 	t.Helper()
-	sc := bufio.NewScanner(strings.NewReader(log))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var l struct {
-			Time     time.Time `json:"time"`
-			Msg      string    `json:"msg"`
-			From     string    `json:"from"`
-			LastAck  time.Time `json:"last_ack"`
-			Endpoint string    `json:"endpoint"`
-		}
-		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Time.Before(killed.Add(-time.Second)) {
+	for _, l := range agentLog(log) {
+		if l.Time.Before(killed.Add(-time.Second)) {
 			continue
 		}
 		switch {
 		case l.Msg == "failing over" && l.From == dead && last.IsZero():
-			last = l.LastAck
+			if last, _ = time.Parse(time.RFC3339Nano, l.LastAck); last.IsZero() {
+				t.Fatalf("the agent failed over from %s with no ack from it (last_ack %q)", dead, l.LastAck)
+			}
 		case l.Msg == "streaming to collector" && l.Endpoint == survivor && !last.IsZero() && welcome.IsZero():
 			welcome = l.Time
 		case l.Msg == "first ack from collector" && l.Endpoint == survivor && !welcome.IsZero() && first.IsZero():
@@ -156,4 +156,27 @@ func failoverTimes(t *testing.T, log, dead, survivor string, killed time.Time) (
 		t.Fatalf("first ack from the survivor %v before the last from the dead collector %v", first, last)
 	}
 	return last, welcome, first
+}
+
+// logLine is the part of an agent's JSON log line these tests read.
+type logLine struct {
+	Time     time.Time `json:"time"`
+	Msg      string    `json:"msg"`
+	From     string    `json:"from"`
+	LastAck  string    `json:"last_ack"`
+	Endpoint string    `json:"endpoint"`
+}
+
+// agentLog parses an agent's JSON log, skipping lines that are not JSON.
+func agentLog(log string) []logLine {
+	var out []logLine
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var l logLine
+		if json.Unmarshal(sc.Bytes(), &l) == nil {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -100,7 +100,8 @@ type Client struct {
 
 	mu   sync.Mutex
 	conn *grpc.ClientConn // guarded by mu: the collector streamed to, or nil
-	// lastAck is when the last ack arrived (unix ns), for the failover log.
+	// lastAck is when the session's last ack arrived (unix ns; 0: none
+	// yet), for the failover log.
 	lastAck atomic.Int64
 }
 
@@ -185,8 +186,11 @@ func (c *Client) Run(ctx context.Context) error {
 			// One collector: the message it always had.
 			c.logger.Warn("collector stream ended; reconnecting", "endpoint", last, "err", lastErr, "in", wait.Round(time.Millisecond))
 		case ended != nil:
-			c.logger.Warn("failing over", "from", streamed, "err", ended, "in", wait.Round(time.Millisecond),
-				"last_ack", time.Unix(0, c.lastAck.Load()).UTC().Format(time.RFC3339Nano))
+			lastAck := "none"
+			if t := c.lastAck.Load(); t != 0 {
+				lastAck = time.Unix(0, t).UTC().Format(time.RFC3339Nano)
+			}
+			c.logger.Warn("failing over", "from", streamed, "err", ended, "in", wait.Round(time.Millisecond), "last_ack", lastAck)
 		default:
 			c.logger.Warn("no collector reachable; retrying", "endpoints", len(eps), "in", wait.Round(time.Millisecond))
 		}
@@ -224,6 +228,7 @@ func (c *Client) attempt(ctx context.Context, ep endpoint.Endpoint, previous str
 	established := false
 	err = c.session(ctx, conn, ep, func(w *plumbv1.Welcome) {
 		established = true
+		c.lastAck.Store(0)
 		c.mu.Lock()
 		c.conn = conn
 		c.mu.Unlock()
