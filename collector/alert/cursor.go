@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -59,8 +60,14 @@ const registeredFlag = ^uint64(0)
 // webhook must not replay the collector's whole history into it. The
 // cursor and the flag are written in the same transaction as the check,
 // so a restart right after cannot skip the events appended in between.
-func startCursor(ctx context.Context, st store.Store, notifier string) (cursor uint64, windowEnd int64, added bool, err error) {
+//
+// guard runs first in each transaction that writes the notifier's cursors
+// (the lease check); its error aborts the transaction.
+func startCursor(ctx context.Context, st store.Store, notifier string, guard func(store.Tx) error) (cursor uint64, windowEnd int64, added bool, err error) {
 	err = st.Update(ctx, func(tx store.Tx) error {
+		if err := guard(tx); err != nil {
+			return err
+		}
 		flag, err := tx.Cursor(registeredName(notifier))
 		if err != nil {
 			return fmt.Errorf("read cursor %s: %w", registeredName(notifier), err)
@@ -106,19 +113,27 @@ type removedNotifier struct {
 // registered flag goes too: added back later, the notifier is new again and
 // starts at the newest event instead of replaying what happened while it
 // was gone. Entries that are not a notifier's are left alone.
-func forgetRemoved(ctx context.Context, st store.Store, configured map[string]bool) (removed []removedNotifier, err error) {
+//
+// A notifier whose lease another collector holds is still configured
+// there (collectors sharing a database mid-way through a configuration
+// change): its entries stay.
+func forgetRemoved(ctx context.Context, st store.Store, configured map[string]bool, instance string, now int64) (removed []removedNotifier, err error) {
 	err = st.Update(ctx, func(tx store.Tx) error {
 		removed = nil
 		last, err := tx.LastEventSeq()
 		if err != nil {
 			return fmt.Errorf("read last event seq: %w", err)
 		}
+		leased, err := leasedElsewhere(tx, instance, now, configured)
+		if err != nil {
+			return err
+		}
 		// Collect first: Cursors' callback must not write.
 		var entries []string
 		index := map[string]int{} // notifier name -> its place in removed
 		err = tx.Cursors(func(entry string, seq uint64) error {
 			n := notifierOf(entry)
-			if n == "" || configured[n] {
+			if n == "" || configured[n] || leased[n] {
 				return nil
 			}
 			entries = append(entries, entry)
@@ -170,8 +185,11 @@ func readEvents(ctx context.Context, st store.Store, cursor uint64, limit int) (
 // saveCursor records that the notifier has finished every event <= seq
 // and, for a grouping notifier (windowEnd > 0), the close time of the last
 // window it delivered, in one transaction.
-func saveCursor(ctx context.Context, st store.Store, notifier string, seq uint64, windowEnd int64) error {
+func saveCursor(ctx context.Context, st store.Store, notifier string, seq uint64, windowEnd int64, guard func(store.Tx) error) error {
 	return st.Update(ctx, func(tx store.Tx) error {
+		if err := guard(tx); err != nil {
+			return err
+		}
 		if err := tx.SetCursor(cursorName(notifier), seq); err != nil {
 			return fmt.Errorf("set cursor %s: %w", cursorName(notifier), err)
 		}
@@ -182,4 +200,30 @@ func saveCursor(ctx context.Context, st store.Store, notifier string, seq uint64
 		}
 		return nil
 	})
+}
+
+// leasedElsewhere returns the notifiers, other than configured ones, whose
+// lease a collector other than instance holds unexpired at now.
+func leasedElsewhere(tx store.ReadTx, instance string, now int64, configured map[string]bool) (map[string]bool, error) {
+	var names []string
+	err := tx.Cursors(func(entry string, _ uint64) error {
+		if n := notifierOf(entry); n != "" && !configured[n] && entry == cursorName(n) {
+			names = append(names, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list cursors: %w", err)
+	}
+	leased := map[string]bool{}
+	for _, n := range names {
+		l, err := tx.Lease(leaseName(n))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("read lease %s: %w", leaseName(n), err)
+		}
+		leased[n] = l.Holder != instance && l.Until > now
+	}
+	return leased, nil
 }

@@ -2,6 +2,8 @@ package alert
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +31,13 @@ type Options struct {
 	MaxBackoff     time.Duration
 	// Silencer, if set, holds back the events it says are silenced.
 	Silencer Silencer
+	// Instance names this collector process as the holder of notifier
+	// leases (see lease.go); collectors sharing a database must use
+	// different ones. Default: a random id per Dispatcher.
+	Instance string
+	// LeaseTTL is how long a notifier's lease lasts unrenewed (default
+	// 15s): how soon another collector takes over a dead one's notifiers.
+	LeaseTTL time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -48,11 +57,27 @@ func (o *Options) setDefaults() {
 		o.MaxBackoff = 30 * time.Second
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.InitialBackoff)
+	if o.Instance == "" {
+		o.Instance = NewInstanceID()
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 15 * time.Second
+	}
+}
+
+// NewInstanceID returns a random id for one collector process, to name it
+// as a lease holder.
+func NewInstanceID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
 
 // Dispatcher delivers the store's event log to notifiers: one goroutine
 // per notifier, each reading from its own durable cursor, so a slow or
-// broken receiver delays only itself.
+// broken receiver delays only itself. When several collectors share the
+// database, each notifier is delivered by the one holding its lease
+// (lease.go); the others stand by.
 //
 // Delivery is at least once and in log order. A batch that fails with a
 // retryable error is retried, forever, with jittered exponential backoff:
@@ -126,9 +151,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, w := range d.workers {
 		wg.Go(func() { w.run(ctx) })
-		if r, ok := refresher(w.n); ok {
-			wg.Go(func() { d.refresh(ctx, w.name, r) })
-		}
 	}
 	wg.Wait()
 	return nil
@@ -144,7 +166,7 @@ func (d *Dispatcher) forgetRemoved(ctx context.Context) bool {
 	}
 	bo := newBackoff(d.opts.InitialBackoff, d.opts.MaxBackoff)
 	for {
-		removed, err := forgetRemoved(ctx, d.store, configured)
+		removed, err := forgetRemoved(ctx, d.store, configured, d.opts.Instance, time.Now().UnixNano())
 		if err == nil {
 			for _, r := range removed {
 				d.opts.Logger.Info("alert notifier no longer configured, dropped its cursor",

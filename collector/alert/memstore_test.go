@@ -22,12 +22,15 @@ type memData struct {
 	mu      sync.Mutex
 	events  []*plumbv1.DriftEvent
 	cursors map[string]uint64
+	leases  map[string]store.Lease
 
 	failUpdates atomic.Bool // every Update fails while set
 	updates     atomic.Int64
 }
 
-func newMemData() *memData { return &memData{cursors: map[string]uint64{}} }
+func newMemData() *memData {
+	return &memData{cursors: map[string]uint64{}, leases: map[string]store.Lease{}}
+}
 
 // memStore is an in-memory store.Store with only the event log and the
 // cursors: what package alert uses. Update stages its writes and applies
@@ -53,11 +56,11 @@ func (s *memStore) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
-	tx := &memTx{events: s.d.events[:len(s.d.events):len(s.d.events)], cursors: maps.Clone(s.d.cursors)}
+	tx := &memTx{events: s.d.events[:len(s.d.events):len(s.d.events)], cursors: maps.Clone(s.d.cursors), leases: maps.Clone(s.d.leases)}
 	if err := fn(tx); err != nil {
 		return err
 	}
-	s.d.events, s.d.cursors = tx.events, tx.cursors
+	s.d.events, s.d.cursors, s.d.leases = tx.events, tx.cursors, tx.leases
 	s.d.updates.Add(1)
 	return nil
 }
@@ -70,7 +73,7 @@ func (s *memStore) View(ctx context.Context, fn func(store.ReadTx) error) error 
 		return errClosed
 	}
 	s.d.mu.Lock()
-	tx := &memTx{events: s.d.events[:len(s.d.events):len(s.d.events)], cursors: maps.Clone(s.d.cursors)}
+	tx := &memTx{events: s.d.events[:len(s.d.events):len(s.d.events)], cursors: maps.Clone(s.d.cursors), leases: maps.Clone(s.d.leases)}
 	s.d.mu.Unlock()
 	return fn(tx)
 }
@@ -86,6 +89,31 @@ type memTx struct {
 	store.Tx
 	events  []*plumbv1.DriftEvent
 	cursors map[string]uint64
+	leases  map[string]store.Lease
+}
+
+// The lease methods follow store.Tx's contract (bbolt's leases.go).
+func (tx *memTx) Lease(name string) (*store.Lease, error) {
+	l, ok := tx.leases[name]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return &l, nil
+}
+
+func (tx *memTx) ClaimLease(name, holder string, now, until int64) (bool, error) {
+	if l, ok := tx.leases[name]; ok && l.Holder != holder && l.Until > now {
+		return false, nil
+	}
+	tx.leases[name] = store.Lease{Name: name, Holder: holder, Until: until}
+	return true, nil
+}
+
+func (tx *memTx) ReleaseLease(name, holder string) error {
+	if l, ok := tx.leases[name]; ok && l.Holder == holder {
+		delete(tx.leases, name)
+	}
+	return nil
 }
 
 func (tx *memTx) EventsAfter(after uint64, limit int) ([]*plumbv1.DriftEvent, error) {

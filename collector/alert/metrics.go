@@ -21,6 +21,7 @@ type metrics struct {
 	seconds    *prometheus.HistogramVec
 	pending    *prometheus.GaugeVec
 	silenced   *prometheus.CounterVec
+	leaseHeld  *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, names []string) (*metrics, error) {
@@ -42,6 +43,10 @@ func newMetrics(reg prometheus.Registerer, names []string) (*metrics, error) {
 			Name: "plumb_alert_silenced_total",
 			Help: "Drift events held back from a notifier by a silence or maintenance window (recorded, not sent).",
 		}, []string{"notifier"}),
+		leaseHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "plumb_alert_lease_held",
+			Help: "1 while this collector holds the notifier's lease and delivers it, 0 while another collector sharing the database does (or none can be claimed).",
+		}, []string{"notifier"}),
 	}
 	for _, n := range names {
 		for _, r := range []string{resultOK, resultRetry, resultDropped} {
@@ -50,12 +55,13 @@ func newMetrics(reg prometheus.Registerer, names []string) (*metrics, error) {
 		m.seconds.WithLabelValues(n)
 		m.pending.WithLabelValues(n)
 		m.silenced.WithLabelValues(n)
+		m.leaseHeld.WithLabelValues(n)
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.deliveries, m.seconds, m.pending, m.silenced} {
+	for _, c := range []prometheus.Collector{m.deliveries, m.seconds, m.pending, m.silenced, m.leaseHeld} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -23,6 +24,7 @@ type worker struct {
 	log  *slog.Logger
 	kick chan struct{}
 	bo   *backoff.ExponentialBackOff
+	term *term // the current lease term
 
 	cursor uint64 // every event <= cursor is finished (in memory)
 	saved  uint64 // the cursor as last committed to the store
@@ -51,11 +53,34 @@ func newWorker(d *Dispatcher, n Notifier) *worker {
 	}
 }
 
+// run delivers in terms: each time the worker holds its notifier's lease
+// it resumes from the committed cursor, until the lease is lost or ctx
+// ends.
 func (w *worker) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		t, ok := w.acquire(ctx)
+		if !ok {
+			return
+		}
+		w.term = t
+		w.serve(t.ctx)
+		w.end(t)
+	}
+}
+
+// serve delivers while ctx (one lease term) lasts.
+func (w *worker) serve(ctx context.Context) {
 	if !w.start(ctx) {
 		return
 	}
 	defer w.saveOnExit(ctx)
+	if r, ok := refresher(w.n); ok {
+		// The refresh restates alerts to the notifier's receiver: only the
+		// lease's holder does it.
+		var wg sync.WaitGroup
+		wg.Go(func() { w.d.refresh(ctx, w.name, r) })
+		defer wg.Wait()
+	}
 	if g, ok := w.n.(*grouped); ok {
 		w.runGrouped(ctx, g)
 		return
@@ -97,7 +122,7 @@ func (w *worker) run(ctx context.Context) {
 // start loads the cursor, retrying store errors until ctx ends.
 func (w *worker) start(ctx context.Context) bool {
 	for {
-		cursor, end, added, err := startCursor(ctx, w.d.store, w.name)
+		cursor, end, added, err := startCursor(ctx, w.d.store, w.name, w.holds)
 		if err == nil {
 			w.cursor, w.saved = cursor, cursor
 			w.savedEnd, w.savedEndPending = end, end
@@ -111,6 +136,10 @@ func (w *worker) start(ctx context.Context) bool {
 			return true
 		}
 		if ctx.Err() != nil {
+			return false
+		}
+		if errors.Is(err, errLeaseLost) {
+			w.term.lost()
 			return false
 		}
 		w.log.Warn("alert cursor load failed", "err", err)
@@ -210,7 +239,16 @@ func (w *worker) save(ctx context.Context) {
 	if w.cursor == w.saved && w.savedEndPending == w.savedEnd {
 		return
 	}
-	if err := saveCursor(ctx, w.d.store, w.name, w.cursor, w.savedEndPending); err != nil {
+	if err := saveCursor(ctx, w.d.store, w.name, w.cursor, w.savedEndPending, w.holds); err != nil {
+		if errors.Is(err, errLeaseLost) {
+			// Another collector holds the notifier now: what we delivered
+			// since the last commit it delivers again (at least once).
+			if w.term.ctx.Err() == nil {
+				w.log.Warn("alert notifier lease lost, cursor not committed; stopping delivery", "cursor", w.cursor, "committed", w.saved)
+			}
+			w.term.lost()
+			return
+		}
 		if ctx.Err() == nil {
 			w.log.Warn("alert cursor commit failed", "cursor", w.cursor, "err", err)
 		}

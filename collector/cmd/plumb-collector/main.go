@@ -109,8 +109,10 @@ func serve(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	instance := instanceID(st)
 	dispatcher, err := alert.NewDispatcher(st, notifiers, alert.Options{
 		Logger: logger.With("component", "alert"), Registerer: reg, Silencer: silences,
+		Instance: instance,
 	})
 	if err != nil {
 		return err
@@ -185,7 +187,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	} else {
 		logger.Info("serving TLS", "listen", ln.Addr().String(), "ca", filepath.Join(cfg.DataDir, auth.CACertFile), "ca_pin", ca.Pin)
 	}
-	logger.Info("plumb-collector starting", "version", version.Version, "data", cfg.DataDir, "notifiers", len(notifiers))
+	logger.Info("plumb-collector starting", "version", version.Version, "data", cfg.DataDir, "notifiers", len(notifiers), "instance", instance)
 
 	g, ctx := errgroup.WithContext(ctx)
 	// Every commit that appends drift events (ingest, accept) notifies
@@ -250,6 +252,17 @@ func serve(ctx context.Context, cfg *Config) error {
 	err = g.Wait()
 	logger.Info("plumb-collector stopped")
 	return err
+}
+
+// instanceID names this process among collectors sharing st, as the
+// holder of notifier leases. Only one process opens a bbolt database, so
+// there a fixed id lets a restarted collector take its notifiers' leases
+// back at once instead of waiting for the dead process's to expire.
+func instanceID(st store.Store) string {
+	if _, ok := st.(*store.Bolt); ok {
+		return "bolt"
+	}
+	return alert.NewInstanceID()
 }
 
 // readyChecks are /readyz's: the store answers a read (bbolt) or a query
