@@ -75,13 +75,30 @@ func LoadOrCreateCA(dir string, now time.Time) (ca *CA, created bool, err error)
 		// One of the two is missing: never replace a CA agents pin.
 		return nil, false, fmt.Errorf("CA: %s and %s must both exist or both be absent (restore the missing one; a new CA would orphan every enrolled agent)", certPath, keyPath)
 	}
-	key, err := pki.GenerateKey()
+	ca, certPEM, keyPEM, err := newCA(now)
 	if err != nil {
 		return nil, false, err
 	}
+	// The key first: a crash between the two leaves a key without a
+	// certificate, which the next start refuses rather than replaces.
+	if err := pki.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+		return nil, false, fmt.Errorf("CA: %w", err)
+	}
+	if err := pki.WriteFile(certPath, certPEM, 0o644); err != nil {
+		return nil, false, fmt.Errorf("CA: %w", err)
+	}
+	return ca, true, nil
+}
+
+// newCA makes a new CA, and its certificate and key in PEM.
+func newCA(now time.Time) (ca *CA, certPEM, keyPEM []byte, err error) {
+	key, err := pki.GenerateKey()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	serial, err := pki.SerialNumber()
 	if err != nil {
-		return nil, false, err
+		return nil, nil, nil, err
 	}
 	host, _ := os.Hostname()
 	tmpl := &x509.Certificate{
@@ -96,25 +113,17 @@ func LoadOrCreateCA(dir string, now time.Time) (ca *CA, created bool, err error)
 	}
 	der, err := x509.CreateCertificate(nil, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return nil, false, fmt.Errorf("CA: %w", err)
+		return nil, nil, nil, fmt.Errorf("CA: %w", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, nil, err
 	}
-	keyPEM, err := pki.KeyPEM(key)
+	keyPEM, err = pki.KeyPEM(key)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, nil, err
 	}
-	// The key first: a crash between the two leaves a key without a
-	// certificate, which the next start refuses rather than replaces.
-	if err := pki.WriteFile(keyPath, keyPEM, 0o600); err != nil {
-		return nil, false, fmt.Errorf("CA: %w", err)
-	}
-	if err := pki.WriteFile(certPath, pki.CertPEM(der), 0o644); err != nil {
-		return nil, false, fmt.Errorf("CA: %w", err)
-	}
-	return &CA{Cert: cert, Key: key, Pin: pki.Pin(cert)}, true, nil
+	return &CA{Cert: cert, Key: key, Pin: pki.Pin(cert)}, pki.CertPEM(der), keyPEM, nil
 }
 
 // ServerCertificate issues the collector's own TLS certificate, valid for

@@ -91,15 +91,20 @@ func ReadCertFile(path string) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("%s: no PEM certificate", path)
-	}
-	c, err := x509.ParseCertificate(blk.Bytes)
+	c, err := ParseCertPEM(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
+}
+
+// ParseCertPEM parses the first certificate of PEM bytes.
+func ParseCertPEM(b []byte) (*x509.Certificate, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("no PEM certificate")
+	}
+	return x509.ParseCertificate(blk.Bytes)
 }
 
 // ReadKeyFile reads a PEM EC or PKCS #8 private key.
@@ -108,25 +113,35 @@ func ReadKeyFile(path string) (*ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	k, err := ParseKeyPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// ParseKeyPEM parses a PEM EC or PKCS #8 ECDSA private key.
+func ParseKeyPEM(b []byte) (*ecdsa.PrivateKey, error) {
 	blk, _ := pem.Decode(b)
 	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM key", path)
+		return nil, fmt.Errorf("no PEM key")
 	}
 	var k any
+	var err error
 	switch blk.Type {
 	case "EC PRIVATE KEY":
 		k, err = x509.ParseECPrivateKey(blk.Bytes)
 	case "PRIVATE KEY":
 		k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
 	default:
-		return nil, fmt.Errorf("%s: PEM block %q is not a private key", path, blk.Type)
+		return nil, fmt.Errorf("PEM block %q is not a private key", blk.Type)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	ec, ok := k.(*ecdsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("%s: %T key, want ECDSA", path, k)
+		return nil, fmt.Errorf("%T key, want ECDSA", k)
 	}
 	return ec, nil
 }

@@ -117,7 +117,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	creds, tlsConf, ca, err := transport(cfg, logger)
+	creds, tlsConf, ca, err := transport(ctx, cfg, st, logger)
 	if err != nil {
 		return err
 	}
@@ -141,11 +141,11 @@ func serve(ctx context.Context, cfg *Config) error {
 	authority.SetStreams(ing)
 	authority.SetHealth(eng, watchers.Notify)
 	qs := query.New(st, eng, watchers, ing.Connected, logger.With("component", "query")).WithLimits(cfg.Limits, lm)
-	digestKey, err := auth.LoadOrCreateDigestKey(cfg.DataDir)
+	dk, err := digestKey(ctx, cfg, st)
 	if err != nil {
 		return err
 	}
-	qs.SetDigestKey(digestKey)
+	qs.SetDigestKey(dk)
 	qs.SetNotifiers(func() []*plumbv1.NotifierStatus { return notifierStatus(dispatcher) })
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -259,7 +259,7 @@ func serve(ctx context.Context, cfg *Config) error {
 // there a fixed id lets a restarted collector take its notifiers' leases
 // back at once instead of waiting for the dead process's to expire.
 func instanceID(st store.Store) string {
-	if _, ok := st.(*store.Bolt); ok {
+	if !shared(st) {
 		return "bolt"
 	}
 	return alert.NewInstanceID()
