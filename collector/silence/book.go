@@ -69,6 +69,10 @@ type Options struct {
 	Grace time.Duration
 	// OnCommit is called after a commit that appended a summary event.
 	OnCommit func()
+	// Follow says other collectors write the same store: Run then reloads
+	// the store's silences at each tick, so that one created or expired
+	// through another collector holds here within a tick.
+	Follow bool
 	// NewID makes silence ids (default: "s-" and 16 random hex digits);
 	// tests set it for stable output.
 	NewID func() (string, error)
@@ -122,17 +126,33 @@ type Book struct {
 func Open(ctx context.Context, st store.Store, opts Options) (*Book, error) {
 	opts.setDefaults()
 	b := &Book{st: st, opts: opts}
-	err := st.View(ctx, func(tx store.ReadTx) error {
+	if err := b.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Reload replaces the book's silences with the store's: what other
+// collectors sharing the store created, expired, summarized or pruned. It
+// holds mu across the read, as the mutators hold it across their commits,
+// so that a concurrent Create is never lost from the list.
+func (b *Book) Reload(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var list []*store.Silence
+	err := b.st.View(ctx, func(tx store.ReadTx) error {
+		list = list[:0]
 		return tx.Silences(func(s *store.Silence) error {
-			b.list = append(b.list, s)
+			list = append(list, s)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load silences: %w", err)
+		return fmt.Errorf("load silences: %w", err)
 	}
-	sortSilences(b.list)
-	return b, nil
+	sortSilences(list)
+	b.list = list
+	return nil
 }
 
 func sortSilences(list []*store.Silence) {

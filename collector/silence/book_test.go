@@ -422,3 +422,43 @@ func TestPruneEndedSilences(t *testing.T) {
 		t.Errorf("after retention: %d silences kept in the store", len(got))
 	}
 }
+
+// Two collectors' books on one database: a silence created and expired
+// through one holds, and ends, in the other's judgement after its next
+// tick when it follows the store.
+func TestFollowSilencesOfAnotherCollector(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openStore(t)
+	clk := &clock{t: t0}
+	a, err := Open(ctx, st, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, st, Options{Now: clk.Now, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.Create(ctx, Matcher{Hosts: []string{"web-1"}}, time.Hour, "maintenance", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := event("web-1", "/etc/hosts", t0.Add(time.Minute))
+	if _, ok := b.Silenced(ev); ok {
+		t.Fatal("b knew of a's silence before its tick (the test proves nothing)")
+	}
+	b.tick(ctx)
+	if id, ok := b.Silenced(ev); !ok || id != s.ID {
+		t.Fatalf("after a tick b judges Silenced = %q, %v; want %s", id, ok, s.ID)
+	}
+	clk.Add(10 * time.Minute)
+	if _, err := a.Expire(ctx, s.ID, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	b.tick(ctx)
+	if _, ok := b.Silenced(event("web-1", "/etc/hosts", t0.Add(11*time.Minute))); ok {
+		t.Error("b still holds back events after a expired the silence")
+	}
+	if got := b.List(true); len(got) != 1 || got[0].ExpiredBy != "bob" {
+		t.Errorf("b lists %+v", got)
+	}
+}

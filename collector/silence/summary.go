@@ -49,6 +49,11 @@ func (b *Book) Run(ctx context.Context) {
 
 func (b *Book) tick(ctx context.Context) {
 	now := b.opts.Now()
+	if b.opts.Follow {
+		if err := b.Reload(ctx); err != nil && ctx.Err() == nil {
+			b.opts.Logger.Warn("silence: reloading silences other collectors wrote failed", "err", err)
+		}
+	}
 	if err := b.startWindows(ctx, now); err != nil && ctx.Err() == nil {
 		b.opts.Logger.Warn("silence: storing a maintenance window occurrence failed", "err", err)
 	}
