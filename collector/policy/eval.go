@@ -18,8 +18,9 @@ import (
 // compiled is a policy indexed for the apply path: rules by the (kind,
 // key) of the facts they read.
 type compiled struct {
-	policy *Policy
-	byKey  map[fact.Key][]*Rule
+	policy  *Policy
+	byKey   map[fact.Key][]*Rule
+	version uint64 // the stored version it was applied as; 0: unversioned
 }
 
 func compile(p *Policy) *compiled {
@@ -43,6 +44,34 @@ func (s *Set) Use(p *Policy) {
 		p = &Policy{}
 	}
 	s.cur.Store(compile(p))
+}
+
+// UseVersion makes p, applied as version, the policy in force unless a
+// newer version already is: an apply on this collector and Follow seeing
+// another's may race, and the newest must win.
+func (s *Set) UseVersion(p *Policy, version uint64) {
+	if p == nil {
+		p = &Policy{}
+	}
+	c := compile(p)
+	c.version = version
+	for {
+		old := s.cur.Load()
+		if old != nil && old.version > version {
+			return
+		}
+		if s.cur.CompareAndSwap(old, c) {
+			return
+		}
+	}
+}
+
+// Version is the stored version of the policy in force, 0 if none.
+func (s *Set) Version() uint64 {
+	if c := s.cur.Load(); c != nil {
+		return c.version
+	}
+	return 0
 }
 
 func (s *Set) load() *compiled {

@@ -68,28 +68,59 @@ func (s *Service) WithClock(now func() time.Time) *Service {
 
 // Load puts the newest stored policy in force in set; none is no error.
 func Load(ctx context.Context, st store.Store, set *Set) error {
-	var text string
+	var latest *store.Policy
 	err := st.View(ctx, func(tx store.ReadTx) error {
 		p, err := tx.LatestPolicy()
-		if err != nil {
-			return err
-		}
-		text = p.YAML
-		return nil
+		latest = p
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		set.Use(nil)
+		set.UseVersion(nil, 0)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	p, err := Parse([]byte(text))
-	if err != nil {
-		return fmt.Errorf("stored policy: %w", err)
+	if latest.Version == set.Version() && set.cur.Load() != nil {
+		return nil
 	}
-	set.Use(p)
+	p, err := Parse([]byte(latest.YAML))
+	if err != nil {
+		return fmt.Errorf("stored policy %d: %w", latest.Version, err)
+	}
+	set.UseVersion(p, latest.Version)
 	return nil
+}
+
+// Follow keeps set on the newest stored policy, looking every every until
+// ctx ends, for collectors sharing a database: a policy applied through
+// another collector is in force here within one look. (Facts judged in
+// between are judged by the policy before; the applying collector's
+// re-evaluation of every host settles their items.) Errors are logged and
+// retried at the next look.
+func Follow(ctx context.Context, st store.Store, set *Set, every time.Duration, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		before := set.Version()
+		if err := Load(ctx, st, set); err != nil {
+			if ctx.Err() == nil {
+				log.Warn("policy: loading the newest stored policy failed", "err", err)
+			}
+			continue
+		}
+		if v := set.Version(); v != before {
+			log.Info("policy in force follows the store", "version", v, "was", before)
+		}
+	}
 }
 
 func (s *Service) ApplyPolicy(ctx context.Context, req *plumbv1.ApplyPolicyRequest) (*plumbv1.ApplyPolicyResponse, error) {
@@ -142,7 +173,7 @@ func (s *Service) ApplyPolicy(ctx context.Context, req *plumbv1.ApplyPolicyReque
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "store policy: %v", err)
 	}
-	s.set.Use(p)
+	s.set.UseVersion(p, stored.Version)
 	s.log.Info("policy applied", "version", stored.Version, "by", by, "rules", len(p.Rules))
 	resp.Policy = versionProto(stored, true)
 	// The policy is in force from here: later facts are checked against
