@@ -37,6 +37,13 @@ type Options struct {
 	Connected func(host string) bool
 	// Notify wakes the notifiers after a commit that appended events.
 	Notify func()
+	// Heartbeat says other collectors share the store: a host streaming
+	// to this one is live only here (Connected), and an idle stream
+	// writes nothing, so each check also stamps LastSeen of the hosts
+	// live here that were not stamped for an Interval. Every collector
+	// then judges a host by LastSeen alone, and none flags one that
+	// streams, quietly, to another.
+	Heartbeat bool
 	// Now is the collector clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -105,7 +112,7 @@ var reportingKey = fact.Key{Kind: plumbv1.FactKind_FACT_KIND_HEALTH, ID: drift.H
 // each again inside the writing transaction.
 func (c *Checker) Check(ctx context.Context) (int, error) {
 	now := c.opts.Now().UnixNano()
-	var moves []string
+	var moves, touch []string
 	seen := map[string]bool{}
 	err := c.st.View(ctx, func(tx store.ReadTx) error {
 		var hosts []*store.Host
@@ -115,6 +122,9 @@ func (c *Checker) Check(ctx context.Context) (int, error) {
 		for _, h := range hosts {
 			seen[h.ID] = true
 			v, _ := c.judge(h, now)
+			if c.opts.Heartbeat && c.opts.Connected(h.ID) && now-h.LastSeen >= int64(c.Interval()) {
+				touch = append(touch, h.ID)
+			}
 			if v == keep {
 				continue
 			}
@@ -136,12 +146,15 @@ func (c *Checker) Check(ctx context.Context) (int, error) {
 			delete(c.live, id)
 		}
 	}
-	if len(moves) == 0 {
+	if len(moves) == 0 && len(touch) == 0 {
 		return 0, nil
 	}
 	events := 0
 	err = c.st.Update(ctx, func(tx store.Tx) error {
 		events = 0
+		if err := c.stamp(tx, touch, now); err != nil {
+			return err
+		}
 		for _, id := range moves {
 			h, err := tx.Host(id)
 			if err != nil {
@@ -175,6 +188,26 @@ func (c *Checker) Check(ctx context.Context) (int, error) {
 		c.opts.Notify()
 	}
 	return events, nil
+}
+
+// stamp sets LastSeen to now for the hosts of ids still live here.
+func (c *Checker) stamp(tx store.Tx, ids []string, now int64) error {
+	for _, id := range ids {
+		h, err := tx.Host(id)
+		if isNotFound(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if !c.opts.Connected(id) || h.LastSeen >= now {
+			continue
+		}
+		h.LastSeen = now
+		if err := tx.PutHost(h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // verdict is what a check concludes about one host.

@@ -2,6 +2,7 @@ package reporting
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -185,4 +186,44 @@ func TestZeroStaleAfterDisables(t *testing.T) {
 	if len(r.items()) != 0 {
 		t.Errorf("items with the check off: %v", r.items())
 	}
+}
+
+// Two collectors on one database, a host streaming quietly to the first:
+// with heartbeats the second, which has no stream of it, never flags it;
+// when its stream ends, the second flags it StaleAfter after the last
+// heartbeat.
+func TestHeartbeatAcrossCollectors(t *testing.T) {
+	r := newRig(t, map[string]time.Time{"quiet": t0.Add(-time.Hour)})
+	onA := map[string]bool{"quiet": true}
+	opts := func(connected map[string]bool) Options {
+		return Options{
+			StaleAfter: 10 * time.Minute, Heartbeat: true,
+			Connected: func(h string) bool { return connected[h] },
+			Now:       func() time.Time { return r.now },
+		}
+	}
+	eng := &drift.Engine{Now: func() time.Time { return r.now }}
+	a := New(r.st, eng, opts(onA))
+	b := New(r.st, eng, opts(map[string]bool{}))
+	for at := time.Duration(0); at <= 40*time.Minute; at += time.Minute {
+		want(t, fmt.Sprintf("a at %v", at), r.check(a, at), nil)
+		want(t, fmt.Sprintf("b at %v", at), r.check(b, at), nil)
+	}
+	var seen int64
+	_ = r.st.View(context.Background(), func(tx store.ReadTx) error {
+		h, err := tx.Host("quiet")
+		seen = h.LastSeen
+		return err
+	})
+	if seen != t0.Add(40*time.Minute).UnixNano() {
+		t.Fatalf("LastSeen %v, want stamped at the last check", time.Unix(0, seen).UTC())
+	}
+	onA["quiet"] = false // the stream ends
+	want(t, "b 9m after the last heartbeat", r.check(b, 49*time.Minute), nil)
+	want(t, "b 10m after it", r.check(b, 50*time.Minute), map[string]string{"quiet": open})
+
+	// Without heartbeats the second collector flags the quiet host.
+	r2 := newRig(t, map[string]time.Time{"quiet": t0.Add(-time.Hour)})
+	b2 := New(r2.st, eng, Options{StaleAfter: 10 * time.Minute, Now: func() time.Time { return r2.now }})
+	want(t, "no heartbeat", r2.check(b2, 10*time.Minute), map[string]string{"quiet": open})
 }
