@@ -37,6 +37,7 @@ import (
 	"github.com/plumb-dev/plumb/collector/driftstats"
 	"github.com/plumb-dev/plumb/collector/ingest"
 	"github.com/plumb-dev/plumb/collector/limits"
+	"github.com/plumb-dev/plumb/collector/logfeed"
 	"github.com/plumb-dev/plumb/collector/policy"
 	"github.com/plumb-dev/plumb/collector/query"
 	"github.com/plumb-dev/plumb/collector/reporting"
@@ -50,6 +51,10 @@ import (
 
 // DBFile is the database's name inside the data directory.
 const DBFile = "plumb.db"
+
+// policyFollowEvery is how often a collector sharing its database looks
+// for a policy another collector applied.
+const policyFollowEvery = time.Second
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -104,7 +109,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	watchers := &query.Broadcaster{}
 	silences, err := silence.Open(ctx, st, silence.Options{
 		Windows: cfg.windows, Logger: logger.With("component", "silence"),
-		Retention: cfg.EventRetention, OnCommit: watchers.Notify,
+		Retention: cfg.EventRetention, OnCommit: watchers.Notify, Follow: shared(st),
 	})
 	if err != nil {
 		return err
@@ -208,9 +213,21 @@ func serve(ctx context.Context, cfg *Config) error {
 	g.Go(func() error { return dispatcher.Run(ctx) })
 	g.Go(func() error { silences.Run(ctx); return nil })
 	g.Go(func() error { return prune(ctx, st, authority, logger) })
+	if shared(st) {
+		// Other collectors commit to the same database: follow what they
+		// write that this one keeps in memory (silences follow in their
+		// book's Run), and wake watch streams and notifiers for events
+		// they append.
+		g.Go(func() error {
+			policy.Follow(ctx, st, expect, policyFollowEvery, logger.With("component", "policy"))
+			return nil
+		})
+		feed := &logfeed.Feed{Store: st, Notify: watchers.Notify, Logger: logger.With("component", "logfeed")}
+		g.Go(func() error { return feed.Run(ctx) })
+	}
 	stale := reporting.New(st, eng, reporting.Options{
 		StaleAfter: cfg.Health.StaleAfter, Connected: ing.Connected, Notify: watchers.Notify,
-		Logger: logger.With("component", "reporting"),
+		Heartbeat: shared(st), Logger: logger.With("component", "reporting"),
 	})
 	g.Go(func() error { return stale.Run(ctx) })
 	g.Go(func() error {
