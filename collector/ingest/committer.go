@@ -28,9 +28,23 @@ type job struct {
 	deltas   []*plumbv1.Delta
 	bucket   *bucketJob
 	coverage []*plumbv1.CoverageCondition
+	// expect, when checked, is the host's AppliedSeq as the job's stream
+	// last saw it (its welcome, or its previous job's result). Only this
+	// stream's deltas move it, so a different number means the host's
+	// deltas were applied through another stream meanwhile: another
+	// collector sharing the database, to which the agent moved. The job
+	// is then refused (errMoved) without writing anything, and its stale
+	// stream ends; a compare-and-set on AppliedSeq, since the check and
+	// the job's writes share one serializable transaction.
+	expect  uint64
+	checked bool
 
 	done chan result
 }
+
+// errMoved is the result of a job whose host's AppliedSeq moved under its
+// stream.
+var errMoved = errors.New("the host's deltas were applied through another stream")
 
 type jobKind int
 
@@ -177,6 +191,9 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 		h = &store.Host{ID: j.host}
 	} else if err != nil {
 		return result{}, err
+	}
+	if j.checked && h.AppliedSeq != j.expect {
+		return result{err: errMoved, appliedSeq: h.AppliedSeq}, nil
 	}
 	if j.kind == jobHello && neverStreamed(h) {
 		// A host the collector has no record of (new, or its record

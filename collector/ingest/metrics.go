@@ -15,6 +15,9 @@ type Metrics struct {
 	// PackageChangesDropped counts package changes dropped from deltas
 	// that were kept (see checkPackageChanges).
 	PackageChangesDropped prometheus.Counter
+	// StaleStreams counts streams ended because the host's deltas were
+	// applied through another stream (another collector) meanwhile.
+	StaleStreams prometheus.Counter
 }
 
 // NewMetrics registers the metrics with reg; nil keeps them unregistered.
@@ -32,9 +35,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		DigestMismatches: prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_collector_digest_mismatches_total", Help: "Checkpoints whose set digest disagreed with the collector's."}),
 		PackageChangesDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_collector_package_changes_dropped_total",
 			Help: "Package changes dropped from agent deltas as malformed or over their limits; the deltas were applied."}),
+		StaleStreams: prometheus.NewCounter(prometheus.CounterOpts{Name: "plumb_collector_stale_streams_total",
+			Help: "Agent streams told to reconnect and resume because the host's deltas were applied through another stream (another collector sharing the database) meanwhile; nothing of their job was applied."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Streams, m.DeltasApplied, m.CommitDeltas, m.CommitSeconds, m.CommitErrors, m.Rejected, m.ResyncBuckets, m.DigestMismatches, m.PackageChangesDropped)
+		reg.MustRegister(m.Streams, m.DeltasApplied, m.CommitDeltas, m.CommitSeconds, m.CommitErrors, m.Rejected, m.ResyncBuckets, m.DigestMismatches, m.PackageChangesDropped, m.StaleStreams)
 	}
 	return m
 }

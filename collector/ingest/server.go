@@ -214,7 +214,7 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 
 	// Bucket snapshots may span several messages; facts gather here
 	// until the final one.
-	ss := &session{host: host, logger: logger, pending: &pendingSnapshots{s: s, buckets: map[uint32][]*plumbv1.Fact{}}}
+	ss := &session{host: host, logger: logger, applied: r.appliedSeq, pending: &pendingSnapshots{s: s, buckets: map[uint32][]*plumbv1.Fact{}}}
 	defer ss.pending.release()
 	recv := receiver(ctx, st)
 	for {
@@ -300,6 +300,28 @@ type session struct {
 	host    string
 	logger  *slog.Logger
 	pending *pendingSnapshots
+	// applied is the host's AppliedSeq as this stream last committed or
+	// was welcomed at; each job expects it unchanged (job.expect).
+	applied uint64
+}
+
+// submit commits a job of the session's stream, refusing it if the
+// host's AppliedSeq moved under the stream, and returns its result or the
+// status that ends the stream.
+func (s *Server) submit(ctx context.Context, ss *session, j *job) (result, error) {
+	j.host, j.expect, j.checked = ss.host, ss.applied, true
+	r := s.committer.submit(ctx, j)
+	if errors.Is(r.err, errMoved) {
+		s.metrics.StaleStreams.Inc()
+		ss.logger.Warn("host's deltas were applied through another stream meanwhile (the agent moved to another collector); telling this stale stream to reconnect and resume",
+			"stream_applied_seq", ss.applied, "host_applied_seq", r.appliedSeq)
+		return r, status.Errorf(codes.Aborted, "host %q moved: its deltas were applied through another stream (applied seq %d, this stream had %d); reconnect and resume", ss.host, r.appliedSeq, ss.applied)
+	}
+	if r.err != nil {
+		return r, storeError(r.err)
+	}
+	ss.applied = r.appliedSeq
+	return r, nil
 }
 
 // handle checks and applies one message after the hello. It returns the
@@ -321,9 +343,9 @@ func (s *Server) handle(ctx context.Context, ss *session, m *plumbv1.SyncRequest
 			}
 		}
 		s.checkPackageChanges(ss.logger, ds)
-		r := s.committer.submit(ctx, &job{host: ss.host, kind: jobDeltas, deltas: ds})
-		if r.err != nil {
-			return nil, storeError(r.err)
+		r, err := s.submit(ctx, ss, &job{kind: jobDeltas, deltas: ds})
+		if err != nil {
+			return nil, err
 		}
 		ack := &plumbv1.SyncResponse{Msg: &plumbv1.SyncResponse_Ack{Ack: &plumbv1.Ack{
 			Seq: r.appliedSeq, SetDigest: r.digest.Sum(),
@@ -355,9 +377,9 @@ func (s *Server) handle(ctx context.Context, ss *session, m *plumbv1.SyncRequest
 			return nil, nil
 		}
 		facts := ss.pending.take(b.GetBucket())
-		r := s.committer.submit(ctx, &job{host: ss.host, kind: jobBucket, bucket: &bucketJob{bucket: b.GetBucket(), facts: facts}})
-		if r.err != nil {
-			return nil, storeError(r.err)
+		r, err := s.submit(ctx, ss, &job{kind: jobBucket, bucket: &bucketJob{bucket: b.GetBucket(), facts: facts}})
+		if err != nil {
+			return nil, err
 		}
 		s.metrics.ResyncBuckets.Inc()
 		ss.logger.Info("bucket resynced", "bucket", b.GetBucket(), "facts", len(facts), "events", r.events)
@@ -366,9 +388,8 @@ func (s *Server) handle(ctx context.Context, ss *session, m *plumbv1.SyncRequest
 		if err := s.checkCoverage(conds); err != nil {
 			return nil, err
 		}
-		r := s.committer.submit(ctx, &job{host: ss.host, kind: jobCoverage, coverage: conds})
-		if r.err != nil {
-			return nil, storeError(r.err)
+		if _, err := s.submit(ctx, ss, &job{kind: jobCoverage, coverage: conds}); err != nil {
+			return nil, err
 		}
 		if len(conds) > 0 {
 			ss.logger.Warn("agent reports coverage gaps", "conditions", len(conds))
