@@ -183,3 +183,12 @@ func (w *worker) holds(tx store.Tx) error {
 // not renew stops delivering. It covers an in-flight Notify being
 // canceled and clock differences between collectors.
 func leaseMargin(ttl time.Duration) time.Duration { return ttl / 5 }
+
+type instanceKey struct{}
+
+// InstanceFrom returns the instance id of the collector delivering, which
+// the Dispatcher puts in the context of every Notify and Refresh call.
+func InstanceFrom(ctx context.Context) (string, bool) {
+	s, ok := ctx.Value(instanceKey{}).(string)
+	return s, ok && s != ""
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/plumb-dev/plumb/collector/alert"
+	"github.com/plumb-dev/plumb/collector/alert/webhook"
 	"github.com/plumb-dev/plumb/collector/store"
 )
 
@@ -285,4 +289,49 @@ func TestLeaseSameInstanceReclaimsAtOnce(t *testing.T) {
 	a := newCollectorSim(t, st, "local", time.Hour)
 	run(t, a.d)
 	waitFor(t, "lease reclaimed", func() bool { return a.held(t) == 1 })
+}
+
+// Webhooks name the collector that delivered them: the lease's holder,
+// then, after it stops, the one that took over; no event twice.
+func TestLeaseDeliveriesNameTheirCollector(t *testing.T) {
+	st := openBolt(t)
+	var mu sync.Mutex
+	by := map[string][]string{} // webhook-id -> instances that delivered it
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		id := r.Header.Get("webhook-id")
+		by[id] = append(by[id], r.Header.Get(webhook.InstanceHeader))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	dispatcher := func(instance string) *alert.Dispatcher {
+		opts := testOptions(nil)
+		opts.Instance, opts.LeaseTTL, opts.PollInterval = instance, 1500*time.Millisecond, 50*time.Millisecond
+		d, err := alert.NewDispatcher(st, []alert.Notifier{newWebhook(t, "hook", srv.URL)}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	a, b := dispatcher("collector-a"), dispatcher("collector-b")
+	stopA := run(t, a)
+	waitFor(t, "registered", func() bool { return boltCursor(t, st, "notifier/hook/registered") != 0 })
+	run(t, b)
+	appendEvents(t, st, "e1", "e2", "e3")
+	a.Kick()
+	b.Kick()
+	waitFor(t, "first delivered", func() bool { return boltCursor(t, st, "notifier/hook") == 3 })
+	stopA()
+	appendEvents(t, st, "e4", "e5")
+	b.Kick()
+	waitFor(t, "second delivered", func() bool { return boltCursor(t, st, "notifier/hook") == 5 })
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]string{"e1": "collector-a", "e2": "collector-a", "e3": "collector-a", "e4": "collector-b", "e5": "collector-b"}
+	for id, inst := range want {
+		if got := by[id]; len(got) != 1 || got[0] != inst {
+			t.Errorf("%s delivered by %v, want once by %s", id, got, inst)
+		}
+	}
 }

@@ -63,7 +63,7 @@ func (w *worker) run(ctx context.Context) {
 			return
 		}
 		w.term = t
-		w.serve(t.ctx)
+		w.serve(context.WithValue(t.ctx, instanceKey{}, w.d.opts.Instance))
 		w.end(t)
 	}
 }

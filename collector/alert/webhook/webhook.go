@@ -155,6 +155,10 @@ func (n *Notifier) post(ctx context.Context, ev *plumbv1.DriftEvent) (bool, erro
 	return n.Post(ctx, eventID(ev), body)
 }
 
+// InstanceHeader names the collector instance (alert.Options.Instance)
+// that delivered a request.
+const InstanceHeader = "Plumb-Collector-Instance"
+
 // Post sends body with the notifier's URL, headers, signature and
 // timeout, id as its webhook-id; it returns whether a failure may be
 // retried. Notifiers that post more than events (Alertmanager's
@@ -175,6 +179,12 @@ func (n *Notifier) Post(ctx context.Context, id string, body []byte) (bool, erro
 	req.Header.Set("User-Agent", "plumb-collector/"+version.Version)
 	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", ts)
+	if inst, ok := alert.InstanceFrom(ctx); ok {
+		// Which collector delivered, when several share a database: a
+		// receiver (or a test) can tell a redelivery after a takeover
+		// from a double delivery.
+		req.Header.Set(InstanceHeader, inst)
+	}
 	if n.key != nil {
 		req.Header.Set("webhook-signature", Sign(n.key, id, ts, body))
 	}
