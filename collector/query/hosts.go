@@ -77,9 +77,9 @@ func (s *Server) hostMatches(tx store.ReadTx, h *store.Host, f hostFilter) (bool
 	}
 	switch f.state {
 	case plumbv1.HostState_HOST_STATE_CONNECTED:
-		return s.connected(h.ID), nil
+		return s.hostConnected(h), nil
 	case plumbv1.HostState_HOST_STATE_DISCONNECTED:
-		return !s.connected(h.ID), nil
+		return !s.hostConnected(h), nil
 	case plumbv1.HostState_HOST_STATE_STALE:
 		it, err := tx.Drift(h.ID, fact.Key{Kind: plumbv1.FactKind_FACT_KIND_HEALTH, ID: drift.HealthReporting})
 		if isNotFound(err) {
@@ -98,7 +98,7 @@ func (s *Server) hostProto(h *store.Host) *plumbv1.Host {
 		FactCount:        h.FactCount,
 		AppliedSeq:       h.AppliedSeq,
 		SetDigest:        h.Digest.Sum(),
-		Connected:        s.connected(h.ID),
+		Connected:        s.hostConnected(h),
 		HasBaseline:      h.HasBaseline,
 		OpenDrift:        h.OpenDrift,
 		LastSeenUnixNano: h.LastSeen,

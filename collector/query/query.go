@@ -47,10 +47,13 @@ type Server struct {
 	eng       *drift.Engine
 	events    Subscriber
 	connected func(hostID string) bool
-	logger    *slog.Logger
-	poll      time.Duration
-	digestKey []byte // keys digests of unreadable files for callers below admin
-	notifiers func() []*plumbv1.NotifierStatus
+	// liveWindow, if set, is how recent a host's LastSeen makes it count
+	// as connected through another collector (WithLiveWindow).
+	liveWindow time.Duration
+	logger     *slog.Logger
+	poll       time.Duration
+	digestKey  []byte // keys digests of unreadable files for callers below admin
+	notifiers  func() []*plumbv1.NotifierStatus
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close: watches end
@@ -80,6 +83,25 @@ func New(st store.Store, eng *drift.Engine, events Subscriber, connected func(ho
 		limits: limits.NewDefaults(), lm: limits.NewMetrics(nil),
 		fleetScan: make(chan struct{}, 1),
 	}
+}
+
+// WithLiveWindow makes a host last seen within d count as connected
+// although it has no stream here: it streams to another collector sharing
+// the database, which stamps its last-seen time more often than d
+// (reporting.Options.Heartbeat). A host that just left counts as
+// connected for up to d. It returns s; call it before serving.
+func (s *Server) WithLiveWindow(d time.Duration) *Server {
+	s.liveWindow = d
+	return s
+}
+
+// hostConnected reports whether h's agent streams to this collector, or
+// (WithLiveWindow) to another.
+func (s *Server) hostConnected(h *store.Host) bool {
+	if s.connected(h.ID) {
+		return true
+	}
+	return s.liveWindow > 0 && time.Now().UnixNano()-h.LastSeen < int64(s.liveWindow)
 }
 
 // WithLimits sets the limits of watch streams and fact pages (default

@@ -81,13 +81,16 @@ func New(st store.Store, rec HealthRecorder, opts Options) *Checker {
 // Interval is how often Run checks: a quarter of StaleAfter, within 1s
 // to 1m, so a host is flagged at most a quarter late.
 func (c *Checker) Interval() time.Duration {
+	if c.opts.StaleAfter <= 0 {
+		return time.Minute // heartbeats only
+	}
 	return min(max(c.opts.StaleAfter/4, time.Second), time.Minute)
 }
 
 // Run checks every Interval until ctx ends. With StaleAfter 0 it only
-// waits for ctx.
+// stamps heartbeats (Options.Heartbeat), or waits for ctx.
 func (c *Checker) Run(ctx context.Context) error {
-	if c.opts.StaleAfter <= 0 {
+	if c.opts.StaleAfter <= 0 && !c.opts.Heartbeat {
 		<-ctx.Done()
 		return nil
 	}
@@ -225,6 +228,9 @@ const (
 // before this collector started is not judged stale within StaleAfter of
 // the start (nor cleared: an item raised before a restart stays open).
 func (c *Checker) judge(h *store.Host, now int64) (verdict, string) {
+	if c.opts.StaleAfter <= 0 {
+		return keep, "" // the check is off; heartbeats only
+	}
 	if c.opts.Connected(h.ID) {
 		c.live[h.ID] = now
 		return fresh, "reporting again"

@@ -227,3 +227,30 @@ func TestHeartbeatAcrossCollectors(t *testing.T) {
 	b2 := New(r2.st, eng, Options{StaleAfter: 10 * time.Minute, Now: func() time.Time { return r2.now }})
 	want(t, "no heartbeat", r2.check(b2, 10*time.Minute), map[string]string{"quiet": open})
 }
+
+// With the check off (StaleAfter 0) a collector sharing the store still
+// stamps its hosts, and flags nothing.
+func TestHeartbeatWithCheckOff(t *testing.T) {
+	r := newRig(t, map[string]time.Time{"live": t0.Add(-time.Hour), "gone": t0.Add(-time.Hour)})
+	c := New(r.st, &drift.Engine{Now: func() time.Time { return r.now }}, Options{
+		Heartbeat: true,
+		Connected: func(h string) bool { return h == "live" },
+		Now:       func() time.Time { return r.now },
+	})
+	if c.Interval() != time.Minute {
+		t.Errorf("interval %v, want 1m", c.Interval())
+	}
+	want(t, "check off", r.check(c, time.Hour), nil)
+	_ = r.st.View(context.Background(), func(tx store.ReadTx) error {
+		for id, want := range map[string]time.Time{"live": t0.Add(time.Hour), "gone": t0.Add(-time.Hour)} {
+			h, err := tx.Host(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.LastSeen != want.UnixNano() {
+				t.Errorf("%s LastSeen %v, want %v", id, time.Unix(0, h.LastSeen).UTC(), want)
+			}
+		}
+		return nil
+	})
+}

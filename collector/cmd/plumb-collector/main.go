@@ -145,7 +145,16 @@ func serve(ctx context.Context, cfg *Config) error {
 	})
 	authority.SetStreams(ing)
 	authority.SetHealth(eng, watchers.Notify)
+	stale := reporting.New(st, eng, reporting.Options{
+		StaleAfter: cfg.Health.StaleAfter, Connected: ing.Connected, Notify: watchers.Notify,
+		Heartbeat: shared(st), Logger: logger.With("component", "reporting"),
+	})
 	qs := query.New(st, eng, watchers, ing.Connected, logger.With("component", "query")).WithLimits(cfg.Limits, lm)
+	if shared(st) {
+		// A host streaming to another collector is stamped every
+		// heartbeat interval: two missed stamps and it counts as gone.
+		qs.WithLiveWindow(2*stale.Interval() + 5*time.Second)
+	}
 	dk, err := digestKey(ctx, cfg, st)
 	if err != nil {
 		return err
@@ -225,10 +234,6 @@ func serve(ctx context.Context, cfg *Config) error {
 		feed := &logfeed.Feed{Store: st, Notify: watchers.Notify, Logger: logger.With("component", "logfeed")}
 		g.Go(func() error { return feed.Run(ctx) })
 	}
-	stale := reporting.New(st, eng, reporting.Options{
-		StaleAfter: cfg.Health.StaleAfter, Connected: ing.Connected, Notify: watchers.Notify,
-		Heartbeat: shared(st), Logger: logger.With("component", "reporting"),
-	})
 	g.Go(func() error { return stale.Run(ctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
