@@ -122,6 +122,17 @@ func (s *Server) Connected(host string) bool {
 	return ok
 }
 
+// LiveHosts returns the hosts with a live stream here, in no order.
+func (s *Server) LiveHosts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.streams))
+	for h := range s.streams {
+		out = append(out, h)
+	}
+	return out
+}
+
 var errReplaced = errors.New("a newer stream for this host replaced this one")
 
 // CloseHost ends the host's live stream, if any, with cause (a status

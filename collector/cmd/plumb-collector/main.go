@@ -56,6 +56,10 @@ const DBFile = "plumb.db"
 // for a policy another collector applied.
 const policyFollowEvery = time.Second
 
+// revocationFollowEvery is how often a collector sharing its database
+// ends the streams of hosts another collector revoked.
+const revocationFollowEvery = 5 * time.Second
+
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
@@ -231,6 +235,7 @@ func serve(ctx context.Context, cfg *Config) error {
 			policy.Follow(ctx, st, expect, policyFollowEvery, logger.With("component", "policy"))
 			return nil
 		})
+		g.Go(func() error { authority.FollowRevocations(ctx, revocationFollowEvery, ing.LiveHosts); return nil })
 		feed := &logfeed.Feed{Store: st, Notify: watchers.Notify, Logger: logger.With("component", "logfeed")}
 		g.Go(func() error { return feed.Run(ctx) })
 	}
