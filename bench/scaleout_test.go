@@ -19,7 +19,7 @@ import (
 // is a private cluster (pgtest: fsync on) on the same two cores.
 func BenchmarkIngestScaleOut(b *testing.B) {
 	agents := envInt(b, "PLUMB_BENCH_INGEST_AGENTS", 100)
-	total := envInt(b, "PLUMB_BENCH_SCALEOUT_DELTAS", 200000)
+	total := envInt(b, "PLUMB_BENCH_SCALEOUT_DELTAS", 100000)
 	for range b.N {
 		bolt := ingestOn(b, "bbolt", 1, agents, total)
 		pg1 := ingestOn(b, "postgres", 1, agents, total)
