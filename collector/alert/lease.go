@@ -155,6 +155,8 @@ func (w *worker) end(t *term) {
 	t.cancel(context.Canceled)
 	<-t.done
 	w.d.metrics.leaseHeld.WithLabelValues(w.name).Set(0)
+	// The backlog is the holder's to report: a standby's would go stale.
+	w.d.metrics.pending.WithLabelValues(w.name).Set(0)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), shutdownSave)
 	defer cancel()
 	name := leaseName(w.name)
