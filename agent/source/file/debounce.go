@@ -48,6 +48,20 @@ func (d *debouncer) event(path string, now time.Time, settle bool) bool {
 	return true
 }
 
+// closed records that a writer closed path at now, and that the caller
+// handles it now: its window, if open, is no longer pending, and if none
+// is open one opens, so that events of the same write still arriving fold
+// into it rather than trigger another read at once.
+func (d *debouncer) closed(path string, now time.Time) {
+	if w, ok := d.open[path]; ok {
+		w.pending = false
+		return
+	}
+	if d.window > 0 {
+		d.push(path, now, false)
+	}
+}
+
 // next returns when the earliest window closes.
 func (d *debouncer) next() (time.Time, bool) {
 	if d.head == len(d.queue) {

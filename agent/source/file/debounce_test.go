@@ -108,3 +108,34 @@ func TestDebouncerSettlingEventWaitsForTheWindow(t *testing.T) {
 		t.Fatal("a chmod was not handled at once")
 	}
 }
+
+// A close after a write is handled by the caller at once: the pending
+// window is no longer pending, and events of the same write that arrive
+// after it fold into its window rather than trigger another read at once.
+func TestDebouncerClosedWriteEndsTheWait(t *testing.T) {
+	d := newDebouncer(10 * time.Millisecond)
+	t0 := time.Unix(1000, 0)
+	d.event("/f", t0, true)
+	d.closed("/f", t0.Add(time.Millisecond))
+	if got := d.due(t0.Add(10 * time.Millisecond)); len(got) != 0 {
+		t.Fatalf("a path handled at its close was handled again when its window closed: %v", got)
+	}
+	if d.len() != 0 {
+		t.Fatalf("%d windows open after the window closed", d.len())
+	}
+	// A close before any event (the write's event comes late, from the
+	// other inotify instance): the late event only marks the window.
+	d.closed("/g", t0.Add(20*time.Millisecond))
+	if d.event("/g", t0.Add(21*time.Millisecond), true) {
+		t.Fatal("an event inside the close's window was handled at once")
+	}
+	if got := d.due(t0.Add(30 * time.Millisecond)); len(got) != 1 || got[0] != "/g" {
+		t.Fatalf("due = %v, want [/g]: a later write must not be lost", got)
+	}
+	// No window: the close is handled and nothing is kept.
+	z := newDebouncer(0)
+	z.closed("/h", t0)
+	if z.len() != 0 {
+		t.Fatalf("a zero window kept %d windows", z.len())
+	}
+}

@@ -39,15 +39,19 @@ type hooks struct {
 	openDir  func(path string) (int, error)
 	errs     <-chan error          // extra watcher errors, as if from inotify
 	events   <-chan fsnotify.Event // extra events, as if from fsnotify
+	// noCloseWrite leaves out the close-write instance: the debounce
+	// window alone decides when a written file is read.
+	noCloseWrite bool
 }
 
 // stats count what tests and logs want to know.
 type stats struct {
-	opens      atomic.Int64 // regular files opened for hashing
-	unreadable atomic.Int64 // entries that could not be read
-	overflows  atomic.Int64 // inotify queue overflows
-	unwatched  atomic.Int64 // directories that could not be watched
-	watches    atomic.Int64 // directories watched now
+	opens       atomic.Int64 // regular files opened for hashing
+	unreadable  atomic.Int64 // entries that could not be read
+	overflows   atomic.Int64 // inotify queue overflows
+	unwatched   atomic.Int64 // directories that could not be watched
+	watches     atomic.Int64 // directories watched now
+	closeWrites atomic.Int64 // close-after-write signals handled
 }
 
 // New builds the file source from its options (sources.file).
@@ -82,7 +86,16 @@ func (s *Source) Run(ctx context.Context, sink source.Sink) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the pump
 
-	r := newRunner(s, w, sink)
+	var cw *closeWrites
+	if !s.hooks.noCloseWrite {
+		// Without it, written files are read when their debounce
+		// window closes, as before.
+		if cw, err = newCloseWrites(); err != nil {
+			s.logger.Warn("no close-after-write signal; written files are read after the debounce window", "err", err)
+			cw = nil
+		}
+	}
+	r := newRunner(s, w, cw, sink)
 	r.events, r.errs = pump(ctx, w.Events, w.Errors)
 	defer r.stop()
 	if err := r.start(ctx); err != nil {

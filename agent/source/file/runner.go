@@ -34,6 +34,10 @@ type runner struct {
 	injected   <-chan error
 	injectedEv <-chan fsnotify.Event
 	closed     bool // the watcher's channels closed under us
+	// cw gives the close-after-write signal (nil: not available);
+	// closeWriteC is its channel until it closes.
+	cw          *closeWrites
+	closeWriteC <-chan string
 
 	roots   []*root
 	anchors map[string]int // watched ancestors of roots → roots using them
@@ -76,7 +80,7 @@ type pollEntry struct {
 	gen    uint64
 }
 
-func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
+func newRunner(s *Source, w *fsnotify.Watcher, cw *closeWrites, sink source.Sink) *runner {
 	r := &runner{
 		set:          &s.set,
 		logger:       s.logger,
@@ -109,7 +113,10 @@ func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
 	if s.hooks.openFile != nil {
 		r.obs.open = s.hooks.openFile
 	}
-	r.ws = newWatchSet(r.addWatch, r.rmWatch, &s.stats.watches)
+	if cw != nil {
+		r.cw, r.closeWriteC = cw, cw.C()
+	}
+	r.ws = newWatchSet(r.watchDir, r.unwatchDir, &s.stats.watches)
 	r.content = newContentKeeper(&s.set, sink, s.logger)
 	for _, p := range s.set.roots {
 		r.roots = append(r.roots, &root{path: p})
@@ -119,6 +126,9 @@ func newRunner(s *Source, w *fsnotify.Watcher, sink source.Sink) *runner {
 
 func (r *runner) stop() {
 	r.ws.forgetAll()
+	if r.cw != nil {
+		r.cw.close()
+	}
 	r.timer.Stop()
 	if r.linkSearch != nil {
 		r.linkSearch.Stop()
@@ -174,6 +184,12 @@ func (r *runner) loop(ctx context.Context) error {
 			r.onError(err)
 		case ev := <-r.injectedEv:
 			r.onEvent(ctx, ev)
+		case p, ok := <-r.closeWriteC:
+			if !ok {
+				r.closeWriteC = nil
+				continue
+			}
+			r.onCloseWrite(ctx, p)
 		case <-r.timer.C:
 			for _, p := range r.deb.due(time.Now()) {
 				r.handle(ctx, p)
@@ -200,6 +216,19 @@ func (r *runner) onEvent(ctx context.Context, ev fsnotify.Event) {
 	}
 }
 
+// onCloseWrite handles a writer closing path p: it has written what it
+// meant to, so p is read now rather than when its debounce window closes,
+// and the window stays open (no longer pending) so that events still on
+// their way for the same write fold into it. A file some other writer
+// still holds open keeps changing, and those changes are handled as any
+// others; a file closed empty is still held back once (emptiedMidWrite).
+func (r *runner) onCloseWrite(ctx context.Context, p string) {
+	p = filepath.Clean(p)
+	r.stats.closeWrites.Add(1)
+	r.deb.closed(p, time.Now())
+	r.handle(ctx, p)
+}
+
 // watchDroppedOnMove handles a rename event for p, a directory the source
 // watches that is still there, as itself: that is fsnotify reporting
 // IN_MOVE_SELF for a directory moved to p. fsnotify then removes the
@@ -224,8 +253,9 @@ func (r *runner) watchDroppedOnMove(p string) {
 // pause for a debounce window, so a rewrite (O_TRUNC, then write) is never
 // seen empty and an editor's temp file is gone before it is looked at.
 // Even a chmod settles: by the time it is handled the file may be
-// mid-write. inotify's IN_CLOSE_WRITE would say exactly when a writer is
-// done, but fsnotify does not expose it.
+// mid-write. inotify's IN_CLOSE_WRITE says exactly when a writer is done;
+// fsnotify does not expose it, so a second instance gives it (closeWrites,
+// onCloseWrite) and most writes are read without waiting for the window.
 func settles(op fsnotify.Op) bool {
 	return !op.Has(fsnotify.Remove) && !op.Has(fsnotify.Rename)
 }
@@ -292,4 +322,44 @@ func (r *runner) rescanAll(ctx context.Context) {
 	if ctx.Err() == nil {
 		r.sink.Coverage(source.Condition{State: ok, Reason: reasonOverflow})
 	}
+}
+
+// watchDir watches directory p for the watchSet: its inotify watch, and
+// the close-write watch beside it. The close-write instance never costs
+// coverage: when either instance meets the per-user watch limit, it is
+// closed, its watches freed for fsnotify, and the debounce window alone
+// decides when a written file is read.
+func (r *runner) watchDir(p string) error {
+	err := r.addWatch(p)
+	if errors.Is(err, unix.ENOSPC) && r.dropCloseWrites("inotify watch limit reached") {
+		err = r.addWatch(p)
+	}
+	if err != nil || r.cw == nil {
+		return err
+	}
+	if err := r.cw.add(p); errors.Is(err, unix.ENOSPC) {
+		r.dropCloseWrites("inotify watch limit reached")
+	} else if err != nil {
+		r.logger.Debug("no close-write watch on directory", "path", r.display(p), "err", err)
+	}
+	return nil
+}
+
+func (r *runner) unwatchDir(p string) error {
+	if r.cw != nil {
+		r.cw.remove(p)
+	}
+	return r.rmWatch(p)
+}
+
+// dropCloseWrites closes the close-write instance for good and reports
+// whether it was open. It may run on the scan's walker (under the
+// watchSet's lock); the event loop sees the instance's channel close.
+func (r *runner) dropCloseWrites(why string) bool {
+	if r.cw == nil || !r.cw.close() {
+		return false
+	}
+	r.logger.Warn("close-after-write signal off; written files are read after the debounce window", "reason", why,
+		"debounce", r.set.debounce)
+	return true
 }
