@@ -91,12 +91,19 @@ func (e *Engine) ReplaceBucket(tx store.Tx, h *store.Host, b uint32, facts []*pl
 		want[k] = f
 	}
 	have := map[fact.Key]*plumbv1.Fact{}
-	err := tx.FactsInBucket(h.ID, b, func(f *plumbv1.Fact) error {
-		have[fact.KeyOf(f)] = f
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("resync host %q bucket %d: %w", h.ID, b, err)
+	// A bucket whose sum is the empty set's holds no fact: nothing to
+	// look up (the scan reads every fact of the host). The host's set
+	// digest is what the agent compared to ask for this resync; it is
+	// kept with every fact put and deleted, so it is to be trusted here
+	// as much as there.
+	if !h.Digest.Empty(b) {
+		err := tx.FactsInBucket(h.ID, b, func(f *plumbv1.Fact) error {
+			have[fact.KeyOf(f)] = f
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("resync host %q bucket %d: %w", h.ID, b, err)
+		}
 	}
 
 	h.Resyncs++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -20,6 +21,11 @@ type boltTx struct {
 	// hosts caches host buckets for the transaction's lifetime; a batch
 	// touches the same host many times.
 	hosts map[string]*bolt.Bucket
+	// buckets indexes hosts' fact keys by set-digest bucket once a
+	// transaction resyncs several of a host's buckets; scanned marks the
+	// hosts whose facts it scanned once (see bucketIndex).
+	buckets map[string]*bucketKeys
+	scanned map[string]bool
 }
 
 var _ Tx = (*boltTx)(nil)
@@ -153,14 +159,42 @@ func (t *boltTx) FactsAfter(host string, kind plumbv1.FactKind, after *fact.Key,
 }
 
 func (t *boltTx) FactsInBucket(host string, bucket uint32, fn func(*plumbv1.Fact) error) error {
+	if bucket >= fact.BucketCount {
+		return nil
+	}
 	b, err := t.sub(host, bucketFacts, false)
 	if b == nil || err != nil {
 		return err
 	}
+	if idx := t.bucketIndex(host, b); idx != nil {
+		keys := make([]string, 0, len(idx[bucket]))
+		for k := range idx[bucket] {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			v := b.Get([]byte(k))
+			if v == nil {
+				return fmt.Errorf("host %q: indexed fact key %q has no value", host, k)
+			}
+			f := &plumbv1.Fact{}
+			if err := proto.Unmarshal(v, f); err != nil {
+				return fmt.Errorf("decode fact of host %q: %w", host, err)
+			}
+			if err := fn(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	return b.ForEach(func(k, v []byte) error {
-		key, err := fact.DecodeKey(k)
-		if err != nil || key.Bucket() != bucket {
-			return err
+		// The stored key is the encoded fact key: its bucket is read
+		// off it without decoding.
+		if len(k) < 1 {
+			return fmt.Errorf("host %q: empty fact key", host)
+		}
+		if fact.BucketOf(k) != bucket {
+			return nil
 		}
 		f := &plumbv1.Fact{}
 		if err := proto.Unmarshal(v, f); err != nil {
@@ -170,12 +204,65 @@ func (t *boltTx) FactsInBucket(host string, bucket uint32, fn func(*plumbv1.Fact
 	})
 }
 
+// bucketKeys is the keys of one host's stored facts, by set-digest
+// bucket.
+type bucketKeys [fact.BucketCount]map[string]struct{}
+
+// bucketIndex returns the index of host's fact keys by bucket for this
+// transaction, or nil the first time a transaction asks for one of the
+// host's buckets: a resync of one bucket scans the host's facts once, as
+// before. A full resync asks for all 256 buckets, many in one group
+// commit; each would scan every fact of the host (all hashed, to find a
+// few hundred), so from the second the keys are indexed by one scan and
+// kept current by PutFact and DeleteFact until the transaction ends. It
+// holds the host's keys, which its fact quota bounds.
+func (t *boltTx) bucketIndex(host string, b *bolt.Bucket) *bucketKeys {
+	if idx := t.buckets[host]; idx != nil {
+		return idx
+	}
+	if !t.scanned[host] {
+		if t.scanned == nil {
+			t.scanned = map[string]bool{}
+		}
+		t.scanned[host] = true
+		return nil
+	}
+	idx := new(bucketKeys)
+	for i := range idx {
+		idx[i] = map[string]struct{}{}
+	}
+	_ = b.ForEach(func(k, _ []byte) error {
+		if len(k) > 0 {
+			idx[fact.BucketOf(k)][string(k)] = struct{}{}
+		}
+		return nil
+	})
+	if t.buckets == nil {
+		t.buckets = map[string]*bucketKeys{}
+	}
+	t.buckets[host] = idx
+	return idx
+}
+
 func (t *boltTx) PutFact(host string, f *plumbv1.Fact) error {
-	return t.put(host, bucketFacts, fact.KeyOf(f), f)
+	k := fact.KeyOf(f)
+	if err := t.put(host, bucketFacts, k, f); err != nil {
+		return err
+	}
+	if idx := t.buckets[host]; idx != nil {
+		idx[k.Bucket()][string(k.Encode())] = struct{}{}
+	}
+	return nil
 }
 
 func (t *boltTx) DeleteFact(host string, k fact.Key) error {
-	return t.del(host, bucketFacts, k)
+	if err := t.del(host, bucketFacts, k); err != nil {
+		return err
+	}
+	if idx := t.buckets[host]; idx != nil {
+		delete(idx[k.Bucket()], string(k.Encode()))
+	}
+	return nil
 }
 
 func (t *boltTx) Baseline(host string, k fact.Key) (*plumbv1.Fact, error) {

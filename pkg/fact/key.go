@@ -58,9 +58,24 @@ const BucketCount = 256
 // Bucket returns the set-digest bucket k falls in. It depends on the key
 // only, never the value, so a fact stays in its bucket as it changes.
 func (k Key) Bucket() uint32 {
-	h := sha256.New()
-	h.Write([]byte{byte(k.Kind)})
-	h.Write([]byte(k.ID))
-	var sum [sha256.Size]byte
-	return uint32(h.Sum(sum[:0])[0]) % BucketCount
+	// The encoded key, on the stack when it is short: a resync scan asks
+	// this of every fact of a host.
+	var buf [256]byte
+	var b []byte
+	if n := 1 + len(k.ID); n <= len(buf) {
+		b = buf[:n]
+	} else {
+		b = make([]byte, n)
+	}
+	b[0] = byte(k.Kind)
+	copy(b[1:], k.ID)
+	return BucketOf(b)
+}
+
+// BucketOf returns the bucket of the key whose storage form (Key.Encode)
+// is encoded, without decoding it: the first byte of its SHA-256, modulo
+// BucketCount.
+func BucketOf(encoded []byte) uint32 {
+	sum := sha256.Sum256(encoded)
+	return uint32(sum[0]) % BucketCount
 }

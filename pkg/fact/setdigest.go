@@ -116,6 +116,13 @@ func (s *SetDigest) Bucket(i uint32) []byte {
 	return s.buckets[i].bytes()
 }
 
+// Empty reports whether bucket i holds the empty set's sum: no fact is in
+// it (the sum of a non-empty set is zero only by a SHA-256 collision).
+// Out of range, it reports false.
+func (s *SetDigest) Empty(i uint32) bool {
+	return i < BucketCount && s.buckets[i] == sum256{}
+}
+
 // Buckets returns every bucket's sum, indexed by bucket number.
 func (s *SetDigest) Buckets() [][]byte {
 	out := make([][]byte, BucketCount)

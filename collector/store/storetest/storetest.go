@@ -54,7 +54,7 @@ func tests() []test {
 	var all []test
 	for _, group := range [][]test{
 		recordTests, orderTests, notFoundTests, txTests, concurrencyTests, modelTests,
-		eventTests, pruneTests, leaseTests, secretTests, optionalTests,
+		eventTests, pruneTests, leaseTests, secretTests, optionalTests, bucketTests,
 	} {
 		all = append(all, group...)
 	}
