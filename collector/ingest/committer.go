@@ -98,12 +98,27 @@ type committer struct {
 }
 
 func (c *committer) submit(ctx context.Context, j *job) result {
+	if err := c.enqueue(ctx, j); err != nil {
+		return result{err: err}
+	}
+	return c.wait(ctx, j)
+}
+
+// enqueue hands j to the committer without waiting for its result: jobs
+// are committed in the order they are enqueued, so a stream may enqueue
+// several (bucket snapshots) and let them share a transaction.
+func (c *committer) enqueue(ctx context.Context, j *job) error {
 	j.done = make(chan result, 1)
 	select {
 	case c.jobs <- j:
+		return nil
 	case <-ctx.Done():
-		return result{err: context.Cause(ctx)}
+		return context.Cause(ctx)
 	}
+}
+
+// wait returns the result of j, enqueued before.
+func (c *committer) wait(ctx context.Context, j *job) result {
 	select {
 	case r := <-j.done:
 		return r
@@ -111,6 +126,15 @@ func (c *committer) submit(ctx context.Context, j *job) result {
 		// The job may still commit; the agent will learn on reconnect.
 		return result{err: context.Cause(ctx)}
 	}
+}
+
+// size is what j counts against maxDeltas: its deltas, or its bucket's
+// facts (a resync's buckets share transactions too).
+func (j *job) size() int {
+	if j.bucket != nil {
+		return len(j.bucket.facts)
+	}
+	return len(j.deltas)
 }
 
 func (c *committer) run(ctx context.Context) {
@@ -124,13 +148,13 @@ func (c *committer) run(ctx context.Context) {
 		case first = <-c.jobs:
 		}
 		batch := []*job{first}
-		n := len(first.deltas)
+		n := first.size()
 	drain:
 		for n < c.maxDeltas {
 			select {
 			case j := <-c.jobs:
 				batch = append(batch, j)
-				n += len(j.deltas)
+				n += j.size()
 			default:
 				break drain
 			}
@@ -160,7 +184,7 @@ func (c *committer) commit(ctx context.Context, batch []*job, deltas int) {
 		// One bad job must not fail the others: retry each alone.
 		c.logger.Warn("group commit failed; retrying jobs one by one", "jobs", len(batch), "err", err)
 		for _, j := range batch {
-			c.commit(ctx, []*job{j}, len(j.deltas))
+			c.commit(ctx, []*job{j}, j.size())
 		}
 		return
 	}

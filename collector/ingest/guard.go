@@ -143,15 +143,16 @@ func (p *pendingSnapshots) add(b *plumbv1.BucketSnapshot) error {
 	return nil
 }
 
-// take removes and returns bucket b's facts, releasing their bytes.
-func (p *pendingSnapshots) take(b uint32) []*plumbv1.Fact {
+// take removes and returns bucket b's facts and their wire bytes,
+// releasing them.
+func (p *pendingSnapshots) take(b uint32) ([]*plumbv1.Fact, int64) {
 	facts := p.buckets[b]
 	delete(p.buckets, b)
 	n := p.size[b]
 	delete(p.size, b)
 	p.bytes -= n
 	p.s.pendingTotal.Add(-n)
-	return facts
+	return facts, n
 }
 
 // release gives back every byte still held, when the stream ends.

@@ -232,7 +232,7 @@ func (s *Server) Sync(st plumbv1.AgentService_SyncServer) error {
 		m, err := recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil
+				return s.awaitBuckets(ctx, ss, 0, 0)
 			}
 			if cause := context.Cause(ctx); errors.Is(cause, errReplaced) {
 				return status.Error(codes.Aborted, cause.Error())
@@ -314,6 +314,10 @@ type session struct {
 	// applied is the host's AppliedSeq as this stream last committed or
 	// was welcomed at; each job expects it unchanged (job.expect).
 	applied uint64
+	// inflight are the stream's bucket snapshots handed to the committer
+	// and not yet committed, oldest first, and their wire bytes.
+	inflight      []inflightBucket
+	inflightBytes int64
 }
 
 // submit commits a job of the session's stream, refusing it if the
@@ -321,7 +325,13 @@ type session struct {
 // status that ends the stream.
 func (s *Server) submit(ctx context.Context, ss *session, j *job) (result, error) {
 	j.host, j.expect, j.checked = ss.host, ss.applied, true
-	r := s.committer.submit(ctx, j)
+	return s.result(ss, s.committer.submit(ctx, j))
+}
+
+// result turns a committed job's result into the session's: a refusal
+// because the host moved ends the stale stream (Aborted: reconnect and
+// resume); a success moves the session's applied seq.
+func (s *Server) result(ss *session, r result) (result, error) {
 	if errors.Is(r.err, errMoved) {
 		s.metrics.StaleStreams.Inc()
 		ss.logger.Warn("host's deltas were applied through another stream meanwhile (the agent moved to another collector); telling this stale stream to reconnect and resume",
@@ -335,11 +345,53 @@ func (s *Server) submit(ctx context.Context, ss *session, j *job) (result, error
 	return r, nil
 }
 
+// inflightBucket is one bucket snapshot the committer is committing.
+type inflightBucket struct {
+	j     *job
+	bytes int64
+}
+
+// maxInflightBuckets bounds the bucket snapshots of one stream waiting
+// for the committer. A resync sends up to 256 of them back to back and
+// waits for no reply; committed one at a time, each paid a transaction
+// and an fsync of its own. Their wire bytes are bounded as well, by the
+// stream's pending-snapshot limit (so a stream holds at most twice it).
+const maxInflightBuckets = 64
+
+// awaitBuckets waits until at most keep of the stream's bucket snapshots
+// and at most maxBytes of their bytes (0: none) are still committing.
+// A failed one ends the stream, as it did when each was waited for.
+func (s *Server) awaitBuckets(ctx context.Context, ss *session, keep int, maxBytes int64) error {
+	for len(ss.inflight) > keep || (len(ss.inflight) > 0 && ss.inflightBytes > maxBytes) {
+		ib := ss.inflight[0]
+		ss.inflight[0] = inflightBucket{}
+		ss.inflight = ss.inflight[1:]
+		ss.inflightBytes -= ib.bytes
+		r, err := s.result(ss, s.committer.wait(ctx, ib.j))
+		if err != nil {
+			return err
+		}
+		s.metrics.ResyncBuckets.Inc()
+		ss.logger.Info("bucket resynced", "bucket", ib.j.bucket.bucket, "facts", len(ib.j.bucket.facts), "events", r.events)
+	}
+	if len(ss.inflight) == 0 {
+		ss.inflight = nil
+	}
+	return nil
+}
+
 // handle checks and applies one message after the hello. It returns the
 // reply to send, if any, then the status that ends the stream, if any.
 func (s *Server) handle(ctx context.Context, ss *session, m *plumbv1.SyncRequest) (*plumbv1.SyncResponse, error) {
 	if err := refusalOf(m); err != nil {
 		return nil, err
+	}
+	if _, bucket := m.GetMsg().(*plumbv1.SyncRequest_Bucket); !bucket {
+		// Whatever follows a resync's snapshots (its checkpoint) is
+		// applied, and acknowledged, after every one of them.
+		if err := s.awaitBuckets(ctx, ss, 0, 0); err != nil {
+			return nil, err
+		}
 	}
 	switch msg := m.GetMsg().(type) {
 	case *plumbv1.SyncRequest_Deltas:
@@ -387,13 +439,22 @@ func (s *Server) handle(ctx context.Context, ss *session, m *plumbv1.SyncRequest
 		if !b.GetFinal() {
 			return nil, nil
 		}
-		facts := ss.pending.take(b.GetBucket())
-		r, err := s.submit(ctx, ss, &job{kind: jobBucket, bucket: &bucketJob{bucket: b.GetBucket(), facts: facts}})
-		if err != nil {
+		facts, n := ss.pending.take(b.GetBucket())
+		// Handed to the committer without waiting: the stream's next
+		// snapshots may join it in one transaction. Nothing is
+		// acknowledged for a snapshot; what follows waits for it.
+		if err := s.awaitBuckets(ctx, ss, maxInflightBuckets-1, max(s.limits.MaxPendingSnapshotBytes-n, 0)); err != nil {
 			return nil, err
 		}
-		s.metrics.ResyncBuckets.Inc()
-		ss.logger.Info("bucket resynced", "bucket", b.GetBucket(), "facts", len(facts), "events", r.events)
+		// A snapshot applies no delta, so the stream's applied seq
+		// stays what each in-flight snapshot expects.
+		j := &job{host: ss.host, kind: jobBucket, bucket: &bucketJob{bucket: b.GetBucket(), facts: facts},
+			expect: ss.applied, checked: true}
+		if err := s.committer.enqueue(ctx, j); err != nil {
+			return nil, storeError(err)
+		}
+		ss.inflight = append(ss.inflight, inflightBucket{j: j, bytes: n})
+		ss.inflightBytes += n
 	case *plumbv1.SyncRequest_Coverage:
 		conds := msg.Coverage.GetConditions()
 		if err := s.checkCoverage(conds); err != nil {
