@@ -40,7 +40,7 @@ func buildAndRun(m *testing.M) int {
 		bin.agent = filepath.Join(prebuilt, "plumb-agent")
 		bin.collector = filepath.Join(prebuilt, "plumb-collector")
 		bin.ctl = filepath.Join(prebuilt, "plumbctl")
-		return m.Run()
+		return runAndSummarize(m)
 	}
 	gomod, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
@@ -67,5 +67,13 @@ func buildAndRun(m *testing.M) int {
 			return 1
 		}
 	}
-	return m.Run()
+	return runAndSummarize(m)
+}
+
+// runAndSummarize runs the benchmarks, then prints the summary of their
+// figures (summary_test.go).
+func runAndSummarize(m *testing.M) int {
+	code := m.Run()
+	printSummary()
+	return code
 }

@@ -152,20 +152,38 @@ func logAttr(line, key string) string {
 // peakRSS returns the process's peak resident set size (VmHWM) in bytes.
 func (p *proc) peakRSS(b *testing.B) int64 {
 	b.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/status")
+	return statusBytes(b, p.name, "/proc/"+strconv.Itoa(p.cmd.Process.Pid)+"/status", "VmHWM:")
+}
+
+// rss returns the process's resident set size now (VmRSS) in bytes.
+func (p *proc) rss(b *testing.B) int64 {
+	b.Helper()
+	return statusBytes(b, p.name, "/proc/"+strconv.Itoa(p.cmd.Process.Pid)+"/status", "VmRSS:")
+}
+
+// selfRSS returns this process's resident set size now, in bytes.
+func selfRSS(b *testing.B) int64 {
+	b.Helper()
+	return statusBytes(b, "bench", "/proc/self/status", "VmRSS:")
+}
+
+// statusBytes reads a "Field: N kB" line of a /proc status file.
+func statusBytes(b *testing.B, name, path, field string) int64 {
+	b.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
-		b.Fatalf("%s: read status: %v", p.name, err)
+		b.Fatalf("%s: read status: %v", name, err)
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
 			if err != nil {
-				b.Fatalf("%s: VmHWM %q: %v", p.name, l, err)
+				b.Fatalf("%s: %s %q: %v", name, field, l, err)
 			}
 			return kb << 10
 		}
 	}
-	b.Fatalf("%s: no VmHWM in /proc status", p.name)
+	b.Fatalf("%s: no %s in %s", name, field, path)
 	return 0
 }
 

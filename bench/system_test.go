@@ -2,13 +2,17 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 )
@@ -20,6 +24,9 @@ type collector struct {
 	query               plumbv1.QueryServiceClient
 	insecure            bool
 	joinToken, caPin    string // for agents, when TLS
+	mu                  sync.Mutex
+	certs               map[string]*tls.Certificate // enrolled fake agents, by host; guarded by mu
+	enrollConn          *grpc.ClientConn            // guarded by mu
 }
 
 // startCollector runs a collector on data, with TLS as packaged; hookURL
