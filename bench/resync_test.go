@@ -167,9 +167,6 @@ func BenchmarkResyncFull(b *testing.B) {
 				"", "well under 1 s")
 			b.ReportMetric(took.Seconds(), fmt.Sprintf("round%d-s", round))
 		}
-		if os.Getenv("H5DEBUG") != "" {
-			fmt.Println(c.output())
-		}
 		c.stop()
 		tab.print()
 	}

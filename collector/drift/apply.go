@@ -76,37 +76,69 @@ func (e *Engine) Apply(tx store.Tx, h *store.Host, d *plumbv1.Delta) ([]*plumbv1
 // seq or across restarts, and a retried transaction repeats them. On error
 // h must be reloaded, as after Apply.
 func (e *Engine) ReplaceBucket(tx store.Tx, h *store.Host, b uint32, facts []*plumbv1.Fact) ([]*plumbv1.DriftEvent, error) {
-	if b >= fact.BucketCount {
-		return nil, fmt.Errorf("%w: host %q: bucket %d out of range", ErrInvalidDelta, h.ID, b)
+	return e.ReplaceBuckets(tx, h, []BucketFacts{{Bucket: b, Facts: facts}})
+}
+
+// BucketFacts is the whole content of one set-digest bucket of a host,
+// as an agent's resync sends it.
+type BucketFacts struct {
+	Bucket uint32
+	Facts  []*plumbv1.Fact
+}
+
+// ReplaceBuckets is ReplaceBucket for several distinct buckets at once,
+// as a full resync sends them: the same result as replacing each in turn,
+// but the host's facts are written in key order across all of them
+// rather than bucket by bucket (a bucket's keys are spread over the
+// whole key space; bbolt pays for random key order). The resyncs are
+// counted one per bucket; their drift ids derive from the last number.
+func (e *Engine) ReplaceBuckets(tx store.Tx, h *store.Host, buckets []BucketFacts) ([]*plumbv1.DriftEvent, error) {
+	n := 0
+	for _, bf := range buckets {
+		n += len(bf.Facts)
 	}
-	want := make(map[fact.Key]*plumbv1.Fact, len(facts))
-	for _, f := range facts {
-		if err := checkFact(f); err != nil {
-			return nil, fmt.Errorf("%w: host %q bucket %d: %w", ErrInvalidDelta, h.ID, b, err)
+	want := make(map[fact.Key]*plumbv1.Fact, n)
+	seen := make(map[uint32]bool, len(buckets))
+	for _, bf := range buckets {
+		b := bf.Bucket
+		if b >= fact.BucketCount {
+			return nil, fmt.Errorf("%w: host %q: bucket %d out of range", ErrInvalidDelta, h.ID, b)
 		}
-		k := fact.KeyOf(f)
-		if k.Bucket() != b {
-			return nil, fmt.Errorf("%w: host %q: %s belongs in bucket %d, not %d", ErrInvalidDelta, h.ID, k, k.Bucket(), b)
+		if seen[b] {
+			return nil, fmt.Errorf("%w: host %q: bucket %d twice in one replacement", ErrInvalidDelta, h.ID, b)
 		}
-		want[k] = f
+		seen[b] = true
+		for _, f := range bf.Facts {
+			if err := checkFact(f); err != nil {
+				return nil, fmt.Errorf("%w: host %q bucket %d: %w", ErrInvalidDelta, h.ID, b, err)
+			}
+			k := fact.KeyOf(f)
+			if k.Bucket() != b {
+				return nil, fmt.Errorf("%w: host %q: %s belongs in bucket %d, not %d", ErrInvalidDelta, h.ID, k, k.Bucket(), b)
+			}
+			want[k] = f
+		}
 	}
 	have := map[fact.Key]*plumbv1.Fact{}
-	// A bucket whose sum is the empty set's holds no fact: nothing to
-	// look up (the scan reads every fact of the host). The host's set
-	// digest is what the agent compared to ask for this resync; it is
-	// kept with every fact put and deleted, so it is to be trusted here
-	// as much as there.
-	if !h.Digest.Empty(b) {
-		err := tx.FactsInBucket(h.ID, b, func(f *plumbv1.Fact) error {
+	for _, bf := range buckets {
+		// A bucket whose sum is the empty set's holds no fact: nothing
+		// to look up (the scan reads every fact of the host). The
+		// host's set digest is what the agent compared to ask for this
+		// resync; it is kept with every fact put and deleted, so it is
+		// to be trusted here as much as there.
+		if h.Digest.Empty(bf.Bucket) {
+			continue
+		}
+		err := tx.FactsInBucket(h.ID, bf.Bucket, func(f *plumbv1.Fact) error {
 			have[fact.KeyOf(f)] = f
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("resync host %q bucket %d: %w", h.ID, b, err)
+			return nil, fmt.Errorf("resync host %q bucket %d: %w", h.ID, bf.Bucket, err)
 		}
 	}
 
-	h.Resyncs++
+	h.Resyncs += uint64(len(buckets))
 	a := e.applier(tx, h, cause{resync: true, n: h.Resyncs}, 0)
 	for _, k := range sortedKeys(have) {
 		if _, keep := want[k]; !keep {

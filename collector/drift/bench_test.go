@@ -9,6 +9,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/collector/store"
+	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
 // BenchmarkApplyBatch measures the apply path as ingest drives it: 1,000
@@ -70,4 +71,112 @@ func benchApply(b *testing.B, drifting bool) {
 		})
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deltas/s")
+}
+
+// BenchmarkApplyHosts is the committer's group commit under the ingest
+// benchmark's load (bench/ingest_test.go): each transaction takes one job
+// of 500 new file facts from each of 36 hosts still in their initial
+// snapshot, host record read and written per job. Reports deltas/s.
+func BenchmarkApplyHosts(b *testing.B) {
+	const hosts, perJob = 36, 500
+	st, err := store.Open(filepath.Join(b.TempDir(), "plumb.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	eng := &Engine{}
+	seqs := make([]uint64, hosts)
+	b.ResetTimer()
+	for n := range b.N {
+		err := st.Update(context.Background(), func(tx store.Tx) error {
+			for h := range hosts {
+				id := fmt.Sprintf("bench-%d", h)
+				host, err := tx.Host(id)
+				if err != nil {
+					host = &store.Host{ID: id}
+				}
+				for i := range perJob {
+					seqs[h]++
+					f := file(fmt.Sprintf("/bench/%s/%d", id, n*perJob+i), "x", 1)
+					if _, err := eng.Apply(tx, host, &plumbv1.Delta{Seq: seqs[h], Op: plumbv1.DeltaOp_DELTA_OP_UPSERT, Fact: f}); err != nil {
+						return err
+					}
+				}
+				if err := tx.PutHost(host); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*hosts*perJob)/b.Elapsed().Seconds(), "deltas/s")
+}
+
+// BenchmarkResyncHost is the collector's work in a full resync of a
+// 100,000-fact host it has no record of: all 256 buckets replaced, 64 to
+// a transaction and one ReplaceBuckets call as ingest's group commits
+// take them, then the checkpoint that adopts them as the baseline.
+// Reports facts/s.
+func BenchmarkResyncHost(b *testing.B) {
+	const facts = 100000
+	byBucket := make([][]*plumbv1.Fact, fact.BucketCount)
+	var digest fact.SetDigest
+	for i := range facts {
+		f := file(fmt.Sprintf("/srv/app/%06d.conf", i), fmt.Sprint("c", i), 1)
+		k := fact.KeyOf(f)
+		byBucket[k.Bucket()] = append(byBucket[k.Bucket()], f)
+		digest.Add(k, f.GetDigest())
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		st, err := store.Open(filepath.Join(b.TempDir(), "plumb.db"), store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		eng := &Engine{}
+		b.StartTimer()
+		for first := 0; first < fact.BucketCount; first += 64 {
+			err := st.Update(context.Background(), func(tx store.Tx) error {
+				h, err := tx.Host(hostID)
+				if err != nil {
+					h = &store.Host{ID: hostID}
+				}
+				var run []BucketFacts
+				for bk := first; bk < first+64; bk++ {
+					run = append(run, BucketFacts{Bucket: uint32(bk), Facts: byBucket[bk]})
+				}
+				if _, err := eng.ReplaceBuckets(tx, h, run); err != nil {
+					return err
+				}
+				return tx.PutHost(h)
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		err = st.Update(context.Background(), func(tx store.Tx) error {
+			h, err := tx.Host(hostID)
+			if err != nil {
+				return err
+			}
+			if _, err := eng.Apply(tx, h, &plumbv1.Delta{Seq: 1, Op: plumbv1.DeltaOp_DELTA_OP_CHECKPOINT, SetDigest: digest.Sum()}); err != nil {
+				return err
+			}
+			if !h.HasBaseline {
+				return fmt.Errorf("no baseline adopted")
+			}
+			return tx.PutHost(h)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*facts)/b.Elapsed().Seconds(), "facts/s")
 }

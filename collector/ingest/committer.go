@@ -171,12 +171,23 @@ func (c *committer) commit(ctx context.Context, batch []*job, deltas int) {
 	}
 	results := make([]result, len(batch))
 	err := c.st.Update(ctx, func(tx store.Tx) error {
-		for i, j := range batch {
-			r, err := c.apply(tx, j)
+		for i := 0; i < len(batch); {
+			if run := bucketRun(batch[i:]); len(run) > 1 {
+				ok, err := c.applyBuckets(tx, run, results[i:i+len(run)])
+				if err != nil {
+					return err
+				}
+				if ok {
+					i += len(run)
+					continue
+				}
+			}
+			r, err := c.apply(tx, batch[i])
 			if err != nil {
 				return err
 			}
 			results[i] = r
+			i++
 		}
 		return nil
 	})
@@ -299,6 +310,63 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 	r.appliedSeq = h.AppliedSeq
 	r.digest = h.Digest
 	return r, nil
+}
+
+// bucketRun returns the bucket snapshots at the start of jobs that one
+// host's stream sent one after another, each of a different bucket: a
+// resync's, which applyBuckets replaces together.
+func bucketRun(jobs []*job) []*job {
+	seen := map[uint32]bool{}
+	n := 0
+	for _, j := range jobs {
+		if j.kind != jobBucket || j.host != jobs[0].host || seen[j.bucket.bucket] {
+			break
+		}
+		seen[j.bucket.bucket] = true
+		n++
+	}
+	return jobs[:n]
+}
+
+// applyBuckets replaces the buckets of run, one host's consecutive bucket
+// snapshots, with one drift.ReplaceBuckets (the host's facts written in
+// key order across them), and fills in their results. It reports false,
+// having written nothing, when the run must be applied job by job
+// instead: a host without a record, a job refused, or a run that could
+// take the host near its fact quota (checked precisely job by job).
+func (c *committer) applyBuckets(tx store.Tx, run []*job, results []result) (bool, error) {
+	h, err := tx.Host(run[0].host)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	var facts uint64
+	buckets := make([]drift.BucketFacts, len(run))
+	for i, j := range run {
+		if c.refuse(tx, h, j) != nil {
+			return false, nil
+		}
+		facts += uint64(len(j.bucket.facts))
+		buckets[i] = drift.BucketFacts{Bucket: j.bucket.bucket, Facts: j.bucket.facts}
+	}
+	if h.FactCount+facts > c.maxFacts {
+		return false, nil
+	}
+	h.LastSeen = c.now().UnixNano()
+	evs, err := c.eng.ReplaceBuckets(tx, h, buckets)
+	if err != nil {
+		return false, err
+	}
+	if err := tx.PutHost(h); err != nil {
+		return false, err
+	}
+	for i := range results {
+		results[i] = result{appliedSeq: h.AppliedSeq, digest: h.Digest}
+	}
+	// The run's events are counted once, on its first job.
+	results[0].events = len(evs)
+	return true, nil
 }
 
 // neverStreamed reports whether h has never been heard from: no record

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"testing"
@@ -269,4 +270,78 @@ func forgedHealth() *plumbv1.Fact {
 func forgedExpectation() *plumbv1.Fact {
 	return fact.Seal(&plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_EXPECTATION, Key: []byte("web-nginx"),
 		Attrs: &plumbv1.Fact_Value{Value: &plumbv1.ValueAttrs{Value: "complies"}}})
+}
+
+// A full resync, every bucket sent back to back as an agent does, leaves
+// the collector holding exactly the agent's facts: the stale values
+// replaced, the facts the agent no longer has deleted, the new ones
+// added, whichever of the snapshots the committer takes together. The
+// checkpoint after them is acknowledged with the agent's set digest.
+func TestFullResyncLeavesTheAgentsFacts(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	r := newRig(t)
+	st, _ := r.open(t, "h3")
+	var ds []*plumbv1.Delta
+	var before fact.SetDigest
+	for i := range 3000 {
+		d := upsert(uint64(i+1), fmt.Sprintf("/etc/f%04d", i), "v0")
+		before.Add(fact.KeyOf(d.GetFact()), d.GetFact().GetDigest())
+		ds = append(ds, d)
+	}
+	for i := 0; i < len(ds); i += 500 {
+		send(t, st, batch(ds[i:i+500]...))
+	}
+	send(t, st, batch(checkpoint(3001, &before)))
+
+	// The agent's facts: a third changed, a tenth gone, 500 new.
+	agent := map[string]string{}
+	for i := range 3000 {
+		switch x := rng.IntN(30); {
+		case x < 3:
+		case x < 13:
+			agent[fmt.Sprintf("/etc/f%04d", i)] = "v1"
+		default:
+			agent[fmt.Sprintf("/etc/f%04d", i)] = "v0"
+		}
+	}
+	for i := range 500 {
+		agent[fmt.Sprintf("/srv/new%04d", i)] = "n"
+	}
+	byBucket := make([][]*plumbv1.Fact, fact.BucketCount)
+	var want fact.SetDigest
+	for k, v := range agent {
+		f := upsert(0, k, v).GetFact()
+		byBucket[fact.KeyOf(f).Bucket()] = append(byBucket[fact.KeyOf(f).Bucket()], f)
+		want.Add(fact.KeyOf(f), f.GetDigest())
+	}
+	for b, fs := range byBucket {
+		if err := st.Send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Bucket{Bucket: &plumbv1.BucketSnapshot{
+			Bucket: uint32(b), Facts: fs, Final: true}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ack := send(t, st, batch(checkpoint(3002, &want)))
+	if ack.GetSeq() != 3002 || !bytes.Equal(ack.GetSetDigest(), want.Sum()) {
+		t.Fatalf("checkpoint ack %v, want seq 3002 with the agent's set digest", ack)
+	}
+	held := map[string]string{}
+	err := r.st.View(context.Background(), func(tx store.ReadTx) error {
+		return tx.Facts("h3", plumbv1.FactKind_FACT_KIND_UNSPECIFIED, func(f *plumbv1.Fact) error {
+			held[string(f.GetKey())] = string(f.GetFile().GetSha256())
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != len(agent) {
+		t.Fatalf("collector holds %d facts, the agent %d", len(held), len(agent))
+	}
+	for k, v := range agent {
+		if held[k] != v {
+			t.Fatalf("%s: collector holds %q, the agent %q", k, held[k], v)
+		}
+	}
 }
