@@ -3,6 +3,7 @@ package alert_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -137,4 +138,37 @@ func TestRemovedNotifierDoesNotHoldBackPruning(t *testing.T) {
 	if got := boltCursor(t, st, "notifier/gone"); got != 3 {
 		t.Fatalf("cursor of a re-added notifier = %d, want 3 (the newest event)", got)
 	}
+}
+
+// Cursor commits are lazy, but never lost: a notifier kept busy by a
+// stream of events closer together than its idle delay still commits its
+// cursor while busy (at least once a second), and commits the last one
+// once the stream stops.
+func TestBusyNotifierStillCommitsItsCursor(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "collector.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recv := newReceiver(t, nil)
+	d, err := alert.NewDispatcher(st, []alert.Notifier{newWebhook(t, "hook", recv.URL)}, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, d)
+	defer stop()
+	waitFor(t, "registered", func() bool { return boltCursor(t, st, "notifier/hook/registered") != 0 })
+	var committedWhileBusy uint64
+	var last uint64
+	for i := 0; i < 300; i++ {
+		seqs := appendEvents(t, st, ids(fmt.Sprint("busy", i), 1)...)
+		last = seqs[0]
+		d.Kick()
+		time.Sleep(10 * time.Millisecond)
+		committedWhileBusy = max(committedWhileBusy, boltCursor(t, st, "notifier/hook"))
+	}
+	if committedWhileBusy == 0 {
+		t.Fatal("a notifier busy for 3 s never committed its cursor")
+	}
+	waitFor(t, "the last cursor committed", func() bool { return boltCursor(t, st, "notifier/hook") == last })
 }

@@ -30,7 +30,7 @@ func (w *worker) runGrouped(ctx context.Context, n *grouped) {
 	idle := time.NewTimer(w.d.opts.PollInterval)
 	defer idle.Stop()
 	for ctx.Err() == nil {
-		w.save(ctx)
+		w.saveIfOld(ctx)
 		events, last, err := readEvents(ctx, w.d.store, w.readPos, w.d.opts.BatchSize)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -77,12 +77,8 @@ func (w *worker) runGrouped(ctx context.Context, n *grouped) {
 		if len(w.win.events) > 0 {
 			wait = min(wait, w.win.wait(time.Now().UnixNano()))
 		}
-		idle.Reset(wait)
-		select {
-		case <-ctx.Done():
+		if !w.idle(ctx, idle, wait) {
 			return
-		case <-w.kick:
-		case <-idle.C:
 		}
 	}
 }
@@ -133,7 +129,6 @@ func (w *worker) deliverGroup(ctx context.Context, n *grouped) bool {
 	w.win.take()
 	w.savedEndPending = w.win.prevEnd
 	w.advance(w.finished())
-	w.save(ctx)
 	return true
 }
 

@@ -26,9 +26,10 @@ type worker struct {
 	bo   *backoff.ExponentialBackOff
 	term *term // the current lease term
 
-	cursor uint64 // every event <= cursor is finished (in memory)
-	saved  uint64 // the cursor as last committed to the store
-	last   uint64 // newest event seq, as last read
+	cursor  uint64    // every event <= cursor is finished (in memory)
+	saved   uint64    // the cursor as last committed to the store
+	savedAt time.Time // when the cursor was last committed (or loaded)
+	last    uint64    // newest event seq, as last read
 
 	// Grouping notifiers only (runGrouped).
 	win             *window
@@ -88,7 +89,7 @@ func (w *worker) serve(ctx context.Context) {
 	idle := time.NewTimer(w.d.opts.PollInterval)
 	defer idle.Stop()
 	for ctx.Err() == nil {
-		w.save(ctx)
+		w.saveIfOld(ctx)
 		events, last, err := readEvents(ctx, w.d.store, w.cursor, w.d.opts.BatchSize)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -103,12 +104,8 @@ func (w *worker) serve(ctx context.Context) {
 		w.last = last
 		w.setPending()
 		if len(events) == 0 {
-			idle.Reset(w.d.opts.PollInterval)
-			select {
-			case <-ctx.Done():
+			if !w.idle(ctx, idle, w.d.opts.PollInterval) {
 				return
-			case <-w.kick:
-			case <-idle.C:
 			}
 			continue
 		}
@@ -124,7 +121,7 @@ func (w *worker) start(ctx context.Context) bool {
 	for {
 		cursor, end, added, err := startCursor(ctx, w.d.store, w.name, w.holds)
 		if err == nil {
-			w.cursor, w.saved = cursor, cursor
+			w.cursor, w.saved, w.savedAt = cursor, cursor, time.Now()
 			w.savedEnd, w.savedEndPending = end, end
 			w.setPending()
 			w.bo.Reset()
@@ -232,11 +229,61 @@ func (w *worker) setPending() {
 	w.status.update(func(s *Status) { s.Cursor, s.Backlog = w.cursor, p })
 }
 
+// Cursor commits are lazy: a delivery does not wait for one (an fsync
+// that held up the next change's notification, and took the store's
+// single writer from ingest), the cursor is committed once the notifier
+// has been idle for saveDelay, and at least every saveEvery while it is
+// busy. A collector that crashes re-delivers what was delivered since
+// (at least once, with the same idempotency keys); one stopped cleanly
+// commits it on its way out (saveOnExit).
+const (
+	saveDelay = 50 * time.Millisecond
+	saveEvery = time.Second
+)
+
+// unsaved reports whether the cursor moved since it was committed.
+func (w *worker) unsaved() bool {
+	return w.cursor != w.saved || w.savedEndPending != w.savedEnd
+}
+
+// saveIfOld commits the cursor if it moved and its last commit is
+// saveEvery old.
+func (w *worker) saveIfOld(ctx context.Context) {
+	if w.unsaved() && time.Since(w.savedAt) >= saveEvery {
+		w.save(ctx)
+	}
+}
+
+// idle waits for a kick, at most wait, and commits a moved cursor if
+// none comes within saveDelay. It reports false if ctx ended.
+func (w *worker) idle(ctx context.Context, t *time.Timer, wait time.Duration) bool {
+	for {
+		saving := w.unsaved() && wait > saveDelay
+		if saving {
+			t.Reset(saveDelay)
+		} else {
+			t.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-w.kick:
+			return true
+		case <-t.C:
+			if !saving {
+				return true
+			}
+			w.save(ctx)
+			wait -= saveDelay
+		}
+	}
+}
+
 // save commits the cursor if it moved. A failed commit is only logged: the
 // in-memory cursor keeps delivery going, the commit is retried on the next
 // round, and a restart in between re-delivers (at least once).
 func (w *worker) save(ctx context.Context) {
-	if w.cursor == w.saved && w.savedEndPending == w.savedEnd {
+	if !w.unsaved() {
 		return
 	}
 	if err := saveCursor(ctx, w.d.store, w.name, w.cursor, w.savedEndPending, w.holds); err != nil {
@@ -254,7 +301,7 @@ func (w *worker) save(ctx context.Context) {
 		}
 		return
 	}
-	w.saved, w.savedEnd = w.cursor, w.savedEndPending
+	w.saved, w.savedEnd, w.savedAt = w.cursor, w.savedEndPending, time.Now()
 }
 
 // saveOnExit commits the final cursor after ctx ended, with a context of
