@@ -49,6 +49,9 @@ func printSummary() {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.figure, r.plumb, orDash(r.peer), orDash(r.target))
 	}
 	w.Flush()
+	for _, l := range machine() {
+		fmt.Fprintf(&sb, "  %s\n", l)
+	}
 	fmt.Fprint(os.Stdout, sb.String())
 }
 
