@@ -316,6 +316,9 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 // host's stream sent one after another, each of a different bucket: a
 // resync's, which applyBuckets replaces together.
 func bucketRun(jobs []*job) []*job {
+	if len(jobs) < 2 || jobs[0].kind != jobBucket || jobs[1].kind != jobBucket {
+		return nil
+	}
 	seen := map[uint32]bool{}
 	n := 0
 	for _, j := range jobs {
