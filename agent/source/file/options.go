@@ -25,7 +25,8 @@ type Config struct {
 	// A path is read once its events pause for this long, so a file is not
 	// read half-written (truncate, then write); removals and renames away
 	// are handled at once, with one trailing re-check if more events
-	// arrive in the window.
+	// arrive in the window. A file its writer closes (IN_CLOSE_WRITE) is
+	// read at once, without waiting for the window.
 	Debounce time.Duration `koanf:"debounce"`
 	// Workers is how many files are hashed at once during a scan.
 	Workers int `koanf:"workers"`
