@@ -216,6 +216,9 @@ func (r *runner) onEvent(ctx context.Context, ev fsnotify.Event) {
 	}
 }
 
+// maxFoldedBeforeClose bounds the queued events onCloseWrite takes first.
+const maxFoldedBeforeClose = 64
+
 // onCloseWrite handles a writer closing path p: it has written what it
 // meant to, so p is read now rather than when its debounce window closes,
 // and the window stays open (no longer pending) so that events still on
@@ -225,6 +228,22 @@ func (r *runner) onEvent(ctx context.Context, ev fsnotify.Event) {
 func (r *runner) onCloseWrite(ctx context.Context, p string) {
 	p = filepath.Clean(p)
 	r.stats.closeWrites.Add(1)
+	// The events fsnotify has already passed on, most likely those of
+	// this very write, are folded in first: arriving after the read,
+	// they would only make the path pending and have it read again.
+	for range maxFoldedBeforeClose {
+		select {
+		case ev, ok := <-r.events:
+			if !ok {
+				r.closed = true
+				break
+			}
+			r.onEvent(ctx, ev)
+			continue
+		default:
+		}
+		break
+	}
 	r.deb.closed(p, time.Now())
 	r.handle(ctx, p)
 }
