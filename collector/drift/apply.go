@@ -199,7 +199,13 @@ func (a *applier) upsert(f *plumbv1.Fact, old *plumbv1.Fact) error {
 	} else if old == absent {
 		old = nil
 	}
-	if err := a.tx.PutFact(a.h.ID, withoutContent(f)); err != nil {
+	stored := withoutContent(f)
+	if old != nil && bytes.Equal(old.GetDigest(), f.GetDigest()) && proto.Equal(old, stored) {
+		// The very value stored, volatile attributes and all (a resync
+		// resends every fact of a bucket): nothing to write.
+		return nil
+	}
+	if err := a.tx.PutFact(a.h.ID, stored); err != nil {
 		return err
 	}
 	if old == nil {

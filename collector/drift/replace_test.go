@@ -206,3 +206,38 @@ func copyFile(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// A resync resends every fact of a bucket. One whose volatile attributes
+// changed (a touch) is stored afresh without drift; one that is exactly
+// the value stored is left as it is, also without drift.
+func TestReplaceBucketKeepsFreshVolatileAttributes(t *testing.T) {
+	r := newRig(t)
+	f := file("/etc/hosts", "a", 1)
+	b := keyOf(f).Bucket()
+	r.apply(upsert(f), checkpoint())
+	stored := func() *plumbv1.Fact {
+		var got *plumbv1.Fact
+		err := r.st.View(r.t.Context(), func(tx store.ReadTx) error {
+			var err error
+			got, err = tx.Fact(hostID, keyOf(f))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	touched := file("/etc/hosts", "a", 2)
+	for round, want := range []*plumbv1.Fact{touched, touched} {
+		evs, err := r.replace(b, []*plumbv1.Fact{want})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 0 {
+			t.Fatalf("round %d: %d events for a touch", round, len(evs))
+		}
+		if got := stored(); got.GetFile().GetMtimeUnixNano() != 2 {
+			t.Fatalf("round %d: stored mtime %d, want the resent 2", round, got.GetFile().GetMtimeUnixNano())
+		}
+	}
+}
