@@ -335,8 +335,9 @@ func bucketRun(jobs []*job) []*job {
 // snapshots, with one drift.ReplaceBuckets (the host's facts written in
 // key order across them), and fills in their results. It reports false,
 // having written nothing, when the run must be applied job by job
-// instead: a host without a record, a job refused, or a run that could
-// take the host near its fact quota (checked precisely job by job).
+// instead: a host without a record, or a run that could take the host
+// past its fact quota (the only refusal of a bucket snapshot; job by job
+// it is checked precisely, and counted once).
 func (c *committer) applyBuckets(tx store.Tx, run []*job, results []result) (bool, error) {
 	h, err := tx.Host(run[0].host)
 	if errors.Is(err, store.ErrNotFound) {
@@ -347,12 +348,11 @@ func (c *committer) applyBuckets(tx store.Tx, run []*job, results []result) (boo
 	var facts uint64
 	buckets := make([]drift.BucketFacts, len(run))
 	for i, j := range run {
-		if c.refuse(tx, h, j) != nil {
-			return false, nil
-		}
 		facts += uint64(len(j.bucket.facts))
 		buckets[i] = drift.BucketFacts{Bucket: j.bucket.bucket, Facts: j.bucket.facts}
 	}
+	// Within this, no job of the run could be refused (refuse's quota
+	// check passes at once for each).
 	if h.FactCount+facts > c.maxFacts {
 		return false, nil
 	}
