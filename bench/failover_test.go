@@ -99,8 +99,11 @@ func BenchmarkFailover(b *testing.B) {
 func restartCollector(b *testing.B, c *collector) *collector {
 	b.Helper()
 	args := c.cmd.Args[1:]
-	n := *c
-	n.proc = start(b, c.name, bin.collector, args...)
+	n := collector{
+		proc: start(b, c.name, bin.collector, args...),
+		addr: c.addr, metrics: c.metrics, data: c.data, query: c.query,
+		insecure: c.insecure, joinToken: c.joinToken, caPin: c.caPin,
+	}
 	waitFor(b, 20*time.Second, "collector to serve again", func() bool {
 		h := n.host("failover")
 		return h != nil

@@ -337,13 +337,19 @@ func bucketRun(jobs []*job) []*job {
 // having written nothing, when the run must be applied job by job
 // instead: a host without a record, or a run that could take the host
 // past its fact quota (the only refusal of a bucket snapshot; job by job
-// it is checked precisely, and counted once).
+// it is checked precisely, and counted once), or a stale stream's run
+// (the host's AppliedSeq moved: apply refuses each job with errMoved).
 func (c *committer) applyBuckets(tx store.Tx, run []*job, results []result) (bool, error) {
 	h, err := tx.Host(run[0].host)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
 		return false, err
+	}
+	for _, j := range run {
+		if j.checked && h.AppliedSeq != j.expect {
+			return false, nil
+		}
 	}
 	var facts uint64
 	buckets := make([]drift.BucketFacts, len(run))
