@@ -238,6 +238,13 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 		// make the agent resync everything it had acknowledged.
 		h.AppliedSeq = min(j.hello.GetLastAckedSeq(), maxAdoptedSeq)
 	}
+	if p, ok := tx.(store.Prefetcher); ok && j.kind == jobDeltas {
+		// A SQL store reads the batch's rows in a few round trips rather
+		// than several per delta.
+		if err := p.Prefetch(h.ID, deltaKeys(j.deltas)); err != nil {
+			return result{}, err
+		}
+	}
 	// A refusal writes nothing for this job and fails no other job of
 	// the group: it is the job's result, not the transaction's error.
 	if err := c.refuse(tx, h, j); err != nil {
@@ -383,4 +390,15 @@ func (c *committer) applyBuckets(tx store.Tx, run []*job, results []result) (boo
 // auth for an enrolled host that had not streamed yet).
 func neverStreamed(h *store.Host) bool {
 	return h.LastSeen == 0 && h.AppliedSeq == 0 && h.FactCount == 0 && !h.HasBaseline
+}
+
+// deltaKeys are the keys of the facts the deltas upsert or delete.
+func deltaKeys(ds []*plumbv1.Delta) []fact.Key {
+	keys := make([]fact.Key, 0, len(ds))
+	for _, d := range ds {
+		if f := d.GetFact(); f != nil {
+			keys = append(keys, fact.KeyOf(f))
+		}
+	}
+	return keys
 }

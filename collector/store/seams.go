@@ -5,6 +5,8 @@ import (
 	"time"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
 // Pruner is a Store that bounds its history: Prune deletes drift events
@@ -44,4 +46,14 @@ type ImportTx interface {
 // groups no host names any more).
 type GroupLister interface {
 	GroupNames(fn func(group string) error) error
+}
+
+// Prefetcher is a Tx that can read many of a host's rows in one go before
+// they are asked for one at a time (a SQL backend pays a round trip per
+// read; bbolt does not implement it). Prefetch loads the host's current
+// facts, baselines and drift items of keys; later reads in the same
+// transaction of those keys are answered from memory. It changes no
+// result, only its cost.
+type Prefetcher interface {
+	Prefetch(host string, keys []fact.Key) error
 }

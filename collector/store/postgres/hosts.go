@@ -88,10 +88,23 @@ func notFound(host string, tb table, k fact.Key) func() error {
 
 // get decodes the value of k in the host's table into m.
 func (t *pgTx) get(host string, tb table, k fact.Key, m proto.Message) error {
-	var v []byte
-	if err := t.one(notFound(host, tb, k), `SELECT v FROM `+tb.name+` WHERE host = $1 AND k = $2`,
-		[]any{[]byte(host), k.Encode()}, &v); err != nil {
-		return err
+	key := k.Encode()
+	v, known, err := t.pointRead(tb.name, host, key)
+	if err != nil {
+		return fmt.Errorf("read host %q %s %s: %w", host, tb.what, k, err)
+	}
+	if !known {
+		// Queued writes do not touch this row (they would be known), so
+		// the read need not wait for them.
+		err := t.tx.QueryRow(t.ctx, `SELECT v FROM `+tb.name+` WHERE host = $1 AND k = $2`, []byte(host), key).Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			v = nil
+		} else if err != nil {
+			return fmt.Errorf("read host %q %s %s: %w", host, tb.what, k, err)
+		}
+	}
+	if v == nil {
+		return notFound(host, tb, k)()
 	}
 	if err := proto.Unmarshal(v, m); err != nil {
 		return fmt.Errorf("decode host %q %s %s: %w", host, tb.what, k, err)
@@ -170,15 +183,16 @@ func (t *pgTx) put(host string, tb table, k fact.Key, m proto.Message, cols stri
 	if err != nil {
 		return fmt.Errorf("encode host %q %s %s: %w", host, tb.what, k, err)
 	}
-	args := append([]any{[]byte(host), k.Encode(), v}, vals...)
-	colList, params, sets := "host, k, v", "$1, $2, $3", "v = EXCLUDED.v"
-	for i, c := range splitCols(cols) {
-		colList += ", " + c
-		params += fmt.Sprintf(", $%d", i+4)
-		sets += ", " + c + " = EXCLUDED." + c
+	if err := t.mustWrite("put"); err != nil {
+		return err
 	}
-	return t.exec(fmt.Sprintf("put host %q %s %s", host, tb.what, k),
-		`INSERT INTO `+tb.name+` (`+colList+`) VALUES (`+params+`) ON CONFLICT (host, k) DO UPDATE SET `+sets, args...)
+	enc := k.Encode()
+	t.wrote(tb.name, host, enc, v)
+	t.queueRow(tb.name, host, enc, &pendingRow{cols: cols, args: append([]any{[]byte(host), enc, v}, vals...)})
+	if len(t.rowOrder) >= maxPendingRows {
+		return t.flush()
+	}
+	return nil
 }
 
 func splitCols(cols string) []string {
@@ -197,8 +211,16 @@ func splitCols(cols string) []string {
 }
 
 func (t *pgTx) del(host string, tb table, k fact.Key) error {
-	return t.exec(fmt.Sprintf("delete host %q %s %s", host, tb.what, k),
-		`DELETE FROM `+tb.name+` WHERE host = $1 AND k = $2`, []byte(host), k.Encode())
+	if err := t.mustWrite("delete"); err != nil {
+		return err
+	}
+	enc := k.Encode()
+	t.wrote(tb.name, host, enc, nil)
+	t.queueRow(tb.name, host, enc, &pendingRow{del: true, args: []any{[]byte(host), enc}})
+	if len(t.rowOrder) >= maxPendingRows {
+		return t.flush()
+	}
+	return nil
 }
 
 func decodeFact(host, what string, v []byte) (*plumbv1.Fact, error) {

@@ -32,6 +32,16 @@
 // View is a READ ONLY, REPEATABLE READ transaction: a consistent snapshot
 // that never waits for the writer.
 //
+// Round trips are what a SQL store pays for, so an Update holds its writes
+// and sends them pipelined, as multi-row statements, when it next needs
+// the database for a query (or at commit); a write's error can therefore
+// surface from a later call or from Update itself, which then fails whole.
+// Point reads of a host's facts, baselines and drift items are answered
+// from the transaction's own writes, from rows read ahead (Prefetch: the
+// ingest committer names a batch's keys), or from knowing that the host
+// had no rows at all, before the database is asked. All of that is sound
+// because the writer lock keeps every other writer out until commit.
+//
 // Iterations read in pages of pageSize rows (keyset paging on the key
 // columns) and call back between pages, so a callback may read through
 // the same transaction and memory stays bounded.
@@ -194,7 +204,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := fn(t); err != nil {
 		return err
 	}
-	if err := t.saveCounters(); err != nil {
+	if err := t.finish(); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -65,6 +65,7 @@ func TestSameAsBolt(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, uint64(round)))
 		ops := genOps(rng, hosts, keys, kinds, round)
 		for name, s := range map[string]store.Store{"bolt": bolt, "postgres": pg} {
+			inTx = inTxLog[name]
 			if err := s.Update(ctx, func(tx store.Tx) error {
 				for _, op := range ops {
 					if err := op(tx); err != nil {
@@ -76,6 +77,14 @@ func TestSameAsBolt(t *testing.T) {
 				t.Fatalf("%s: round %d: %v", name, round, err)
 			}
 		}
+	}
+	// Reads inside the Updates, after writes of the same transaction (and
+	// after Prefetch, which only PostgreSQL offers), saw the same.
+	if diff := cmp.Diff(*inTxLog["bolt"], *inTxLog["postgres"]); diff != "" {
+		t.Errorf("seed %d: reads inside Updates differ (-bolt +postgres):\n%s", seed, diff)
+	}
+	if len(*inTxLog["bolt"]) < 20 {
+		t.Errorf("only %d reads inside Updates", len(*inTxLog["bolt"]))
 	}
 	pos := rand.New(rand.NewPCG(seed, 99))
 	var positions []*store.DriftPos
@@ -113,6 +122,13 @@ func TestSameAsBolt(t *testing.T) {
 	}
 }
 
+// inTx is where reads inside an Update log what they saw, one log per
+// backend.
+var (
+	inTx    *[]string
+	inTxLog = map[string]*[]string{"bolt": {}, "postgres": {}}
+)
+
 func genOps(rng *rand.Rand, hosts, keys []string, kinds []plumbv1.FactKind, round int) []func(store.Tx) error {
 	pick := func(s []string) string { return s[rng.IntN(len(s))] }
 	key := func() fact.Key { return fact.Key{Kind: kinds[rng.IntN(len(kinds))], ID: pick(keys)} }
@@ -120,7 +136,28 @@ func genOps(rng *rand.Rand, hosts, keys []string, kinds []plumbv1.FactKind, roun
 	for i := 0; i < 60; i++ {
 		h, k, v := pick(hosts), key(), fmt.Sprintf("v%d", rng.IntN(5))
 		f := mkFact(k.Kind, k.ID, v)
-		switch rng.IntN(16) {
+		switch rng.IntN(18) {
+		case 16:
+			var ks []fact.Key
+			for range 5 {
+				ks = append(ks, key())
+			}
+			ops = append(ops, func(tx store.Tx) error {
+				if p, ok := tx.(store.Prefetcher); ok {
+					return p.Prefetch(h, ks)
+				}
+				return nil
+			})
+		case 17:
+			ops = append(ops, func(tx store.Tx) error {
+				f, err := tx.Fact(h, k)
+				b, err2 := tx.Baseline(h, k)
+				d, err3 := tx.Drift(h, k)
+				*inTx = append(*inTx, fmt.Sprintf("%q %s: fact %x %v; baseline %x %v; drift %s %v", h, k,
+					f.GetDigest(), errors.Is(err, store.ErrNotFound), b.GetDigest(), errors.Is(err2, store.ErrNotFound),
+					d.GetId(), errors.Is(err3, store.ErrNotFound)))
+				return nil
+			})
 		case 0:
 			hst := &store.Host{ID: h, AppliedSeq: rng.Uint64N(1000), Labels: map[string]string{"group": pick([]string{"g1", "g2"})}}
 			hst.Digest.Add(k, f.GetDigest())

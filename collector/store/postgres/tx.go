@@ -26,7 +26,35 @@ type pgTx struct {
 	// and advanced by this transaction; saved before commit if changed.
 	eventSeq, auditSeq  uint64
 	loadedEv, loadedAud uint64
+
+	// Writes are sent in pipelined batches (one round trip for many)
+	// rather than one at a time: queued holds those not sent yet. Every
+	// query but a point read flushes them first. A point read of the
+	// per-host tables answers from written (this transaction's own
+	// latest value of each key it wrote) when it can, and from nothing at
+	// all when the host had no rows in that table at its first read
+	// (empty): a new host's first snapshot then costs no reads.
+	queued  *pgx.Batch
+	written map[rowKey]*[]byte // nil value: deleted
+	empty   map[hostTable]bool // the host's rows in the table are all in written
+	// fetched holds rows read ahead by Prefetch (nil value: absent); what
+	// written says of a row comes first.
+	fetched map[rowKey]*[]byte
+	// rows_ are the per-host tables' writes not sent yet, in rowOrder
+	// (see rowbatch.go).
+	rows_    map[rowKey]*pendingRow
+	rowOrder []rowKey
 }
+
+// rowKey names one row of a per-host table; hostTable one host's part of
+// such a table.
+type (
+	rowKey    struct{ table, host, k string }
+	hostTable struct{ table, host string }
+)
+
+// maxQueued bounds the writes one batch carries.
+const maxQueued = 1000
 
 var (
 	_ store.Tx          = (*pgTx)(nil)
@@ -49,15 +77,99 @@ func (t *pgTx) lockWriter() error {
 	return nil
 }
 
-func (t *pgTx) saveCounters() error {
-	if t.eventSeq == t.loadedEv && t.auditSeq == t.loadedAud {
+// finish saves the counters if changed and sends the last writes, before
+// commit.
+func (t *pgTx) finish() error {
+	if t.eventSeq != t.loadedEv || t.auditSeq != t.loadedAud {
+		if err := t.exec("save sequences", `UPDATE plumb_writer SET event_seq = $1, audit_seq = $2 WHERE id = 1`,
+			int64(t.eventSeq), int64(t.auditSeq)); err != nil {
+			return err
+		}
+	}
+	return t.flush()
+}
+
+// flush sends the queued writes in one round trip and checks each.
+func (t *pgTx) flush() error {
+	t.queueRowStatements()
+	if t.queued == nil || t.queued.Len() == 0 {
 		return nil
 	}
-	if _, err := t.tx.Exec(t.ctx, `UPDATE plumb_writer SET event_seq = $1, audit_seq = $2 WHERE id = 1`,
-		int64(t.eventSeq), int64(t.auditSeq)); err != nil {
-		return fmt.Errorf("save sequences: %w", err)
+	b := t.queued
+	t.queued = nil
+	br := t.tx.SendBatch(t.ctx, b)
+	var first error
+	for _, q := range b.QueuedQueries {
+		if _, err := br.Exec(); err != nil && first == nil {
+			first = fmt.Errorf("%s: %w", q.SQL[:min(len(q.SQL), 60)], err)
+		}
+	}
+	if err := br.Close(); err != nil && first == nil {
+		first = err
+	}
+	if first != nil {
+		return fmt.Errorf("write: %w", first)
 	}
 	return nil
+}
+
+// wrote records this transaction's latest value of a per-host row (nil:
+// deleted).
+func (t *pgTx) wrote(table, host string, k []byte, v []byte) {
+	if t.written == nil {
+		t.written = make(map[rowKey]*[]byte)
+	}
+	key := rowKey{table, host, string(k)}
+	if v == nil {
+		t.written[key] = nil
+		return
+	}
+	t.written[key] = &v
+}
+
+// pointRead answers a read of one per-host row without the database
+// when this transaction knows it: found reports whether it did, v is nil
+// for a missing row.
+func (t *pgTx) pointRead(table, host string, k []byte) (v []byte, found bool, err error) {
+	if !t.write {
+		return nil, false, nil
+	}
+	if p, ok := t.written[rowKey{table, host, string(k)}]; ok {
+		if p == nil {
+			return nil, true, nil
+		}
+		return *p, true, nil
+	}
+	if p, ok := t.fetched[rowKey{table, host, string(k)}]; ok {
+		if p == nil {
+			return nil, true, nil
+		}
+		return *p, true, nil
+	}
+	ht := hostTable{table, host}
+	known, ok := t.empty[ht]
+	if !ok {
+		// The first read of this host's part of the table in this
+		// transaction: are there rows besides those it wrote?
+		if err := t.flush(); err != nil {
+			return nil, false, err
+		}
+		var n int64
+		if err := t.tx.QueryRow(t.ctx, `SELECT count(*) FROM (SELECT 1 FROM `+table+` WHERE host = $1 LIMIT 1) AS one`, []byte(host)).Scan(&n); err != nil {
+			return nil, false, err
+		}
+		// No rows: every row this host gets in the table from here on is
+		// one this transaction writes, and so in written.
+		known = n == 0
+		if t.empty == nil {
+			t.empty = make(map[hostTable]bool)
+		}
+		t.empty[ht] = known
+	}
+	if known {
+		return nil, true, nil
+	}
+	return nil, false, nil
 }
 
 // nextSeq advances a counter, refusing to pass what BIGINT holds.
@@ -76,18 +188,27 @@ func (t *pgTx) mustWrite(what string) error {
 	return nil
 }
 
+// exec queues a write; its error, if any, comes from the next flush (at
+// the latest, before commit: the Update then fails whole).
 func (t *pgTx) exec(what, sql string, args ...any) error {
 	if err := t.mustWrite(what); err != nil {
 		return err
 	}
-	if _, err := t.tx.Exec(t.ctx, sql, args...); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+	if t.queued == nil {
+		t.queued = newBatch()
+	}
+	t.queued.Queue(sql, args...)
+	if t.queued.Len() >= maxQueued {
+		return t.flush()
 	}
 	return nil
 }
 
 // one reads a single row into dest; a missing row is notFound.
 func (t *pgTx) one(notFound func() error, sql string, args []any, dest ...any) error {
+	if err := t.flush(); err != nil {
+		return err
+	}
 	err := t.tx.QueryRow(t.ctx, sql, args...).Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return notFound()
@@ -98,6 +219,9 @@ func (t *pgTx) one(notFound func() error, sql string, args []any, dest ...any) e
 // rows runs a query and calls scan for each row while the rows are open;
 // scan must not use the transaction.
 func (t *pgTx) rows(sql string, args []any, scan func(pgx.Rows) error) error {
+	if err := t.flush(); err != nil {
+		return err
+	}
 	rs, err := t.tx.Query(t.ctx, sql, args...)
 	if err != nil {
 		return err
@@ -143,3 +267,5 @@ func u64(v int64, what string) (uint64, error) {
 
 // limit is pageSize in SQL.
 var limit = strconv.Itoa(pageSize)
+
+func newBatch() *pgx.Batch { return &pgx.Batch{} }
