@@ -87,8 +87,10 @@ func runMigrate(cmd *cobra.Command, dir, dsn string, lockWait, connectTimeout ti
 	fmt.Fprintf(out, "copying %s to %s\n", path, dst.DSN())
 	start := time.Now()
 	res, err := storecopy.Copy(ctx, src, dst, secrets)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+	if errors.Is(err, storecopy.ErrTargetNotEmpty) {
+		return fmt.Errorf("migrate: %w (migrate copies into an empty database only)", err)
+	} else if err != nil {
+		return fmt.Errorf("migrate: %w; the target may hold part of the copy: drop and create the database again before retrying", err)
 	}
 	printResult(out, res, len(secrets))
 	if len(res.Differences) > 0 {
