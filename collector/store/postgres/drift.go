@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -119,6 +120,9 @@ func (t *pgTx) allDrift(kind plumbv1.FactKind, after *store.DriftPos, extra stri
 			return err
 		}
 		return fn(item)
+	}, func(a, b *driftRow) bool {
+		c := bytes.Compare(a.host, b.host)
+		return c < 0 || c == 0 && bytes.Compare(a.k, b.k) < 0
 	})
 }
 

@@ -40,11 +40,15 @@ func (t *pgTx) EventsAfter(after uint64, limit int) ([]*plumbv1.DriftEvent, erro
 		return nil, nil
 	}
 	var out []*plumbv1.DriftEvent
+	prev := int64(after)
 	err := t.rows(`SELECT seq, v FROM plumb_events WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{int64(after), int64(limit)},
 		func(r pgx.Rows) error {
 			var seq int64
 			var v []byte
 			if err := r.Scan(&seq, &v); err != nil {
+				return err
+			}
+			if err := checkNext(seq, &prev, len(out), limit); err != nil {
 				return err
 			}
 			ev := &plumbv1.DriftEvent{}
@@ -132,4 +136,17 @@ func (t *pgTx) SetCursor(name string, seq uint64) error {
 
 func (t *pgTx) DeleteCursor(name string) error {
 	return t.exec(fmt.Sprintf("delete cursor %q", name), `DELETE FROM plumb_cursors WHERE name = $1`, []byte(name))
+}
+
+// checkNext checks a log row read in seq order: above the previous (or
+// the starting point), and no more rows than asked for.
+func checkNext(seq int64, prev *int64, have, limit int) error {
+	if seq <= *prev {
+		return fmt.Errorf("the database returned seq %d after %d", seq, *prev)
+	}
+	if have >= limit {
+		return fmt.Errorf("the database returned more than %d rows", limit)
+	}
+	*prev = seq
+	return nil
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -80,7 +81,7 @@ func (t *pgTx) GroupBaselineFacts(group string, fn func(*plumbv1.Fact) error) er
 			return fmt.Errorf("decode group %q baseline fact: %w", group, err)
 		}
 		return fn(f)
-	})
+	}, byK)
 }
 
 func (t *pgTx) PutGroupBaselineFact(group string, f *plumbv1.Fact) error {
@@ -165,7 +166,7 @@ func (t *pgTx) GroupExceptions(group string, fn func(*store.GroupException) erro
 			return err
 		}
 		return fn(ex)
-	})
+	}, func(a, b *exceptionRow) bool { return bytes.Compare(a.ek, b.ek) < 0 })
 }
 
 func (t *pgTx) PutGroupException(e *store.GroupException) error {

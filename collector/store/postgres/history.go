@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -41,11 +42,15 @@ func (t *pgTx) AuditAfter(after uint64, limit int) ([]*store.AuditRecord, error)
 		return nil, nil
 	}
 	var out []*store.AuditRecord
+	prev := int64(after)
 	err := t.rows(`SELECT seq, v FROM plumb_audit WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{int64(after), int64(limit)},
 		func(rs pgx.Rows) error {
 			var seq int64
 			var v []byte
 			if err := rs.Scan(&seq, &v); err != nil {
+				return err
+			}
+			if err := checkNext(seq, &prev, len(out), limit); err != nil {
 				return err
 			}
 			r := &store.AuditRecord{}
@@ -117,5 +122,5 @@ func (t *pgTx) FactChanges(host string, after int64, fn func(*store.FactChange) 
 			}
 		}
 		return fn(ch)
-	})
+	}, func(a, b *historyRow) bool { return a.at < b.at || a.at == b.at && bytes.Compare(a.k, b.k) < 0 })
 }

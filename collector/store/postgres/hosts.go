@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -53,7 +54,7 @@ func (t *pgTx) HostsAfter(after string, fn func(*store.Host) error) error {
 			return err
 		}
 		return fn(host)
-	})
+	}, func(a, b *hostRow) bool { return bytes.Compare(a.id, b.id) < 0 })
 }
 
 func (t *pgTx) PutHost(h *store.Host) error {
@@ -156,7 +157,7 @@ func (t *pgTx) scanAfter(host string, tb table, kind plumbv1.FactKind, after *fa
 			return nil, fmt.Errorf("read host %q %s: %w", host, tb.what, err)
 		}
 		return out, nil
-	}, func(e kv) error { return fn(e.v) })
+	}, func(e kv) error { return fn(e.v) }, byK)
 }
 
 // kindRange bounds the encoded keys of one kind: [lo, hi), hi nil for the

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -96,7 +97,12 @@ func (t *pgTx) recordsAfter(kind string, after []byte, desc bool, fn func(id, v 
 			return nil, fmt.Errorf("list %s: %w", kind, err)
 		}
 		return out, nil
-	}, func(e kv) error { return fn(e.k, e.v) })
+	}, func(e kv) error { return fn(e.k, e.v) }, func(a, b *kv) bool {
+		if desc {
+			return bytes.Compare(a.k, b.k) > 0
+		}
+		return bytes.Compare(a.k, b.k) < 0
+	})
 }
 
 func forRecords[T any](t *pgTx, kind string, after string, fn func(*T) error) error {

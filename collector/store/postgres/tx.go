@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -237,13 +238,25 @@ func (t *pgTx) rows(sql string, args []any, scan func(pgx.Rows) error) error {
 
 // pages runs a keyset-paged iteration: fetch reads up to pageSize items
 // after last (nil: from the start); fn is called for each item after the
-// page's rows are closed, so fn may use the transaction.
-func pages[T any](fetch func(last *T) ([]T, error), fn func(T) error) error {
+// page's rows are closed, so fn may use the transaction. before tells the
+// iteration's order: rows that do not come strictly after the previous
+// one are an error, so a misbehaving database cannot make the paging
+// loop for ever.
+func pages[T any](fetch func(last *T) ([]T, error), fn func(T) error, before func(a, b *T) bool) error {
 	var last *T
 	for {
 		items, err := fetch(last)
 		if err != nil {
 			return err
+		}
+		if len(items) > pageSize {
+			return errors.New("the database returned more rows than asked for")
+		}
+		for i := range items {
+			if last != nil && !before(last, &items[i]) {
+				return errors.New("the database returned rows out of order")
+			}
+			last = &items[i]
 		}
 		for _, it := range items {
 			if err := fn(it); err != nil {
@@ -253,9 +266,11 @@ func pages[T any](fetch func(last *T) ([]T, error), fn func(T) error) error {
 		if len(items) < pageSize {
 			return nil
 		}
-		last = &items[len(items)-1]
 	}
 }
+
+// byK orders rows by their key column.
+func byK(a, b *kv) bool { return bytes.Compare(a.k, b.k) < 0 }
 
 // u64 checks a BIGINT read from the database for use as a uint64.
 func u64(v int64, what string) (uint64, error) {
