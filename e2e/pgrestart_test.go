@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +63,31 @@ func TestPostgresRestart(t *testing.T) {
 	})
 	if got := ready(); got != http.StatusOK {
 		t.Errorf("/readyz %d after the restart, want 200", got)
+	}
+}
+
+// TestPostgresUnreachableAtStart: a collector whose database does not
+// answer retries for --store-connect-timeout, logging each failure, then
+// exits with a clear error; the DSN's password shows nowhere.
+func TestPostgresUnreachableAtStart(t *testing.T) {
+	ln := freeAddr(t) // nothing listens there
+	dsn := "postgres://plumb:pw-secret-123@" + ln + "/plumb?sslmode=disable"
+	cmd := exec.Command(bin.collector, "--insecure", "--listen", freeAddr(t), "--data", t.TempDir(),
+		"--store-dsn", dsn, "--store-connect-timeout", "3s")
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("the collector started without its database:\n%s", out)
+	}
+	if took < 2*time.Second || took > 60*time.Second {
+		t.Errorf("gave up after %v, want about the 3s connect timeout", took)
+	}
+	s := string(out)
+	if strings.Count(s, "database not ready") < 2 || !strings.Contains(s, "unreachable") {
+		t.Errorf("want each failure logged and a clear final error:\n%s", s)
+	}
+	if strings.Contains(s, "pw-secret-123") {
+		t.Errorf("the password shows in the output:\n%s", s)
 	}
 }
