@@ -80,6 +80,11 @@ import (
 // DefaultConnectTimeout is how long Open retries an unreachable database.
 const DefaultConnectTimeout = time.Minute
 
+// DefaultMaxConns bounds the pool: one writer at a time, and reads
+// (queries, watchers, notifiers) beside it. pgxpool's own default (the
+// CPU count, at least 4) is small for a collector answering many readers.
+const DefaultMaxConns = 16
+
 // Options tune the PostgreSQL backend. The zero value is usable.
 type Options struct {
 	// EventRetention bounds the history, as store.Options.EventRetention.
@@ -88,8 +93,8 @@ type Options struct {
 	// answer (with backoff, logging each failure) before giving up.
 	// Default DefaultConnectTimeout.
 	ConnectTimeout time.Duration
-	// MaxConns bounds the connection pool. Default: pgxpool's (4 or the
-	// CPU count), unless the DSN sets pool_max_conns.
+	// MaxConns bounds the connection pool. Default DefaultMaxConns,
+	// unless the DSN sets pool_max_conns.
 	MaxConns int32
 	// Logger receives connection and migration logs. Default: discard.
 	Logger *slog.Logger
@@ -141,8 +146,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// pgx's message quotes the DSN; ours names it redacted.
 		return nil, fmt.Errorf("store DSN %s: not a valid PostgreSQL connection string", red)
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(dsn, "pool_max_conns"):
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if cfg.ConnConfig.ConnectTimeout <= 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
