@@ -151,7 +151,8 @@ func (c *Cluster) startServer() error {
 }
 
 // Stop stops the server (fast shutdown: sessions are cut) and keeps its
-// data, for fault tests; Restart brings it back on the same port.
+// data, for fault tests; Start (or Restart) brings it back on the same
+// port.
 func (c *Cluster) Stop(t testing.TB) {
 	t.Helper()
 	if err := c.stop(); err != nil {
@@ -173,8 +174,12 @@ func (c *Cluster) stop() error {
 	return nil
 }
 
-// Restart starts a stopped server again.
-func (c *Cluster) Restart(t testing.TB) {
+// Restart starts a stopped server again; it is Start.
+func (c *Cluster) Restart(t testing.TB) { t.Helper(); c.Start(t) }
+
+// Start starts a stopped server again, on the same port and data; a
+// running one is left alone.
+func (c *Cluster) Start(t testing.TB) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
