@@ -188,6 +188,10 @@ func startCollectorAt(t *testing.T, addr, data string, hookURL string, extra ...
 			args = append(args, "--webhook-group", "group_wait=300ms", "--webhook-group", "group_interval=500ms")
 		}
 	}
+	if os.Getenv("PLUMB_E2E_STORE") == "postgres" && !slices.Contains(extra, "--store-dsn") {
+		// The whole suite on PostgreSQL: one database per data directory.
+		args = append(args, "--store-dsn", postgresFor(t, data))
+	}
 	useCollector(addr, data, slices.Contains(extra, "--insecure"), addr)
 	c := &collector{proc: start(t, "collector", bin.collector, append(args, extra...)...), addr: addr, data: data}
 	waitFor(t, 10*time.Second, "collector to serve", func() bool {
