@@ -20,6 +20,7 @@ import (
 // resync), the drift items and the history are the same, the collector's
 // facts equal the files on disk, and new changes flow.
 func TestMigrateBoltToPostgres(t *testing.T) {
+	t.Setenv("PLUMB_E2E_STORE", "") // the source collector is on bbolt whatever the suite's store
 	pg := pgtest.Start(t)
 	dsn := pg.NewDatabase(t)
 	const host = "mig-1"
