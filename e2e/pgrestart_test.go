@@ -80,8 +80,8 @@ func TestPostgresUnreachableAtStart(t *testing.T) {
 	if err == nil {
 		t.Fatalf("the collector started without its database:\n%s", out)
 	}
-	if took < 2*time.Second || took > 60*time.Second {
-		t.Errorf("gave up after %v, want about the 3s connect timeout", took)
+	if took < 3*time.Second {
+		t.Errorf("gave up after %v, before the 3s connect timeout", took)
 	}
 	s := string(out)
 	if strings.Count(s, "database not ready") < 2 || !strings.Contains(s, "unreachable") {

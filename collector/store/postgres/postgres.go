@@ -160,10 +160,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store %s: %s", red, scrub(err, dsn))
 	}
 	s := &Store{pool: pool, opts: opts, logger: opts.Logger, dsn: red}
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 250 * time.Millisecond
-	b.MaxInterval = 5 * time.Second
+	exp := backoff.NewExponentialBackOff()
+	exp.InitialInterval = 250 * time.Millisecond
+	exp.MaxInterval = 5 * time.Second
 	start := time.Now()
+	b := &untilBackOff{BackOff: exp, deadline: start.Add(opts.ConnectTimeout)}
 	attempt := 0
 	_, err = backoff.Retry(ctx, func() (struct{}, error) {
 		attempt++
@@ -176,7 +177,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			return struct{}{}, err
 		}
 		return struct{}{}, backoff.Permanent(err) // nil: done
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(opts.ConnectTimeout))
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
 	if err != nil {
 		pool.Close()
 		if errors.Is(err, ErrSchemaTooNew) {
@@ -188,6 +189,21 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store %s: database unreachable or failing for %s: %s", red, time.Since(start).Round(time.Second), scrub(err, dsn))
 	}
 	return s, nil
+}
+
+// untilBackOff retries until deadline, its last wait cut short to end
+// there, so that a database is tried for the whole connect timeout.
+type untilBackOff struct {
+	backoff.BackOff
+	deadline time.Time
+}
+
+func (b *untilBackOff) NextBackOff() time.Duration {
+	left := time.Until(b.deadline)
+	if left <= 0 {
+		return backoff.Stop
+	}
+	return min(b.BackOff.NextBackOff(), left)
 }
 
 // DSN is the database's address with its password masked.

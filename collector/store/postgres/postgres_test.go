@@ -438,8 +438,8 @@ func TestUnreachablePasswordNeverShown(t *testing.T) {
 	if err == nil {
 		t.Fatal("Open on a closed port succeeded")
 	}
-	if el := time.Since(start); el < time.Second {
-		t.Errorf("gave up after %v, want about the 2s connect timeout", el)
+	if el := time.Since(start); el < 2*time.Second {
+		t.Errorf("gave up after %v, before the 2s connect timeout", el)
 	}
 	if n := strings.Count(logs.String(), "database not ready"); n < 2 {
 		t.Errorf("%d failures logged, want each of several attempts:\n%s", n, logs.String())
