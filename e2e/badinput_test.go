@@ -76,7 +76,7 @@ func TestCollectorRefusesForeignDatabase(t *testing.T) {
 }
 
 func TestCollectorRefusesSecondInstanceOnSameData(t *testing.T) {
-	t.Setenv("PLUMB_E2E_STORE", "") // about the bbolt file in the data directory
+	keepBolt(t) // about the bbolt file in the data directory
 	data := t.TempDir()
 	startCollector(t, data, "")
 	code, out := runExit(t, bin.collector, "--insecure", "--listen", freeAddr(t), "--data", data)

@@ -124,7 +124,7 @@ func TestFaultChangesWhileAgentStopped(t *testing.T) {
 }
 
 func TestFaultCollectorRestoredFromOlderCopy(t *testing.T) {
-	t.Setenv("PLUMB_E2E_STORE", "") // about the bbolt file in the data directory
+	keepBolt(t) // about the bbolt file in the data directory
 	t.Parallel()
 	r := newRig(t, "restored", rigOptions{})
 	r.tree.burst(0, 2, roundPause).wait(t)
@@ -204,7 +204,7 @@ func TestFaultAgentDiskFull(t *testing.T) {
 }
 
 func TestFaultCollectorDiskFull(t *testing.T) {
-	t.Setenv("PLUMB_E2E_STORE", "") // about the bbolt file in the data directory
+	keepBolt(t) // about the bbolt file in the data directory
 	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "collector-data")

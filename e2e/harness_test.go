@@ -175,6 +175,29 @@ func startCollector(t *testing.T, data string, hookURL string, extra ...string) 
 	return startCollectorAt(t, freeAddr(t), data, hookURL, extra...)
 }
 
+// boltTests are the tests (by name) whose collectors stay on bbolt under
+// PLUMB_E2E_STORE=postgres: they are about the bbolt file itself. A mark,
+// not t.Setenv, which a parallel test may not call.
+var boltTests sync.Map
+
+// keepBolt keeps t's collectors (and its subtests') on bbolt.
+func keepBolt(t *testing.T) { boltTests.Store(t.Name(), true) }
+
+// boltKept reports whether t or a test it runs under called keepBolt.
+func boltKept(t *testing.T) bool {
+	name := t.Name()
+	for {
+		if _, ok := boltTests.Load(name); ok {
+			return true
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			return false
+		}
+		name = name[:i]
+	}
+}
+
 // startCollectorAt starts a collector listening on addr: a restart on the
 // address its agents already use.
 func startCollectorAt(t *testing.T, addr, data string, hookURL string, extra ...string) *collector {
@@ -188,7 +211,7 @@ func startCollectorAt(t *testing.T, addr, data string, hookURL string, extra ...
 			args = append(args, "--webhook-group", "group_wait=300ms", "--webhook-group", "group_interval=500ms")
 		}
 	}
-	if os.Getenv("PLUMB_E2E_STORE") == "postgres" && !slices.Contains(extra, "--store-dsn") {
+	if os.Getenv("PLUMB_E2E_STORE") == "postgres" && !slices.Contains(extra, "--store-dsn") && !boltKept(t) {
 		// The whole suite on PostgreSQL: one database per data directory.
 		args = append(args, "--store-dsn", postgresFor(t, data))
 	}
