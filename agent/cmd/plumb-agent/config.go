@@ -15,6 +15,7 @@ import (
 	"github.com/plumb-dev/plumb/agent/state"
 	"github.com/plumb-dev/plumb/agent/stream"
 	"github.com/plumb-dev/plumb/pkg/pki"
+	"github.com/plumb-dev/plumb/pkg/pprofserver"
 )
 
 // Config is the agent's whole configuration: defaults from NewConfig,
@@ -35,9 +36,12 @@ type Config struct {
 	HostRoot      string            `koanf:"host_root"`
 	Labels        map[string]string `koanf:"labels"`
 	MetricsListen string            `koanf:"metrics_listen"`
-	LogLevel      string            `koanf:"log_level"`
-	LogFormat     string            `koanf:"log_format"`
-	SpoolLimitMiB int64             `koanf:"spool_limit_mib"`
+	// PprofListen serves /debug/pprof on a loopback address; empty
+	// (the default) is off.
+	PprofListen   string `koanf:"pprof_listen"`
+	LogLevel      string `koanf:"log_level"`
+	LogFormat     string `koanf:"log_format"`
+	SpoolLimitMiB int64  `koanf:"spool_limit_mib"`
 	// ReconnectMax caps the delay between attempts to reach the
 	// collector (jittered exponential backoff from 200ms).
 	ReconnectMax time.Duration `koanf:"reconnect_max"`
@@ -79,6 +83,7 @@ var flagKeys = map[string]string{
 	"host-id":         "host_id",
 	"host-root":       "host_root",
 	"metrics-listen":  "metrics_listen",
+	"pprof-listen":    "pprof_listen",
 	"log-level":       "log_level",
 	"log-format":      "log_format",
 	"spool-limit-mib": "spool_limit_mib",
@@ -100,6 +105,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&c.only, "sources", nil, "run only these sources (comma-separated: "+strings.Join(source.Names(), ", ")+")")
 	fs.StringArrayVar(&c.labelKV, "label", nil, "host label key=value (repeatable)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (empty: off)")
+	fs.StringVar(&c.PprofListen, "pprof-listen", c.PprofListen, "loopback address for Go's /debug/pprof profiles (empty: off)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Int64Var(&c.SpoolLimitMiB, "spool-limit-mib", c.SpoolLimitMiB, "bound on unacknowledged deltas kept on disk, MiB")
@@ -126,6 +132,11 @@ func (c *Config) Validate() (map[string]source.Options, error) {
 	if c.CAPin != "" {
 		if _, err := pki.ParsePin(c.CAPin); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if c.PprofListen != "" {
+		if err := pprofserver.CheckAddr(c.PprofListen); err != nil {
+			errs = append(errs, fmt.Errorf("pprof_listen: %w", err))
 		}
 	}
 	if c.StateDir == "" {

@@ -79,6 +79,8 @@ func TestValidateErrors(t *testing.T) {
 		{[]string{"--insecure", "--collector", "a:99999"}, "want a number from 1 to 65535"},
 		{[]string{"--insecure", "--collector", "a b:1"}, "not an IP address or a DNS name"},
 		{[]string{"--insecure", "--collector", "a:1", "--collector", "A:1"}, `collector address 2 "A:1": duplicate of address 1`},
+		{[]string{"--insecure", "--pprof-listen", "0.0.0.0:6060"}, "must be a loopback address"},
+		{[]string{"--insecure", "--pprof-listen", "6060"}, "pprof_listen"},
 	} {
 		_, err := load(t, "", tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

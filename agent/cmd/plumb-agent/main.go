@@ -26,6 +26,7 @@ import (
 	"github.com/plumb-dev/plumb/pkg/cli"
 	"github.com/plumb-dev/plumb/pkg/config"
 	"github.com/plumb-dev/plumb/pkg/metricsserver"
+	"github.com/plumb-dev/plumb/pkg/pprofserver"
 	"github.com/plumb-dev/plumb/pkg/version"
 )
 
@@ -148,6 +149,9 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 	})
 	if cfg.MetricsListen != "" {
 		g.Go(func() error { return metricsserver.Serve(ctx, cfg.MetricsListen, reg, logger) })
+	}
+	if cfg.PprofListen != "" {
+		g.Go(func() error { return pprofserver.Serve(ctx, cfg.PprofListen, logger) })
 	}
 	err = g.Wait()
 	logger.Info("plumb-agent stopped")
