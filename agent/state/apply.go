@@ -133,6 +133,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 		d.contentBytes -= contentFreed
 		d.metrics.ContentBytes.Set(float64(d.contentBytes))
 	}
+	defer d.trimMapped()
 	d.spoolLen += n
 	d.spoolCheckpoints += cps
 	d.metrics.setSpool(d.spoolLen, d.spoolBytes)
@@ -196,10 +197,13 @@ func (d *DB) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
 // Facts calls fn for each stored fact of kind whose key starts with
 // prefix, in key order. fn must not call back into d.
 func (d *DB) Facts(kind plumbv1.FactKind, prefix string, fn func(*plumbv1.Fact) error) error {
+	defer d.trimMapped()
 	return d.db.View(func(tx *bolt.Tx) error {
 		p := fact.Key{Kind: kind, ID: prefix}.Encode()
 		c := tx.Bucket(bucketFacts).Cursor()
+		kc := keyCounter{db: d.db, tx: tx}
 		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			kc.tick()
 			f, err := decodeFact(v)
 			if err != nil {
 				return fmt.Errorf("stored fact %q: %w", k, err)

@@ -65,6 +65,12 @@ type DB struct {
 	sent uint64
 	// contentBytes is the total of the content bucket's values.
 	contentBytes int64
+
+	releaseMu sync.Mutex
+	// Guarded by releaseMu:
+	released     time.Time   // last trimMapped
+	releaseTimer *time.Timer // a trimMapped to come
+	closed       bool        // no more trims
 }
 
 // Open opens or creates the database in dir. A file that is not a
@@ -137,6 +143,7 @@ func open(path string, opts Options) (d *DB, err error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	d.trimMapped()
 	return d, nil
 }
 
@@ -187,7 +194,9 @@ func (d *DB) init() error {
 			// acknowledgements had its first checkpoint applied.
 			d.checkpointAcked = d.lastAcked > 0
 		}
+		kc := keyCounter{db: d.db, tx: tx}
 		err := tx.Bucket(bucketFacts).ForEach(func(k, v []byte) error {
+			kc.tick()
 			f, err := decodeFact(v)
 			if err != nil {
 				return fmt.Errorf("fact %q: %w", k, err)
@@ -235,7 +244,10 @@ func countBuckets(tx *bolt.Tx) int {
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.stopTrimming()
+	return d.db.Close()
+}
 
 // Path returns the database file's path.
 func (d *DB) Path() string { return d.path }

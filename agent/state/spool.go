@@ -16,6 +16,7 @@ import (
 // It holds the lock so that compaction, which must know what may have
 // been sent, never runs between reading and recording it.
 func (d *DB) Pending(after uint64, limit int) ([]*plumbv1.Delta, error) {
+	defer d.trimMapped()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []*plumbv1.Delta
@@ -39,6 +40,7 @@ func (d *DB) Pending(after uint64, limit int) ([]*plumbv1.Delta, error) {
 // Ack records that the collector durably applied every delta up to seq:
 // their spool entries go, and the acked digest moves forward.
 func (d *DB) Ack(seq uint64) error {
+	defer d.trimMapped()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if seq > d.seq {
@@ -192,6 +194,7 @@ func (d *DB) Resume(applied uint64, theirs [][]byte) ([]uint32, error) {
 // current ones. One pass over the facts and the spool serves every bucket
 // asked for; callers bound memory by asking for a group at a time.
 func (d *DB) ResyncBuckets(bs []uint32) (map[uint32][]*plumbv1.Fact, error) {
+	defer d.trimMapped()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	want := make(map[uint32]bool, len(bs))
