@@ -215,13 +215,13 @@ func (r *Runner) loop(ctx context.Context) error {
 			k := fact.KeyOf(op.fact)
 			for sc, snap := range open {
 				if sc.Contains(k, op.fact) {
-					snap.seen[k] = struct{}{}
+					snap.seen.add(k)
 				}
 			}
 			add(Op{Upsert: op.fact, Change: op.change}, pendingRef{k, op.note})
 		case opKeep:
 			for _, snap := range open {
-				snap.seen[op.key] = struct{}{}
+				snap.seen.add(op.key)
 			}
 		case opHold:
 			for _, snap := range open {
@@ -231,7 +231,7 @@ func (r *Runner) loop(ctx context.Context) error {
 			k := op.key
 			add(Op{Delete: &k}, pendingRef{k, op.note})
 		case opBegin:
-			open[op.scope] = &openSnapshot{seen: map[fact.Key]struct{}{}}
+			open[op.scope] = &openSnapshot{seen: newKeySet()}
 		case opEnd:
 			// The source waits for this: its next Lookup must see the
 			// sweep's deletes.
@@ -310,13 +310,13 @@ func (r *Runner) loop(ctx context.Context) error {
 // and End: the keys reported in it, and the scopes its source could not
 // see (Hold).
 type openSnapshot struct {
-	seen map[fact.Key]struct{}
+	seen *keySet
 	held []Scope
 }
 
 // saw reports whether the stored fact f (key k) counts as seen.
 func (s *openSnapshot) saw(k fact.Key, f *plumbv1.Fact) bool {
-	if _, ok := s.seen[k]; ok {
+	if s.seen.has(k) {
 		return true
 	}
 	for _, h := range s.held {
