@@ -21,16 +21,15 @@ type SetDigest struct {
 type sum256 [4]uint64
 
 func element(k Key, digest []byte) sum256 {
-	h := sha256.New()
-	var lb [binary.MaxVarintLen64 + 1]byte
-	lb[0] = byte(k.Kind)
-	n := binary.PutUvarint(lb[1:], uint64(len(k.ID)))
-	h.Write(lb[:1+n])
-	h.Write([]byte(k.ID))
-	h.Write(digest)
-	var b [sha256.Size]byte
-	h.Sum(b[:0])
-	return fromBytes(b[:])
+	// One call per delta on both sides: hashed from a stack buffer, with
+	// no allocation, unless the key is long.
+	var buf [256]byte
+	b := append(buf[:0], byte(k.Kind))
+	b = binary.AppendUvarint(b, uint64(len(k.ID)))
+	b = append(b, k.ID...)
+	b = append(b, digest...)
+	sum := sha256.Sum256(b)
+	return fromBytes(sum[:])
 }
 
 func fromBytes(b []byte) sum256 {
