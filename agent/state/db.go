@@ -197,7 +197,7 @@ func (d *DB) init() error {
 		kc := keyCounter{db: d.db, tx: tx}
 		err := tx.Bucket(bucketFacts).ForEach(func(k, v []byte) error {
 			kc.tick()
-			f, err := decodeFact(v)
+			digest, err := storedDigest(v)
 			if err != nil {
 				return fmt.Errorf("fact %q: %w", k, err)
 			}
@@ -205,7 +205,7 @@ func (d *DB) init() error {
 			if err != nil {
 				return err
 			}
-			d.cur.Add(key, f.GetDigest())
+			d.cur.Add(key, digest)
 			d.facts++
 			return nil
 		})

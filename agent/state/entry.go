@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -80,4 +81,35 @@ func decodeFact(v []byte) (*plumbv1.Fact, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// factDigestField is plumb.v1.Fact's digest field number.
+const factDigestField = 3
+
+// storedDigest returns the digest of a stored fact without decoding the
+// rest of it, for the set digest an open rebuilds over every fact. It
+// checks the encoding's framing, as decoding would; the result aliases v.
+func storedDigest(v []byte) ([]byte, error) {
+	var digest []byte
+	for len(v) > 0 {
+		num, typ, n := protowire.ConsumeTag(v)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		v = v[n:]
+		if num == factDigestField && typ == protowire.BytesType {
+			b, n := protowire.ConsumeBytes(v)
+			if n < 0 {
+				return nil, protowire.ParseError(n)
+			}
+			digest, v = b, v[n:] // the last one wins, as in proto
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, v)
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		v = v[n:]
+	}
+	return digest, nil
 }

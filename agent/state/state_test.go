@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/agent/source"
@@ -448,4 +450,32 @@ func TestCompactionKeepsTheDeleteOfAFactAlreadySent(t *testing.T) {
 		}
 	}
 	t.Fatal("the delete of a fact whose creation was sent was compacted away")
+}
+
+// storedDigest reads the digest field as a full decode does, whatever the
+// other fields hold.
+func TestStoredDigest(t *testing.T) {
+	for _, f := range []*plumbv1.Fact{
+		fileFact("/etc/hosts", "127.0.0.1 localhost"),
+		fileFact("/", ""),
+		{Kind: plumbv1.FactKind_FACT_KIND_PACKAGE, Key: []byte("nginx:amd64")},
+		fact.Seal(&plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_PACKAGE, Key: []byte("nginx:amd64"), ObservedUnixNano: 42,
+			Attrs: &plumbv1.Fact_Package{Package: &plumbv1.PackageAttrs{Version: "1.24.0"}}}),
+	} {
+		v, err := proto.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := storedDigest(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, f.GetDigest()) {
+			t.Errorf("%s: digest %x, want %x", f.GetKey(), got, f.GetDigest())
+		}
+	}
+	v, _ := proto.Marshal(fileFact("/etc/hosts", "x"))
+	if _, err := storedDigest(v[:len(v)-1]); err == nil {
+		t.Error("a truncated fact gave no error")
+	}
 }
