@@ -26,6 +26,14 @@ type Recorder interface {
 	Facts(kind plumbv1.FactKind, prefix string, fn func(*plumbv1.Fact) error) error
 }
 
+// KeyLister is a Recorder that can list the stored keys of kind under
+// prefix, in any order, without decoding their facts. The sweep at a
+// snapshot's end, which visits every stored fact of its scope, uses it
+// when no scope involved selects by value (Scope.Manager).
+type KeyLister interface {
+	Keys(kind plumbv1.FactKind, prefix string, fn func(fact.Key) error) error
+}
+
 // Op is one recorded observation: exactly one of Upsert, Delete or
 // Checkpoint is set. Change may come with an Upsert of a package whose
 // version changed (ChangeSink); it goes with the upsert's delta.
@@ -246,13 +254,23 @@ func (r *Runner) loop(ctx context.Context) error {
 			// first so the sweep sees the database as the source does.
 			flush()
 			var gone []fact.Key
-			err := r.rec.Facts(op.scope.Kind, op.scope.Prefix, func(f *plumbv1.Fact) error {
-				k := fact.KeyOf(f)
-				if !snap.saw(k, f) && op.scope.Contains(k, f) {
-					gone = append(gone, k)
-				}
-				return nil
-			})
+			var err error
+			if kl, ok := r.rec.(KeyLister); ok && !snap.selectsByValue(op.scope) {
+				err = kl.Keys(op.scope.Kind, op.scope.Prefix, func(k fact.Key) error {
+					if !snap.saw(k, nil) && op.scope.Contains(k, nil) {
+						gone = append(gone, k)
+					}
+					return nil
+				})
+			} else {
+				err = r.rec.Facts(op.scope.Kind, op.scope.Prefix, func(f *plumbv1.Fact) error {
+					k := fact.KeyOf(f)
+					if !snap.saw(k, f) && op.scope.Contains(k, f) {
+						gone = append(gone, k)
+					}
+					return nil
+				})
+			}
 			if err != nil {
 				r.logger.Error("snapshot sweep failed", "source", op.source, "err", err)
 				return
@@ -312,6 +330,20 @@ func (r *Runner) loop(ctx context.Context) error {
 type openSnapshot struct {
 	seen *keySet
 	held []Scope
+}
+
+// selectsByValue reports whether sc or a scope held in s needs a stored
+// fact's value, not only its key, to say whether it contains it.
+func (s *openSnapshot) selectsByValue(sc Scope) bool {
+	if sc.Manager != "" {
+		return true
+	}
+	for _, h := range s.held {
+		if h.Manager != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // saw reports whether the stored fact f (key k) counts as seen.

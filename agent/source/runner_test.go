@@ -95,7 +95,33 @@ func fileFact(path string) *plumbv1.Fact {
 		Attrs: &plumbv1.Fact_File{File: &plumbv1.FileAttrs{Type: plumbv1.FileType_FILE_TYPE_REGULAR}}})
 }
 
+// keyRecorder is a memRecorder that lists keys (KeyLister), as the
+// agent's state does.
+type keyRecorder struct{ *memRecorder }
+
+func (k keyRecorder) Keys(kind plumbv1.FactKind, prefix string, fn func(fact.Key) error) error {
+	k.mu.Lock()
+	var out []fact.Key
+	for key := range k.facts {
+		if key.Kind == kind && strings.HasPrefix(key.ID, prefix) {
+			out = append(out, key)
+		}
+	}
+	k.mu.Unlock()
+	for _, key := range out {
+		if err := fn(key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func TestSnapshotSweepsOnlyItsScope(t *testing.T) {
+	t.Run("facts", func(t *testing.T) { testSnapshotSweepsOnlyItsScope(t, false) })
+	t.Run("keys", func(t *testing.T) { testSnapshotSweepsOnlyItsScope(t, true) })
+}
+
+func testSnapshotSweepsOnlyItsScope(t *testing.T, byKey bool) {
 	rec := &memRecorder{facts: map[fact.Key]*plumbv1.Fact{}}
 	// Left over from an earlier run: some still exist, some are gone.
 	for _, f := range []*plumbv1.Fact{
@@ -125,7 +151,11 @@ func TestSnapshotSweepsOnlyItsScope(t *testing.T) {
 			s.Ready()
 		}),
 	}
-	r := NewRunner(slog.New(slog.DiscardHandler), rec, sources, nil)
+	var recorder Recorder = rec
+	if byKey {
+		recorder = keyRecorder{rec}
+	}
+	r := NewRunner(slog.New(slog.DiscardHandler), recorder, sources, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- r.Run(ctx) }()

@@ -216,6 +216,31 @@ func (d *DB) Facts(kind plumbv1.FactKind, prefix string, fn func(*plumbv1.Fact) 
 	})
 }
 
+// Keys calls fn for the key of each stored fact of kind whose key starts
+// with prefix, in key order, without decoding the facts
+// (source.KeyLister). fn must not call back into d.
+func (d *DB) Keys(kind plumbv1.FactKind, prefix string, fn func(fact.Key) error) error {
+	defer d.trimMapped()
+	return d.db.View(func(tx *bolt.Tx) error {
+		p := fact.Key{Kind: kind, ID: prefix}.Encode()
+		c := tx.Bucket(bucketFacts).Cursor()
+		kc := keyCounter{db: d.db, tx: tx}
+		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+			kc.tick()
+			key, err := fact.DecodeKey(k)
+			if err != nil {
+				return fmt.Errorf("stored fact %q: %w", k, err)
+			}
+			if err := fn(key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var _ source.KeyLister = (*DB)(nil)
+
 // Checkpoint spools a checkpoint: the collector compares its set digest
 // with the one recorded here once it has applied everything before it.
 func (d *DB) Checkpoint() error {

@@ -479,3 +479,32 @@ func TestStoredDigest(t *testing.T) {
 		t.Error("a truncated fact gave no error")
 	}
 }
+
+// Keys lists what Facts lists, by key.
+func TestKeysListsWhatFactsLists(t *testing.T) {
+	d := openDB(t, t.TempDir(), Options{})
+	mustApply(t, d, 4, up(fileFact("/etc/a", "1")), up(fileFact("/etc/b/c", "2")), up(fileFact("/etcetera", "3")), up(fileFact("/srv/x", "4")))
+	for _, prefix := range []string{"", "/etc", "/etc/b", "/nope"} {
+		var facts, keys []string
+		if err := d.Facts(plumbv1.FactKind_FACT_KIND_FILE, prefix, func(f *plumbv1.Fact) error {
+			facts = append(facts, fact.KeyOf(f).String())
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Keys(plumbv1.FactKind_FACT_KIND_FILE, prefix, func(k fact.Key) error {
+			keys = append(keys, k.String())
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(keys, ",") != strings.Join(facts, ",") {
+			t.Errorf("prefix %q: Keys %v, Facts %v", prefix, keys, facts)
+		}
+	}
+	var n int
+	_ = d.Keys(plumbv1.FactKind_FACT_KIND_PACKAGE, "", func(fact.Key) error { n++; return nil })
+	if n != 0 {
+		t.Errorf("Keys of packages gave %d, want 0", n)
+	}
+}
