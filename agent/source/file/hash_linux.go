@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 
@@ -33,6 +34,9 @@ var bufPool = sync.Pool{New: func() any {
 	return &b
 }}
 
+// hashPool reuses SHA-256 states: a scan hashes every file.
+var hashPool = sync.Pool{New: func() any { return sha256.New() }}
+
 // hashRegular streams the content of the regular file at path, which lstat
 // found to be want, into SHA-256. It opens without following symlinks and
 // without blocking, and reads only if the opened descriptor is still a
@@ -59,7 +63,9 @@ func hashRegular(open func(string) (int, error), path string, want *unix.Stat_t,
 	if got.Mode&unix.S_IFMT != unix.S_IFREG || got.Dev != want.Dev || got.Ino != want.Ino {
 		return nil, nil, got, errChanged
 	}
-	h := sha256.New()
+	h := hashPool.Get().(hash.Hash)
+	defer hashPool.Put(h)
+	h.Reset()
 	var content []byte
 	if capture > 0 && got.Size <= capture {
 		// Read up to one byte past the bound: a file that grew since
