@@ -217,7 +217,8 @@ func (d *DB) init() error {
 		d.acked = d.cur
 		c := tx.Bucket(bucketSpool).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			e, err := decodeEntry(v)
+			kc.tick()
+			e, err := decodeEntryDigests(v)
 			if err != nil {
 				return fmt.Errorf("spool entry %d: %w", getU64(k), err)
 			}

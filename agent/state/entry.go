@@ -91,25 +91,123 @@ const factDigestField = 3
 // checks the encoding's framing, as decoding would; the result aliases v.
 func storedDigest(v []byte) ([]byte, error) {
 	var digest []byte
-	for len(v) > 0 {
-		num, typ, n := protowire.ConsumeTag(v)
-		if n < 0 {
-			return nil, protowire.ParseError(n)
-		}
-		v = v[n:]
+	err := walkFields(v, func(num protowire.Number, typ protowire.Type, b []byte, _ uint64) error {
 		if num == factDigestField && typ == protowire.BytesType {
-			b, n := protowire.ConsumeBytes(v)
-			if n < 0 {
-				return nil, protowire.ParseError(n)
-			}
-			digest, v = b, v[n:] // the last one wins, as in proto
-			continue
+			digest = b // the last one wins, as in proto
 		}
-		n = protowire.ConsumeFieldValue(num, typ, v)
-		if n < 0 {
-			return nil, protowire.ParseError(n)
-		}
-		v = v[n:]
+		return nil
+	})
+	return digest, err
+}
+
+// entryDigests is what an acknowledgement or an open needs of a spool
+// entry: which fact it changes and the digests before and after, read
+// without decoding the delta's fact. The slices alias the entry.
+type entryDigests struct {
+	base   []byte
+	op     plumbv1.DeltaOp
+	kind   plumbv1.FactKind
+	key    []byte
+	digest []byte // the fact's digest in the delta
+}
+
+// Field numbers of plumb.v1.Delta and plumb.v1.Fact read here.
+const (
+	deltaOpField   = 2
+	deltaFactField = 3
+	factKindField  = 1
+	factKeyField   = 2
+)
+
+func decodeEntryDigests(b []byte) (entryDigests, error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return entryDigests{}, errors.New("bad spool entry header")
 	}
-	return digest, nil
+	e := entryDigests{base: b[w : w+int(n)]}
+	if n == 0 {
+		e.base = nil
+	}
+	err := walkFields(b[w+int(n):], func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+		switch {
+		case num == deltaOpField && typ == protowire.VarintType:
+			e.op = plumbv1.DeltaOp(x)
+		case num == deltaFactField && typ == protowire.BytesType:
+			return walkFields(v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+				switch {
+				case num == factKindField && typ == protowire.VarintType:
+					e.kind = plumbv1.FactKind(x)
+				case num == factKeyField && typ == protowire.BytesType:
+					e.key = v
+				case num == factDigestField && typ == protowire.BytesType:
+					e.digest = v
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return e, err
+}
+
+// walkFields calls fn for each field of the encoded message b, with its
+// bytes (length-delimited fields) or its value (varints), checking the
+// framing as decoding does.
+func walkFields(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		var v []byte
+		var x uint64
+		switch typ {
+		case protowire.VarintType:
+			x, n = protowire.ConsumeVarint(b)
+		case protowire.BytesType:
+			v, n = protowire.ConsumeBytes(b)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if err := fn(num, typ, v, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// factKey returns the fact the entry changes; ok is false for a
+// checkpoint.
+func (e entryDigests) factKey() (k fact.Key, ok bool) {
+	if e.op == plumbv1.DeltaOp_DELTA_OP_CHECKPOINT {
+		return fact.Key{}, false
+	}
+	return fact.Key{Kind: e.kind, ID: string(e.key)}, true
+}
+
+// value is the fact's digest after the delta; nil when deleted.
+func (e entryDigests) value() []byte {
+	if e.op == plumbv1.DeltaOp_DELTA_OP_UPSERT {
+		return e.digest
+	}
+	return nil
+}
+
+// apply moves sd from the entry's base to its value.
+func (e entryDigests) apply(sd *fact.SetDigest) {
+	if k, ok := e.factKey(); ok {
+		sd.Replace(k, e.base, e.value())
+	}
+}
+
+// undo moves sd from the entry's value back to its base.
+func (e entryDigests) undo(sd *fact.SetDigest) {
+	if k, ok := e.factKey(); ok {
+		sd.Replace(k, e.value(), e.base)
+	}
 }

@@ -68,11 +68,11 @@ func (d *DB) ackLocked(seq uint64) (resync bool, err error) {
 	err = d.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSpool).Cursor()
 		for k, v := c.First(); k != nil && getU64(k) <= seq; k, v = c.First() {
-			e, err := decodeEntry(v)
+			e, err := decodeEntryDigests(v)
 			if err != nil {
 				return fmt.Errorf("spool entry %d: %w", getU64(k), err)
 			}
-			if _, keyed := e.key(); !keyed {
+			if _, keyed := e.factKey(); !keyed {
 				cps++
 			}
 			e.apply(&acked)

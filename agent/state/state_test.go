@@ -508,3 +508,45 @@ func TestKeysListsWhatFactsLists(t *testing.T) {
 		t.Errorf("Keys of packages gave %d, want 0", n)
 	}
 }
+
+// decodeEntryDigests reads what decodeEntry reads, for every kind of
+// entry.
+func TestEntryDigestsMatchDecodedEntries(t *testing.T) {
+	f := fileFact("/etc/hosts", "a")
+	for _, e := range []entry{
+		{delta: &plumbv1.Delta{Seq: 1, Op: plumbv1.DeltaOp_DELTA_OP_UPSERT, Fact: f, ObservedUnixNano: 5}},
+		{base: bytes.Repeat([]byte{7}, 32), delta: &plumbv1.Delta{Seq: 2, Op: plumbv1.DeltaOp_DELTA_OP_UPSERT, Fact: fileFact("/etc/hosts", "b"),
+			PackageChange: &plumbv1.PackageChange{}}},
+		{base: f.GetDigest(), delta: &plumbv1.Delta{Seq: 3, Op: plumbv1.DeltaOp_DELTA_OP_DELETE,
+			Fact: &plumbv1.Fact{Kind: plumbv1.FactKind_FACT_KIND_FILE, Key: []byte("/etc/hosts")}}},
+		{delta: &plumbv1.Delta{Seq: 4, Op: plumbv1.DeltaOp_DELTA_OP_CHECKPOINT, SetDigest: bytes.Repeat([]byte{1}, 32), FactCount: 9}},
+	} {
+		v, err := e.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := decodeEntry(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		light, err := decodeEntryDigests(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fk, fok := full.key()
+		lk, lok := light.factKey()
+		if fk != lk || fok != lok || !bytes.Equal(full.base, light.base) || !bytes.Equal(full.value(), light.value()) {
+			t.Errorf("seq %d: light (%v %v %x %x) differs from full (%v %v %x %x)", e.delta.GetSeq(),
+				lk, lok, light.base, light.value(), fk, fok, full.base, full.value())
+		}
+		var a, b fact.SetDigest
+		full.apply(&a)
+		light.apply(&b)
+		if !bytes.Equal(a.Sum(), b.Sum()) {
+			t.Errorf("seq %d: apply differs", e.delta.GetSeq())
+		}
+		if _, err := decodeEntryDigests(v[:len(v)-1]); err == nil && len(v) > 2 {
+			t.Errorf("seq %d: a truncated entry gave no error", e.delta.GetSeq())
+		}
+	}
+}
