@@ -60,6 +60,7 @@ type hashJob struct {
 type hashResult struct {
 	path     string
 	attrs    *plumbv1.FileAttrs
+	fact     *plumbv1.Fact // sealed from attrs by the hasher, when err is nil
 	observed time.Time
 	err      error
 	prev     []byte // hashJob.prev
@@ -104,6 +105,12 @@ func (r *runner) scan(ctx context.Context, top string) (map[string]struct{}, err
 			for j := range jobs {
 				res := hashResult{path: j.path, observed: j.observed, prev: j.prev, linked: j.st.Nlink > 1, captured: j.capture > 0}
 				res.attrs, res.content, res.err = r.obs.observe(j.path, &j.st, nil, j.capture)
+				if res.err == nil {
+					// Sealing hashes the fact's canonical encoding: done
+					// here, beside the content hash, not on the one
+					// goroutine that reports every result.
+					res.fact = r.newFact(j.path, res.attrs, j.observed)
+				}
 				select {
 				case results <- res:
 				case <-gctx.Done():
@@ -188,11 +195,7 @@ func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
 		return hashJob{}, false
 	}
 	r.noteLinks(it.path, &it.st)
-	a := attrsOf(&it.st)
-	switch a.Type {
-	case dirType:
-		seen[it.path] = struct{}{}
-	case plumbv1.FileType_FILE_TYPE_REGULAR:
+	if it.st.Mode&unix.S_IFMT == unix.S_IFREG {
 		prev, _ := r.lookup(it.path)
 		key := r.set.key(it.path)
 		if reusableHash(prev, &it.st) == nil || r.content.needsRead(key, it.st.Mode, it.st.Size) {
@@ -204,6 +207,11 @@ func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
 		// kept as recorded, at no cost to the state.
 		r.sink.Keep(r.keyOf(it.path))
 		return hashJob{}, false
+	}
+	a := attrsOf(&it.st)
+	switch a.Type {
+	case dirType:
+		seen[it.path] = struct{}{}
 	case plumbv1.FileType_FILE_TYPE_SYMLINK:
 		a.LinkTarget = it.link
 	}
@@ -217,7 +225,7 @@ func (r *runner) onResult(res hashResult) {
 	var ue *unreadableError
 	switch {
 	case res.err == nil:
-		f := r.newFact(res.path, res.attrs, res.observed)
+		f := res.fact
 		r.sink.Upsert(f)
 		r.content.scanned(f, res.content, res.captured)
 		if res.linked && !bytes.Equal(res.prev, f.GetDigest()) {
