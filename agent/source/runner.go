@@ -59,6 +59,13 @@ type Runner struct {
 	coverage *Coverage
 	// MaxBatch bounds the observations per Recorder.Apply.
 	MaxBatch int
+	// ScanLinger is how long, while a snapshot is open, the runner lets
+	// a batch gather before recording it, unless it reaches MaxBatch: a
+	// scan reports tens of thousands of facts a second, and each record
+	// is a transaction with an fsync (and, downstream, a message and a
+	// collector commit). Outside snapshots every change is recorded as
+	// soon as it arrives.
+	ScanLinger time.Duration
 }
 
 // Build creates the sources named in enabled with their options.
@@ -85,16 +92,17 @@ func Build(logger *slog.Logger, enabled map[string]Options) (map[string]Source, 
 func NewRunner(logger *slog.Logger, rec Recorder, sources map[string]Source, reg prometheus.Registerer) *Runner {
 	cov := NewCoverage()
 	return &Runner{
-		rec:      rec,
-		logger:   logger,
-		metrics:  newRunnerMetrics(reg, sources, cov),
-		sources:  sources,
-		ops:      make(chan sinkOp, 4096),
-		done:     make(chan struct{}),
-		pending:  newPendingView(),
-		ready:    make(chan struct{}),
-		coverage: cov,
-		MaxBatch: 2000,
+		rec:        rec,
+		logger:     logger,
+		metrics:    newRunnerMetrics(reg, sources, cov),
+		sources:    sources,
+		ops:        make(chan sinkOp, 4096),
+		done:       make(chan struct{}),
+		pending:    newPendingView(),
+		ready:      make(chan struct{}),
+		coverage:   cov,
+		MaxBatch:   2000,
+		ScanLinger: 50 * time.Millisecond,
 	}
 }
 
@@ -184,11 +192,13 @@ func (r *Runner) loop(ctx context.Context) error {
 	batch := make([]Op, 0, r.MaxBatch)
 	notes := make([]pendingRef, 0, r.MaxBatch) // what the batch settles in the pending view
 
+	var lastFlush time.Time
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
 		start := time.Now()
+		lastFlush = start
 		for {
 			n, err := r.rec.Apply(batch)
 			if err == nil {
@@ -302,15 +312,25 @@ func (r *Runner) loop(ctx context.Context) error {
 		readyDone = true
 		close(r.ready)
 	}
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	lingering := false
 	for {
+		var lingered <-chan time.Time
+		if lingering {
+			lingered = linger.C
+		}
 		select {
 		case <-ctx.Done():
 			flush()
 			return nil
 		case op := <-r.ops:
 			handle(op)
+		case <-lingered:
+			lingering = false
 		}
-		// Drain what is already queued, up to a batch, then record it.
+		// Drain what is already queued, up to a batch, then record it
+		// (during a scan, once it is large or has waited long enough).
 	drain:
 		for len(batch) < r.MaxBatch {
 			select {
@@ -319,6 +339,19 @@ func (r *Runner) loop(ctx context.Context) error {
 			default:
 				break drain
 			}
+		}
+		if len(open) > 0 && len(batch) > 0 && len(batch) < r.MaxBatch {
+			if wait := r.ScanLinger - time.Since(lastFlush); wait > 0 {
+				if !lingering {
+					linger.Reset(wait)
+					lingering = true
+				}
+				continue
+			}
+		}
+		if lingering {
+			linger.Stop()
+			lingering = false
 		}
 		flush()
 	}
