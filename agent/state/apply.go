@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,6 +25,7 @@ import (
 func (d *DB) Apply(changes []source.Op) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	order, keys := inKeyOrder(changes)
 	cur := d.cur
 	seq, n, facts, cps := d.seq, 0, d.facts, 0
 	var added, contentFreed int64
@@ -40,12 +42,19 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 			n++
 			return sb.Put(u64(seq), v)
 		}
-		for _, c := range changes {
+		// Facts are written in key order; their deltas are spooled
+		// after, in the order of changes (sequence numbers as reported).
+		staged := make([]*entry, len(changes))
+		stage := func(i int, base []byte, delta *plumbv1.Delta) error {
+			staged[i] = &entry{base: base, delta: delta}
+			return nil
+		}
+		for _, i := range order {
+			c, ek := changes[i], keys[i]
 			switch {
 			case c.Upsert != nil:
 				f := c.Upsert
 				k := fact.KeyOf(f)
-				ek := k.Encode()
 				prev, err := storedFact(fb.Get(ek))
 				if err != nil {
 					return err
@@ -70,7 +79,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 					facts++
 				}
 				cur.Replace(k, old, f.GetDigest())
-				if err := spool(old, &plumbv1.Delta{
+				if err := stage(i, old, &plumbv1.Delta{
 					Op:               plumbv1.DeltaOp_DELTA_OP_UPSERT,
 					Fact:             f,
 					ObservedUnixNano: f.GetObservedUnixNano(),
@@ -80,7 +89,6 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 				}
 			case c.Delete != nil:
 				k := *c.Delete
-				ek := k.Encode()
 				prev, err := storedFact(fb.Get(ek))
 				if err != nil {
 					return err
@@ -99,7 +107,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 				contentFreed += freed
 				facts--
 				cur.Remove(k, old)
-				if err := spool(old, &plumbv1.Delta{
+				if err := stage(i, old, &plumbv1.Delta{
 					Op:               plumbv1.DeltaOp_DELTA_OP_DELETE,
 					Fact:             &plumbv1.Fact{Kind: k.Kind, Key: []byte(k.ID)},
 					ObservedUnixNano: time.Now().UnixNano(),
@@ -108,12 +116,19 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 				}
 			case c.Checkpoint:
 				cps++
-				if err := spool(nil, &plumbv1.Delta{
+				if err := stage(i, nil, &plumbv1.Delta{
 					Op:               plumbv1.DeltaOp_DELTA_OP_CHECKPOINT,
 					SetDigest:        cur.Sum(),
 					FactCount:        facts,
 					ObservedUnixNano: time.Now().UnixNano(),
 				}); err != nil {
+					return err
+				}
+			}
+		}
+		for _, e := range staged {
+			if e != nil {
+				if err := spool(e.base, e.delta); err != nil {
 					return err
 				}
 			}
@@ -145,6 +160,36 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 		d.kick()
 	}
 	return n, nil
+}
+
+// inKeyOrder returns the order in which Apply writes facts, and their
+// encoded keys: sorted by key within each stretch between checkpoints,
+// stably, so that two changes of one key keep their order and nothing
+// crosses a checkpoint (changes of different keys commute). bbolt then
+// writes each batch of facts as one sorted run, whatever order a scan
+// reported them in (a directory lists in the filesystem's order).
+func inKeyOrder(changes []source.Op) ([]int, [][]byte) {
+	keys := make([][]byte, len(changes))
+	order := make([]int, len(changes))
+	start := 0
+	for i, c := range changes {
+		order[i] = i
+		switch {
+		case c.Upsert != nil:
+			keys[i] = append([]byte{byte(c.Upsert.GetKind())}, c.Upsert.GetKey()...)
+		case c.Delete != nil:
+			keys[i] = c.Delete.Encode()
+		case c.Checkpoint:
+			sortRun(order[start:i], keys)
+			start = i + 1
+		}
+	}
+	sortRun(order[start:], keys)
+	return order, keys
+}
+
+func sortRun(run []int, keys [][]byte) {
+	slices.SortStableFunc(run, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
 }
 
 // unchanged reports whether storing f over prev would change nothing that

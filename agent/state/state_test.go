@@ -550,3 +550,51 @@ func TestEntryDigestsMatchDecodedEntries(t *testing.T) {
 		}
 	}
 }
+
+// A batch is written in key order, but two changes of one key keep their
+// order and none crosses a checkpoint.
+func TestApplyOrder(t *testing.T) {
+	ops := []source.Op{
+		up(fileFact("/c", "1")), up(fileFact("/a", "1")), del("/c"), up(fileFact("/b", "1")),
+		{Checkpoint: true},
+		up(fileFact("/a", "2")), del("/a"), up(fileFact("/0", "1")),
+	}
+	order, keys := inKeyOrder(ops)
+	var got []string
+	for _, i := range order {
+		switch {
+		case ops[i].Checkpoint:
+			got = append(got, "checkpoint")
+		case ops[i].Delete != nil:
+			got = append(got, "del"+string(keys[i][1:]))
+		default:
+			got = append(got, "up"+string(keys[i][1:])+"="+string(bytes.TrimLeft(ops[i].Upsert.GetFile().GetSha256(), "0")))
+		}
+	}
+	want := "up/a=1 up/b=1 up/c=1 del/c checkpoint up/0=1 up/a=2 del/a"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("order:\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	// And the state after it is the state of the ops in their order.
+	d := openDB(t, t.TempDir(), Options{})
+	if _, err := d.Apply(ops); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]bool{"/a": false, "/b": true, "/c": false, "/0": true} {
+		if _, ok := d.Lookup(fact.Key{Kind: plumbv1.FactKind_FACT_KIND_FILE, ID: path}); ok != want {
+			t.Errorf("%s stored: %v, want %v", path, ok, want)
+		}
+	}
+	// The deltas are spooled in the order reported.
+	deltas, err := d.Pending(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, dl := range deltas {
+		got = append(got, strings.TrimPrefix(dl.GetOp().String(), "DELTA_OP_")+string(dl.GetFact().GetKey()))
+	}
+	if want := "UPSERT/c UPSERT/a DELETE/c UPSERT/b CHECKPOINT UPSERT/a DELETE/a UPSERT/0"; strings.Join(got, " ") != want {
+		t.Errorf("spool:\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
