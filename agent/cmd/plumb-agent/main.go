@@ -67,6 +67,23 @@ func run(args []string) int {
 	}.Main(args)
 }
 
+// releaseAfterScan hands the memory of the initial scan back to the
+// system once its deltas have left the spool: the runtime would otherwise
+// keep the heap a scan grew to (the soft limit's worth) while the agent
+// then sits idle for days.
+func releaseAfterScan(ctx context.Context, db *state.DB) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for db.Status().SpoolLen > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+	debug.FreeOSMemory()
+}
+
 func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) error {
 	logger, err := config.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
@@ -160,6 +177,7 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 		if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 			logger.Debug("sd_notify failed", "err", err)
 		}
+		releaseAfterScan(ctx, db)
 		return nil
 	})
 	if cfg.MetricsListen != "" {
