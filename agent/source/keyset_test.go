@@ -30,3 +30,19 @@ func TestKeySet(t *testing.T) {
 		t.Fatal("a package key with a seen file's id counts as seen")
 	}
 }
+
+// Adding after asking, and adding a key twice, keep the set a set.
+func TestKeySetAddAfterHas(t *testing.T) {
+	s := newKeySet()
+	a := fact.Key{Kind: plumbv1.FactKind_FACT_KIND_FILE, ID: "/a"}
+	b := fact.Key{Kind: plumbv1.FactKind_FACT_KIND_FILE, ID: "/b"}
+	s.add(a)
+	s.add(a)
+	if !s.has(a) || s.has(b) {
+		t.Fatal("after adding /a twice")
+	}
+	s.add(b)
+	if !s.has(a) || !s.has(b) {
+		t.Fatal("after adding /b")
+	}
+}
