@@ -68,13 +68,6 @@ func (e entry) apply(sd *fact.SetDigest) {
 	}
 }
 
-// undo moves sd from the entry's value back to its base.
-func (e entry) undo(sd *fact.SetDigest) {
-	if k, ok := e.key(); ok {
-		sd.Replace(k, e.value(), e.base)
-	}
-}
-
 func decodeFact(v []byte) (*plumbv1.Fact, error) {
 	f := &plumbv1.Fact{}
 	if err := proto.Unmarshal(v, f); err != nil {
