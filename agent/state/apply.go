@@ -146,6 +146,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 	d.spoolBytes += added
 	if contentFreed > 0 {
 		d.contentBytes -= contentFreed
+		d.contentKept.Store(d.contentBytes > 0)
 		d.metrics.ContentBytes.Set(float64(d.contentBytes))
 	}
 	defer d.trimMapped()

@@ -21,11 +21,8 @@ import (
 // KeptSum implements source.ContentStore.
 func (d *DB) KeptSum(k fact.Key) ([]byte, bool) {
 	// Asked for every file a scan hashes: with nothing kept (every kept
-	// value holds at least its sum), no transaction.
-	d.mu.Lock()
-	none := d.contentBytes == 0
-	d.mu.Unlock()
-	if none {
+	// value holds at least its sum), no transaction and no lock.
+	if !d.contentKept.Load() {
 		return nil, false
 	}
 	var sum []byte
@@ -93,6 +90,7 @@ func (d *DB) KeepContent(ops []source.ContentOp, budget int64) ([]bool, error) {
 		return nil, fmt.Errorf("keep content: %w", err)
 	}
 	d.contentBytes = total
+	d.contentKept.Store(total > 0)
 	d.metrics.ContentBytes.Set(float64(total))
 	return kept, nil
 }

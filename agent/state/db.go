@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -65,6 +66,11 @@ type DB struct {
 	sent uint64
 	// contentBytes is the total of the content bucket's values.
 	contentBytes int64
+
+	// contentKept mirrors contentBytes > 0 for KeptSum, which is asked
+	// for every hashed file and must not wait for mu (held through a
+	// commit's fsync).
+	contentKept atomic.Bool
 
 	releaseMu sync.Mutex
 	// Guarded by releaseMu:
@@ -234,6 +240,7 @@ func (d *DB) init() error {
 			return nil
 		})
 		d.metrics.ContentBytes.Set(float64(d.contentBytes))
+		d.contentKept.Store(d.contentBytes > 0)
 		return err
 	})
 }
