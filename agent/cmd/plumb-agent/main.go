@@ -122,6 +122,34 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 	}
 	runner := source.NewRunner(logger, db, sources, reg)
 
+	// The sources start scanning at once: what follows (the identity,
+	// the host's description, tens of milliseconds) overlaps the scan,
+	// and a failure in it stops them again.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runner.Run(ctx) })
+	g.Go(func() error {
+		start := time.Now()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-runner.Ready():
+		}
+		st := db.Status()
+		logger.Info("initial scan recorded", "facts", st.Facts, "took", time.Since(start).Round(time.Millisecond))
+		if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+			logger.Debug("sd_notify failed", "err", err)
+		}
+		releaseAfterScan(ctx, db)
+		return nil
+	})
+	stop := func(err error) error {
+		cancel()
+		_ = g.Wait()
+		return err
+	}
+
 	var ident *enroll.Identity
 	creds := insecure.NewCredentials()
 	if cfg.Insecure {
@@ -130,14 +158,14 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 		ident, err = enroll.Load(enroll.Options{Dir: cfg.StateDir, HostID: hostID, CAPin: cfg.CAPin, JoinToken: cfg.JoinToken,
 			Logger: logger.With("component", "enroll")})
 		if err != nil {
-			return cli.Usage(err)
+			return stop(cli.Usage(err))
 		}
 		creds = credentials.NewTLS(ident.TLSConfig())
 	}
 	collectors, err := endpoint.New(cfg.Collector, endpoint.Options{Seed: endpoint.Seed(hostID),
 		DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(creds)}})
 	if err != nil {
-		return cli.Usage(err)
+		return stop(cli.Usage(err))
 	}
 	info := hostinfo.Collect(ctx)
 	client := stream.New(collectors, stream.Config{HostID: hostID, Labels: cfg.Labels, Info: info, MaxBackoff: cfg.ReconnectMax,
@@ -145,8 +173,6 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 		db, runner.Coverage(), logger.With("component", "stream"), stream.NewMetrics(reg))
 
 	logger.Info("plumb-agent starting", "version", version.Version, "host_id", hostID, "sources", names, "collector", cfg.Collector)
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runner.Run(ctx) })
 	g.Go(func() error {
 		if ident != nil {
 			// Sources run and spool meanwhile; nothing streams unenrolled.
@@ -164,21 +190,6 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 			}()
 		}
 		return client.Run(ctx)
-	})
-	g.Go(func() error {
-		start := time.Now()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-runner.Ready():
-		}
-		st := db.Status()
-		logger.Info("initial scan recorded", "facts", st.Facts, "took", time.Since(start).Round(time.Millisecond))
-		if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
-			logger.Debug("sd_notify failed", "err", err)
-		}
-		releaseAfterScan(ctx, db)
-		return nil
 	})
 	if cfg.MetricsListen != "" {
 		g.Go(func() error { return metricsserver.Serve(ctx, cfg.MetricsListen, reg, logger) })
