@@ -101,29 +101,8 @@ func ingest(b *testing.B, n, total int, secure bool) ingestResult {
 		b.Fatal(err)
 	}
 
-	go1 := make(chan struct{})
-	var g errgroup.Group
-	var mu sync.Mutex
-	var last time.Time
-	for _, f := range fakes {
-		g.Go(func() error {
-			<-go1
-			end, err := f.run(batches)
-			mu.Lock()
-			if end.After(last) {
-				last = end
-			}
-			mu.Unlock()
-			return err
-		})
-	}
 	cpu0, self0 := c.cpuTime(b), selfCPU(b)
-	first := time.Now()
-	close(go1)
-	if err := g.Wait(); err != nil {
-		b.Fatal(err)
-	}
-	took := last.Sub(first)
+	took := runFakes(b, fakes, batches)
 	cpu, self := c.cpuTime(b)-cpu0, selfCPU(b)-self0
 
 	after, err := scrapeAll(c.metrics, "plumb_collector_group_commit_deltas_sum",
@@ -201,6 +180,34 @@ func dialFakeAt(ctx context.Context, b *testing.B, c *collector, id string, acke
 
 // run sends batches of upserts, at most ingestWindow unacknowledged, and
 // returns when the last is acknowledged.
+// runFakes starts every fake agent's batches at once and returns the time
+// from the start until the last one's last acknowledgement.
+func runFakes(b *testing.B, fakes []*fakeAgent, batches int) time.Duration {
+	b.Helper()
+	start := make(chan struct{})
+	var g errgroup.Group
+	var mu sync.Mutex
+	var last time.Time
+	for _, f := range fakes {
+		g.Go(func() error {
+			<-start
+			end, err := f.run(batches)
+			mu.Lock()
+			if end.After(last) {
+				last = end
+			}
+			mu.Unlock()
+			return err
+		})
+	}
+	first := time.Now()
+	close(start)
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	return last.Sub(first)
+}
+
 func (f *fakeAgent) run(batches int) (time.Time, error) {
 	window := make(chan struct{}, ingestWindow)
 	lastSeq := uint64(batches * ingestBatch)

@@ -3,11 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 
 	"github.com/plumb-dev/plumb/collector/store/pgtest"
 )
@@ -103,29 +101,8 @@ func ingestOn(b *testing.B, backend string, collectors, n, total int) scaleResul
 		return t
 	}
 	before := sum()
-	go1 := make(chan struct{})
-	var g errgroup.Group
-	var mu sync.Mutex
-	var last time.Time
-	for _, f := range fakes {
-		g.Go(func() error {
-			<-go1
-			end, err := f.run(batches)
-			mu.Lock()
-			if end.After(last) {
-				last = end
-			}
-			mu.Unlock()
-			return err
-		})
-	}
 	cpu0, self0 := cpu(), selfCPU(b)
-	first := time.Now()
-	close(go1)
-	if err := g.Wait(); err != nil {
-		b.Fatal(err)
-	}
-	took := last.Sub(first)
+	took := runFakes(b, fakes, batches)
 	used, self := cpu()-cpu0, selfCPU(b)-self0
 	after := sum()
 
