@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/plumb-dev/plumb/collector/store/pgtest"
 )
 
