@@ -34,6 +34,11 @@ func BenchmarkIngestScaleOut(b *testing.B) {
 		tab.note("PostgreSQL 15 runs on the same 2 cores (its CPU is not in the collectors' column), fsync and synchronous_commit on")
 		tab.note("two collectors: agent i streams to collector i%%2; both commit through one database, whose writer lock orders their transactions")
 		tab.print()
+		for _, r := range []scaleResult{pg1, pg2} {
+			summarize(fmt.Sprintf("collector ingest, %d agents, TLS, PostgreSQL, %d collector(s)", agents, r.collectors),
+				fmt.Sprintf("%.0f deltas/s; collectors' CPU %.1f µs/delta", r.rate(), float64(r.collectorCPU.Microseconds())/float64(r.deltas)),
+				fmt.Sprintf("bbolt, one collector, same run: %.0f deltas/s", bolt.rate()), "reported side by side (issue 14)")
+		}
 
 		b.ReportMetric(bolt.rate(), "bolt-deltas/s")
 		b.ReportMetric(pg1.rate(), "pg1-deltas/s")

@@ -42,7 +42,7 @@ func printSummary() {
 		return
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n=== Summary: issue 15's figures, each beside its peer or floor in this run\n")
+	fmt.Fprintf(&sb, "\n=== Summary: the design's figures, each beside its peer or floor in this run\n")
 	w := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "figure\tPlumb\tpeer / floor, same run\ttarget")
 	for _, r := range summary.rows {
