@@ -48,6 +48,9 @@ func (d Daemon) Main(args []string) int {
 	Prepare(cmd)
 	cmd.Flags().StringVar(&cfgFile, "config", "", "YAML config file (flags override it)")
 	d.AddFlags(cmd.Flags())
+	// No shell-completion subcommand: a daemon's one or two
+	// subcommands are not worth it, and plumbctl has none either.
+	cmd.CompletionOptions.DisableDefaultCmd = true
 	for _, sub := range d.Commands {
 		Prepare(sub)
 		cmd.AddCommand(sub)
