@@ -128,6 +128,12 @@ func (c *committer) wait(ctx context.Context, j *job) result {
 	}
 }
 
+// moved reports whether h's AppliedSeq is no longer what j's stream
+// expects (see job.expect).
+func (j *job) moved(h *store.Host) bool {
+	return j.checked && h.AppliedSeq != j.expect
+}
+
 // size is what j counts against maxDeltas: its deltas, or its bucket's
 // facts (a resync's buckets share transactions too).
 func (j *job) size() int {
@@ -227,7 +233,7 @@ func (c *committer) apply(tx store.Tx, j *job) (result, error) {
 	} else if err != nil {
 		return result{}, err
 	}
-	if j.checked && h.AppliedSeq != j.expect {
+	if j.moved(h) {
 		return result{err: errMoved, appliedSeq: h.AppliedSeq}, nil
 	}
 	if j.kind == jobHello && neverStreamed(h) {
@@ -354,7 +360,7 @@ func (c *committer) applyBuckets(tx store.Tx, run []*job, results []result) (boo
 		return false, err
 	}
 	for _, j := range run {
-		if j.checked && h.AppliedSeq != j.expect {
+		if j.moved(h) {
 			return false, nil
 		}
 	}

@@ -137,3 +137,74 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// A stale stream's resync: consecutive bucket snapshots of one host, which
+// the committer replaces together in one run, are refused as a whole when
+// the host's AppliedSeq moved under the stream, and nothing of them is
+// written; the same run expecting the current AppliedSeq is applied.
+func TestStaleBucketRunIsRefused(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "shared.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv := New(st, &drift.Engine{}, Options{})
+	ctx := context.Background()
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		return tx.PutHost(&store.Host{ID: "web-1", AppliedSeq: 4, LastSeen: 1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Facts in distinct buckets, one snapshot each.
+	var jobs []*job
+	seen := map[uint32]bool{}
+	for i := 0; len(jobs) < 4; i++ {
+		f := upsert(0, "/etc/f"+string(rune('a'+i)), "x").GetFact()
+		b := fact.KeyOf(f).Bucket()
+		if seen[b] {
+			continue
+		}
+		seen[b] = true
+		jobs = append(jobs, &job{host: "web-1", kind: jobBucket, bucket: &bucketJob{bucket: b, facts: []*plumbv1.Fact{f}}})
+	}
+	commit := func(expect uint64) []result {
+		var rs []result
+		for _, j := range jobs {
+			j.expect, j.checked, j.done = expect, true, make(chan result, 1)
+		}
+		if len(bucketRun(jobs)) != len(jobs) {
+			t.Fatalf("the snapshots do not form one run")
+		}
+		srv.committer.commit(ctx, jobs, len(jobs))
+		for _, j := range jobs {
+			rs = append(rs, <-j.done)
+		}
+		return rs
+	}
+	facts := func() int {
+		n := 0
+		if err := st.View(ctx, func(tx store.ReadTx) error {
+			return tx.Facts("web-1", plumbv1.FactKind_FACT_KIND_UNSPECIFIED, func(*plumbv1.Fact) error { n++; return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	for i, r := range commit(2) {
+		if !errors.Is(r.err, errMoved) {
+			t.Errorf("stale snapshot %d: err %v, want errMoved", i, r.err)
+		}
+	}
+	if n := facts(); n != 0 {
+		t.Fatalf("a stale run wrote %d facts", n)
+	}
+	for i, r := range commit(4) {
+		if r.err != nil {
+			t.Errorf("current snapshot %d: %v", i, r.err)
+		}
+	}
+	if n := facts(); n != len(jobs) {
+		t.Fatalf("the current run left %d facts, want %d", n, len(jobs))
+	}
+}
