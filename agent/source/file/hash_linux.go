@@ -81,12 +81,38 @@ func hashRegular(open func(string) (int, error), path string, want *unix.Stat_t,
 			content = []byte{}
 		}
 	}
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	if _, err := io.CopyBuffer(h, fdReader(fd), *bp); err != nil {
-		return nil, nil, got, fmt.Errorf("read %q: %w", path, err)
+	if content == nil {
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		if err := hashToEnd(h, fd, *bp, got.Size); err != nil {
+			return nil, nil, got, fmt.Errorf("read %q: %w", path, err)
+		}
 	}
 	return h.Sum(nil), content, got, nil
+}
+
+// hashToEnd writes the rest of fd's content into h. It stops at the
+// first empty read, or, sparing that read, at a short one that ends
+// exactly at size, the length fstat gave: a read of a regular file
+// returns less than asked only at its end. Content appended after that
+// read is what the file's next modify event reports, as it would be had
+// the empty read come first.
+func hashToEnd(h hash.Hash, fd int, buf []byte, size int64) error {
+	var total int64
+	for {
+		n, err := fdReader(fd).Read(buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		h.Write(buf[:n])
+		total += int64(n)
+		if n < len(buf) && total == size {
+			return nil
+		}
+	}
 }
 
 // fdReader reads a raw descriptor, sparing the os.File and poller set-up

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -164,5 +165,62 @@ func TestStatFastPath(t *testing.T) {
 	}
 	if !hasContent(sink, changed, []byte("CONTENT 3")) {
 		t.Errorf("changed file not rehashed")
+	}
+}
+
+// TestHashToEndReadsEveryByte checks hashToEnd, which spares the empty read
+// at the end of a file, against crypto/sha256 over the bytes on disk: at
+// and around multiples of the buffer, and with the stat size stale both
+// ways (the file grew or shrank after fstat), when it must read on to the
+// real end.
+func TestHashToEndReadsEveryByte(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 15))
+	dir := t.TempDir()
+	const bufSize = 64
+	for _, size := range []int{0, 1, bufSize - 1, bufSize, bufSize + 1, 3 * bufSize, 3*bufSize + 7, rng.IntN(10 * bufSize)} {
+		for _, stale := range []int{0, -1, 1, -bufSize, bufSize} {
+			content := make([]byte, size)
+			for i := range content {
+				content[i] = byte(rng.Uint32())
+			}
+			p := filepath.Join(dir, "f")
+			if err := os.WriteFile(p, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fd, err := unix.Open(p, unix.O_RDONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sha256.New()
+			err = hashToEnd(h, fd, make([]byte, bufSize), int64(size+stale))
+			unix.Close(fd)
+			want := sha256.Sum256(content)
+			if err != nil || !bytes.Equal(h.Sum(nil), want[:]) {
+				t.Fatalf("size %d, stat size %d: hash %x err %v, want %x", size, size+stale, h.Sum(nil), err, want)
+			}
+		}
+	}
+	// A short read before size is not the end: a pipe whose writer has
+	// written only part gives one.
+	var fds [2]int
+	if err := unix.Pipe(fds[:]); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	content := bytes.Repeat([]byte("0123456789"), 20)
+	go func() {
+		defer unix.Close(fds[1])
+		unix.Write(fds[1], content[:15])
+		time.Sleep(50 * time.Millisecond)
+		unix.Write(fds[1], content[15:])
+	}()
+	h := sha256.New()
+	if err := hashToEnd(h, fds[0], make([]byte, bufSize), int64(len(content))); err != nil {
+		t.Fatal(err)
+	}
+	if want := sha256.Sum256(content); !bytes.Equal(h.Sum(nil), want[:]) {
+		t.Fatalf("pipe: hash %x, want %x (stopped at a short read before the stat size?)", h.Sum(nil), want)
 	}
 }

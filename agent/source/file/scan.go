@@ -30,6 +30,22 @@ import (
 // waits, so memory stays bounded on any tree.
 const maxQueued = 4096
 
+// handoff is the capacity of the channels between the Run goroutine and
+// the hashers, each way. Deep enough that a hasher finds its next file
+// waiting and leaves its result without a wake-up of the Run goroutine
+// per file: with a channel as deep as the worker count, hashers waited
+// on the one goroutine that reports every result, and the scan of 20k
+// files used 1.5 of 2 cores (430 ms, 0.66 s CPU); at 256, 1.65 cores and
+// 15% less CPU (342 ms, 0.56 s).
+const handoff = 256
+
+// maxCaptureInflight (a variable for tests) bounds the content bytes that hashers may hold for
+// the content keeper at once (files dispatched with a capture, counted at
+// their stat size, until their result is reported): results carry the
+// content, and handoff results of max_size each would be up to 256 MiB.
+// A file larger than the budget still goes, alone.
+var maxCaptureInflight int64 = 8 << 20
+
 type itemKind uint8
 
 const (
@@ -67,6 +83,17 @@ type hashResult struct {
 	linked   bool   // the file has other links
 	content  []byte // as read, if captured
 	captured bool   // content was asked for
+	// captureCost is captureCost of the job, returned to the budget.
+	captureCost int64
+}
+
+// captureCost is what a job counts against maxCaptureInflight: the
+// content it may bring back.
+func captureCost(j hashJob) int64 {
+	if j.capture <= 0 {
+		return 0
+	}
+	return max(0, min(j.st.Size, j.capture))
 }
 
 // scanScope watches and snapshots the subtree at top. It returns an error
@@ -93,8 +120,8 @@ func (r *runner) scanScope(ctx context.Context, top string) error {
 func (r *runner) scan(ctx context.Context, top string) (map[string]struct{}, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	items := make(chan walkItem, 256)
-	jobs := make(chan hashJob, r.set.workers)
-	results := make(chan hashResult, 2*r.set.workers)
+	jobs := make(chan hashJob, handoff)
+	results := make(chan hashResult, handoff)
 
 	g.Go(func() error {
 		defer close(items)
@@ -103,7 +130,8 @@ func (r *runner) scan(ctx context.Context, top string) (map[string]struct{}, err
 	for range r.set.workers {
 		g.Go(func() error {
 			for j := range jobs {
-				res := hashResult{path: j.path, observed: j.observed, prev: j.prev, linked: j.st.Nlink > 1, captured: j.capture > 0}
+				res := hashResult{path: j.path, observed: j.observed, prev: j.prev, linked: j.st.Nlink > 1, captured: j.capture > 0,
+					captureCost: captureCost(j)}
 				res.attrs, res.content, res.err = r.obs.observe(j.path, &j.st, nil, j.capture)
 				if res.err == nil {
 					// Sealing hashes the fact's canonical encoding: done
@@ -124,13 +152,17 @@ func (r *runner) scan(ctx context.Context, top string) (map[string]struct{}, err
 	seen := map[string]struct{}{}
 	var queue []hashJob
 	inflight := 0
+	var capturing int64 // content bytes dispatched and not yet reported
 	in := items
 loop:
 	for in != nil || len(queue) > 0 || inflight > 0 {
 		var out chan<- hashJob
 		var next hashJob
 		if len(queue) > 0 {
-			out, next = jobs, queue[0]
+			next = queue[0]
+			if next.capture == 0 || capturing == 0 || capturing+captureCost(next) <= maxCaptureInflight {
+				out = jobs
+			}
 		}
 		recv := in
 		if len(queue) >= maxQueued {
@@ -149,8 +181,10 @@ loop:
 			queue[0] = hashJob{}
 			queue = queue[1:]
 			inflight++
+			capturing += captureCost(next)
 		case res := <-results:
 			inflight--
+			capturing -= res.captureCost
 			r.onResult(res)
 		case ev, ok := <-r.events:
 			if !ok {
