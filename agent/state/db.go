@@ -155,7 +155,31 @@ func open(path string, opts Options) (d *DB, err error) {
 
 // init checks the schema and rebuilds the in-memory digests and counters.
 func (d *DB) init() error {
-	err := d.db.Update(func(tx *bolt.Tx) error {
+	// A database this agent wrote has everything: reading that costs no
+	// commit, whose fsync a restart would wait for.
+	var ready bool
+	_ = d.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		ready = meta != nil && string(meta.Get(keyMagic)) == string(magicValue) &&
+			getU64(meta.Get(keySchema)) == schemaVersion && tx.Bucket(bucketFacts) != nil &&
+			tx.Bucket(bucketContent) != nil && tx.Bucket(bucketSpool) != nil
+		return nil
+	})
+	err := d.prepare(ready)
+	if err != nil {
+		return err
+	}
+	return d.load()
+}
+
+// prepare creates what a new database lacks and checks the schema of an
+// existing one, in a write transaction, unless ready says there is
+// nothing to do.
+func (d *DB) prepare(ready bool) error {
+	if ready {
+		return nil
+	}
+	return d.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err
@@ -185,9 +209,10 @@ func (d *DB) init() error {
 		_, err = tx.CreateBucketIfNotExists(bucketSpool)
 		return err
 	})
-	if err != nil {
-		return err
-	}
+}
+
+// load rebuilds the in-memory digests and counters.
+func (d *DB) load() error {
 	return d.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		d.seq = getU64(meta.Get(keySeq))
@@ -201,20 +226,8 @@ func (d *DB) init() error {
 			d.checkpointAcked = d.lastAcked > 0
 		}
 		kc := keyCounter{db: d.db, tx: tx}
-		err := tx.Bucket(bucketFacts).ForEach(func(k, v []byte) error {
-			kc.tick()
-			digest, err := storedDigest(v)
-			if err != nil {
-				return fmt.Errorf("fact %q: %w", k, err)
-			}
-			key, err := fact.DecodeKey(k)
-			if err != nil {
-				return err
-			}
-			d.cur.Add(key, digest)
-			d.facts++
-			return nil
-		})
+		cur, n, err := digestFacts(tx.Bucket(bucketFacts), kc.tick)
+		d.cur, d.facts = cur, n
 		if err != nil {
 			return err
 		}

@@ -87,6 +87,15 @@ func (s *SetDigest) Remove(k Key, d []byte) {
 	s.buckets[k.Bucket()].sub(element(k, d))
 }
 
+// Merge adds every fact o accounts for, as if each had been added to s:
+// digests of disjoint sets, built apart (on several cores), merge into
+// the digest of their union.
+func (s *SetDigest) Merge(o *SetDigest) {
+	for i := range s.buckets {
+		s.buckets[i].add(o.buckets[i])
+	}
+}
+
 // Replace accounts for k changing from digest old to digest new. A nil old
 // means the fact is new; a nil new means it is gone.
 func (s *SetDigest) Replace(k Key, old, new []byte) {
