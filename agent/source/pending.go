@@ -49,6 +49,21 @@ func (v *pendingView) lookup(k fact.Key) (*plumbv1.Fact, bool) {
 	return p.fact, ok
 }
 
+// lookupAll sets out[i] to the pending value of keys[i] where one is
+// pending, and returns the indices of the keys with none, under one lock.
+func (v *pendingView) lookupAll(keys []fact.Key, out []*plumbv1.Fact) (rest []int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for i, k := range keys {
+		if p, ok := v.keys[k]; ok {
+			out[i] = p.fact
+			continue
+		}
+		rest = append(rest, i)
+	}
+	return rest
+}
+
 // in returns the pending keys of scope sc, with their pending values (nil:
 // deleted).
 func (v *pendingView) in(sc Scope) map[fact.Key]*plumbv1.Fact {

@@ -26,6 +26,13 @@ type Recorder interface {
 	Facts(kind plumbv1.FactKind, prefix string, fn func(*plumbv1.Fact) error) error
 }
 
+// BatchRecorder is a Recorder that looks many keys up at once, safely
+// from any goroutine, concurrently with Apply (the runner's sink is then a
+// BatchLooker).
+type BatchRecorder interface {
+	LookupAll(keys []fact.Key, out []*plumbv1.Fact)
+}
+
 // KeyLister is a Recorder that can list the stored keys of kind under
 // prefix, in any order, without decoding their facts. The sweep at a
 // snapshot's end, which visits every stored fact of its scope, uses it
@@ -476,4 +483,31 @@ func (s *sink) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
 		return f, f != nil
 	}
 	return s.r.rec.Lookup(k)
+}
+
+var _ BatchLooker = (*sink)(nil)
+
+// LookupAll implements BatchLooker: from the pending view, and the rest
+// from the recorder in one read if it can (BatchRecorder).
+func (s *sink) LookupAll(keys []fact.Key, out []*plumbv1.Fact) {
+	rest := s.r.pending.lookupAll(keys, out)
+	if len(rest) == 0 {
+		return
+	}
+	br, ok := s.r.rec.(BatchRecorder)
+	if !ok {
+		for _, i := range rest {
+			out[i], _ = s.r.rec.Lookup(keys[i])
+		}
+		return
+	}
+	ks := make([]fact.Key, len(rest))
+	for j, i := range rest {
+		ks[j] = keys[i]
+	}
+	fs := make([]*plumbv1.Fact, len(rest))
+	br.LookupAll(ks, fs)
+	for j, i := range rest {
+		out[i] = fs[j]
+	}
 }

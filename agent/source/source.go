@@ -78,6 +78,18 @@ type Sink interface {
 	Lookup(k fact.Key) (*plumbv1.Fact, bool)
 }
 
+// BatchLooker is an optional Sink interface: Lookup of many keys at once,
+// for less than a Lookup each (one read of the state, not one per key).
+// Unlike the other Sink methods, LookupAll may be called from any
+// goroutine, concurrently with them: the file source's walkers look up a
+// directory's files as they list it. Like Lookup, it answers with what
+// was reported, committed or not.
+type BatchLooker interface {
+	// LookupAll sets out[i] to the value last reported for keys[i], or
+	// nil; out is as long as keys.
+	LookupAll(keys []fact.Key, out []*plumbv1.Fact)
+}
+
 // FactReader is an optional interface of a Sink: a source that must look
 // through what it recorded (the file source, for the other names of a
 // hard-linked file) reads the facts of a scope, as committed. fn must not

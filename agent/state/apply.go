@@ -240,6 +240,20 @@ func (d *DB) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
 	return f, f != nil
 }
 
+// LookupAll sets out[i] to the stored value of keys[i], or nil, in one
+// read transaction (source.BatchRecorder). Safe from any goroutine.
+func (d *DB) LookupAll(keys []fact.Key, out []*plumbv1.Fact) {
+	_ = d.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFacts)
+		var buf []byte
+		for i, k := range keys {
+			buf = append(append(buf[:0], byte(k.Kind)), k.ID...) // k.Encode()
+			out[i], _ = storedFact(b.Get(buf))
+		}
+		return nil
+	})
+}
+
 // Facts calls fn for each stored fact of kind whose key starts with
 // prefix, in key order. fn must not call back into d.
 func (d *DB) Facts(kind plumbv1.FactKind, prefix string, fn func(*plumbv1.Fact) error) error {

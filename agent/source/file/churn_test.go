@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/agent/source"
@@ -188,4 +191,125 @@ func compareWithDisk(t *testing.T, db *state.DB, root string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestRescanAfterOfflineChangesMatchesDisk runs the file source's initial
+// scan over a seeded tree (a wide directory of more files than a walker
+// looks up at once, and many small ones) on four walkers and hashers, stops
+// it, changes the tree as a host would while the agent is down (rewrites,
+// same-size rewrites, chmods, removals, new files and directories), and
+// starts it again on the same state: the rescan, which keeps what the stat
+// fast path says is unchanged, must leave the recorded facts equal to the
+// disk.
+func TestRescanAfterOfflineChangesMatchesDisk(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	root := filepath.Join(t.TempDir(), "tree")
+	var files []string
+	write := func(p string) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, fmt.Appendf(nil, "%s %d\n", p, rng.Uint64()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 700 {
+		p := filepath.Join(root, "wide", fmt.Sprintf("f%04d", i))
+		write(p)
+		files = append(files, p)
+	}
+	for i := range 400 {
+		p := filepath.Join(root, fmt.Sprintf("d%d", rng.IntN(30)), fmt.Sprintf("e%d", rng.IntN(3)), fmt.Sprintf("g%04d", i))
+		write(p)
+		files = append(files, p)
+	}
+	// Past the racy window, so that the first scan's facts are settled
+	// and the second keeps the unchanged files without reading them.
+	time.Sleep(source.RacyWindow + 100*time.Millisecond)
+	dbDir := t.TempDir()
+	scan := func() (opens float64) {
+		t.Helper()
+		db, err := state.Open(dbDir, state.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		src, err := source.Build(slog.New(slog.DiscardHandler), map[string]source.Options{
+			"file": {Raw: map[string]any{"paths": []string{root}, "workers": 4}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := source.NewRunner(slog.New(slog.DiscardHandler), db, src, nil)
+		opened := src["file"].(source.MetricsSource).Collectors()[0]
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- run.Run(ctx) }()
+		defer func() {
+			cancel()
+			<-done
+		}()
+		select {
+		case <-run.Ready():
+		case <-time.After(30 * time.Second):
+			t.Fatal("no initial snapshot")
+		}
+		if diff := compareWithDisk(t, db, root); len(diff) > 0 {
+			t.Fatalf("seed %d: %d paths differ from the disk; first: %s", seed, len(diff), diff[0])
+		}
+		return counterValue(t, opened)
+	}
+	if n := scan(); n != float64(len(files)) {
+		t.Fatalf("first scan opened %v files, want %d", n, len(files))
+	}
+	changed := 1 // newdir/sub/x
+	for _, p := range files {
+		switch rng.IntN(12) {
+		case 0:
+			changed++
+			write(p) // new content, likely a new size
+		case 1:
+			changed++
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[0] ^= 1 // same size, same second
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		case 2:
+			changed++ // ctime moved: read again
+			if err := os.Chmod(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		case 3:
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		case 4:
+			changed++
+			write(p + ".new")
+		}
+	}
+	write(filepath.Join(root, "newdir", "sub", "x"))
+	// Only what changed is read again: the rest passed the fast path on
+	// what the walkers looked up.
+	if n := scan(); n != float64(changed) {
+		t.Fatalf("seed %d: rescan opened %v files, want the %d changed or new", seed, n, changed)
+	}
+}
+
+// counterValue reads the one counter c collects.
+func counterValue(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1)
+	c.Collect(ch)
+	var m dto.Metric
+	if err := (<-ch).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

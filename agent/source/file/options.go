@@ -28,7 +28,8 @@ type Config struct {
 	// arrive in the window. A file its writer closes (IN_CLOSE_WRITE) is
 	// read at once, without waiting for the window.
 	Debounce time.Duration `koanf:"debounce"`
-	// Workers is how many files are hashed at once during a scan.
+	// Workers is how many files are hashed, and how many directories
+	// listed, at once during a scan.
 	Workers int `koanf:"workers"`
 	// PollInterval is how often subtrees that could not be watched are
 	// rescanned.

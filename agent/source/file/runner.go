@@ -21,6 +21,9 @@ type runner struct {
 	logger *slog.Logger
 	stats  *stats
 	sink   source.Sink
+	// batcher is sink, if it can look many keys up at once from any
+	// goroutine (the walkers): nil otherwise.
+	batcher source.BatchLooker
 
 	obs      *observer
 	content  *contentKeeper
@@ -86,6 +89,7 @@ func newRunner(s *Source, w *fsnotify.Watcher, cw *closeWrites, sink source.Sink
 		logger:       s.logger,
 		stats:        &s.stats,
 		sink:         sink,
+		batcher:      batcherOf(sink),
 		rmWatch:      w.Remove,
 		openDir:      openDirectory,
 		events:       w.Events,
@@ -381,4 +385,9 @@ func (r *runner) dropCloseWrites(why string) bool {
 	r.logger.Warn("close-after-write signal off; written files are read after the debounce window", "reason", why,
 		"debounce", r.set.debounce)
 	return true
+}
+
+func batcherOf(sink source.Sink) source.BatchLooker {
+	b, _ := sink.(source.BatchLooker)
+	return b
 }

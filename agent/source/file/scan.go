@@ -15,12 +15,14 @@ import (
 // A scan reports the subtree at a directory as one snapshot: Begin of its
 // scope, an Upsert per entry, End. Three kinds of goroutine share the work:
 //
-//   - one walker lists directories, watching each before listing it, and
-//     lstats every entry;
+//   - `workers` walkers list directories, each taking the next one from a
+//     shared stack, watching it before listing it; they lstat every entry
+//     and look up what the sink has for a directory's regular files in
+//     one call (source.BatchLooker), for the stat fast path;
 //   - `workers` hashers open and hash the regular files;
-//   - the Run goroutine, which owns the sink, consults it for the stat fast
-//     path, hands files that need hashing to the hashers, and reports
-//     every result.
+//   - the Run goroutine, which owns the sink, decides the stat fast path,
+//     hands files that need hashing to the hashers, and reports every
+//     result.
 //
 // While it scans, the Run goroutine keeps draining inotify (events are
 // handled when the scan is done), so a long scan does not overflow the
@@ -63,6 +65,10 @@ type walkItem struct {
 	link     []byte // symlink target
 	observed time.Time
 	err      error
+	// prev is what the sink has for a regular file, if looked (the
+	// walker looked it up, BatchLooker).
+	prev   *plumbv1.Fact
+	looked bool
 }
 
 type hashJob struct {
@@ -230,7 +236,10 @@ func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
 	}
 	r.noteLinks(it.path, &it.st)
 	if it.st.Mode&unix.S_IFMT == unix.S_IFREG {
-		prev, _ := r.lookup(it.path)
+		prev := it.prev
+		if !it.looked {
+			prev, _ = r.lookup(it.path)
+		}
 		key := r.set.key(it.path)
 		if reusableHash(prev, &it.st) == nil || r.content.needsRead(key, it.st.Mode, it.st.Size) {
 			return hashJob{path: it.path, st: it.st, observed: it.observed, prev: prev.GetDigest(),

@@ -4,9 +4,15 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
+
+	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/pkg/fact"
 )
 
 // openDirectory opens path for listing, refusing a symlink; a hook so tests
@@ -27,8 +33,8 @@ type dirTask struct {
 	observed time.Time
 }
 
-// walk lists the tree at top depth first and sends what it finds. Each
-// directory is watched before it is listed, so an entry created in it
+// walk lists the tree at top depth first, on `workers` walkers, and sends
+// what it finds. Each directory is watched before it is listed, so an entry created in it
 // later is reported by an event, and one created earlier by the listing.
 // Entries are lstat'ed relative to their directory's descriptor: no path
 // lookups, and no symlink is ever followed.
@@ -67,21 +73,75 @@ func (r *runner) walk(ctx context.Context, top string, out chan<- walkItem) erro
 		}
 		return send(it)
 	}
-	stack := []dirTask{{path: top, st: st, watch: true, observed: now}}
-	for len(stack) > 0 {
-		t := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		var err error
-		stack, err = r.walkDir(t, stack, send)
-		if err != nil {
-			return err
-		}
+	q := newDirStack(dirTask{path: top, st: st, watch: true, observed: now})
+	var g errgroup.Group
+	for range r.set.workers {
+		g.Go(func() error {
+			for {
+				t, ok := q.take()
+				if !ok {
+					return nil
+				}
+				sub, err := r.walkDir(t, nil, send)
+				q.done(sub, err != nil)
+				if err != nil {
+					return err
+				}
+			}
+		})
 	}
-	return nil
+	return g.Wait()
+}
+
+// dirStack hands the directories of one walk to its walkers, last in
+// first out, so that the walk goes depth first and the stack holds at
+// most the tree's depth times its fan-out.
+type dirStack struct {
+	mu    sync.Mutex
+	cond  sync.Cond
+	tasks []dirTask // guarded by mu
+	busy  int       // walkers listing a directory; guarded by mu
+	stop  bool      // a walker failed: the others stop; guarded by mu
+}
+
+func newDirStack(top dirTask) *dirStack {
+	q := &dirStack{tasks: []dirTask{top}}
+	q.cond.L = &q.mu
+	return q
+}
+
+// take returns the next directory to list, waiting while other walkers
+// may still find some; false when the walk is over.
+func (q *dirStack) take() (dirTask, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.tasks) == 0 && q.busy > 0 && !q.stop {
+		q.cond.Wait()
+	}
+	if q.stop || len(q.tasks) == 0 {
+		return dirTask{}, false
+	}
+	t := q.tasks[len(q.tasks)-1]
+	q.tasks[len(q.tasks)-1] = dirTask{}
+	q.tasks = q.tasks[:len(q.tasks)-1]
+	q.busy++
+	return t, true
+}
+
+// done ends the listing of a taken directory, pushing the subdirectories
+// it found, or stopping the walk if it failed.
+func (q *dirStack) done(sub []dirTask, failed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.tasks = append(q.tasks, sub...)
+	q.busy--
+	q.stop = q.stop || failed
+	q.cond.Broadcast()
 }
 
 // walkDir watches and lists one directory, sends its entry and those of
-// its non-directory children, and pushes its subdirectories on stack.
+// its non-directory children (regular files a batch at a time, looked up
+// in the sink), and returns its subdirectories appended to stack.
 func (r *runner) walkDir(t dirTask, stack []dirTask, send func(walkItem) error) ([]dirTask, error) {
 	if t.watch {
 		if err := r.ws.watch(t.path, devIno{t.st.Dev, t.st.Ino}); err != nil {
@@ -130,6 +190,23 @@ func (r *runner) walkDir(t dirTask, stack []dirTask, send func(walkItem) error) 
 	if t.path == "/" {
 		prefix = "/"
 	}
+	var regular []walkItem
+	if r.batcher != nil {
+		regular = make([]walkItem, 0, lookupBatch)
+	}
+	flush := func() error {
+		if len(regular) == 0 {
+			return nil
+		}
+		r.lookupAll(regular)
+		for i := range regular {
+			if err := send(regular[i]); err != nil {
+				return err
+			}
+		}
+		regular = regular[:0]
+		return nil
+	}
 	for _, name := range names {
 		p := prefix + name
 		if r.set.excluded(p) {
@@ -160,10 +237,40 @@ func (r *runner) walkDir(t dirTask, stack []dirTask, send func(walkItem) error) 
 				continue // replaced meanwhile; its event re-checks it
 			}
 			it.link = link
+		case unix.S_IFREG:
+			if r.batcher != nil {
+				regular = append(regular, it)
+				if len(regular) == lookupBatch {
+					if err := flush(); err != nil {
+						return stack, err
+					}
+				}
+				continue
+			}
 		}
 		if err := send(it); err != nil {
 			return stack, err
 		}
 	}
-	return stack, nil
+	return stack, flush()
+}
+
+// lookupBatch is how many of a directory's regular files a walker looks
+// up in the sink at once, before sending them.
+const lookupBatch = 256
+
+// lookupAll sets each item's prev to what the sink has for it, in one
+// BatchLooker call: the stat fast path's lookups are made by the walkers,
+// a directory's files at a time, not one by one on the goroutine that
+// reports every entry.
+func (r *runner) lookupAll(items []walkItem) {
+	keys := make([]fact.Key, len(items))
+	for i := range items {
+		keys[i] = r.keyOf(items[i].path)
+	}
+	prev := make([]*plumbv1.Fact, len(items))
+	r.batcher.LookupAll(keys, prev)
+	for i := range items {
+		items[i].prev, items[i].looked = prev[i], true
+	}
 }
