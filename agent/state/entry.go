@@ -69,6 +69,9 @@ func (e entry) apply(sd *fact.SetDigest) {
 }
 
 func decodeFact(v []byte) (*plumbv1.Fact, error) {
+	if f, ok := decodeFileFact(v); ok {
+		return f, nil
+	}
 	f := &plumbv1.Fact{}
 	if err := proto.Unmarshal(v, f); err != nil {
 		return nil, err
