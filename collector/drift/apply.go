@@ -312,6 +312,9 @@ func (a *applier) checkpoint(d *plumbv1.Delta) (mismatch, err error) {
 
 // adoptBaseline makes the host's baseline equal to its current facts.
 func adoptBaseline(tx store.Tx, host string) (int, error) {
+	if a, ok := tx.(store.BaselineAdopter); ok {
+		return a.AdoptBaseline(host)
+	}
 	var stale []fact.Key
 	err := tx.Baselines(host, func(f *plumbv1.Fact) error {
 		stale = append(stale, fact.KeyOf(f))

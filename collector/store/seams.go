@@ -57,3 +57,14 @@ type GroupLister interface {
 type Prefetcher interface {
 	Prefetch(host string, keys []fact.Key) error
 }
+
+// BaselineAdopter is a Tx that replaces a host's baseline with a copy of
+// its current facts by itself, without decoding and encoding every fact
+// (the drift engine adopts a new host's first complete snapshot, and
+// a resynced host's, this way: 100,000 facts at a time). AdoptBaseline
+// returns how many facts it copied. Its result equals deleting every
+// baseline of host and putting each current fact as its baseline, which
+// is what the drift engine does with a Tx that does not implement it.
+type BaselineAdopter interface {
+	AdoptBaseline(host string) (int, error)
+}

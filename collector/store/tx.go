@@ -474,3 +474,43 @@ func (e *notFoundError) Error() string {
 }
 
 func (e *notFoundError) Unwrap() error { return ErrNotFound }
+
+var _ BaselineAdopter = (*boltTx)(nil)
+
+// AdoptBaseline implements BaselineAdopter: the host's baselines bucket is
+// dropped and refilled with its facts' stored bytes, in key order.
+func (t *boltTx) AdoptBaseline(host string) (int, error) {
+	hb, err := t.hostBucket(host, false)
+	if hb == nil || err != nil {
+		return 0, err
+	}
+	if hb.Bucket(bucketBaselines) != nil {
+		if err := hb.DeleteBucket(bucketBaselines); err != nil {
+			return 0, fmt.Errorf("adopt baseline of host %q: %w", host, err)
+		}
+	}
+	src := hb.Bucket(bucketFacts)
+	if src == nil {
+		return 0, nil
+	}
+	if k, _ := src.Cursor().First(); k == nil {
+		return 0, nil
+	}
+	dst, err := hb.CreateBucket(bucketBaselines)
+	if err != nil {
+		return 0, fmt.Errorf("adopt baseline of host %q: %w", host, err)
+	}
+	// Filled in key order, as an append: pages packed fuller than
+	// bbolt's default half, which suits random inserts.
+	dst.FillPercent = 0.9
+	n := 0
+	err = src.ForEach(func(k, v []byte) error {
+		n++
+		// Copies: the mapping the cursor reads may move as dst grows.
+		return dst.Put(bytes.Clone(k), bytes.Clone(v))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("adopt baseline of host %q: %w", host, err)
+	}
+	return n, nil
+}

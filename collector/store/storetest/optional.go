@@ -22,6 +22,13 @@ var optionalTests = []test{
 	{"PingAnswers", testPing},
 	{"GroupNamesInByteOrder", testGroupNames},
 	{"ImportKeepsSeqs", testImport},
+	{"AdoptBaselineCopiesFacts", testAdoptBaseline},
+}
+
+// baselineAdopter is a Tx that replaces a host's baseline with a copy of
+// its current facts (store.BaselineAdopter).
+type baselineAdopter interface {
+	AdoptBaseline(host string) (int, error)
 }
 
 // pinger is a Store that tells whether its database answers.
@@ -172,4 +179,72 @@ func testImport(t *testing.T, b Backend) {
 		}
 		return nil
 	})
+}
+
+func testAdoptBaseline(t *testing.T, b Backend) {
+	s := b.Open(t)
+	rng := seeded(t)
+	facts := map[string]*plumbv1.Fact{}
+	adopter := false
+	update(t, s, func(tx store.Tx) error {
+		_, adopter = tx.(baselineAdopter)
+		for range 300 {
+			f := sysctl(fmt.Sprintf("k%03d", rng.IntN(500)), fmt.Sprint(rng.Uint32()))
+			facts[string(f.GetKey())] = f
+			if err := tx.PutFact("h", f); err != nil {
+				return err
+			}
+		}
+		for range 100 { // same keys with other values, and keys with no fact
+			if err := tx.PutBaseline("h", sysctl(fmt.Sprintf("k%03d", rng.IntN(700)), "old")); err != nil {
+				return err
+			}
+		}
+		for _, err := range []error{
+			tx.PutFact("other", sysctl("x", "1")), tx.PutBaseline("other", sysctl("y", "2")),
+			tx.PutBaseline("nofacts", sysctl("z", "3")),
+		} {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !adopter {
+		t.Skip("the backend's Tx has no AdoptBaseline: the drift engine puts each baseline")
+	}
+	counts := map[string]int{}
+	update(t, s, func(tx store.Tx) error {
+		for _, h := range []string{"h", "other-unknown", "nofacts"} {
+			n, err := tx.(baselineAdopter).AdoptBaseline(h)
+			if err != nil {
+				return err
+			}
+			counts[h] = n
+		}
+		return nil
+	})
+	if counts["h"] != len(facts) || counts["other-unknown"] != 0 || counts["nofacts"] != 0 {
+		t.Errorf("AdoptBaseline counts %v, want h=%d and 0 for the others", counts, len(facts))
+	}
+	baselines := func(host string) map[string]*plumbv1.Fact {
+		out := map[string]*plumbv1.Fact{}
+		view(t, s, func(tx store.ReadTx) error {
+			return tx.Baselines(host, func(f *plumbv1.Fact) error {
+				out[string(f.GetKey())] = f
+				return nil
+			})
+		})
+		return out
+	}
+	if diff := cmp.Diff(facts, baselines("h"), protocmp.Transform()); diff != "" {
+		t.Errorf("baselines of h after AdoptBaseline are not its facts (-facts +baselines):\n%s", diff)
+	}
+	if got := baselines("nofacts"); len(got) != 0 {
+		t.Errorf("a host without facts kept baselines %v", got)
+	}
+	want := map[string]*plumbv1.Fact{"y": sysctl("y", "2")}
+	if diff := cmp.Diff(want, baselines("other"), protocmp.Transform()); diff != "" {
+		t.Errorf("another host's baselines changed (-want +got):\n%s", diff)
+	}
 }
