@@ -33,6 +33,14 @@ type BatchRecorder interface {
 	LookupAll(keys []fact.Key, out []*plumbv1.Fact)
 }
 
+// EmptyChecker is a Recorder that tells cheaply whether it stores any
+// fact of kind whose key starts with prefix. A snapshot whose scope holds
+// nothing stored or pending when it begins (the agent's first scan) skips
+// its sweep at End: whatever the scope holds by then was reported in it.
+type EmptyChecker interface {
+	StoresUnder(kind plumbv1.FactKind, prefix string) (bool, error)
+}
+
 // KeyLister is a Recorder that can list the stored keys of kind under
 // prefix, in any order, without decoding their facts. The sweep at a
 // snapshot's end, which visits every stored fact of its scope, uses it
@@ -256,7 +264,16 @@ func (r *Runner) loop(ctx context.Context) error {
 			k := op.key
 			add(Op{Delete: &k}, pendingRef{k, op.note})
 		case opBegin:
-			open[op.scope] = &openSnapshot{seen: newKeySet()}
+			snap := &openSnapshot{seen: newKeySet()}
+			if ec, ok := r.rec.(EmptyChecker); ok && len(batch) == 0 {
+				// Nothing pending either (batch is empty): if nothing is
+				// stored in scope, all it holds at End is reported in it
+				// (every upsert in scope is seen, Keep names a stored
+				// fact), so there is nothing to sweep.
+				stored, err := ec.StoresUnder(op.scope.Kind, op.scope.Prefix)
+				snap.fresh = err == nil && !stored
+			}
+			open[op.scope] = snap
 		case opEnd:
 			// The source waits for this: its next Lookup must see the
 			// sweep's deletes.
@@ -272,6 +289,10 @@ func (r *Runner) loop(ctx context.Context) error {
 			flush()
 			var gone []fact.Key
 			var err error
+			if snap.fresh {
+				r.metrics.snapshots.WithLabelValues(op.source).Inc()
+				return
+			}
 			if kl, ok := r.rec.(KeyLister); ok && !snap.selectsByValue(op.scope) {
 				err = kl.Keys(op.scope.Kind, op.scope.Prefix, func(k fact.Key) error {
 					if !snap.saw(k, nil) && op.scope.Contains(k, nil) {
@@ -370,6 +391,9 @@ func (r *Runner) loop(ctx context.Context) error {
 type openSnapshot struct {
 	seen *keySet
 	held []Scope
+	// fresh: nothing was stored or pending in scope at Begin, so End
+	// has nothing to sweep (EmptyChecker).
+	fresh bool
 }
 
 // selectsByValue reports whether sc or a scope held in s needs a stored

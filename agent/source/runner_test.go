@@ -3,9 +3,11 @@ package source
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -359,5 +361,88 @@ func TestUpsertChangeReachesTheRecorder(t *testing.T) {
 	defer rec.mu.Unlock()
 	if len(rec.changes) != 1 || rec.changes[0] != c {
 		t.Errorf("recorder got changes %v, want the one sent", rec.changes)
+	}
+}
+
+// sweepCounter is a keyRecorder that tells whether it stores anything
+// under a prefix (EmptyChecker) and counts the sweeps that list its keys.
+type sweepCounter struct {
+	keyRecorder
+	sweeps atomic.Int32
+}
+
+func (s *sweepCounter) Keys(kind plumbv1.FactKind, prefix string, fn func(fact.Key) error) error {
+	s.sweeps.Add(1)
+	return s.keyRecorder.Keys(kind, prefix, fn)
+}
+
+func (s *sweepCounter) StoresUnder(kind plumbv1.FactKind, prefix string) (bool, error) {
+	found := false
+	_ = s.keyRecorder.Keys(kind, prefix, func(fact.Key) error { found = true; return nil })
+	return found, nil
+}
+
+// TestFreshSnapshotSkipsItsSweep: a snapshot of a scope with nothing
+// stored skips the sweep (the agent's first scan), and one of a scope with
+// facts stored, or just reported, sweeps and deletes what it did not see.
+func TestFreshSnapshotSkipsItsSweep(t *testing.T) {
+	sc := Scope{Kind: plumbv1.FactKind_FACT_KIND_FILE, Prefix: "/etc"}
+	run := func(rec *sweepCounter, script func(Sink)) {
+		t.Helper()
+		r := NewRunner(slog.New(slog.DiscardHandler), rec, map[string]Source{"files": scripted(script)}, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		select {
+		case <-r.Ready():
+		case <-time.After(10 * time.Second):
+			t.Fatal("runner never became ready")
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &sweepCounter{keyRecorder: keyRecorder{&memRecorder{facts: map[fact.Key]*plumbv1.Fact{}}}}
+	run(rec, func(s Sink) {
+		s.Begin(sc)
+		s.Upsert(fileFact("/etc"))
+		s.Upsert(fileFact("/etc/a"))
+		s.End(sc)
+		s.Ready()
+	})
+	if n := rec.sweeps.Load(); n != 0 {
+		t.Errorf("first snapshot of an empty scope swept %d times, want 0", n)
+	}
+	if got := rec.memRecorder.keys(); !slices.Equal(got, []string{"file:/etc", "file:/etc/a"}) {
+		t.Errorf("after the first snapshot: %v", got)
+	}
+	// Facts stored, and one reported just before Begin: both unseen, both
+	// deleted.
+	run(rec, func(s Sink) {
+		s.Upsert(fileFact("/etc/b"))
+		s.Begin(sc)
+		s.Keep(fact.KeyOf(fileFact("/etc")))
+		s.End(sc)
+		s.Ready()
+	})
+	if n := rec.sweeps.Load(); n != 1 {
+		t.Errorf("snapshot of a scope with facts swept %d times, want 1", n)
+	}
+	if got := rec.memRecorder.keys(); !slices.Equal(got, []string{"file:/etc"}) {
+		t.Errorf("after the second snapshot: %v, want only file:/etc", got)
+	}
+	// Nothing stored in scope, but one fact reported just before Begin
+	// (perhaps not yet recorded): the snapshot did not see it, so it goes.
+	rec = &sweepCounter{keyRecorder: keyRecorder{&memRecorder{facts: map[fact.Key]*plumbv1.Fact{}}}}
+	run(rec, func(s Sink) {
+		s.Upsert(fileFact("/etc/early"))
+		s.Begin(sc)
+		s.Upsert(fileFact("/etc"))
+		s.End(sc)
+		s.Ready()
+	})
+	if got := rec.memRecorder.keys(); !slices.Equal(got, []string{"file:/etc"}) {
+		t.Errorf("after a snapshot begun with a report pending: %v, want only file:/etc", got)
 	}
 }

@@ -301,6 +301,21 @@ func (d *DB) Keys(kind plumbv1.FactKind, prefix string, fn func(fact.Key) error)
 
 var _ source.KeyLister = (*DB)(nil)
 
+var _ source.EmptyChecker = (*DB)(nil)
+
+// StoresUnder reports whether any fact of kind is stored with a key that
+// starts with prefix (source.EmptyChecker): one seek.
+func (d *DB) StoresUnder(kind plumbv1.FactKind, prefix string) (bool, error) {
+	var found bool
+	err := d.db.View(func(tx *bolt.Tx) error {
+		p := fact.Key{Kind: kind, ID: prefix}.Encode()
+		k, _ := tx.Bucket(bucketFacts).Cursor().Seek(p)
+		found = k != nil && bytes.HasPrefix(k, p)
+		return nil
+	})
+	return found, err
+}
+
 // Checkpoint spools a checkpoint: the collector compares its set digest
 // with the one recorded here once it has applied everything before it.
 func (d *DB) Checkpoint() error {
