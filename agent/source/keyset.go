@@ -1,7 +1,6 @@
 package source
 
 import (
-	"cmp"
 	"hash/maphash"
 	"slices"
 
@@ -38,17 +37,69 @@ func (s *keySet) add(k fact.Key) {
 
 func (s *keySet) has(k fact.Key) bool {
 	if !s.sorted {
-		slices.SortFunc(s.sums, compareSums)
-		s.sums = slices.CompactFunc(s.sums, func(a, b [2]uint64) bool { return a == b })
+		sortSums(s.sums)
+		s.sums = slices.Compact(s.sums)
 		s.sorted = true
 	}
-	_, ok := slices.BinarySearchFunc(s.sums, s.sum(k), compareSums)
-	return ok
+	x := s.sum(k)
+	// The first sum with a first word ≥ x's, then those with x's first
+	// word (two keys share one only with a probability of ~n²/2⁶⁵).
+	lo, hi := 0, len(s.sums)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.sums[m][0] < x[0] {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	for ; lo < len(s.sums) && s.sums[lo][0] == x[0]; lo++ {
+		if s.sums[lo][1] == x[1] {
+			return true
+		}
+	}
+	return false
 }
 
-func compareSums(a, b [2]uint64) int {
-	if c := cmp.Compare(a[0], b[0]); c != 0 {
-		return c
+// sortSums sorts sums by their first word, which is all has needs: a
+// quicksort with the comparison inlined, where slices.SortFunc's call
+// per comparison was half of a rescan's sweep. Equal sums end up next to
+// each other unless another sum with the same first word falls between
+// them, which only costs a duplicate. The sums are keyed hashes, so no
+// input can be chosen to make the pivots bad.
+func sortSums(s [][2]uint64) {
+	for len(s) > 16 {
+		// Median of three as the pivot, then Hoare's partition.
+		a, b, c := s[0][0], s[len(s)/2][0], s[len(s)-1][0]
+		p := max(min(a, b), min(max(a, b), c))
+		i, j := 0, len(s)-1
+		for {
+			for s[i][0] < p {
+				i++
+			}
+			for s[j][0] > p {
+				j--
+			}
+			if i >= j {
+				break
+			}
+			s[i], s[j] = s[j], s[i]
+			i++
+			j--
+		}
+		// Recurse into the smaller part, loop on the larger: the stack
+		// stays logarithmic.
+		if j+1 < len(s)-j-1 {
+			sortSums(s[:j+1])
+			s = s[j+1:]
+		} else {
+			sortSums(s[j+1:])
+			s = s[:j+1]
+		}
 	}
-	return cmp.Compare(a[1], b[1])
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j][0] < s[j-1][0]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
 }
