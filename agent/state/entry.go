@@ -30,6 +30,15 @@ func (e entry) encode() ([]byte, error) {
 	return append(b, db...), nil
 }
 
+// entryDelta returns the encoded delta of a spool entry (aliasing b).
+func entryDelta(b []byte) ([]byte, error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return nil, errors.New("bad spool entry header")
+	}
+	return b[w+int(n):], nil
+}
+
 func decodeEntry(b []byte) (entry, error) {
 	n, w := binary.Uvarint(b)
 	if w <= 0 || uint64(len(b)-w) < n {

@@ -37,6 +37,38 @@ func (d *DB) Pending(after uint64, limit int) ([]*plumbv1.Delta, error) {
 	return out, err
 }
 
+// WireDelta is a spooled delta as the spool holds it: its seq and its
+// plumb.v1.Delta encoding, ready to be sent without decoding it.
+type WireDelta struct {
+	Seq   uint64
+	Bytes []byte
+}
+
+// PendingWire is Pending, each delta in its encoding (a copy): the stream
+// sends spooled deltas as they are stored, where decoding and encoding
+// them again was a twelfth of the agent's CPU in a first scan.
+func (d *DB) PendingWire(after uint64, limit int) ([]WireDelta, error) {
+	defer d.trimMapped()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []WireDelta
+	err := d.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketSpool).Cursor()
+		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			b, err := entryDelta(v)
+			if err != nil {
+				return fmt.Errorf("spool entry %d: %w", getU64(k), err)
+			}
+			out = append(out, WireDelta{Seq: getU64(k), Bytes: slices.Clone(b)})
+		}
+		return nil
+	})
+	if n := len(out); n > 0 {
+		d.sent = max(d.sent, out[n-1].Seq)
+	}
+	return out, err
+}
+
 // Ack records that the collector durably applied every delta up to seq:
 // their spool entries go, and the acked digest moves forward.
 func (d *DB) Ack(seq uint64) error {

@@ -33,7 +33,7 @@ import (
 
 // Spool is what the client needs of the agent's state: *state.DB.
 type Spool interface {
-	Pending(after uint64, max int) ([]*plumbv1.Delta, error)
+	PendingWire(after uint64, max int) ([]state.WireDelta, error)
 	Ack(seq uint64) error
 	Resume(applied uint64, theirs [][]byte) ([]uint32, error)
 	ResyncBuckets(bs []uint32) (map[uint32][]*plumbv1.Fact, error)
@@ -290,7 +290,7 @@ func (c *Client) session(ctx context.Context, conn grpc.ClientConnInterface, ep 
 	welcomeTimer := time.AfterFunc(c.cfg.AckTimeout, func() { cancel(errNoWelcome) })
 	defer welcomeTimer.Stop()
 	client := plumbv1.NewAgentServiceClient(conn)
-	st, err := client.Sync(ctx, grpc.WaitForReady(false), grpc.MaxCallRecvMsgSize(maxRecvMsgSize))
+	st, err := client.Sync(ctx, grpc.WaitForReady(false), grpc.MaxCallRecvMsgSize(maxRecvMsgSize), grpc.ForceCodecV2(newSendCodec()))
 	if err != nil {
 		return fmt.Errorf("open stream: %w", welcomeErr(ctx, err))
 	}
@@ -419,6 +419,14 @@ func (s *session) send(m *plumbv1.SyncRequest) error {
 	return s.st.Send(m)
 }
 
+// sendEncoded sends a SyncRequest in wire form (encodeDeltas).
+func (s *session) sendEncoded(m encoded) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.c.metrics.BytesSent.Add(float64(len(m)))
+	return s.st.SendMsg(m)
+}
+
 // resyncBucketGrace is how much longer the ack watch waits per bucket
 // snapshot sent: the collector applies them, each in its own commit,
 // before it gets to the deltas that follow, and acks none of them.
@@ -468,7 +476,7 @@ func (s *session) resync(buckets []uint32) (int, error) {
 // sendLoop sends spooled deltas after `after`, in order, as they appear.
 func (s *session) sendLoop(ctx context.Context, after uint64) error {
 	for {
-		batch, err := s.c.spool.Pending(after, s.c.cfg.BatchSize)
+		batch, err := s.c.spool.PendingWire(after, s.c.cfg.BatchSize)
 		if err != nil {
 			return err
 		}
@@ -483,15 +491,15 @@ func (s *session) sendLoop(ctx context.Context, after uint64) error {
 			continue
 		}
 		for rest := batch; len(rest) > 0; {
-			part := rest[:byBytes(rest, s.c.cfg.BatchBytes)]
+			part := rest[:wireByBytes(rest, s.c.cfg.BatchBytes)]
 			rest = rest[len(part):]
-			if err := s.send(&plumbv1.SyncRequest{Msg: &plumbv1.SyncRequest_Deltas{Deltas: &plumbv1.DeltaBatch{Deltas: part}}}); err != nil {
+			if err := s.sendEncoded(encodeDeltas(part)); err != nil {
 				return fmt.Errorf("send deltas: %w", err)
 			}
 			s.c.metrics.DeltasSent.Add(float64(len(part)))
-			s.sent.Store(part[len(part)-1].GetSeq())
+			s.sent.Store(part[len(part)-1].Seq)
 		}
-		after = batch[len(batch)-1].GetSeq()
+		after = batch[len(batch)-1].Seq
 	}
 }
 
@@ -617,6 +625,18 @@ func (s *session) coverageLoop(ctx context.Context) error {
 // DefaultBatchBytes is the default Config.BatchBytes: a sixteenth of the
 // collector's default receive limit.
 const DefaultBatchBytes = 1 << 20
+
+// wireByBytes is byBytes for deltas in wire form.
+func wireByBytes(items []state.WireDelta, limit int) int {
+	total := 0
+	for i, d := range items {
+		total += wireSize(d)
+		if total > limit && i > 0 {
+			return i
+		}
+	}
+	return len(items)
+}
 
 // byBytes returns how many of items, from the first, fit in limit encoded
 // bytes (with their field tags); at least one if items is not empty.
