@@ -31,10 +31,10 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 	var added, contentFreed int64
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		fb, sb := tx.Bucket(bucketFacts), tx.Bucket(bucketSpool)
-		spool := func(base []byte, delta *plumbv1.Delta) error {
+		spool := func(e *entry) error {
 			seq++
-			delta.Seq = seq
-			v, err := entry{base: base, delta: delta}.encode()
+			e.delta.Seq = seq
+			v, err := e.encode()
 			if err != nil {
 				return err
 			}
@@ -45,8 +45,8 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 		// Facts are written in key order; their deltas are spooled
 		// after, in the order of changes (sequence numbers as reported).
 		staged := make([]*entry, len(changes))
-		stage := func(i int, base []byte, delta *plumbv1.Delta) error {
-			staged[i] = &entry{base: base, delta: delta}
+		stage := func(i int, base []byte, delta *plumbv1.Delta, factBytes []byte) error {
+			staged[i] = &entry{base: base, delta: delta, factBytes: factBytes}
 			return nil
 		}
 		for _, i := range order {
@@ -64,9 +64,14 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 				}
 				// The content change rides on the delta only: a stored
 				// fact, and so a resync, never carries one.
-				v, err := proto.Marshal(withoutContent(f))
+				stored := withoutContent(f)
+				v, err := proto.Marshal(stored)
 				if err != nil {
 					return err
+				}
+				var factBytes []byte // f's encoding, for its delta
+				if stored == f {
+					factBytes = v
 				}
 				if err := fb.Put(ek, v); err != nil {
 					return err
@@ -84,7 +89,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 					Fact:             f,
 					ObservedUnixNano: f.GetObservedUnixNano(),
 					PackageChange:    boundChange(f, c.Change),
-				}); err != nil {
+				}, factBytes); err != nil {
 					return err
 				}
 			case c.Delete != nil:
@@ -111,7 +116,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 					Op:               plumbv1.DeltaOp_DELTA_OP_DELETE,
 					Fact:             &plumbv1.Fact{Kind: k.Kind, Key: []byte(k.ID)},
 					ObservedUnixNano: time.Now().UnixNano(),
-				}); err != nil {
+				}, nil); err != nil {
 					return err
 				}
 			case c.Checkpoint:
@@ -121,14 +126,14 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 					SetDigest:        cur.Sum(),
 					FactCount:        facts,
 					ObservedUnixNano: time.Now().UnixNano(),
-				}); err != nil {
+				}, nil); err != nil {
 					return err
 				}
 			}
 		}
 		for _, e := range staged {
 			if e != nil {
-				if err := spool(e.base, e.delta); err != nil {
+				if err := spool(e); err != nil {
 					return err
 				}
 			}

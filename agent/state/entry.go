@@ -17,10 +17,20 @@ import (
 type entry struct {
 	base  []byte
 	delta *plumbv1.Delta
+	// factBytes, if set, is delta.Fact already encoded (the state has
+	// just encoded it to store it), which encode then does not encode
+	// again.
+	factBytes []byte
 }
 
 func (e entry) encode() ([]byte, error) {
-	db, err := proto.Marshal(e.delta)
+	var db []byte
+	var err error
+	if e.factBytes != nil {
+		db, err = appendDelta(nil, e.delta, e.factBytes)
+	} else {
+		db, err = proto.Marshal(e.delta)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -215,4 +225,51 @@ func (e entryDigests) undo(sd *fact.SetDigest) {
 	if k, ok := e.factKey(); ok {
 		sd.Replace(k, e.value(), e.base)
 	}
+}
+
+// Field numbers of plumb.v1.Delta that appendDelta writes (besides
+// deltaOpField and deltaFactField).
+const (
+	deltaSeqField       = 1
+	deltaSetDigestField = 4
+	deltaFactCountField = 5
+	deltaObservedField  = 6
+	deltaPkgChangeField = 7
+)
+
+// appendDelta appends the encoding of d, whose fact is given encoded, as
+// proto.Marshal would make it (fields in number order, zero values left
+// out): TestAppendDeltaIsProtoMarshal.
+func appendDelta(b []byte, d *plumbv1.Delta, fact []byte) ([]byte, error) {
+	if d.GetSeq() != 0 {
+		b = protowire.AppendTag(b, deltaSeqField, protowire.VarintType)
+		b = protowire.AppendVarint(b, d.GetSeq())
+	}
+	if d.GetOp() != 0 {
+		b = protowire.AppendTag(b, deltaOpField, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(int64(d.GetOp())))
+	}
+	b = protowire.AppendTag(b, deltaFactField, protowire.BytesType)
+	b = protowire.AppendBytes(b, fact)
+	if len(d.GetSetDigest()) > 0 {
+		b = protowire.AppendTag(b, deltaSetDigestField, protowire.BytesType)
+		b = protowire.AppendBytes(b, d.GetSetDigest())
+	}
+	if d.GetFactCount() != 0 {
+		b = protowire.AppendTag(b, deltaFactCountField, protowire.VarintType)
+		b = protowire.AppendVarint(b, d.GetFactCount())
+	}
+	if d.GetObservedUnixNano() != 0 {
+		b = protowire.AppendTag(b, deltaObservedField, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(d.GetObservedUnixNano()))
+	}
+	if pc := d.GetPackageChange(); pc != nil {
+		m, err := proto.Marshal(pc)
+		if err != nil {
+			return nil, err
+		}
+		b = protowire.AppendTag(b, deltaPkgChangeField, protowire.BytesType)
+		b = protowire.AppendBytes(b, m)
+	}
+	return b, nil
 }
