@@ -31,6 +31,10 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 	var added, contentFreed int64
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		fb, sb := tx.Bucket(bucketFacts), tx.Bucket(bucketSpool)
+		// The spool only grows at its end (keys are increasing seqs):
+		// pages filled full, not to bbolt's default half, which suits
+		// inserts anywhere.
+		sb.FillPercent = 0.95
 		spool := func(e *entry) error {
 			seq++
 			e.delta.Seq = seq
