@@ -1,6 +1,7 @@
 package source
 
 import (
+	"strings"
 	"sync"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -47,6 +48,18 @@ func (v *pendingView) lookup(k fact.Key) (*plumbv1.Fact, bool) {
 	defer v.mu.Unlock()
 	p, ok := v.keys[k]
 	return p.fact, ok
+}
+
+// holds reports whether a key of kind starting with prefix is pending.
+func (v *pendingView) holds(kind plumbv1.FactKind, prefix string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for k := range v.keys {
+		if k.Kind == kind && strings.HasPrefix(k.ID, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // lookupAll sets out[i] to the pending value of keys[i] where one is

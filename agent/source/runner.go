@@ -509,6 +509,22 @@ func (s *sink) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
 	return s.r.rec.Lookup(k)
 }
 
+var _ ScopeChecker = (*sink)(nil)
+
+// Holds implements ScopeChecker: the pending view, then the recorder, if
+// it can tell (EmptyChecker).
+func (s *sink) Holds(sc Scope) bool {
+	if s.r.pending.holds(sc.Kind, sc.Prefix) {
+		return true
+	}
+	ec, ok := s.r.rec.(EmptyChecker)
+	if !ok {
+		return true
+	}
+	stored, err := ec.StoresUnder(sc.Kind, sc.Prefix)
+	return err != nil || stored
+}
+
 var _ BatchLooker = (*sink)(nil)
 
 // LookupAll implements BatchLooker: from the pending view, and the rest

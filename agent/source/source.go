@@ -78,6 +78,18 @@ type Sink interface {
 	Lookup(k fact.Key) (*plumbv1.Fact, bool)
 }
 
+// ScopeChecker is an optional Sink interface: whether anything of a
+// scope's key range is recorded or reported. A source may then skip work
+// whose only use is comparing with what was recorded: the file source's
+// first scan takes a regular file's metadata from the fstat of its open
+// descriptor, not from an lstat before (which only the stat fast path
+// needs).
+type ScopeChecker interface {
+	// Holds reports whether anything with sc's kind and a key starting
+	// with sc's prefix is recorded or pending; true when it cannot tell.
+	Holds(sc Scope) bool
+}
+
 // BatchLooker is an optional Sink interface: Lookup of many keys at once,
 // for less than a Lookup each (one read of the state, not one per key).
 // Unlike the other Sink methods, LookupAll may be called from any

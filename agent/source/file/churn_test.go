@@ -313,3 +313,65 @@ func counterValue(t *testing.T, c prometheus.Collector) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestFirstScanNotesHardLinks: the first scan takes a regular file's
+// metadata from the fstat of its open descriptor, not an lstat. A file
+// with names in two directories, scanned so, is rewritten in place
+// through one of them after the scan; the other name's recorded fact must
+// follow (the disk says both changed).
+func TestFirstScanNotesHardLinks(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "tree")
+	for _, d := range []string{"a", "b"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one, other := filepath.Join(root, "a", "one"), filepath.Join(root, "b", "other")
+	if err := os.WriteFile(one, []byte("first\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(one, other); err != nil {
+		t.Fatal(err)
+	}
+	db, err := state.Open(t.TempDir(), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	src, err := source.Build(slog.New(slog.DiscardHandler), map[string]source.Options{
+		"file": {Raw: map[string]any{"paths": []string{root}, "debounce": "2ms"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := source.NewRunner(slog.New(slog.DiscardHandler), db, src, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case <-run.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("no initial snapshot")
+	}
+	f, err := os.OpenFile(one, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("second, longer\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var diff []string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if diff = compareWithDisk(t, db, root); len(diff) == 0 {
+			return
+		}
+	}
+	t.Fatalf("recorded facts differ from the disk: %v", diff)
+}

@@ -38,7 +38,8 @@ var bufPool = sync.Pool{New: func() any {
 var hashPool = sync.Pool{New: func() any { return sha256.New() }}
 
 // hashRegular streams the content of the regular file at path, which lstat
-// found to be want, into SHA-256. It opens without following symlinks and
+// found to be want (nil: its directory listing said regular file, and
+// nothing more is known), into SHA-256. It opens without following symlinks and
 // without blocking, and reads only if the opened descriptor is still a
 // regular file with want's device and inode, so a FIFO, socket or device
 // swapped in meanwhile is never read. It returns the fstat of what it read.
@@ -60,7 +61,7 @@ func hashRegular(open func(string) (int, error), path string, want *unix.Stat_t,
 	if err := unix.Fstat(fd, &got); err != nil {
 		return nil, nil, got, fmt.Errorf("fstat %q: %w", path, err)
 	}
-	if got.Mode&unix.S_IFMT != unix.S_IFREG || got.Dev != want.Dev || got.Ino != want.Ino {
+	if got.Mode&unix.S_IFMT != unix.S_IFREG || (want != nil && (got.Dev != want.Dev || got.Ino != want.Ino)) {
 		return nil, nil, got, errChanged
 	}
 	h := hashPool.Get().(hash.Hash)

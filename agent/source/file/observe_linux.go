@@ -115,6 +115,31 @@ type observer struct {
 	opens func() // counts opens for hashing; tests read it
 }
 
+// observeListed is observe for a regular file known only from its
+// directory listing (its type, not its lstat): it opens the file first
+// and takes the metadata from the descriptor's fstat, sparing the lstat.
+// If that does not give a regular file read whole (it was replaced, or
+// cannot be opened), it goes observe's way, from an lstat. It also
+// returns the stat its attributes come from, nil when there is none.
+func (o *observer) observeListed(path string, capture int64) (*plumbv1.FileAttrs, []byte, *unix.Stat_t, error) {
+	if o.opens != nil {
+		o.opens()
+	}
+	sum, content, got, err := hashRegular(o.open, path, nil, capture)
+	if err == nil {
+		a := attrsOf(&got)
+		a.Sha256 = sum
+		return a, content, &got, nil
+	}
+	st := new(unix.Stat_t)
+	if err := unix.Lstat(path, st); err != nil {
+		a, content, err := o.observe(path, nil, nil, capture) // classifies the error
+		return a, content, nil, err
+	}
+	a, content, err := o.observe(path, st, nil, capture)
+	return a, content, st, err
+}
+
 // observe returns the attributes of path. st is its lstat if the caller
 // has one, prev its last recorded fact for the stat fast path (nil skips
 // it). It returns errGone if path does not exist, errUnstable if it keeps

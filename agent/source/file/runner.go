@@ -24,6 +24,10 @@ type runner struct {
 	// batcher is sink, if it can look many keys up at once from any
 	// goroutine (the walkers): nil otherwise.
 	batcher source.BatchLooker
+	// listedOnly, during a scan of a scope the sink holds nothing of:
+	// walkers send regular files by their listing's type, unstat'ed
+	// (walkItem.listed). Set before the walkers start.
+	listedOnly bool
 
 	obs      *observer
 	content  *contentKeeper

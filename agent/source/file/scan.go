@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
+
+	"github.com/plumb-dev/plumb/agent/source"
 )
 
 // A scan reports the subtree at a directory as one snapshot: Begin of its
@@ -19,7 +21,9 @@ import (
 //     shared stack, watching it before listing it; they lstat every entry
 //     and look up what the sink has for a directory's regular files in
 //     one call (source.BatchLooker), for the stat fast path;
-//   - `workers` hashers open and hash the regular files;
+//   - `workers` hashers open and hash the regular files (in a scope the
+//     sink holds nothing of, the first scan, the walkers do not lstat
+//     them: the hashers take their metadata from the open descriptor);
 //   - the Run goroutine, which owns the sink, decides the stat fast path,
 //     hands files that need hashing to the hashers, and reports every
 //     result.
@@ -69,6 +73,10 @@ type walkItem struct {
 	// walker looked it up, BatchLooker).
 	prev   *plumbv1.Fact
 	looked bool
+	// listed: a regular file by its directory listing, not lstat'ed (st
+	// is empty): the scope held nothing, so there is no fast path to
+	// take, and the hasher's fstat gives the metadata.
+	listed bool
 }
 
 type hashJob struct {
@@ -77,6 +85,7 @@ type hashJob struct {
 	observed time.Time
 	prev     []byte // digest recorded before, if any
 	capture  int64  // read and return content up to this size (contentKeeper)
+	listed   bool   // walkItem.listed: st is empty
 }
 
 type hashResult struct {
@@ -91,6 +100,8 @@ type hashResult struct {
 	captured bool   // content was asked for
 	// captureCost is captureCost of the job, returned to the budget.
 	captureCost int64
+	listed      bool         // hashJob.listed
+	stat        *unix.Stat_t // for a listed file: what its attributes come from, if any
 }
 
 // captureCost is what a job counts against maxCaptureInflight: the
@@ -98,6 +109,9 @@ type hashResult struct {
 func captureCost(j hashJob) int64 {
 	if j.capture <= 0 {
 		return 0
+	}
+	if j.listed {
+		return j.capture // size unknown: at most the bound
 	}
 	return max(0, min(j.st.Size, j.capture))
 }
@@ -109,6 +123,11 @@ func (r *runner) scanScope(ctx context.Context, top string) error {
 	scope := r.scope(top)
 	r.gen++
 	gen := r.gen
+	// Nothing known in scope (the first scan): a regular file needs no
+	// lstat before it is opened, there being no recorded stat to compare.
+	sc, ok := r.sink.(source.ScopeChecker)
+	r.listedOnly = ok && !sc.Holds(scope)
+	defer func() { r.listedOnly = false }()
 	r.sink.Begin(scope)
 	seen, err := r.scan(ctx, top)
 	r.content.flush()
@@ -137,8 +156,13 @@ func (r *runner) scan(ctx context.Context, top string) (map[string]struct{}, err
 		g.Go(func() error {
 			for j := range jobs {
 				res := hashResult{path: j.path, observed: j.observed, prev: j.prev, linked: j.st.Nlink > 1, captured: j.capture > 0,
-					captureCost: captureCost(j)}
-				res.attrs, res.content, res.err = r.obs.observe(j.path, &j.st, nil, j.capture)
+					captureCost: captureCost(j), listed: j.listed}
+				if j.listed {
+					res.attrs, res.content, res.stat, res.err = r.obs.observeListed(j.path, j.capture)
+					res.linked = res.stat != nil && res.stat.Nlink > 1
+				} else {
+					res.attrs, res.content, res.err = r.obs.observe(j.path, &j.st, nil, j.capture)
+				}
 				if res.err == nil {
 					// Sealing hashes the fact's canonical encoding: done
 					// here, beside the content hash, not on the one
@@ -246,6 +270,11 @@ func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
 		r.sink.Hold(r.scope(it.path))
 		return hashJob{}, false
 	}
+	if it.listed {
+		// Nothing recorded in scope: read it; its links are noted from
+		// the hasher's fstat (onResult).
+		return hashJob{path: it.path, observed: it.observed, capture: r.content.captureLimit(r.set.key(it.path)), listed: true}, true
+	}
 	r.noteLinks(it.path, &it.st)
 	if it.st.Mode&unix.S_IFMT == unix.S_IFREG {
 		prev := it.prev
@@ -277,6 +306,9 @@ func (r *runner) onItem(it walkItem, seen map[string]struct{}) (hashJob, bool) {
 // onResult reports a hashed file. A file that vanished is not reported, so
 // the snapshot's End deletes it.
 func (r *runner) onResult(res hashResult) {
+	if res.listed && res.stat != nil {
+		r.noteLinks(res.path, res.stat)
+	}
 	var ue *unreadableError
 	switch {
 	case res.err == nil:

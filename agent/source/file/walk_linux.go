@@ -179,7 +179,18 @@ func (r *runner) walkDir(t dirTask, stack []dirTask, send func(walkItem) error) 
 	if err := send(walkItem{path: t.path, st: st, observed: t.observed}); err != nil {
 		return stack, err
 	}
-	names, err := f.Readdirnames(-1)
+	var names []string
+	var listedReg []bool // with r.listedOnly: the listing says regular file
+	if r.listedOnly {
+		var ents []os.DirEntry
+		ents, err = f.ReadDir(-1)
+		names, listedReg = make([]string, len(ents)), make([]bool, len(ents))
+		for i, e := range ents {
+			names[i], listedReg[i] = e.Name(), e.Type().IsRegular()
+		}
+	} else {
+		names, err = f.Readdirnames(-1)
+	}
 	if err != nil {
 		// Listed part way: what it listed is reported, the rest kept.
 		if err := send(walkItem{kind: itemUnreadable, path: t.path, err: err}); err != nil {
@@ -207,12 +218,19 @@ func (r *runner) walkDir(t dirTask, stack []dirTask, send func(walkItem) error) 
 		regular = regular[:0]
 		return nil
 	}
-	for _, name := range names {
+	for i, name := range names {
 		p := prefix + name
 		if r.set.excluded(p) {
 			continue
 		}
 		now := time.Now()
+		if listedReg != nil && listedReg[i] {
+			// Opened and fstat'ed by a hasher (observeListed).
+			if err := send(walkItem{path: p, observed: now, listed: true}); err != nil {
+				return stack, err
+			}
+			continue
+		}
 		var cst unix.Stat_t
 		if err := unix.Fstatat(fd, name, &cst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			switch {
