@@ -99,11 +99,15 @@ func (s *SetDigest) Merge(o *SetDigest) {
 // Replace accounts for k changing from digest old to digest new. A nil old
 // means the fact is new; a nil new means it is gone.
 func (s *SetDigest) Replace(k Key, old, new []byte) {
+	if old == nil && new == nil {
+		return
+	}
+	b := &s.buckets[k.Bucket()] // one hash of the key for both
 	if old != nil {
-		s.Remove(k, old)
+		b.sub(element(k, old))
 	}
 	if new != nil {
-		s.Add(k, new)
+		b.add(element(k, new))
 	}
 }
 
