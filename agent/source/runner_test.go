@@ -157,19 +157,7 @@ func testSnapshotSweepsOnlyItsScope(t *testing.T, byKey bool) {
 	if byKey {
 		recorder = keyRecorder{rec}
 	}
-	r := NewRunner(slog.New(slog.DiscardHandler), recorder, sources, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx) }()
-	select {
-	case <-r.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("runner never became ready")
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	runUntilReady(t, recorder, sources)
 	want := []string{
 		"file:/etc", "file:/etc/kept", "file:/etc/locked/x", "file:/etc/new",
 		"file:/etcetera/other-root", // not under /etc/: another scope
@@ -389,19 +377,7 @@ func TestFreshSnapshotSkipsItsSweep(t *testing.T) {
 	sc := Scope{Kind: plumbv1.FactKind_FACT_KIND_FILE, Prefix: "/etc"}
 	run := func(rec *sweepCounter, script func(Sink)) {
 		t.Helper()
-		r := NewRunner(slog.New(slog.DiscardHandler), rec, map[string]Source{"files": scripted(script)}, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- r.Run(ctx) }()
-		select {
-		case <-r.Ready():
-		case <-time.After(10 * time.Second):
-			t.Fatal("runner never became ready")
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		runUntilReady(t, rec, map[string]Source{"files": scripted(script)})
 	}
 	rec := &sweepCounter{keyRecorder: keyRecorder{&memRecorder{facts: map[fact.Key]*plumbv1.Fact{}}}}
 	run(rec, func(s Sink) {
@@ -444,5 +420,26 @@ func TestFreshSnapshotSkipsItsSweep(t *testing.T) {
 	})
 	if got := rec.memRecorder.keys(); !slices.Equal(got, []string{"file:/etc"}) {
 		t.Errorf("after a snapshot begun with a report pending: %v, want only file:/etc", got)
+	}
+}
+
+// runUntilReady runs sources into rec until the runner is ready, then
+// stops it.
+func runUntilReady(t *testing.T, rec Recorder, sources map[string]Source) {
+	t.Helper()
+	r := NewRunner(slog.New(slog.DiscardHandler), rec, sources, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-r.Ready():
+	case <-time.After(10 * time.Second):
+		cancel()
+		<-done
+		t.Fatal("runner never became ready")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

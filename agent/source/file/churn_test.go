@@ -50,30 +50,8 @@ func TestChurnThroughRunnerMatchesDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db, err := state.Open(t.TempDir(), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	src, err := source.Build(slog.New(slog.DiscardHandler), map[string]source.Options{
-		"file": {Raw: map[string]any{"paths": []string{root}, "debounce": "2ms"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := source.NewRunner(slog.New(slog.DiscardHandler), db, src, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	select {
-	case <-run.Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("no initial snapshot")
-	}
+	db, _, stop := runFileSource(t, t.TempDir(), map[string]any{"paths": []string{root}, "debounce": "2ms"})
+	defer stop()
 
 	history := map[string][]string{}
 	did := func(p, what string) {
@@ -231,31 +209,9 @@ func TestRescanAfterOfflineChangesMatchesDisk(t *testing.T) {
 	dbDir := t.TempDir()
 	scan := func() (opens float64) {
 		t.Helper()
-		db, err := state.Open(dbDir, state.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		src, err := source.Build(slog.New(slog.DiscardHandler), map[string]source.Options{
-			"file": {Raw: map[string]any{"paths": []string{root}, "workers": 4}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		run := source.NewRunner(slog.New(slog.DiscardHandler), db, src, nil)
-		opened := src["file"].(source.MetricsSource).Collectors()[0]
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- run.Run(ctx) }()
-		defer func() {
-			cancel()
-			<-done
-		}()
-		select {
-		case <-run.Ready():
-		case <-time.After(30 * time.Second):
-			t.Fatal("no initial snapshot")
-		}
+		db, src, stop := runFileSource(t, dbDir, map[string]any{"paths": []string{root}, "workers": 4})
+		defer stop()
+		opened := src.(source.MetricsSource).Collectors()[0]
 		if diff := compareWithDisk(t, db, root); len(diff) > 0 {
 			t.Fatalf("seed %d: %d paths differ from the disk; first: %s", seed, len(diff), diff[0])
 		}
@@ -333,30 +289,8 @@ func TestFirstScanNotesHardLinks(t *testing.T) {
 	if err := os.Link(one, other); err != nil {
 		t.Fatal(err)
 	}
-	db, err := state.Open(t.TempDir(), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	src, err := source.Build(slog.New(slog.DiscardHandler), map[string]source.Options{
-		"file": {Raw: map[string]any{"paths": []string{root}, "debounce": "2ms"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := source.NewRunner(slog.New(slog.DiscardHandler), db, src, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	select {
-	case <-run.Ready():
-	case <-time.After(30 * time.Second):
-		t.Fatal("no initial snapshot")
-	}
+	db, _, stop := runFileSource(t, t.TempDir(), map[string]any{"paths": []string{root}, "debounce": "2ms"})
+	defer stop()
 	f, err := os.OpenFile(one, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -374,4 +308,36 @@ func TestFirstScanNotesHardLinks(t *testing.T) {
 		}
 	}
 	t.Fatalf("recorded facts differ from the disk: %v", diff)
+}
+
+// runFileSource runs the file source with the raw options through the real
+// runner into a real state database in dbDir, until its initial snapshot
+// is recorded; stop ends it and closes the database.
+func runFileSource(t *testing.T, dbDir string, raw map[string]any) (*state.DB, source.Source, func()) {
+	t.Helper()
+	db, err := state.Open(dbDir, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.Build(slog.New(slog.DiscardHandler), map[string]source.Options{"file": {Raw: raw}})
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	run := source.NewRunner(slog.New(slog.DiscardHandler), db, src, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run.Run(ctx) }()
+	stop := func() {
+		cancel()
+		<-done
+		db.Close()
+	}
+	select {
+	case <-run.Ready():
+	case <-time.After(30 * time.Second):
+		stop()
+		t.Fatal("no initial snapshot")
+	}
+	return db, src["file"], stop
 }

@@ -45,11 +45,11 @@ const maxQueued = 4096
 // 15% less CPU (342 ms, 0.56 s).
 const handoff = 256
 
-// maxCaptureInflight (a variable for tests) bounds the content bytes that hashers may hold for
+// maxCaptureInflight bounds the content bytes that hashers may hold for
 // the content keeper at once (files dispatched with a capture, counted at
 // their stat size, until their result is reported): results carry the
 // content, and handoff results of max_size each would be up to 256 MiB.
-// A file larger than the budget still goes, alone.
+// A file larger than the budget still goes, alone. A variable for tests.
 var maxCaptureInflight int64 = 8 << 20
 
 type itemKind uint8

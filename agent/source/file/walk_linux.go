@@ -34,8 +34,9 @@ type dirTask struct {
 }
 
 // walk lists the tree at top depth first, on `workers` walkers, and sends
-// what it finds. Each directory is watched before it is listed, so an entry created in it
-// later is reported by an event, and one created earlier by the listing.
+// what it finds. Each directory is watched before it is listed, so an
+// entry created in it later is reported by an event, and one created
+// earlier by the listing.
 // Entries are lstat'ed relative to their directory's descriptor: no path
 // lookups, and no symlink is ever followed.
 func (r *runner) walk(ctx context.Context, top string, out chan<- walkItem) error {
