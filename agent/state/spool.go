@@ -13,27 +13,16 @@ import (
 )
 
 // Pending returns up to limit spooled deltas with Seq > after, in order.
-// It holds the lock so that compaction, which must know what may have
-// been sent, never runs between reading and recording it.
 func (d *DB) Pending(after uint64, limit int) ([]*plumbv1.Delta, error) {
-	defer d.trimMapped()
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	var out []*plumbv1.Delta
-	err := d.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketSpool).Cursor()
-		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-			e, err := decodeEntry(v)
-			if err != nil {
-				return fmt.Errorf("spool entry %d: %w", getU64(k), err)
-			}
-			out = append(out, e.delta)
+	err := d.pending(after, limit, func(_ uint64, v []byte) error {
+		e, err := decodeEntry(v)
+		if err != nil {
+			return err
 		}
+		out = append(out, e.delta)
 		return nil
 	})
-	if n := len(out); n > 0 {
-		d.sent = max(d.sent, out[n-1].GetSeq())
-	}
 	return out, err
 }
 
@@ -48,25 +37,44 @@ type WireDelta struct {
 // sends spooled deltas as they are stored, where decoding and encoding
 // them again was a twelfth of the agent's CPU in a first scan.
 func (d *DB) PendingWire(after uint64, limit int) ([]WireDelta, error) {
+	var out []WireDelta
+	err := d.pending(after, limit, func(seq uint64, v []byte) error {
+		b, err := entryDelta(v)
+		if err != nil {
+			return err
+		}
+		out = append(out, WireDelta{Seq: seq, Bytes: slices.Clone(b)})
+		return nil
+	})
+	return out, err
+}
+
+// pending calls fn with the seq and stored entry of up to limit spooled
+// deltas with Seq > after, in order, and records the last as sent. It
+// holds the lock so that compaction, which must know what may have been
+// sent, never runs between reading and recording it.
+func (d *DB) pending(after uint64, limit int, fn func(seq uint64, entry []byte) error) error {
 	defer d.trimMapped()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []WireDelta
+	var last uint64
 	err := d.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSpool).Cursor()
-		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-			b, err := entryDelta(v)
-			if err != nil {
-				return fmt.Errorf("spool entry %d: %w", getU64(k), err)
+		n := 0
+		for k, v := c.Seek(u64(after + 1)); k != nil && n < limit; k, v = c.Next() {
+			seq := getU64(k)
+			if err := fn(seq, v); err != nil {
+				return fmt.Errorf("spool entry %d: %w", seq, err)
 			}
-			out = append(out, WireDelta{Seq: getU64(k), Bytes: slices.Clone(b)})
+			last, n = seq, n+1
 		}
 		return nil
 	})
-	if n := len(out); n > 0 {
-		d.sent = max(d.sent, out[n-1].Seq)
+	if err != nil {
+		return err
 	}
-	return out, err
+	d.sent = max(d.sent, last)
+	return nil
 }
 
 // Ack records that the collector durably applied every delta up to seq:
