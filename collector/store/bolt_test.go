@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
@@ -241,5 +242,73 @@ func TestOpenErrorsNameThePathOnce(t *testing.T) {
 		if n := strings.Count(err.Error(), path); n != 1 {
 			t.Errorf("error %q names the path %d times", err, n)
 		}
+	}
+}
+
+// TestAdoptBaselineAcrossRemap adopts a host's 30,000 facts (30 MB) as its
+// baseline in a file small enough that the commit must grow and remap it:
+// AdoptBaseline hands bbolt the facts' bytes without copying them, which
+// holds only if bbolt copies what its nodes point to before it remaps.
+// Every baseline must then equal its fact, read back after a reopen.
+func TestAdoptBaselineAcrossRemap(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	want := map[string]*plumbv1.Fact{}
+	err := s.Update(ctx, func(tx Tx) error {
+		for i := range 30000 {
+			f := fileFact(fmt.Sprintf("/srv/d%03d/f%05d.conf", i%300, i), fmt.Sprintf("%032d", i))
+			f.GetFile().LinkTarget = []byte(strings.Repeat("t", 1000)) // 30 MB of facts
+			fact.Seal(f)
+			want[string(f.GetKey())] = f
+			if err := tx.PutFact("h", f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx Tx) error {
+		n, err := tx.(BaselineAdopter).AdoptBaseline("h")
+		if err == nil && n != len(want) {
+			err = fmt.Errorf("adopted %d facts, want %d", n, len(want))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() <= before.Size() {
+		t.Fatalf("the file did not grow (%d → %d bytes): the test did not remap", before.Size(), after.Size())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	got := 0
+	err = s2.View(ctx, func(tx ReadTx) error {
+		return tx.Baselines("h", func(f *plumbv1.Fact) error {
+			got++
+			if w := want[string(f.GetKey())]; w == nil || !proto.Equal(w, f) {
+				return fmt.Errorf("baseline %q = %v, fact %v", f.GetKey(), f, w)
+			}
+			return nil
+		})
+	})
+	if err != nil || got != len(want) {
+		t.Fatalf("%d baselines, want %d (err %v)", got, len(want), err)
 	}
 }

@@ -506,8 +506,12 @@ func (t *boltTx) AdoptBaseline(host string) (int, error) {
 	n := 0
 	err = src.ForEach(func(k, v []byte) error {
 		n++
-		// Copies: the mapping the cursor reads may move as dst grows.
-		return dst.Put(bytes.Clone(k), bytes.Clone(v))
+		// No copies: k and v stay valid for the transaction. Puts only
+		// change bbolt's in-memory nodes; pages are allocated, and the
+		// file remapped, only at commit, and a remap first copies what
+		// the nodes point to (bbolt's dereference). Copying them was
+		// half the adoption's time.
+		return dst.Put(k, v)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("adopt baseline of host %q: %w", host, err)
