@@ -626,24 +626,21 @@ func (s *session) coverageLoop(ctx context.Context) error {
 // collector's default receive limit.
 const DefaultBatchBytes = 1 << 20
 
-// wireByBytes is byBytes for deltas in wire form.
-func wireByBytes(items []state.WireDelta, limit int) int {
-	total := 0
-	for i, d := range items {
-		total += wireSize(d)
-		if total > limit && i > 0 {
-			return i
-		}
-	}
-	return len(items)
-}
-
 // byBytes returns how many of items, from the first, fit in limit encoded
 // bytes (with their field tags); at least one if items is not empty.
 func byBytes[M proto.Message](items []M, limit int) int {
+	return fitBytes(items, limit, func(m M) int { return protowire.SizeTag(1) + protowire.SizeBytes(proto.Size(m)) })
+}
+
+// wireByBytes is byBytes for deltas in wire form.
+func wireByBytes(items []state.WireDelta, limit int) int {
+	return fitBytes(items, limit, wireSize)
+}
+
+func fitBytes[T any](items []T, limit int, size func(T) int) int {
 	total := 0
 	for i, m := range items {
-		total += protowire.SizeTag(1) + protowire.SizeBytes(proto.Size(m))
+		total += size(m)
 		if total > limit && i > 0 {
 			return i
 		}

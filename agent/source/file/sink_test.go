@@ -155,6 +155,21 @@ func (s *fakeSink) Coverage(c source.Condition) {
 	s.calls = append(s.calls, call{op: "coverage", key: c.Detail, cond: c})
 }
 
+var _ source.ScopeChecker = (*fakeSink)(nil)
+
+// Holds implements source.ScopeChecker, as the runner's sink does: the
+// source's first scan of an empty sink then takes the listing's way
+// (regular files not lstat'ed), the one a real agent's first scan takes.
+func (s *fakeSink) Holds(sc source.Scope) bool {
+	defer s.enter()()
+	for k := range s.facts {
+		if k.Kind == sc.Kind && strings.HasPrefix(k.ID, sc.Prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *fakeSink) Lookup(k fact.Key) (*plumbv1.Fact, bool) {
 	defer s.enter()()
 	f, ok := s.facts[k]

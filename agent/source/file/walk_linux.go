@@ -202,10 +202,7 @@ func (r *runner) walkDir(t dirTask, stack []dirTask, send func(walkItem) error) 
 	if t.path == "/" {
 		prefix = "/"
 	}
-	var regular []walkItem
-	if r.batcher != nil {
-		regular = make([]walkItem, 0, lookupBatch)
-	}
+	var regular []walkItem // up to lookupBatch, allocated at the first
 	flush := func() error {
 		if len(regular) == 0 {
 			return nil
@@ -258,6 +255,9 @@ func (r *runner) walkDir(t dirTask, stack []dirTask, send func(walkItem) error) 
 			it.link = link
 		case unix.S_IFREG:
 			if r.batcher != nil {
+				if regular == nil {
+					regular = make([]walkItem, 0, min(lookupBatch, len(names)))
+				}
 				regular = append(regular, it)
 				if len(regular) == lookupBatch {
 					if err := flush(); err != nil {
