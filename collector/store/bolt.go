@@ -107,6 +107,14 @@ func Open(path string, opts Options) (*Bolt, error) {
 	return s, nil
 }
 
+// initialMap is how much of the file bbolt maps at first: a write that
+// outgrows the map waits for every reader, copies what its nodes point to
+// onto the heap and maps again, nine times from 32 KiB to a first host's
+// 16 MiB, all during its first sync. The map is address space; the
+// resident pages are those read. Past 16 MiB of map bbolt grows the file
+// 16 MiB beyond what it needs, not to the map's size.
+const initialMap = 1 << 30
+
 // openBolt opens the bbolt file, turning bbolt's errors, panics and memory
 // faults on damaged files into ErrNotDatabase or ErrLocked.
 func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
@@ -118,7 +126,7 @@ func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
 	}
 	err = guard(func() error {
 		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, OpenFile: openFile})
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, OpenFile: openFile, InitialMmapSize: initialMap})
 		return err
 	})
 	switch {

@@ -112,7 +112,8 @@ func TestOpenRejectsForeignFiles(t *testing.T) {
 	random := make([]byte, 64<<10)
 	_, _ = rand.Read(random)
 
-	// A real Plumb database, truncated to a third of its size.
+	// A real Plumb database, truncated to a third of the pages it uses
+	// (bbolt grows the file ahead of them).
 	truncated := filepath.Join(dir, "truncated.db")
 	s, err := Open(truncated, Options{})
 	if err != nil {
@@ -175,7 +176,7 @@ func TestOpenRejectsForeignFiles(t *testing.T) {
 		"random bytes":           func() string { return write(t, dir, "random.db", random) },
 		"text file":              func() string { return write(t, dir, "config.yaml", []byte("collector:\n  listen: :7400\n")) },
 		"short file":             func() string { return write(t, dir, "short.db", []byte("plumb")) },
-		"truncated to a third":   truncate(len(whole) / 3),
+		"truncated to a third":   truncate(used / 3),
 		"truncated by one page":  truncate(used - 4096),
 		"truncated to two pages": truncate(8192),
 		"foreign bolt":           func() string { return foreign },
