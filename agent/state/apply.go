@@ -13,6 +13,7 @@ import (
 
 	"github.com/plumb-dev/plumb/agent/source"
 	"github.com/plumb-dev/plumb/pkg/fact"
+	"github.com/plumb-dev/plumb/pkg/factwire"
 )
 
 // Apply records changes in one transaction: each fact whose digest differs
@@ -69,7 +70,7 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 				// The content change rides on the delta only: a stored
 				// fact, and so a resync, never carries one.
 				stored := withoutContent(f)
-				v, err := proto.Marshal(stored)
+				v, err := factwire.Marshal(stored)
 				if err != nil {
 					return err
 				}

@@ -10,6 +10,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/pkg/fact"
+	"github.com/plumb-dev/plumb/pkg/factwire"
 )
 
 // entry is one spooled delta and the digest its fact had before it (nil
@@ -87,16 +88,9 @@ func (e entry) apply(sd *fact.SetDigest) {
 	}
 }
 
-func decodeFact(v []byte) (*plumbv1.Fact, error) {
-	if f, ok := decodeFileFact(v); ok {
-		return f, nil
-	}
-	f := &plumbv1.Fact{}
-	if err := proto.Unmarshal(v, f); err != nil {
-		return nil, err
-	}
-	return f, nil
-}
+// decodeFact decodes a stored fact: an unchanged rescan looks up every
+// file, and the reflective decoder was a tenth of its CPU.
+func decodeFact(v []byte) (*plumbv1.Fact, error) { return factwire.Unmarshal(v) }
 
 // factDigestField is plumb.v1.Fact's digest field number.
 const factDigestField = 3

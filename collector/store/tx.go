@@ -12,6 +12,7 @@ import (
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 
 	"github.com/plumb-dev/plumb/pkg/fact"
+	"github.com/plumb-dev/plumb/pkg/factwire"
 )
 
 // boltTx implements Tx over one bbolt transaction. Everything it returns is
@@ -131,18 +132,14 @@ func (t *boltTx) PutHost(h *Host) error {
 }
 
 func (t *boltTx) Fact(host string, k fact.Key) (*plumbv1.Fact, error) {
-	f := &plumbv1.Fact{}
-	if err := t.get(host, bucketFacts, k, f); err != nil {
-		return nil, err
-	}
-	return f, nil
+	return t.getFact(host, bucketFacts, k)
 }
 
 func (t *boltTx) Facts(host string, kind plumbv1.FactKind, fn func(*plumbv1.Fact) error) error {
 	return t.scan(host, bucketFacts, kind, func(v []byte) error {
-		f := &plumbv1.Fact{}
-		if err := proto.Unmarshal(v, f); err != nil {
-			return fmt.Errorf("decode fact of host %q: %w", host, err)
+		f, err := DecodeFact(host, "fact", v)
+		if err != nil {
+			return err
 		}
 		return fn(f)
 	})
@@ -150,9 +147,9 @@ func (t *boltTx) Facts(host string, kind plumbv1.FactKind, fn func(*plumbv1.Fact
 
 func (t *boltTx) FactsAfter(host string, kind plumbv1.FactKind, after *fact.Key, fn func(*plumbv1.Fact) error) error {
 	return t.scanAfter(host, bucketFacts, kind, after, func(v []byte) error {
-		f := &plumbv1.Fact{}
-		if err := proto.Unmarshal(v, f); err != nil {
-			return fmt.Errorf("decode fact of host %q: %w", host, err)
+		f, err := DecodeFact(host, "fact", v)
+		if err != nil {
+			return err
 		}
 		return fn(f)
 	})
@@ -177,9 +174,9 @@ func (t *boltTx) FactsInBucket(host string, bucket uint32, fn func(*plumbv1.Fact
 			if v == nil {
 				return fmt.Errorf("host %q: indexed fact key %q has no value", host, k)
 			}
-			f := &plumbv1.Fact{}
-			if err := proto.Unmarshal(v, f); err != nil {
-				return fmt.Errorf("decode fact of host %q: %w", host, err)
+			f, err := DecodeFact(host, "fact", v)
+			if err != nil {
+				return err
 			}
 			if err := fn(f); err != nil {
 				return err
@@ -196,9 +193,9 @@ func (t *boltTx) FactsInBucket(host string, bucket uint32, fn func(*plumbv1.Fact
 		if fact.BucketOf(k) != bucket {
 			return nil
 		}
-		f := &plumbv1.Fact{}
-		if err := proto.Unmarshal(v, f); err != nil {
-			return fmt.Errorf("decode fact of host %q: %w", host, err)
+		f, err := DecodeFact(host, "fact", v)
+		if err != nil {
+			return err
 		}
 		return fn(f)
 	})
@@ -266,18 +263,14 @@ func (t *boltTx) DeleteFact(host string, k fact.Key) error {
 }
 
 func (t *boltTx) Baseline(host string, k fact.Key) (*plumbv1.Fact, error) {
-	f := &plumbv1.Fact{}
-	if err := t.get(host, bucketBaselines, k, f); err != nil {
-		return nil, err
-	}
-	return f, nil
+	return t.getFact(host, bucketBaselines, k)
 }
 
 func (t *boltTx) Baselines(host string, fn func(*plumbv1.Fact) error) error {
 	return t.scan(host, bucketBaselines, plumbv1.FactKind_FACT_KIND_UNSPECIFIED, func(v []byte) error {
-		f := &plumbv1.Fact{}
-		if err := proto.Unmarshal(v, f); err != nil {
-			return fmt.Errorf("decode baseline of host %q: %w", host, err)
+		f, err := DecodeFact(host, "baseline", v)
+		if err != nil {
+			return err
 		}
 		return fn(f)
 	})
@@ -374,21 +367,43 @@ func (t *boltTx) DeleteDrift(host string, k fact.Key) error {
 
 // get decodes the value of k in the host's sub-bucket into m.
 func (t *boltTx) get(host string, name []byte, k fact.Key, m proto.Message) error {
-	b, err := t.sub(host, name, false)
+	v, err := t.value(host, name, k)
 	if err != nil {
 		return err
+	}
+	if err := proto.Unmarshal(v, m); err != nil {
+		return fmt.Errorf("decode host %q %s %s: %w", host, name, k, err)
+	}
+	return nil
+}
+
+// getFact is get for a fact, with the hand decoder of file facts.
+func (t *boltTx) getFact(host string, name []byte, k fact.Key) (*plumbv1.Fact, error) {
+	v, err := t.value(host, name, k)
+	if err != nil {
+		return nil, err
+	}
+	f, err := factwire.Unmarshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("decode host %q %s %s: %w", host, name, k, err)
+	}
+	return f, nil
+}
+
+// value returns the stored value of k in the host's sub-bucket.
+func (t *boltTx) value(host string, name []byte, k fact.Key) ([]byte, error) {
+	b, err := t.sub(host, name, false)
+	if err != nil {
+		return nil, err
 	}
 	var v []byte
 	if b != nil {
 		v = b.Get(k.Encode())
 	}
 	if v == nil {
-		return &notFoundError{host: host, what: name, key: k}
+		return nil, &notFoundError{host: host, what: name, key: k}
 	}
-	if err := proto.Unmarshal(v, m); err != nil {
-		return fmt.Errorf("decode host %q %s %s: %w", host, name, k, err)
-	}
-	return nil
+	return v, nil
 }
 
 // scan calls fn with each value in the host's sub-bucket, of one kind or
@@ -439,7 +454,12 @@ func (t *boltTx) put(host string, name []byte, k fact.Key, m proto.Message) erro
 	if err != nil {
 		return err
 	}
-	v, err := proto.Marshal(m)
+	var v []byte
+	if f, ok := m.(*plumbv1.Fact); ok {
+		v, err = factwire.Marshal(f) // the hand encoder of file facts
+	} else {
+		v, err = proto.Marshal(m)
+	}
 	if err != nil {
 		return fmt.Errorf("encode host %q %s %s: %w", host, name, k, err)
 	}

@@ -224,14 +224,6 @@ func (t *pgTx) del(host string, tb table, k fact.Key) error {
 	return nil
 }
 
-func decodeFact(host, what string, v []byte) (*plumbv1.Fact, error) {
-	f := &plumbv1.Fact{}
-	if err := proto.Unmarshal(v, f); err != nil {
-		return nil, fmt.Errorf("decode %s of host %q: %w", what, host, err)
-	}
-	return f, nil
-}
-
 func (t *pgTx) Fact(host string, k fact.Key) (*plumbv1.Fact, error) {
 	f := &plumbv1.Fact{}
 	if err := t.get(host, factsTable, k, f); err != nil {
@@ -246,7 +238,7 @@ func (t *pgTx) Facts(host string, kind plumbv1.FactKind, fn func(*plumbv1.Fact) 
 
 func (t *pgTx) FactsAfter(host string, kind plumbv1.FactKind, after *fact.Key, fn func(*plumbv1.Fact) error) error {
 	return t.scanAfter(host, factsTable, kind, after, "", func(v []byte) error {
-		f, err := decodeFact(host, "fact", v)
+		f, err := store.DecodeFact(host, "fact", v)
 		if err != nil {
 			return err
 		}
@@ -260,7 +252,7 @@ func (t *pgTx) FactsInBucket(host string, bucket uint32, fn func(*plumbv1.Fact) 
 	}
 	return t.scanAfter(host, factsTable, plumbv1.FactKind_FACT_KIND_UNSPECIFIED, nil,
 		fmt.Sprintf(" AND bucket = %d", bucket), func(v []byte) error {
-			f, err := decodeFact(host, "fact", v)
+			f, err := store.DecodeFact(host, "fact", v)
 			if err != nil {
 				return err
 			}
@@ -285,7 +277,7 @@ func (t *pgTx) Baseline(host string, k fact.Key) (*plumbv1.Fact, error) {
 
 func (t *pgTx) Baselines(host string, fn func(*plumbv1.Fact) error) error {
 	return t.scanAfter(host, baselinesTable, plumbv1.FactKind_FACT_KIND_UNSPECIFIED, nil, "", func(v []byte) error {
-		f, err := decodeFact(host, "baseline", v)
+		f, err := store.DecodeFact(host, "baseline", v)
 		if err != nil {
 			return err
 		}

@@ -1,22 +1,34 @@
-package state
+package factwire
 
 import (
 	"bytes"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 )
 
-// decodeFileFact decodes a stored file fact by hand, in a fifth of
-// proto.Unmarshal's time: an unchanged rescan looks up every file, and the
-// reflective decoder was a tenth of its CPU. It knows plumb.v1.Fact's
-// scalar fields and FileAttrs' fields but content; given anything else
-// (another kind of attrs, a diff, an unknown or repeated message field,
-// a wire type it does not expect) it returns false and decodeFact falls
-// back to proto.Unmarshal. TestDecodeFileFactMatchesProto and
-// FuzzDecodeFileFact hold the two equal.
-func decodeFileFact(b []byte) (*plumbv1.Fact, bool) {
+// Unmarshal decodes a fact: by hand if it is a plain file fact, else with
+// proto.Unmarshal.
+func Unmarshal(b []byte) (*plumbv1.Fact, error) {
+	if f, ok := DecodeFile(b); ok {
+		return f, nil
+	}
+	f := &plumbv1.Fact{}
+	if err := proto.Unmarshal(b, f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// DecodeFile decodes a file fact by hand, in a fifth of proto.Unmarshal's
+// time. It knows plumb.v1.Fact's scalar fields and FileAttrs' fields but
+// content; given anything else (another kind of attrs, a diff, an unknown
+// or repeated message field, a wire type it does not expect) it returns
+// false, and the caller falls back to proto.Unmarshal.
+// TestDecodeFileMatchesProto and FuzzDecodeFile hold the two equal.
+func DecodeFile(b []byte) (*plumbv1.Fact, bool) {
 	f := &plumbv1.Fact{}
 	var a *plumbv1.FileAttrs
 	for len(b) > 0 {
@@ -26,27 +38,27 @@ func decodeFileFact(b []byte) (*plumbv1.Fact, bool) {
 		}
 		b = b[n:]
 		switch {
-		case typ == protowire.VarintType && (num == 1 || num == 20):
+		case typ == protowire.VarintType && (num == factKindField || num == factObservedField):
 			x, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return nil, false
 			}
 			b = b[n:]
-			if num == 1 {
+			if num == factKindField {
 				f.Kind = plumbv1.FactKind(int32(x))
 			} else {
 				f.ObservedUnixNano = int64(x)
 			}
-		case typ == protowire.BytesType && (num == 2 || num == 3 || num == 10):
+		case typ == protowire.BytesType && (num == factKeyField || num == factDigestField || num == factFileField):
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
 				return nil, false
 			}
 			b = b[n:]
 			switch num {
-			case 2:
+			case factKeyField:
 				f.Key = bytes.Clone(v)
-			case 3:
+			case factDigestField:
 				f.Digest = bytes.Clone(v)
 			default:
 				if a != nil {
@@ -68,8 +80,14 @@ func decodeFileFact(b []byte) (*plumbv1.Fact, bool) {
 	return f, true
 }
 
-// Field numbers of plumb.v1.FileAttrs.
+// Field numbers of plumb.v1.Fact and plumb.v1.FileAttrs.
 const (
+	factKindField     = 1
+	factKeyField      = 2
+	factDigestField   = 3
+	factFileField     = 10
+	factObservedField = 20
+
 	fileTypeField   = 1
 	fileModeField   = 2
 	fileUIDField    = 3
