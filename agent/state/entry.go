@@ -25,13 +25,15 @@ type entry struct {
 }
 
 func (e entry) encode() ([]byte, error) {
-	var db []byte
-	var err error
 	if e.factBytes != nil {
-		db, err = appendDelta(nil, e.delta, e.factBytes)
-	} else {
-		db, err = proto.Marshal(e.delta)
+		// One allocation: the delta's fields around the fact take at most
+		// deltaOverhead bytes.
+		b := make([]byte, 0, binary.MaxVarintLen64+len(e.base)+len(e.factBytes)+deltaOverhead)
+		b = binary.AppendUvarint(b, uint64(len(e.base)))
+		b = append(b, e.base...)
+		return appendDelta(b, e.delta, e.factBytes)
 	}
+	db, err := proto.Marshal(e.delta)
 	if err != nil {
 		return nil, err
 	}
@@ -40,6 +42,11 @@ func (e entry) encode() ([]byte, error) {
 	b = append(b, e.base...)
 	return append(b, db...), nil
 }
+
+// deltaOverhead bounds what appendDelta adds to a fact without a package
+// change: tags and varints of seq, op, the fact's length, fact count and
+// observation time, and a set digest of 32 bytes.
+const deltaOverhead = 5*(1+binary.MaxVarintLen64) + 2 + 32
 
 // entryDelta returns the encoded delta of a spool entry (aliasing b).
 func entryDelta(b []byte) ([]byte, error) {

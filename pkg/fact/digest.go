@@ -3,7 +3,6 @@ package fact
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"hash"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
 )
@@ -22,8 +21,10 @@ const digestVersion = 1
 // guaranteed stable: each field is a tag byte then a length-prefixed value,
 // in a fixed order, with zero values skipped.
 func Digest(f *plumbv1.Fact) []byte {
-	e := encoder{h: sha256.New()}
-	e.h.Write([]byte{digestVersion})
+	// The encoding is built in a stack buffer (unless it is long) and
+	// hashed in one call: every fact a scan reports is sealed.
+	var buf [512]byte
+	e := encoder{b: append(buf[:0], digestVersion)}
 	e.uint(1, uint64(f.GetKind()))
 	e.bytes(2, f.GetKey())
 	switch a := f.GetAttrs().(type) {
@@ -51,7 +52,8 @@ func Digest(f *plumbv1.Fact) []byte {
 	case *plumbv1.Fact_Kmod:
 		e.uint(50, uint64(a.Kmod.GetSize()))
 	}
-	return e.h.Sum(nil)
+	sum := sha256.Sum256(e.b)
+	return sum[:]
 }
 
 // Seal sets f's digest from its attributes and returns f.
@@ -61,27 +63,21 @@ func Seal(f *plumbv1.Fact) *plumbv1.Fact {
 }
 
 type encoder struct {
-	h   hash.Hash
-	buf [binary.MaxVarintLen64 + 1]byte
+	b []byte
 }
 
 func (e *encoder) uint(tag byte, v uint64) {
 	if v == 0 {
 		return
 	}
-	e.buf[0] = tag
-	n := binary.PutUvarint(e.buf[1:], v)
-	e.h.Write(e.buf[:1+n])
+	e.b = binary.AppendUvarint(append(e.b, tag), v)
 }
 
 func (e *encoder) bytes(tag byte, b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	e.buf[0] = tag
-	n := binary.PutUvarint(e.buf[1:], uint64(len(b)))
-	e.h.Write(e.buf[:1+n])
-	e.h.Write(b)
+	e.b = append(binary.AppendUvarint(append(e.b, tag), uint64(len(b))), b...)
 }
 
 func (e *encoder) bool(tag byte, v bool) {

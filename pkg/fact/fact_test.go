@@ -231,3 +231,36 @@ func TestKeyEncodingAndKinds(t *testing.T) {
 		t.Fatal("unknown kind accepted")
 	}
 }
+
+// TestDigestOfEveryKindIsStable holds the digest of one fact of each kind
+// (and a file whose encoding is past 512 bytes) to values computed by the
+// first implementation, which hashed field by field.
+func TestDigestOfEveryKindIsStable(t *testing.T) {
+	long := file("/srv/link", 0, 0o777, 4000)
+	long.GetFile().Type = plumbv1.FileType_FILE_TYPE_SYMLINK
+	long.GetFile().LinkTarget = bytes.Repeat([]byte("../"), 300)
+	cases := map[string]*plumbv1.Fact{
+		"long symlink": long,
+		"package": {Kind: plumbv1.FactKind_FACT_KIND_PACKAGE, Key: []byte("dpkg:bash:amd64"),
+			Attrs: &plumbv1.Fact_Package{Package: &plumbv1.PackageAttrs{Version: "5.2.15-2+b2", Arch: "amd64", Manager: "dpkg"}}},
+		"conffile": {Kind: plumbv1.FactKind_FACT_KIND_CONFFILE, Key: []byte("/etc/bash.bashrc"),
+			Attrs: &plumbv1.Fact_Conffile{Conffile: &plumbv1.ConffileAttrs{Package: "bash", Algorithm: "md5",
+				Digest: bytes.Repeat([]byte{0xab}, 16), Present: true, Matches: true, Manager: "dpkg"}}},
+		"value": {Kind: plumbv1.FactKind_FACT_KIND_SYSCTL, Key: []byte("net.ipv4.ip_forward"),
+			Attrs: &plumbv1.Fact_Value{Value: &plumbv1.ValueAttrs{Value: "1"}}},
+		"kmod": {Kind: plumbv1.FactKind_FACT_KIND_KMOD, Key: []byte("ext4"),
+			Attrs: &plumbv1.Fact_Kmod{Kmod: &plumbv1.KmodAttrs{Size: 1 << 20}}},
+	}
+	want := map[string]string{
+		"long symlink": "ee0c70444b151253b1cb4a63e17eb728627ecd4f43eb8d43aca0b86112827729",
+		"package":      "1de70e4f95735abb1a9d2ef658c1df1297490198975fc772c5639e980b2df5b5",
+		"conffile":     "05377b80be7caa61dafe89bb428c37cf20eb36683f38627849a362103e311aed",
+		"value":        "fd19fe46f459ba42556b67d0e3a4c84272bd62b651f0f3d6a294a1a4b5ee72d7",
+		"kmod":         "651e565ea31aa24ad054c5cfecd4b8fec6fa11bd3dab4e39eb415c09dab17c0d",
+	}
+	for name, f := range cases {
+		if got := fmt.Sprintf("%x", Digest(f)); got != want[name] {
+			t.Errorf("%s: canonical digest changed:\n got %s\nwant %s", name, got, want[name])
+		}
+	}
+}

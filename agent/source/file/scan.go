@@ -210,17 +210,20 @@ loop:
 				continue
 			}
 			if job, hash := r.onItem(it, seen); hash {
+				if len(queue) == cap(queue) && head > 0 {
+					// Full to its end: use the room at its front rather
+					// than let append double it. The array then stays
+					// within maxQueued (rounded up by append).
+					n := copy(queue, queue[head:])
+					clear(queue[n:])
+					queue, head = queue[:n], 0
+				}
 				queue = append(queue, job)
 			}
 		case out <- next:
 			queue[head] = hashJob{}
 			if head++; head == len(queue) {
 				queue, head = queue[:0], 0
-			} else if head >= maxQueued {
-				// Long backlog: move what waits to the front.
-				n := copy(queue, queue[head:])
-				clear(queue[n:])
-				queue, head = queue[:n], 0
 			}
 			inflight++
 			capturing += captureCost(next)
