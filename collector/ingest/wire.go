@@ -87,6 +87,11 @@ func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
 		req.ProtoReflect().SetUnknown(u)
 		return nil
 	}
+	if d, ok := decodeDeltas(b); ok {
+		req.Reset()
+		req.Msg = d.Msg
+		return nil
+	}
 	return proto.Unmarshal(b, req)
 }
 

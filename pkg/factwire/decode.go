@@ -28,9 +28,15 @@ func Unmarshal(b []byte) (*plumbv1.Fact, error) {
 // or repeated message field, a wire type it does not expect) it returns
 // false, and the caller falls back to proto.Unmarshal.
 // TestDecodeFileMatchesProto and FuzzDecodeFile hold the two equal.
+//
+// The fact, its attributes and its bytes fields take two allocations: the
+// messages share one block, and the bytes fields are slices (capped) of
+// one copy of b.
 func DecodeFile(b []byte) (*plumbv1.Fact, bool) {
-	f := &plumbv1.Fact{}
+	blk := &fileBlock{}
+	f := &blk.fact
 	var a *plumbv1.FileAttrs
+	b = bytes.Clone(b)
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -57,15 +63,15 @@ func DecodeFile(b []byte) (*plumbv1.Fact, bool) {
 			b = b[n:]
 			switch num {
 			case factKeyField:
-				f.Key = bytes.Clone(v)
+				f.Key = capped(v)
 			case factDigestField:
-				f.Digest = bytes.Clone(v)
+				f.Digest = capped(v)
 			default:
 				if a != nil {
 					return nil, false // proto merges a repeated message: leave that to it
 				}
-				var ok bool
-				if a, ok = decodeFileAttrs(v); !ok {
+				a = &blk.attrs
+				if !decodeFileAttrs(v, a) {
 					return nil, false
 				}
 			}
@@ -76,8 +82,25 @@ func DecodeFile(b []byte) (*plumbv1.Fact, bool) {
 	if a == nil {
 		return nil, false
 	}
-	f.Attrs = &plumbv1.Fact_File{File: a}
+	blk.file.File = a
+	f.Attrs = &blk.file
 	return f, true
+}
+
+// fileBlock holds a decoded file fact's messages in one allocation.
+type fileBlock struct {
+	fact  plumbv1.Fact
+	file  plumbv1.Fact_File
+	attrs plumbv1.FileAttrs
+}
+
+// capped returns v with no room to append into what follows it, or nil
+// for an empty field, as proto decodes one.
+func capped(v []byte) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return v[:len(v):len(v)]
 }
 
 // Field numbers of plumb.v1.Fact and plumb.v1.FileAttrs.
@@ -101,19 +124,18 @@ const (
 	fileDeviceField = 23
 )
 
-func decodeFileAttrs(b []byte) (*plumbv1.FileAttrs, bool) {
-	a := &plumbv1.FileAttrs{}
+func decodeFileAttrs(b []byte, a *plumbv1.FileAttrs) bool {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, false
+			return false
 		}
 		b = b[n:]
 		switch typ {
 		case protowire.VarintType:
 			x, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return nil, false
+				return false
 			}
 			b = b[n:]
 			switch num {
@@ -136,25 +158,25 @@ func decodeFileAttrs(b []byte) (*plumbv1.FileAttrs, bool) {
 			case fileDeviceField:
 				a.Device = x
 			default:
-				return nil, false
+				return false
 			}
 		case protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return nil, false
+				return false
 			}
 			b = b[n:]
 			switch num {
 			case fileSHA256Field:
-				a.Sha256 = bytes.Clone(v)
+				a.Sha256 = capped(v)
 			case fileLinkField:
-				a.LinkTarget = bytes.Clone(v)
+				a.LinkTarget = capped(v)
 			default:
-				return nil, false
+				return false
 			}
 		default:
-			return nil, false
+			return false
 		}
 	}
-	return a, true
+	return true
 }
