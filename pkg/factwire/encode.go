@@ -10,7 +10,14 @@ import (
 // Marshal encodes a fact as proto.Marshal does: by hand if it is a plain
 // file fact, else with proto.Marshal.
 func Marshal(f *plumbv1.Fact) ([]byte, error) {
-	if b, ok := AppendFile(nil, f); ok {
+	a := f.GetFile()
+	if a == nil {
+		return proto.Marshal(f)
+	}
+	// Room for every field: the bytes fields and their tags and lengths,
+	// and at most 11 bytes for each of nine varints, at once.
+	n := len(f.GetKey()) + len(f.GetDigest()) + len(a.GetSha256()) + len(a.GetLinkTarget()) + 4*4 + 9*11 + 4
+	if b, ok := AppendFile(make([]byte, 0, n), f); ok {
 		return b, nil
 	}
 	return proto.Marshal(f)
