@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -154,14 +155,57 @@ func (p *proc) kill() {
 	<-p.done
 }
 
+// freeAddr returns a loopback address free now, on a port below the
+// kernel's ephemeral range, never the same twice in this run. An
+// ephemeral port (a listener on :0, an outgoing connection's source) goes
+// to whoever asks next once it is free: a collector a test stops and
+// restarts on its address then found it taken by another test's server
+// (TestDiskOracle, under load). Nothing takes a port below the range
+// unless asked for it by number.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports.Lock()
+	defer ports.Unlock()
+	if ports.handed == nil {
+		ports.handed = map[int]bool{}
+		ports.below = ephemeralLow(t)
+	}
+	const lowest = 10000
+	for range 1000 {
+		p := lowest + rand.IntN(ports.below-lowest)
+		if ports.handed[p] {
+			continue
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // taken by now
+		}
+		ln.Close()
+		ports.handed[p] = true
+		return addr
+	}
+	t.Fatalf("no free port in %d–%d", lowest, ports.below)
+	return ""
+}
+
+var ports struct {
+	sync.Mutex
+	handed map[int]bool
+	below  int // the first ephemeral port
+}
+
+// ephemeralLow reads the first port of the kernel's ephemeral range.
+func ephemeralLow(t *testing.T) int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low <= 10000+1000 {
+		t.Fatalf("ephemeral port range %q: want its first port above 11000", b)
+	}
+	return low
 }
 
 type collector struct {
