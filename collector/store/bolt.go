@@ -115,6 +115,13 @@ func Open(path string, opts Options) (*Bolt, error) {
 // 16 MiB beyond what it needs, not to the map's size.
 const initialMap = 1 << 30
 
+// pageSize is the page size of a database file the collector creates (one
+// already there keeps its own). bbolt writes each dirty page with a
+// pwrite of its own and keeps a node per page in a write transaction: at
+// 16 KiB, against the OS's 4 KiB, ingest from 100 agents took 3.6 µs of
+// CPU a delta, not 4.7, and a 20,000-fact first sync 13 % less.
+const pageSize = 16 << 10
+
 // openBolt opens the bbolt file, turning bbolt's errors, panics and memory
 // faults on damaged files into ErrNotDatabase or ErrLocked.
 func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
@@ -126,7 +133,7 @@ func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
 	}
 	err = guard(func() error {
 		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, OpenFile: openFile, InitialMmapSize: initialMap})
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, OpenFile: openFile, InitialMmapSize: initialMap, PageSize: pageSize})
 		return err
 	})
 	switch {

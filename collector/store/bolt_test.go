@@ -177,8 +177,8 @@ func TestOpenRejectsForeignFiles(t *testing.T) {
 		"text file":              func() string { return write(t, dir, "config.yaml", []byte("collector:\n  listen: :7400\n")) },
 		"short file":             func() string { return write(t, dir, "short.db", []byte("plumb")) },
 		"truncated to a third":   truncate(used / 3),
-		"truncated by one page":  truncate(used - 4096),
-		"truncated to two pages": truncate(8192),
+		"truncated by one page":  truncate(used - pageSize),
+		"truncated to two pages": truncate(2 * pageSize),
 		"foreign bolt":           func() string { return foreign },
 		"newer schema":           func() string { return newer },
 	}
