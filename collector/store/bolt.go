@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -148,7 +149,10 @@ func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
 		}
 		return nil, err
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch),
-		errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrInvalidMapping):
+		errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrInvalidMapping),
+		// A file with no valid meta page and shorter than two of the
+		// pages bbolt then assumes (pageSize): bbolt's error has no kind.
+		strings.HasPrefix(err.Error(), "file size too small"):
 		return nil, fmt.Errorf("%w: %w", ErrNotDatabase, err)
 	default:
 		// Open names the path itself; drop os.OpenFile's copy of it.

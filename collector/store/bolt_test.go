@@ -176,6 +176,7 @@ func TestOpenRejectsForeignFiles(t *testing.T) {
 		"random bytes":           func() string { return write(t, dir, "random.db", random) },
 		"text file":              func() string { return write(t, dir, "config.yaml", []byte("collector:\n  listen: :7400\n")) },
 		"short file":             func() string { return write(t, dir, "short.db", []byte("plumb")) },
+		"text under two pages":   func() string { return write(t, dir, "notes.db", []byte(strings.Repeat("not a database\n", 1000))) },
 		"truncated to a third":   truncate(used / 3),
 		"truncated by one page":  truncate(used - pageSize),
 		"truncated to two pages": truncate(2 * pageSize),
