@@ -21,7 +21,9 @@ import (
 // checkpoints; it keeps the first checkpoint (the one a baseline may be
 // adopted at) and the last, with their digests, and drops those between
 // (the state at the last one still holds everything before it). The
-// spool thus stays within about three deltas per fact.
+// spool thus stays within about three deltas per fact. Deltas already
+// handed to the stream are left as they are: the collector may have
+// applied them, and the acknowledged digest must be able to follow.
 //
 // Until the collector has acknowledged a checkpoint, the first one in the
 // spool is where it adopts this host's baseline, so what leads up to it is
@@ -124,6 +126,14 @@ func (d *DB) compactLocked() error {
 		newest := map[where]*kept{}
 		var drop []uint64
 		err = forEachEntry(sb, func(seq uint64, e entry, _ int) error {
+			if seq <= sent {
+				// Handed to the stream: the collector may have applied
+				// it, and an ack or a welcome will name it. Dropping it,
+				// or moving its effect to a later delta, would leave the
+				// acknowledged digest short of what the collector holds,
+				// and the next handshake would resync its bucket.
+				return nil
+			}
 			k, ok := e.key()
 			if !ok {
 				if seq != cps[0] && seq != cps[len(cps)-1] {

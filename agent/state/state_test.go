@@ -454,6 +454,45 @@ func TestCompactionKeepsTheDeleteOfAFactAlreadySent(t *testing.T) {
 	t.Fatal("the delete of a fact whose creation was sent was compacted away")
 }
 
+// A delta the stream has read may be applied by the collector before it
+// says so: compaction must leave it alone. Before, it could be folded into
+// a later delta of its fact, and when the collector then welcomed the
+// agent back naming it applied, the acknowledged digest lacked it and the
+// fact's bucket was resynced for nothing (the disk oracle caught it after
+// a collector was killed mid-stream).
+func TestCompactionLeavesSentDeltasAlone(t *testing.T) {
+	m := NewMetrics(nil)
+	d := openDB(t, t.TempDir(), Options{SpoolLimit: 2 << 10, Metrics: m})
+	if err := d.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ack(d.Status().Seq); err != nil {
+		t.Fatal(err)
+	}
+	first := fileFact("/etc/busy", "first")
+	mustApply(t, d, 1, up(first))
+	sent, err := d.Pending(d.Status().AckedSeq, 100) // the stream reads it
+	if err != nil || len(sent) != 1 {
+		t.Fatalf("pending %v, %v", sent, err)
+	}
+	// The collector applies it and crashes before acknowledging.
+	var theirs fact.SetDigest
+	theirs.Add(fact.KeyOf(first), first.GetDigest())
+	for i := range 40 { // the fact rewritten: compaction keeps one delta
+		mustApply(t, d, 1, up(fileFact("/etc/busy", fmt.Sprint(i))))
+	}
+	if count(t, m.Compactions) == 0 || count(t, m.Drops) != 0 {
+		t.Fatalf("%v compactions, %v drops: the test needs compaction alone", count(t, m.Compactions), count(t, m.Drops))
+	}
+	differ, err := d.Resume(sent[0].GetSeq(), theirs.Buckets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(differ) != 0 {
+		t.Fatalf("buckets %v differ from a collector that applied what it was sent", differ)
+	}
+}
+
 // storedDigest reads the digest field as a full decode does, whatever the
 // other fields hold.
 func TestStoredDigest(t *testing.T) {
