@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -108,8 +109,10 @@ func Decode(tok string, list List, fp Fingerprint) ([]byte, error) {
 	if len(tok) > maxTokenChars {
 		return nil, fmt.Errorf("%w: longer than any this collector issues", ErrToken)
 	}
+	// Go's base64 skips CR and LF, even strictly: a token with one
+	// decoded, yet was not the token issued.
 	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
-	if err != nil || len(b) < headerBytes {
+	if err != nil || len(b) < headerBytes || strings.ContainsAny(tok, "\r\n") {
 		return nil, fmt.Errorf("%w: not a token this collector issued", ErrToken)
 	}
 	switch {
