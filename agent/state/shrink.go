@@ -118,8 +118,8 @@ func (d *DB) compactLocked() error {
 		type kept struct {
 			seq  uint64
 			base []byte
-			// created: the chain starts with the fact's creation,
-			// which was not yet handed to the stream
+			// created: the chain starts with the fact's creation (a
+			// chain holds only deltas not yet handed to the stream)
 			created bool
 		}
 		sent := d.sent
@@ -148,7 +148,7 @@ func (d *DB) compactLocked() error {
 				return nil
 			}
 			newest[w] = &kept{seq: seq, base: e.base,
-				created: e.base == nil && e.delta.GetOp() == plumbv1.DeltaOp_DELTA_OP_UPSERT && seq > sent}
+				created: e.base == nil && e.delta.GetOp() == plumbv1.DeltaOp_DELTA_OP_UPSERT}
 			return nil
 		})
 		if err != nil {

@@ -417,32 +417,47 @@ func TestCompactionForgetsWhatCameAndWent(t *testing.T) {
 	}
 }
 
-// A fact created and deleted within one stretch leaves nothing after
-// compaction, unless its creation may already be on its way to the
-// collector: then the delete must follow it. Before, it was dropped, and
-// the collector kept a file the agent had seen go.
-func TestCompactionKeepsTheDeleteOfAFactAlreadySent(t *testing.T) {
-	m := NewMetrics(nil)
-	d := openDB(t, t.TempDir(), Options{SpoolLimit: 2 << 10, Metrics: m})
+// spoolWithOneSent returns a database with a 2 KiB spool limit, its first
+// checkpoint acknowledged, and f's creation recorded and read by the
+// stream (the returned delta), not yet acknowledged.
+func spoolWithOneSent(t *testing.T, f *plumbv1.Fact) (*DB, *plumbv1.Delta) {
+	t.Helper()
+	d := openDB(t, t.TempDir(), Options{SpoolLimit: 2 << 10, Metrics: NewMetrics(nil)})
 	if err := d.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Ack(d.Status().Seq); err != nil {
 		t.Fatal(err)
 	}
-	mustApply(t, d, 1, up(fileFact("/etc/x.dpkg-new", "x")))
+	mustApply(t, d, 1, up(f))
 	sent, err := d.Pending(d.Status().AckedSeq, 100) // the stream reads it
 	if err != nil || len(sent) != 1 {
 		t.Fatalf("pending %v, %v", sent, err)
 	}
-	mustApply(t, d, 1, del("/etc/x.dpkg-new"))
+	return d, sent[0]
+}
+
+// compactAlone rewrites /etc/busy until the spool has been compacted, and
+// fails the test if it was dropped instead.
+func compactAlone(t *testing.T, d *DB) {
+	t.Helper()
 	for i := range 40 { // one fact rewritten: compaction keeps one delta
 		mustApply(t, d, 1, up(fileFact("/etc/busy", fmt.Sprint(i))))
 	}
-	if count(t, m.Compactions) == 0 || count(t, m.Drops) != 0 {
-		t.Fatalf("%v compactions, %v drops: the test needs compaction alone", count(t, m.Compactions), count(t, m.Drops))
+	if count(t, d.metrics.Compactions) == 0 || count(t, d.metrics.Drops) != 0 {
+		t.Fatalf("%v compactions, %v drops: the test needs compaction alone", count(t, d.metrics.Compactions), count(t, d.metrics.Drops))
 	}
-	rest, err := d.Pending(sent[0].GetSeq(), 100)
+}
+
+// A fact created and deleted within one stretch leaves nothing after
+// compaction, unless its creation may already be on its way to the
+// collector: then the delete must follow it. Before, it was dropped, and
+// the collector kept a file the agent had seen go.
+func TestCompactionKeepsTheDeleteOfAFactAlreadySent(t *testing.T) {
+	d, sent := spoolWithOneSent(t, fileFact("/etc/x.dpkg-new", "x"))
+	mustApply(t, d, 1, del("/etc/x.dpkg-new"))
+	compactAlone(t, d)
+	rest, err := d.Pending(sent.GetSeq(), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,30 +476,14 @@ func TestCompactionKeepsTheDeleteOfAFactAlreadySent(t *testing.T) {
 // fact's bucket was resynced for nothing (the disk oracle caught it after
 // a collector was killed mid-stream).
 func TestCompactionLeavesSentDeltasAlone(t *testing.T) {
-	m := NewMetrics(nil)
-	d := openDB(t, t.TempDir(), Options{SpoolLimit: 2 << 10, Metrics: m})
-	if err := d.Checkpoint(); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Ack(d.Status().Seq); err != nil {
-		t.Fatal(err)
-	}
 	first := fileFact("/etc/busy", "first")
-	mustApply(t, d, 1, up(first))
-	sent, err := d.Pending(d.Status().AckedSeq, 100) // the stream reads it
-	if err != nil || len(sent) != 1 {
-		t.Fatalf("pending %v, %v", sent, err)
-	}
-	// The collector applies it and crashes before acknowledging.
+	d, sent := spoolWithOneSent(t, first)
+	// The collector applies it and crashes before acknowledging, while
+	// the fact is rewritten.
 	var theirs fact.SetDigest
 	theirs.Add(fact.KeyOf(first), first.GetDigest())
-	for i := range 40 { // the fact rewritten: compaction keeps one delta
-		mustApply(t, d, 1, up(fileFact("/etc/busy", fmt.Sprint(i))))
-	}
-	if count(t, m.Compactions) == 0 || count(t, m.Drops) != 0 {
-		t.Fatalf("%v compactions, %v drops: the test needs compaction alone", count(t, m.Compactions), count(t, m.Drops))
-	}
-	differ, err := d.Resume(sent[0].GetSeq(), theirs.Buckets())
+	compactAlone(t, d)
+	differ, err := d.Resume(sent.GetSeq(), theirs.Buckets())
 	if err != nil {
 		t.Fatal(err)
 	}
