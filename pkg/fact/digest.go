@@ -24,35 +24,35 @@ func Digest(f *plumbv1.Fact) []byte {
 	// The encoding is built in a stack buffer (unless it is long) and
 	// hashed in one call: every fact a scan reports is sealed.
 	var buf [512]byte
-	e := encoder{b: append(buf[:0], digestVersion)}
-	e.uint(1, uint64(f.GetKind()))
-	e.bytes(2, f.GetKey())
+	b := append(buf[:0], digestVersion)
+	b = appendUint(b, 1, uint64(f.GetKind()))
+	b = appendBytes(b, 2, f.GetKey())
 	switch a := f.GetAttrs().(type) {
 	case *plumbv1.Fact_File:
-		e.uint(10, uint64(a.File.GetType()))
-		e.uint(11, uint64(a.File.GetMode()))
-		e.uint(12, uint64(a.File.GetUid()))
-		e.uint(13, uint64(a.File.GetGid()))
-		e.uint(14, uint64(a.File.GetSize()))
-		e.bytes(15, a.File.GetSha256())
-		e.bytes(16, a.File.GetLinkTarget())
+		b = appendUint(b, 10, uint64(a.File.GetType()))
+		b = appendUint(b, 11, uint64(a.File.GetMode()))
+		b = appendUint(b, 12, uint64(a.File.GetUid()))
+		b = appendUint(b, 13, uint64(a.File.GetGid()))
+		b = appendUint(b, 14, uint64(a.File.GetSize()))
+		b = appendBytes(b, 15, a.File.GetSha256())
+		b = appendBytes(b, 16, a.File.GetLinkTarget())
 	case *plumbv1.Fact_Package:
-		e.bytes(20, []byte(a.Package.GetVersion()))
-		e.bytes(21, []byte(a.Package.GetArch()))
-		e.bytes(22, []byte(a.Package.GetManager()))
+		b = appendBytes(b, 20, []byte(a.Package.GetVersion()))
+		b = appendBytes(b, 21, []byte(a.Package.GetArch()))
+		b = appendBytes(b, 22, []byte(a.Package.GetManager()))
 	case *plumbv1.Fact_Conffile:
-		e.bytes(30, []byte(a.Conffile.GetPackage()))
-		e.bytes(31, []byte(a.Conffile.GetAlgorithm()))
-		e.bytes(32, a.Conffile.GetDigest())
-		e.bool(33, a.Conffile.GetPresent())
-		e.bool(34, a.Conffile.GetMatches())
-		e.bytes(35, []byte(a.Conffile.GetManager()))
+		b = appendBytes(b, 30, []byte(a.Conffile.GetPackage()))
+		b = appendBytes(b, 31, []byte(a.Conffile.GetAlgorithm()))
+		b = appendBytes(b, 32, a.Conffile.GetDigest())
+		b = appendBool(b, 33, a.Conffile.GetPresent())
+		b = appendBool(b, 34, a.Conffile.GetMatches())
+		b = appendBytes(b, 35, []byte(a.Conffile.GetManager()))
 	case *plumbv1.Fact_Value:
-		e.bytes(40, []byte(a.Value.GetValue()))
+		b = appendBytes(b, 40, []byte(a.Value.GetValue()))
 	case *plumbv1.Fact_Kmod:
-		e.uint(50, uint64(a.Kmod.GetSize()))
+		b = appendUint(b, 50, uint64(a.Kmod.GetSize()))
 	}
-	sum := sha256.Sum256(e.b)
+	sum := sha256.Sum256(b)
 	return sum[:]
 }
 
@@ -62,26 +62,26 @@ func Seal(f *plumbv1.Fact) *plumbv1.Fact {
 	return f
 }
 
-type encoder struct {
-	b []byte
-}
-
-func (e *encoder) uint(tag byte, v uint64) {
+// appendUint appends a field of v under tag, unless v is zero. The
+// encoding is built by appends returning the slice (not through a
+// pointer), so that Digest's buffer stays on its stack.
+func appendUint(b []byte, tag byte, v uint64) []byte {
 	if v == 0 {
-		return
+		return b
 	}
-	e.b = binary.AppendUvarint(append(e.b, tag), v)
+	return binary.AppendUvarint(append(b, tag), v)
 }
 
-func (e *encoder) bytes(tag byte, b []byte) {
-	if len(b) == 0 {
-		return
+func appendBytes(b []byte, tag byte, v []byte) []byte {
+	if len(v) == 0 {
+		return b
 	}
-	e.b = append(binary.AppendUvarint(append(e.b, tag), uint64(len(b))), b...)
+	return append(binary.AppendUvarint(append(b, tag), uint64(len(v))), v...)
 }
 
-func (e *encoder) bool(tag byte, v bool) {
+func appendBool(b []byte, tag byte, v bool) []byte {
 	if v {
-		e.uint(tag, 1)
+		return appendUint(b, tag, 1)
 	}
+	return b
 }
