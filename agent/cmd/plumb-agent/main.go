@@ -26,6 +26,7 @@ import (
 	"github.com/plumb-dev/plumb/agent/stream"
 	"github.com/plumb-dev/plumb/pkg/cli"
 	"github.com/plumb-dev/plumb/pkg/config"
+	"github.com/plumb-dev/plumb/pkg/gcfloor"
 	"github.com/plumb-dev/plumb/pkg/metricsserver"
 	"github.com/plumb-dev/plumb/pkg/pprofserver"
 	"github.com/plumb-dev/plumb/pkg/version"
@@ -42,6 +43,15 @@ import (
 // want of memory, the GC just works harder (at most half the CPU, by the
 // runtime's own cap), which only a scan of about a million files meets.
 const defaultMemoryLimit = 40 << 20
+
+// scanHeapFloor is the heap goal the agent keeps at least until its first
+// scan is recorded (pkg/gcfloor). A scan allocates about 3 KiB a file
+// over a live heap of a few MiB: at GOGC=100 alone, 20,000 files took
+// 15 collections. With the floor the scan of 20,000 files took 8% less
+// time and 4% less CPU; peak RSS rose by 13 MiB there, by 7 MiB at
+// 100,000 files (54 MiB: the target is 64). Afterwards the agent idles at
+// GOGC=100. The soft memory limit above still bounds the whole.
+const scanHeapFloor = 24 << 20
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -129,14 +139,17 @@ func serve(ctx context.Context, cfg *Config, enabled map[string]source.Options) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
+	floor := gcfloor.Set(scanHeapFloor)
 	g.Go(func() error { return runner.Run(ctx) })
 	g.Go(func() error {
 		start := time.Now()
 		select {
 		case <-ctx.Done():
+			floor.Stop()
 			return nil
 		case <-runner.Ready():
 		}
+		floor.Stop()
 		st := db.Status()
 		logger.Info("initial scan recorded", "facts", st.Facts, "took", time.Since(start).Round(time.Millisecond))
 		if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {

@@ -1,0 +1,106 @@
+package gcfloor
+
+import (
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"testing"
+)
+
+func TestPercentFor(t *testing.T) {
+	for _, c := range []struct {
+		live, floor uint64
+		base, want  int
+	}{
+		{live: 8 << 20, floor: 24 << 20, base: 100, want: 200},
+		{live: 4 << 20, floor: 24 << 20, base: 100, want: 500},
+		{live: 20 << 20, floor: 24 << 20, base: 100, want: 100}, // never below base
+		{live: 24 << 20, floor: 24 << 20, base: 100, want: 100},
+		{live: 64 << 20, floor: 24 << 20, base: 50, want: 50},
+		{live: 0, floor: 24 << 20, base: 100, want: 2000},   // no figure yet: 1 MiB assumed, capped
+		{live: 1 << 10, floor: 1 << 30, base: 100, want: 2000}, // capped
+		{live: 2 << 20, floor: 24 << 20, base: 800, want: 1100},
+	} {
+		if got := percentFor(c.live, c.floor, c.base); got != c.want {
+			t.Errorf("percentFor(live %d, floor %d, base %d) = %d, want %d", c.live, c.floor, c.base, got, c.want)
+		}
+	}
+}
+
+// unsetGOGC clears the GOGC variable for the test: with it set, Set
+// leaves the runtime alone.
+func unsetGOGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+}
+
+func gogc(t *testing.T) int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
+}
+
+var sink []byte
+
+// cyclesWhileAllocating counts the collections while 256 MiB of garbage
+// is allocated, with a live heap of a few MiB.
+func cyclesWhileAllocating() uint32 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range 4096 {
+		sink = make([]byte, 64<<10)
+	}
+	runtime.ReadMemStats(&after)
+	return after.NumGC - before.NumGC
+}
+
+// TestFloorMakesCollectionsRarer checks the floor against the runtime's
+// own count of collections: with a 64 MiB floor, allocating 256 MiB takes
+// a handful of them; without, GOGC=100 and a live heap of a few MiB take
+// dozens. Stop puts GOGC back.
+func TestFloorMakesCollectionsRarer(t *testing.T) {
+	unsetGOGC(t)
+	base := gogc(t)
+	without := cyclesWhileAllocating()
+
+	f := Set(64 << 20)
+	runtime.GC() // the first adjustment after a collection, as in a running daemon
+	with := cyclesWhileAllocating()
+	during := gogc(t)
+	f.Stop()
+
+	t.Logf("collections while allocating 256 MiB: %d without a floor, %d with a 64 MiB floor (GOGC %d)", without, with, during)
+	if during <= base {
+		t.Errorf("GOGC with a 64 MiB floor over a small live heap: %d, want above %d", during, base)
+	}
+	if with*3 > without {
+		t.Errorf("%d collections with a 64 MiB floor, %d without: want at most a third", with, without)
+	}
+	if got := gogc(t); got != base {
+		t.Errorf("GOGC after Stop: %d, want %d as before", got, base)
+	}
+	// Stopped, it stays stopped: the next collections leave GOGC alone.
+	runtime.GC()
+	runtime.GC()
+	if got := gogc(t); got != base {
+		t.Errorf("GOGC two collections after Stop: %d, want %d", got, base)
+	}
+}
+
+// TestOperatorGOGCWins: with GOGC set in the environment, Set changes
+// nothing.
+func TestOperatorGOGCWins(t *testing.T) {
+	t.Setenv("GOGC", "100")
+	base := gogc(t)
+	f := Set(64 << 20)
+	runtime.GC()
+	runtime.GC()
+	if got := gogc(t); got != base {
+		t.Errorf("GOGC with the variable set: %d after Set, want %d", got, base)
+	}
+	f.Stop()
+	if got := gogc(t); got != base {
+		t.Errorf("GOGC after Stop: %d, want %d", got, base)
+	}
+}
