@@ -17,7 +17,7 @@ func TestPercentFor(t *testing.T) {
 		{live: 20 << 20, floor: 24 << 20, base: 100, want: 100}, // never below base
 		{live: 24 << 20, floor: 24 << 20, base: 100, want: 100},
 		{live: 64 << 20, floor: 24 << 20, base: 50, want: 50},
-		{live: 0, floor: 24 << 20, base: 100, want: 2000},   // no figure yet: 1 MiB assumed, capped
+		{live: 0, floor: 24 << 20, base: 100, want: 2000},      // no figure yet: 1 MiB assumed, capped
 		{live: 1 << 10, floor: 1 << 30, base: 100, want: 2000}, // capped
 		{live: 2 << 20, floor: 24 << 20, base: 800, want: 1100},
 	} {
