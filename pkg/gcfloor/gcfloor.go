@@ -16,9 +16,10 @@ import (
 	"sync"
 )
 
-// maxPercent bounds the GOGC a floor sets: with a live heap of a few
-// hundred KiB the floor's GOGC would be thousands.
-const maxPercent = 2000
+// minHeap is the runtime's least heap goal at GOGC=100; it scales with
+// GOGC, so the GOGC a floor sets is bounded by floor/minHeap × 100:
+// beyond it, the runtime's own minimum would overshoot the floor.
+const minHeap = 4 << 20
 
 // A Floor adjusts GOGC after every collection; Stop ends it.
 type Floor struct {
@@ -95,12 +96,13 @@ func (f *Floor) adjust() bool {
 }
 
 // percentFor is the GOGC whose goal for a live heap of live bytes,
-// live × (1 + GOGC/100), is at least floor, and at least base.
+// live × (1 + GOGC/100), is at least floor, and at least base; but not
+// one whose minimum goal, minHeap × GOGC/100, passes the floor.
 func percentFor(live, floor uint64, base int) int {
 	live = max(live, 1<<20) // before the first collection: no figure yet
 	if live >= floor {
 		return base
 	}
-	p := (floor - live) * 100 / live
-	return min(max(int(p), base), maxPercent)
+	p := min((floor-live)*100/live, floor*100/minHeap)
+	return max(int(p), base)
 }

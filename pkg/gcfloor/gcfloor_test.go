@@ -14,12 +14,13 @@ func TestPercentFor(t *testing.T) {
 	}{
 		{live: 8 << 20, floor: 24 << 20, base: 100, want: 200},
 		{live: 4 << 20, floor: 24 << 20, base: 100, want: 500},
+		{live: 2 << 20, floor: 24 << 20, base: 100, want: 600},  // the runtime's minimum, 4 MiB × 6, is the floor
 		{live: 20 << 20, floor: 24 << 20, base: 100, want: 100}, // never below base
 		{live: 24 << 20, floor: 24 << 20, base: 100, want: 100},
 		{live: 64 << 20, floor: 24 << 20, base: 50, want: 50},
-		{live: 0, floor: 24 << 20, base: 100, want: 2000},      // no figure yet: 1 MiB assumed, capped
-		{live: 1 << 10, floor: 1 << 30, base: 100, want: 2000}, // capped
-		{live: 2 << 20, floor: 24 << 20, base: 800, want: 1100},
+		{live: 0, floor: 24 << 20, base: 100, want: 600}, // no figure yet: 1 MiB assumed; capped
+		{live: 1 << 10, floor: 1 << 30, base: 100, want: 25600},
+		{live: 2 << 20, floor: 24 << 20, base: 800, want: 800}, // never below base
 	} {
 		if got := percentFor(c.live, c.floor, c.base); got != c.want {
 			t.Errorf("percentFor(live %d, floor %d, base %d) = %d, want %d", c.live, c.floor, c.base, got, c.want)
@@ -43,36 +44,48 @@ func gogc(t *testing.T) int {
 var sink []byte
 
 // cyclesWhileAllocating counts the collections while 256 MiB of garbage
-// is allocated, with a live heap of a few MiB.
-func cyclesWhileAllocating() uint32 {
+// is allocated, with a live heap of a few MiB, and returns the highest
+// heap goal meanwhile.
+func cyclesWhileAllocating() (uint32, uint64) {
 	var before, after runtime.MemStats
+	goal := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	var most uint64
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	for range 4096 {
+	for i := range 4096 {
 		sink = make([]byte, 64<<10)
+		if i%64 == 0 {
+			metrics.Read(goal)
+			most = max(most, goal[0].Value.Uint64())
+		}
 	}
 	runtime.ReadMemStats(&after)
-	return after.NumGC - before.NumGC
+	return after.NumGC - before.NumGC, most
 }
 
 // TestFloorMakesCollectionsRarer checks the floor against the runtime's
 // own count of collections: with a 64 MiB floor, allocating 256 MiB takes
 // a handful of them; without, GOGC=100 and a live heap of a few MiB take
-// dozens. Stop puts GOGC back.
+// dozens. The heap goal stays at the floor, not past it: the runtime's
+// minimum goal grows with GOGC. Stop puts GOGC back.
 func TestFloorMakesCollectionsRarer(t *testing.T) {
 	unsetGOGC(t)
 	base := gogc(t)
-	without := cyclesWhileAllocating()
+	without, _ := cyclesWhileAllocating()
 
-	f := Set(64 << 20)
-	runtime.GC() // the first adjustment after a collection, as in a running daemon
-	with := cyclesWhileAllocating()
+	const floor = 64 << 20
+	f := Set(floor)
+	with, goal := cyclesWhileAllocating()
 	during := gogc(t)
 	f.Stop()
 
-	t.Logf("collections while allocating 256 MiB: %d without a floor, %d with a 64 MiB floor (GOGC %d)", without, with, during)
+	t.Logf("collections while allocating 256 MiB: %d without a floor, %d with a 64 MiB floor (GOGC %d, heap goal at most %.1f MiB)",
+		without, with, during, float64(goal)/(1<<20))
 	if during <= base {
 		t.Errorf("GOGC with a 64 MiB floor over a small live heap: %d, want above %d", during, base)
+	}
+	if goal > floor+floor/8 {
+		t.Errorf("heap goal rose to %.1f MiB with a %d MiB floor and a small live heap", float64(goal)/(1<<20), floor>>20)
 	}
 	if with*3 > without {
 		t.Errorf("%d collections with a 64 MiB floor, %d without: want at most a third", with, without)
