@@ -45,6 +45,7 @@ import (
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/pkg/cli"
 	"github.com/plumb-dev/plumb/pkg/config"
+	"github.com/plumb-dev/plumb/pkg/gcfloor"
 	"github.com/plumb-dev/plumb/pkg/metricsserver"
 	"github.com/plumb-dev/plumb/pkg/version"
 )
@@ -82,11 +83,21 @@ func run(args []string) int {
 	}.Main(args)
 }
 
+// heapFloor is the least heap goal the collector keeps (pkg/gcfloor):
+// ingest allocates about 2.3 KiB a delta, and with the live heap of a
+// small fleet (a few MiB) GOGC=100 alone collected every few MiB. With
+// the floor, interleaved runs of one agent's first scan of 20,000 files
+// took 26% less collector CPU (median 163 -> 120 ms) for 19 MiB more
+// RSS (43 -> 62 MiB). A large fleet's live heap is past the floor, and
+// collects at GOGC=100 as before. GOGC in the environment wins.
+const heapFloor = 32 << 20
+
 func serve(ctx context.Context, cfg *Config) error {
 	logger, err := config.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return cli.Usage(err)
 	}
+	gcfloor.Set(heapFloor)
 	notifiers, err := alert.Build(cfg.notifierConfigs(), logger)
 	if err != nil {
 		return cli.Usage(err)
