@@ -144,9 +144,13 @@ func (d *DB) Apply(changes []source.Op) (int, error) {
 			}
 		}
 		if n == 0 {
-			return nil
+			return nil // nor have the digest and count changed
 		}
-		return tx.Bucket(bucketMeta).Put(keySeq, u64(seq))
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keySetDigest, encodeSetDigest(seq, facts, &cur)); err != nil {
+			return err
+		}
+		return meta.Put(keySeq, u64(seq))
 	})
 	if err != nil {
 		d.metrics.ApplyErrors.Inc()

@@ -244,10 +244,14 @@ func (d *DB) load() error {
 			d.checkpointAcked = d.lastAcked > 0
 		}
 		kc := keyCounter{db: d.db, tx: tx}
-		cur, n, err := digestFacts(tx.Bucket(bucketFacts), kc.tick)
-		d.cur, d.facts = cur, n
-		if err != nil {
-			return err
+		if cur, n, ok := storedSetDigest(meta, d.seq); ok {
+			d.cur, d.facts = cur, n
+		} else {
+			cur, n, err := digestFacts(tx.Bucket(bucketFacts), kc.tick)
+			d.cur, d.facts = cur, n
+			if err != nil {
+				return err
+			}
 		}
 		// acked = cur with every spooled delta undone, newest first.
 		// (Dirty buckets' acked digests are off: they are resynced.)

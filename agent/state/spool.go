@@ -198,7 +198,11 @@ func (d *DB) Resume(applied uint64, theirs [][]byte) ([]uint32, error) {
 		d.logger.Warn("collector is ahead of this agent's sequence; continuing above it",
 			"agent_seq", d.seq, "collector_applied", applied)
 		err := d.db.Update(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketMeta).Put(keySeq, u64(applied))
+			meta := tx.Bucket(bucketMeta)
+			if err := meta.Put(keySetDigest, encodeSetDigest(applied, d.facts, &d.cur)); err != nil {
+				return err
+			}
+			return meta.Put(keySeq, u64(applied))
 		})
 		if err != nil {
 			return nil, fmt.Errorf("advance sequence: %w", err)

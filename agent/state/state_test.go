@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	plumbv1 "github.com/plumb-dev/plumb/proto/plumb/v1"
@@ -723,6 +724,90 @@ func TestPendingWireIsPending(t *testing.T) {
 					t.Fatalf("after %d, #%d: seq %d %v (err %v), want %v", after, i, got[i].Seq, dec, err, want[i])
 				}
 			}
+		}
+	}
+}
+
+// diskDigest is pkg/fact's set digest of the facts in the file itself,
+// read with bbolt, not through the DB.
+func diskDigest(t *testing.T, d *DB) ([]byte, uint64) {
+	t.Helper()
+	var sum fact.SetDigest
+	var n uint64
+	err := d.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFacts).ForEach(func(k, v []byte) error {
+			f := &plumbv1.Fact{}
+			if err := proto.Unmarshal(v, f); err != nil {
+				return err
+			}
+			sum.Add(fact.KeyOf(f), f.GetDigest())
+			n++
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum.Sum(), n
+}
+
+// TestReopenKeepsNoStaleDigest: an open takes the set digest Apply kept
+// only if it is that of the stored sequence number. An older agent that
+// wrote facts and moved the number on without keeping it, or a kept
+// digest cut short, make the open digest every fact again; each reopen
+// must give the digest of the facts on disk.
+func TestReopenKeepsNoStaleDigest(t *testing.T) {
+	dir := t.TempDir()
+	d := openDB(t, dir, Options{})
+	var ops []source.Op
+	for i := range 300 {
+		ops = append(ops, up(fileFact(fmt.Sprintf("/f/%d", i), "v1")))
+	}
+	if _, err := d.Apply(ops); err != nil {
+		t.Fatal(err)
+	}
+	// Resume moving the number on keeps the digest current too.
+	if _, err := d.Resume(d.Status().Seq+50, nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.db.View(func(tx *bolt.Tx) error {
+		if _, _, ok := storedSetDigest(tx.Bucket(bucketMeta), d.seq); !ok {
+			t.Errorf("no kept digest of seq %d after Resume moved it on", d.seq)
+		}
+		return nil
+	})
+	for _, spoil := range []struct {
+		name string
+		fn   func(tx *bolt.Tx) error
+	}{
+		{"an older agent's write", func(tx *bolt.Tx) error {
+			fb, meta := tx.Bucket(bucketFacts), tx.Bucket(bucketMeta)
+			if err := fb.Delete(append([]byte{byte(plumbv1.FactKind_FACT_KIND_FILE)}, "/f/7"...)); err != nil {
+				return err
+			}
+			f := fileFact("/f/new", "v1")
+			v, err := proto.Marshal(f)
+			if err != nil {
+				return err
+			}
+			if err := fb.Put(append([]byte{byte(plumbv1.FactKind_FACT_KIND_FILE)}, "/f/new"...), v); err != nil {
+				return err
+			}
+			return meta.Put(keySeq, u64(getU64(meta.Get(keySeq))+1))
+		}},
+		{"a kept digest cut short", func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			return meta.Put(keySetDigest, bytes.Clone(meta.Get(keySetDigest))[:100])
+		}},
+	} {
+		if err := d.db.Update(spoil.fn); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		d = openDB(t, dir, Options{})
+		want, n := diskDigest(t, d)
+		if st := d.Status(); !bytes.Equal(st.Digest, want) || st.Facts != n {
+			t.Errorf("after %s: reopened with digest %x, %d facts; the disk has %x, %d", spoil.name, st.Digest, st.Facts, want, n)
 		}
 	}
 }
