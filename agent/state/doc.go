@@ -5,14 +5,16 @@
 //
 // Bucket tree:
 //
-//	meta    schema version, next sequence number, last acked sequence
+//	meta    schema version, next sequence number, last acked sequence,
+//	        set digest and fact count as of that sequence number
 //	facts   fact.Key.Encode() -> plumbv1.Fact (proto)
 //	spool   big-endian seq    -> entry (base digest + plumbv1.Delta)
 //	content fact.Key.Encode() -> SHA-256 ‖ the file's last content (content.go)
 //
-// Two set digests are kept in memory and rebuilt at open: cur, of every
-// fact, and acked, of the state the collector holds once it has applied
-// everything acknowledged. A spool entry carries the digest the fact had
+// Two set digests are kept in memory: cur, of every fact, read at open
+// from meta (or, if meta's is not of the stored sequence number, rebuilt
+// from every fact), and acked, of the state the collector holds once it
+// has applied everything acknowledged: cur with the spool undone. A spool entry carries the digest the fact had
 // before the delta (its base); acknowledging the entry moves acked from
 // base to the delta's value. The handshake compares acked with the
 // collector's bucket digests to find what to resync.
