@@ -45,8 +45,11 @@ pids+=($!)
 
 echo "Plumb demo: collector on $ADDR, agent watching $WATCH (logs in $DATA)."
 echo "Waiting for the first snapshot to become the baseline..."
+# Connected too: with demo-data from an earlier run, the baseline is
+# there before this run's agent is.
 for _ in $(seq 600); do
-  if ctl -o json hosts 2>/dev/null | grep -q '"has_baseline": *true'; then
+  hosts=$(ctl -o json hosts 2>/dev/null || true)
+  if grep -q '"has_baseline": *true' <<<"$hosts" && grep -q '"connected": *true' <<<"$hosts"; then
     break
   fi
   sleep 0.1
