@@ -20,15 +20,19 @@ import (
 	"github.com/plumb-dev/plumb/collector/store"
 	"github.com/plumb-dev/plumb/collector/store/postgres"
 	"github.com/plumb-dev/plumb/pkg/config"
+	"github.com/plumb-dev/plumb/pkg/pprofserver"
 )
 
 // Config is the collector's whole configuration: defaults from NewConfig,
 // overlaid by the YAML file, overlaid by flags.
 type Config struct {
-	Listen         string        `koanf:"listen"`
-	Insecure       bool          `koanf:"insecure"`
-	DataDir        string        `koanf:"data_dir"`
-	MetricsListen  string        `koanf:"metrics_listen"`
+	Listen        string `koanf:"listen"`
+	Insecure      bool   `koanf:"insecure"`
+	DataDir       string `koanf:"data_dir"`
+	MetricsListen string `koanf:"metrics_listen"`
+	// PprofListen serves /debug/pprof on a loopback address; empty
+	// is off.
+	PprofListen    string        `koanf:"pprof_listen"`
 	HTTPListen     string        `koanf:"http_listen"` // the HTTP API and probes; empty is off
 	LogLevel       string        `koanf:"log_level"`
 	LogFormat      string        `koanf:"log_format"`
@@ -122,6 +126,7 @@ var flagKeys = map[string]string{
 	"insecure":              "insecure",
 	"data":                  "data_dir",
 	"metrics-listen":        "metrics_listen",
+	"pprof-listen":          "pprof_listen",
 	"http-listen":           "http_listen",
 	"log-level":             "log_level",
 	"log-format":            "log_format",
@@ -142,6 +147,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&c.webhookGroup, "webhook-group", nil, "grouping for --webhook-url as KEY=DURATION or max_events=N, e.g. group_wait=1s (repeatable; keys as in a notifier's entry)")
 	fs.StringVar(&c.HTTPListen, "http-listen", c.HTTPListen, "address for the HTTP/JSON API, /openapi.json, /healthz and /readyz, host:port, TLS as the gRPC port (empty: off)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (empty: off)")
+	fs.StringVar(&c.PprofListen, "pprof-listen", c.PprofListen, "loopback address for Go's /debug/pprof profiles (empty: off)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "keep delivered drift events this long")
@@ -160,6 +166,11 @@ func (c *Config) Validate() error {
 	if c.HTTPListen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
 			errs = append(errs, fmt.Errorf("http_listen %q: %w", c.HTTPListen, err))
+		}
+	}
+	if c.PprofListen != "" {
+		if err := pprofserver.CheckAddr(c.PprofListen); err != nil {
+			errs = append(errs, fmt.Errorf("pprof_listen: %w", err))
 		}
 	}
 	if c.CertTTL < time.Second || c.CertTTL > 366*24*time.Hour {

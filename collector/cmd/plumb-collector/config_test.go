@@ -58,6 +58,8 @@ func TestWebhookFlagsBecomeNotifiers(t *testing.T) {
 		{[]string{"--insecure", "--listen", "nope"}, "listen"},
 		{[]string{"--insecure", "--http-listen", "nope"}, "http_listen"},
 		{[]string{"--cert-ttl", "0s"}, "cert_ttl"},
+		{[]string{"--insecure", "--pprof-listen", "0.0.0.0:6060"}, "must be a loopback address"},
+		{[]string{"--insecure", "--pprof-listen", "6060"}, "pprof_listen"},
 	} {
 		if _, err := load(t, "", tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err %v, want %q", tc.args, err, tc.want)

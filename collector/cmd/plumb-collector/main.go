@@ -47,6 +47,7 @@ import (
 	"github.com/plumb-dev/plumb/pkg/config"
 	"github.com/plumb-dev/plumb/pkg/gcfloor"
 	"github.com/plumb-dev/plumb/pkg/metricsserver"
+	"github.com/plumb-dev/plumb/pkg/pprofserver"
 	"github.com/plumb-dev/plumb/pkg/version"
 )
 
@@ -281,6 +282,9 @@ func serve(ctx context.Context, cfg *Config) error {
 	})
 	if cfg.MetricsListen != "" {
 		g.Go(func() error { return metricsserver.Serve(ctx, cfg.MetricsListen, reg, logger) })
+	}
+	if cfg.PprofListen != "" {
+		g.Go(func() error { return pprofserver.Serve(ctx, cfg.PprofListen, logger) })
 	}
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
