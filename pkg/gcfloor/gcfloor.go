@@ -47,9 +47,10 @@ func Set(floor uint64) *Floor {
 	if f.sample[0].Value.Kind() != metrics.KindUint64 || f.sample[1].Value.Kind() != metrics.KindUint64 {
 		return f // a runtime without these figures
 	}
-	f.base = int(f.sample[1].Value.Uint64())
+	// Off, GOGC reads as -1 in a uint64: int64 makes it negative again.
+	f.base = int(int64(f.sample[1].Value.Uint64()))
 	if f.base <= 0 {
-		return f // off (the figure is 0 then)
+		return f
 	}
 	f.stopped = false
 	f.adjust()

@@ -3,6 +3,7 @@ package gcfloor
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
@@ -100,5 +101,23 @@ func TestOperatorGOGCWins(t *testing.T) {
 	f.Stop()
 	if got := gogc(t); got != base {
 		t.Errorf("GOGC after Stop: %d, want %d", got, base)
+	}
+}
+
+// TestCollectionOffStaysOff: with GOGC off (SetGCPercent(-1)), Set
+// changes nothing, and its Stop does not turn collection back on.
+func TestCollectionOffStaysOff(t *testing.T) {
+	unsetGOGC(t)
+	before := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(before)
+	f := Set(64 << 20)
+	runtime.GC()
+	runtime.GC()
+	if got := debug.SetGCPercent(-1); got != -1 {
+		t.Errorf("GOGC after Set with collection off: %d, want -1", got)
+	}
+	f.Stop()
+	if got := debug.SetGCPercent(-1); got != -1 {
+		t.Errorf("GOGC after Stop with collection off: %d, want -1", got)
 	}
 }
