@@ -193,7 +193,9 @@ func (r *runner) scan(ctx context.Context, top string) (map[string]struct{}, err
 	inflight := 0
 	var capturing int64 // content bytes dispatched and not yet reported
 	in := items
-	onItem := func(it walkItem) {
+	// queueItem, dispatched and reported keep the loop's bookkeeping
+	// (queue, inflight, capturing) for its fast path and its select.
+	queueItem := func(it walkItem) {
 		if job, hash := r.onItem(it, seen); hash {
 			if len(queue) == cap(queue) && head > 0 {
 				// Full to its end: use the room at its front rather
@@ -214,7 +216,7 @@ func (r *runner) scan(ctx context.Context, top string) (map[string]struct{}, err
 		inflight++
 		capturing += captureCost(next)
 	}
-	onResult := func(res hashResult) {
+	reported := func(res hashResult) {
 		inflight--
 		capturing -= res.captureCost
 		r.onResult(res)
@@ -244,7 +246,7 @@ loop:
 			quick++
 			select {
 			case res := <-results:
-				onResult(res)
+				reported(res)
 				continue
 			default:
 			}
@@ -262,7 +264,7 @@ loop:
 					if !ok {
 						in = nil
 					} else {
-						onItem(it)
+						queueItem(it)
 					}
 					continue
 				default:
@@ -276,11 +278,11 @@ loop:
 				in = nil
 				continue
 			}
-			onItem(it)
+			queueItem(it)
 		case out <- next:
 			dispatched(next)
 		case res := <-results:
-			onResult(res)
+			reported(res)
 		case ev, ok := <-r.events:
 			if !ok {
 				r.events, r.closed = nil, true
