@@ -26,14 +26,12 @@ import (
 // Config is the collector's whole configuration: defaults from NewConfig,
 // overlaid by the YAML file, overlaid by flags.
 type Config struct {
-	Listen        string `koanf:"listen"`
-	Insecure      bool   `koanf:"insecure"`
-	DataDir       string `koanf:"data_dir"`
-	MetricsListen string `koanf:"metrics_listen"`
-	// PprofListen serves /debug/pprof on a loopback address; empty
-	// is off.
-	PprofListen    string        `koanf:"pprof_listen"`
-	HTTPListen     string        `koanf:"http_listen"` // the HTTP API and probes; empty is off
+	Listen         string        `koanf:"listen"`
+	Insecure       bool          `koanf:"insecure"`
+	DataDir        string        `koanf:"data_dir"`
+	MetricsListen  string        `koanf:"metrics_listen"`
+	PprofListen    string        `koanf:"pprof_listen"` // /debug/pprof on a loopback address; empty is off
+	HTTPListen     string        `koanf:"http_listen"`  // the HTTP API and probes; empty is off
 	LogLevel       string        `koanf:"log_level"`
 	LogFormat      string        `koanf:"log_format"`
 	EventRetention time.Duration `koanf:"event_retention"`
